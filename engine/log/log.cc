@@ -1,0 +1,624 @@
+#include "engine/log/log.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "engine/format/checkpoint_format.h"
+#include "engine/format/checksum.h"
+#include "engine/format/event_keys.h"
+#include "engine/io/file_system.h"
+#include "engine/log/segment.h"
+
+namespace tracelog {
+
+namespace {
+constexpr char kLockFileName[] = "LOCK";
+constexpr uint64_t kPrefaultChunk = 1ull << 20;
+}  // namespace
+
+absl::Status PrepareEvent(absl::string_view event, PreparedEvent* out) {
+  thread_local EventKeyExtractor extractor;
+  EventKeys keys;
+  if (auto s = extractor.Extract(event, &keys); !s.ok()) return s;
+  out->event = event;
+  out->keys.clear();
+  EncodeKeys(keys, &out->keys);
+  out->flags = (keys.error ? kFlagError : 0) | (keys.has_timestamp ? kFlagHasTimestamp : 0);
+  out->timestamp = keys.timestamp;
+  out->checksum = Checksum64(event);
+  return absl::OkStatus();
+}
+
+Log::Log(std::string dir, LogOptions options)
+    : dir_(std::move(dir)), options_(options),
+      fs_(options.fs != nullptr ? options.fs : DefaultFileSystem()) {}
+
+Log::~Log() {
+  bool open;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    open = !closed_;
+  }
+  if (open) Close().IgnoreError();
+}
+
+absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const LogOptions& options) {
+  if (options.segment_size < 4096) {
+    return absl::InvalidArgumentError("segment_size must be at least 4096 bytes");
+  }
+  FileSystem* fs = options.fs != nullptr ? options.fs : DefaultFileSystem();
+  auto exists = fs->Exists(dir);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) {
+    if (!options.create_if_missing || options.read_only) {
+      return absl::NotFoundError(absl::StrCat(dir, ": no such log directory"));
+    }
+    if (auto s = fs->CreateDir(dir); !s.ok()) return s;
+  }
+  std::unique_ptr<Log> log(new Log(dir, options));
+  if (!options.read_only) {
+    auto lock = fs->Lock(JoinPath(dir, kLockFileName));
+    if (!lock.ok()) return lock.status();
+    log->lock_ = std::move(*lock);
+    auto cp = fs->Open(JoinPath(dir, kCheckpointFileName), OpenMode::kCreateOrOpen);
+    if (!cp.ok()) return cp.status();
+    log->checkpoint_file_ = std::move(*cp);
+  }
+  if (auto s = log->Recover(); !s.ok()) return s;
+  {
+    std::lock_guard<std::mutex> l(log->mu_);
+    log->closed_ = false;
+  }
+  if (!options.read_only) {
+    log->bg_thread_ = std::thread([l = log.get()] { l->BackgroundLoop(); });
+    if (options.prefault_bytes > 0) {
+      log->prefault_thread_ = std::thread([l = log.get()] { l->PrefaultLoop(); });
+    }
+  }
+  return log;
+}
+
+absl::Status Log::LoadSegmentList() {
+  auto names = fs_->ListDir(dir_);
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (auto base = ParseSegmentFileName(name)) {
+      segments_.push_back(SegmentRef{*base, JoinPath(dir_, name), nullptr});
+    } else if (!options_.read_only && absl::EndsWith(name, ".seg.tmp")) {
+      // A segment whose creation did not finish: never part of the log.
+      fs_->Remove(JoinPath(dir_, name)).IgnoreError();
+    }
+  }
+  std::sort(segments_.begin(), segments_.end(),
+            [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
+  return absl::OkStatus();
+}
+
+absl::Status Log::Recover() {
+  const bool writable = !options_.read_only;
+  if (auto s = LoadSegmentList(); !s.ok()) return s;
+  if (segments_.empty()) {
+    if (!writable) return absl::OkStatus();  // an empty log
+    auto seg = Segment::Create(fs_, dir_, 1, options_.segment_size);
+    if (!seg.ok()) return seg.status();
+    segments_.push_back(SegmentRef{1, (*seg)->path(), *seg});
+    active_ = *seg;
+    write_offset_ = kSegmentHeaderSize;
+    next_seq_ = 1;
+    active_created_micros_ = absl::ToUnixMicros(absl::Now());
+    published_offset_.store(write_offset_);
+    recovery_.clean_shutdown = true;
+    return WriteCheckpoint(1, write_offset_, 1, 0, false);
+  }
+
+  // Where to start: the checkpoint, if it is intact and names a segment we have.
+  size_t start = 0;
+  uint64_t offset = kSegmentHeaderSize;
+  uint64_t expected = segments_[0].base;
+  double last_ts = 0;
+  bool clean = false;
+  {
+    std::string buf;
+    std::unique_ptr<File> cpf;
+    if (auto f = fs_->Open(JoinPath(dir_, kCheckpointFileName), OpenMode::kRead); f.ok()) {
+      cpf = std::move(*f);
+    }
+    Checkpoint cp;
+    if (cpf != nullptr && cpf->Read(0, kCheckpointSize, &buf).ok() &&
+        DecodeCheckpoint(buf, &cp).ok()) {
+      for (size_t i = 0; i < segments_.size(); ++i) {
+        if (segments_[i].base == cp.segment_base && cp.end_offset >= kSegmentHeaderSize &&
+            cp.next_sequence >= cp.segment_base) {
+          start = i;
+          offset = cp.end_offset;
+          expected = cp.next_sequence;
+          last_ts = cp.last_timestamp;
+          clean = (cp.flags & kCheckpointFlagClean) != 0 && i + 1 == segments_.size();
+          recovery_.used_checkpoint = true;
+          break;
+        }
+      }
+    }
+  }
+  recovery_.clean_shutdown = clean;
+
+  // Scan forward from there through the last segment.
+  size_t last = start;
+  uint64_t end = offset;
+  for (size_t i = start; i < segments_.size(); ++i) {
+    SegmentRef& ref = segments_[i];
+    absl::Status gap;
+    std::shared_ptr<Segment> seg;
+    if (i > start && ref.base != expected) {
+      gap = absl::DataLossError(absl::StrCat(ref.path, ": starts at sequence ", ref.base,
+                                             ", the log before it ends at ", expected - 1));
+    } else {
+      auto opened = Segment::Open(fs_, ref.path, ref.base, writable);
+      if (opened.ok()) {
+        seg = *opened;
+      } else {
+        gap = opened.status();
+      }
+    }
+    if (!gap.ok()) {
+      // Everything from here on is not part of the gap-free prefix.
+      if (recovery_.truncation_reason.empty()) recovery_.truncation_reason = gap.ToString();
+      for (size_t j = i; j < segments_.size(); ++j) {
+        if (writable) {
+          const std::string to = segments_[j].path + ".discarded";
+          if (auto s = fs_->Rename(segments_[j].path, to); !s.ok()) return s;
+          recovery_.discarded_segments.push_back(to);
+        }
+      }
+      segments_.resize(i);
+      if (writable) {
+        if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
+      }
+      break;
+    }
+    const uint64_t from = i == start ? offset : kSegmentHeaderSize;
+    SegmentScanner scanner(seg->path(), seg->contents(), from, seg->size(), expected,
+                           SegmentScanner::Mode::kStopAtDamage);
+    RecordView rec;
+    while (scanner.Next(&rec)) last_ts = rec.timestamp;
+    recovery_.scanned_bytes += scanner.offset() - from;
+    expected = scanner.expected_sequence();
+    end = scanner.offset();
+    if (scanner.stop_status() != RecordStatus::kEndOfData) {
+      recovery_.truncation_reason =
+          absl::StrCat(seg->path(), ": ", RecordStatusName(scanner.stop_status()), " at offset ",
+                       end, "; the log ends there");
+    }
+    ref.segment = seg;
+    last = i;
+  }
+  if (segments_.empty()) return absl::DataLossError(dir_ + ": no readable segment");
+  recovery_.truncated_at = end;
+
+  // Everything kept becomes durable before new appends go after it; the tail
+  // beyond the end is zeroed so no stale record can ever follow new ones.
+  for (size_t i = start; i <= last; ++i) {
+    const std::shared_ptr<Segment>& seg = segments_[i].segment;
+    if (!writable) continue;
+    if (i == last) {
+      if (!clean || !recovery_.truncation_reason.empty()) {
+        if (auto s = seg->ZeroTail(end); !s.ok()) return s;
+      }
+    } else {
+      if (auto s = seg->Sync(); !s.ok()) return s;
+      seg->ReleaseFile();
+    }
+  }
+  active_ = segments_[last].segment;
+  write_offset_ = end;
+  next_seq_ = expected;
+  last_ts_ = last_ts;
+  {
+    SegmentHeader h;
+    DecodeSegmentHeader(active_->contents(), &h).IgnoreError();
+    active_created_micros_ = h.created_micros;
+  }
+  published_offset_.store(end);
+  published_seq_.store(expected - 1);
+  durable_seq_ = expected - 1;
+  if (!writable) return absl::OkStatus();
+  return WriteCheckpoint(active_->base(), end, expected, last_ts, false);
+}
+
+absl::Status Log::WriteCheckpoint(uint64_t segment_base, uint64_t end_offset, uint64_t next_seq,
+                                  double last_ts, bool clean) {
+  Checkpoint cp;
+  cp.flags = clean ? kCheckpointFlagClean : 0;
+  cp.segment_base = segment_base;
+  cp.end_offset = end_offset;
+  cp.next_sequence = next_seq;
+  cp.last_timestamp = last_ts;
+  char buf[kCheckpointSize];
+  EncodeCheckpoint(cp, buf);
+  return checkpoint_file_->Write(0, absl::string_view(buf, sizeof(buf)));
+}
+
+absl::StatusOr<uint64_t> Log::Append(absl::string_view event) {
+  thread_local PreparedEvent prepared;
+  if (auto s = PrepareEvent(event, &prepared); !s.ok()) return s;
+  AppendBatchResult r = AppendPrepared(absl::MakeConstSpan(&prepared, 1));
+  if (!r.status.ok()) return r.status;
+  return r.first_sequence;
+}
+
+AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
+  AppendBatchResult result;
+  if (failed()) {
+    result.status = failed_status();
+    return result;
+  }
+  if (options_.read_only) {
+    result.status = absl::FailedPreconditionError(dir_ + ": log is open read-only");
+    return result;
+  }
+  uint64_t last = 0;
+  bool need_sync = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) {
+      result.status = absl::FailedPreconditionError(dir_ + ": log is closed");
+      return result;
+    }
+    result.first_sequence = next_seq_;
+    char* base = active_->mutable_data();
+    for (const PreparedEvent& ev : events) {
+      const size_t size = RecordSize(ev.keys.size(), ev.event.size());
+      if (write_offset_ + size > active_->size()) {
+        published_offset_.store(write_offset_, std::memory_order_release);
+        published_seq_.store(next_seq_ - 1, std::memory_order_release);
+        if (auto s = RollLocked(size); !s.ok()) {
+          result.status = s;
+          break;
+        }
+        base = active_->mutable_data();
+      }
+      EncodeRecord(base + write_offset_, next_seq_, ev.flags, ev.timestamp, ev.keys, ev.event,
+                   ev.checksum);
+      write_offset_ += size;
+      unsynced_bytes_ += size;
+      last_ts_ = ev.timestamp;
+      ++next_seq_;
+      ++result.appended;
+    }
+    published_offset_.store(write_offset_, std::memory_order_release);
+    published_seq_.store(next_seq_ - 1, std::memory_order_release);
+    last = next_seq_ - 1;
+    if (options_.sync.kind == SyncPolicy::Kind::kBytes && unsynced_bytes_ >= options_.sync.value) {
+      need_sync = true;
+    }
+  }
+  if (options_.prefault_bytes > 0 &&
+      published_offset_.load(std::memory_order_relaxed) + options_.prefault_bytes / 2 >
+          prefaulted_to_.load(std::memory_order_relaxed)) {
+    bg_cv_.notify_all();
+  }
+  if (result.appended == 0) return result;
+  if (options_.sync.kind == SyncPolicy::Kind::kAlways || need_sync) {
+    if (auto s = SyncThrough(last); !s.ok() && result.status.ok()) result.status = s;
+  }
+  return result;
+}
+
+absl::Status Log::RollLocked(size_t needed) {
+  const uint64_t capacity = std::max<uint64_t>(
+      options_.segment_size, (kSegmentHeaderSize + needed + 4095) & ~uint64_t{4095});
+  std::shared_ptr<Segment> next;
+  if (write_offset_ == kSegmentHeaderSize) {
+    // The active segment is empty: give it more room instead of a successor
+    // (two segments cannot share a base sequence).
+    auto grown = active_->Enlarge(capacity);
+    if (!grown.ok()) return grown.status();
+    next = *grown;
+  } else {
+    auto created = Segment::Create(fs_, dir_, next_seq_, capacity);
+    if (!created.ok()) return created.status();
+    next = *created;
+    unsynced_.push_back(active_);
+  }
+  const bool replaced = next->base() == active_->base();
+  active_ = next;
+  write_offset_ = kSegmentHeaderSize;
+  unsynced_bytes_ = 0;
+  active_created_micros_ = absl::ToUnixMicros(absl::Now());
+  {
+    std::lock_guard<std::mutex> l(segments_mu_);
+    if (replaced) {
+      segments_.back().segment = active_;
+    } else {
+      segments_.push_back(SegmentRef{active_->base(), active_->path(), active_});
+    }
+    published_offset_.store(write_offset_, std::memory_order_release);
+  }
+  prefaulted_to_.store(0, std::memory_order_relaxed);
+  roll_generation_.fetch_add(1, std::memory_order_acq_rel);
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    bg_sync_requested_ = true;
+  }
+  bg_cv_.notify_all();
+  return absl::OkStatus();
+}
+
+absl::Status Log::failed_status() {
+  std::lock_guard<std::mutex> l(sync_mu_);
+  return failed_status_;
+}
+
+uint64_t Log::durable_sequence() {
+  std::lock_guard<std::mutex> l(sync_mu_);
+  return durable_seq_;
+}
+
+absl::Status Log::Sync() {
+  if (options_.read_only) return absl::OkStatus();
+  return SyncThrough(published_seq_.load(std::memory_order_acquire));
+}
+
+absl::Status Log::SyncThrough(uint64_t target) {
+  std::unique_lock<std::mutex> sl(sync_mu_);
+  while (true) {
+    if (!failed_status_.ok()) return failed_status_;
+    if (durable_seq_ >= target) return absl::OkStatus();
+    if (!sync_in_progress_) break;
+    sync_cv_.wait(sl);
+  }
+  sync_in_progress_ = true;
+  sl.unlock();
+
+  std::shared_ptr<Segment> active;
+  std::vector<std::shared_ptr<Segment>> rolled;
+  uint64_t seq, end;
+  double ts;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    active = active_;
+    rolled.swap(unsynced_);
+    seq = next_seq_ - 1;
+    end = write_offset_;
+    ts = last_ts_;
+    unsynced_bytes_ = 0;
+  }
+  absl::Status st;
+  for (const auto& seg : rolled) {
+    st = seg->Sync();
+    if (!st.ok()) break;
+    seg->ReleaseFile();
+  }
+  if (st.ok()) st = active->Sync();
+
+  sl.lock();
+  sync_in_progress_ = false;
+  if (st.ok()) {
+    durable_seq_ = std::max(durable_seq_, seq);
+    // Best effort: a lost checkpoint only makes the next recovery scan more.
+    WriteCheckpoint(active->base(), end, seq + 1, ts, false).IgnoreError();
+  } else {
+    failed_status_ = absl::Status(
+        st.code(), absl::StrCat(st.message(),
+                                "; the log is in a failed state until it is reopened"));
+    failed_flag_.store(true, std::memory_order_release);
+  }
+  sync_cv_.notify_all();
+  if (!failed_status_.ok()) return failed_status_;
+  return durable_seq_ >= target ? absl::OkStatus() : absl::InternalError("sync did not advance");
+}
+
+void Log::BackgroundLoop() {
+  const bool interval = options_.sync.kind == SyncPolicy::Kind::kInterval;
+  const auto period = std::chrono::milliseconds(interval ? options_.sync.value : 1000);
+  std::unique_lock<std::mutex> l(bg_mu_);
+  while (!bg_stop_) {
+    bg_cv_.wait_for(l, period, [&] { return bg_stop_ || bg_sync_requested_; });
+    if (bg_stop_) break;
+    const bool requested = bg_sync_requested_;
+    bg_sync_requested_ = false;
+    l.unlock();
+    const uint64_t target = published_seq_.load(std::memory_order_acquire);
+    if ((interval || requested) && !failed() && target > durable_sequence()) {
+      SyncThrough(target).IgnoreError();  // a failure is sticky in failed_status_
+    }
+    if (options_.segment_max_age_ms > 0) {
+      std::lock_guard<std::mutex> ml(mu_);
+      const int64_t age_ms = (absl::ToUnixMicros(absl::Now()) - active_created_micros_) / 1000;
+      if (!closed_ && write_offset_ > kSegmentHeaderSize &&
+          age_ms >= static_cast<int64_t>(options_.segment_max_age_ms)) {
+        RollLocked(0).IgnoreError();  // retried on the next tick or append
+      }
+    }
+    l.lock();
+  }
+}
+
+void Log::PrefaultLoop() {
+  std::shared_ptr<Segment> seg;
+  uint64_t generation = ~uint64_t{0};
+  std::unique_lock<std::mutex> l(bg_mu_, std::defer_lock);
+  while (true) {
+    {
+      std::lock_guard<std::mutex> bl(bg_mu_);
+      if (bg_stop_) break;
+    }
+    const uint64_t gen = roll_generation_.load(std::memory_order_acquire);
+    if (gen != generation) {
+      std::lock_guard<std::mutex> ml(mu_);
+      seg = active_;
+      generation = roll_generation_.load(std::memory_order_acquire);
+    }
+    const uint64_t from = std::max(prefaulted_to_.load(std::memory_order_relaxed),
+                                   published_offset_.load(std::memory_order_acquire));
+    const uint64_t target =
+        std::min(published_offset_.load(std::memory_order_acquire) + options_.prefault_bytes,
+                 seg->size());
+    if (from < target) {
+      const uint64_t n = std::min(target - from, kPrefaultChunk);
+      seg->PrefaultForWrite(from, n);
+      if (roll_generation_.load(std::memory_order_acquire) == generation) {
+        prefaulted_to_.store(from + n, std::memory_order_relaxed);
+      }
+      continue;
+    }
+    l.lock();
+    bg_cv_.wait_for(l, std::chrono::milliseconds(20), [&] {
+      return bg_stop_ || roll_generation_.load() != generation ||
+             published_offset_.load() + options_.prefault_bytes / 2 > prefaulted_to_.load();
+    });
+    l.unlock();
+  }
+}
+
+absl::Status Log::Close() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return absl::FailedPreconditionError(dir_ + ": log is already closed");
+    closed_ = true;
+  }
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_thread_.joinable()) bg_thread_.join();
+  if (prefault_thread_.joinable()) prefault_thread_.join();
+  absl::Status st;
+  if (!options_.read_only) {
+    st = SyncThrough(published_seq_.load());
+    if (st.ok()) {
+      std::lock_guard<std::mutex> l(mu_);
+      st = WriteCheckpoint(active_->base(), write_offset_, next_seq_, last_ts_, true);
+      if (st.ok()) st = checkpoint_file_->Sync();
+    }
+  }
+  lock_.reset();
+  return st;
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Log::SegmentForRead(size_t index) {
+  std::lock_guard<std::mutex> l(segments_mu_);
+  SegmentRef& ref = segments_[index];
+  if (ref.segment == nullptr) {
+    auto seg = Segment::Open(fs_, ref.path, ref.base, /*writable=*/false);
+    if (!seg.ok()) return seg.status();
+    ref.segment = *seg;
+  }
+  return ref.segment;
+}
+
+std::unique_ptr<LogReader> Log::NewReader(const ReaderOptions& options) {
+  std::lock_guard<std::mutex> l(segments_mu_);
+  return std::unique_ptr<LogReader>(
+      new LogReader(this, options, segments_.size(), published_seq_.load(),
+                    published_offset_.load(std::memory_order_acquire)));
+}
+
+LogStats Log::Stats() {
+  LogStats st;
+  std::vector<std::string> paths;
+  {
+    std::lock_guard<std::mutex> l(segments_mu_);
+    st.segments = segments_.size();
+    st.last_sequence = published_seq_.load();
+    st.active_used_bytes = published_offset_.load();
+    if (!segments_.empty()) st.first_sequence = segments_.front().base;
+    for (const auto& ref : segments_) paths.push_back(ref.path);
+  }
+  if (st.first_sequence == 0 || st.last_sequence < st.first_sequence) {
+    st.first_sequence = st.last_sequence = 0;
+  } else {
+    st.events = st.last_sequence - st.first_sequence + 1;
+  }
+  for (const auto& p : paths) {
+    if (auto f = fs_->Open(p, OpenMode::kRead); f.ok()) {
+      if (auto size = (*f)->Size(); size.ok()) st.disk_bytes += *size;
+    }
+  }
+  if (st.events > 0) {
+    if (auto seg = SegmentForRead(0); seg.ok()) {
+      RecordView rec;
+      if (DecodeRecord((*seg)->contents(), kSegmentHeaderSize, &rec) == RecordStatus::kOk) {
+        st.first_timestamp = rec.timestamp;
+      }
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    st.last_timestamp = last_ts_;
+  }
+  st.durable_sequence = durable_sequence();
+  return st;
+}
+
+LogReader::LogReader(Log* log, ReaderOptions options, size_t segment_count, uint64_t last_seq,
+                     uint64_t active_limit)
+    : log_(log), options_(std::move(options)), segment_count_(segment_count),
+      last_seq_(last_seq), active_limit_(active_limit) {}
+
+bool LogReader::OpenSegment() {
+  while (index_ < segment_count_) {
+    // Skip whole segments that end before from_sequence.
+    if (index_ + 1 < segment_count_) {
+      uint64_t next_base;
+      {
+        std::lock_guard<std::mutex> l(log_->segments_mu_);
+        next_base = log_->segments_[index_ + 1].base;
+      }
+      if (next_base <= options_.from_sequence) {
+        ++index_;
+        continue;
+      }
+    }
+    auto seg = log_->SegmentForRead(index_);
+    if (!seg.ok()) {
+      if (status_.ok()) status_ = seg.status();
+      ++corruptions_;
+      if (options_.reporter) {
+        std::string path;
+        {
+          std::lock_guard<std::mutex> l(log_->segments_mu_);
+          path = log_->segments_[index_].path;
+        }
+        options_.reporter(Corruption{path, 0, 0, std::string(seg.status().message())});
+      }
+      ++index_;
+      continue;
+    }
+    segment_ = *seg;
+    const uint64_t limit = index_ + 1 == segment_count_ ? active_limit_ : segment_->size();
+    scanner_ = std::make_unique<SegmentScanner>(
+        segment_->path(), segment_->contents(), kSegmentHeaderSize, limit, segment_->base(),
+        SegmentScanner::Mode::kSkipDamage, options_.reporter);
+    return true;
+  }
+  return false;
+}
+
+bool LogReader::Next(LogEvent* ev) {
+  while (true) {
+    if (scanner_ == nullptr && !OpenSegment()) return false;
+    RecordView rec;
+    if (scanner_->Next(&rec)) {
+      if (rec.sequence < options_.from_sequence) continue;
+      if (rec.sequence > last_seq_) return false;
+      ev->sequence = rec.sequence;
+      ev->timestamp = rec.timestamp;
+      ev->flags = rec.flags;
+      ev->event = rec.event;
+      ev->keys = EventKeys();
+      DecodeKeys(rec.keys, &ev->keys);
+      ev->keys.timestamp = rec.timestamp;
+      ev->keys.has_timestamp = (rec.flags & kFlagHasTimestamp) != 0;
+      ev->keys.error = (rec.flags & kFlagError) != 0;
+      return true;
+    }
+    corruptions_ += scanner_->corruptions();
+    scanner_.reset();
+    segment_.reset();
+    ++index_;
+  }
+}
+
+}  // namespace tracelog

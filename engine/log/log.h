@@ -1,0 +1,227 @@
+#ifndef TRACELOG_ENGINE_LOG_LOG_H_
+#define TRACELOG_ENGINE_LOG_LOG_H_
+
+// The Log facade: a directory of segment files holding agent events in
+// sequence order. Thread-safe: any number of threads may Append, Sync and read
+// at once. See format-spec/README.md for the durability contract it keeps.
+//
+//   auto log = Log::Open("/var/lib/traces", LogOptions());
+//   if (!log.ok()) ...;
+//   absl::StatusOr<uint64_t> seq = (*log)->Append(R"({"event_type":"decision",...})");
+//   auto reader = (*log)->NewReader(ReaderOptions{.from_sequence = 1});
+//   LogEvent ev;
+//   while (reader->Next(&ev)) Use(ev.event);
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "engine/format/segment_format.h"
+#include "engine/log/options.h"
+#include "engine/log/segment_scanner.h"
+
+namespace tracelog {
+
+class FileLock;
+class FileSystem;
+class LogReader;
+class Segment;
+
+// An event ready to append: its keys extracted and checksummed. Preparing is
+// the expensive, lock-free part of an append; callers that want per-line
+// error handling (the CLI) prepare themselves and call AppendPrepared.
+struct PreparedEvent {
+  absl::string_view event;  // not owned
+  std::string keys;         // encoded keys section
+  uint8_t flags = 0;
+  double timestamp = 0;
+  uint64_t checksum = 0;    // of `event`
+};
+
+// Extracts and encodes the keys of `event`. InvalidArgumentError when it is
+// not a JSON object. Thread-safe (uses a thread-local parser).
+absl::Status PrepareEvent(absl::string_view event, PreparedEvent* out);
+
+// An event as read back. Views stay valid while the reader that returned them
+// lives.
+struct LogEvent {
+  uint64_t sequence = 0;
+  double timestamp = 0;
+  uint8_t flags = 0;
+  EventKeys keys;
+  absl::string_view event;  // the original bytes, no newline
+};
+
+struct ReaderOptions {
+  uint64_t from_sequence = 1;
+  // Receives every damaged range met; damage is skipped either way.
+  CorruptionReporter reporter;
+};
+
+struct AppendBatchResult {
+  absl::Status status;
+  uint64_t first_sequence = 0;  // of the first appended event
+  size_t appended = 0;          // events appended (a prefix of the batch)
+};
+
+// What Open found and did.
+struct RecoveryReport {
+  bool used_checkpoint = false;
+  bool clean_shutdown = false;
+  uint64_t scanned_bytes = 0;     // bytes of records checked during recovery
+  uint64_t truncated_at = 0;      // offset in the last segment where the log ends
+  std::string truncation_reason;  // empty when the tail was clean
+  std::vector<std::string> discarded_segments;  // after a gap, renamed *.discarded
+};
+
+struct LogStats {
+  uint64_t segments = 0;
+  uint64_t first_sequence = 0;  // 0 when empty
+  uint64_t last_sequence = 0;   // 0 when empty
+  uint64_t events = 0;
+  uint64_t disk_bytes = 0;       // sizes of all segment files (preallocation included)
+  uint64_t active_used_bytes = 0;
+  double first_timestamp = 0;
+  double last_timestamp = 0;
+  uint64_t durable_sequence = 0;
+};
+
+class Log {
+ public:
+  // Opens (creating if allowed) the log in `dir`, recovering after a crash:
+  // the torn tail of the last segment is cut off and zeroed. A second writer
+  // gets FailedPreconditionError (the directory is locked).
+  static absl::StatusOr<std::unique_ptr<Log>> Open(const std::string& dir,
+                                                   const LogOptions& options);
+  ~Log();  // Close(), ignoring its status.
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Appends one event (one JSON object, without newline); returns its sequence
+  // number once the sync policy's promise holds.
+  absl::StatusOr<uint64_t> Append(absl::string_view event);
+  // Appends prepared events with consecutive sequence numbers, waiting once.
+  // On an I/O error (disk full) a prefix may have been appended: see
+  // `appended`.
+  AppendBatchResult AppendPrepared(absl::Span<const PreparedEvent> events);
+
+  // Makes everything appended so far durable.
+  absl::Status Sync();
+  // Syncs, writes a clean-shutdown checkpoint, stops background threads,
+  // releases the lock. Further calls fail with FailedPreconditionError.
+  absl::Status Close();
+
+  // A reader over the events present when it is created.
+  std::unique_ptr<LogReader> NewReader(const ReaderOptions& options);
+
+  LogStats Stats();
+  const RecoveryReport& recovery() const { return recovery_; }
+  const std::string& dir() const { return dir_; }
+  const LogOptions& options() const { return options_; }
+  // Highest sequence known durable (all events up to it were synced).
+  uint64_t durable_sequence();
+
+ private:
+  friend class LogReader;
+  struct SegmentRef {
+    uint64_t base;
+    std::string path;
+    std::shared_ptr<Segment> segment;  // null until first read (lazy)
+  };
+
+  Log(std::string dir, LogOptions options);
+  absl::Status Recover();
+  absl::Status LoadSegmentList();
+  absl::Status WriteCheckpoint(uint64_t segment_base, uint64_t end_offset, uint64_t next_seq,
+                               double last_ts, bool clean);
+  absl::Status RollLocked(size_t needed);            // REQUIRES: mu_ held
+  absl::Status SyncThrough(uint64_t sequence);       // group commit
+  void BackgroundLoop();
+  void PrefaultLoop();
+  absl::StatusOr<std::shared_ptr<Segment>> SegmentForRead(size_t index);
+  bool failed() const { return failed_flag_.load(std::memory_order_acquire); }
+  absl::Status failed_status();
+
+  const std::string dir_;
+  LogOptions options_;
+  FileSystem* fs_;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<class File> checkpoint_file_;
+  RecoveryReport recovery_;
+  double first_timestamp_ = 0;
+
+  // Appends. Everything below up to sync_mu_ is guarded by mu_.
+  std::mutex mu_;
+  bool closed_ = true;  // until Open() has recovered
+  std::shared_ptr<Segment> active_;
+  uint64_t write_offset_ = 0;  // end of the last record in active_
+  uint64_t next_seq_ = 1;
+  double last_ts_ = 0;
+  std::vector<std::shared_ptr<Segment>> unsynced_;  // rolled, not yet synced
+  uint64_t unsynced_bytes_ = 0;
+  int64_t active_created_micros_ = 0;
+
+  // Segment list for readers (and stats), guarded by segments_mu_.
+  std::mutex segments_mu_;
+  std::vector<SegmentRef> segments_;
+  std::atomic<uint64_t> published_offset_{0};  // readable end of the active segment
+  std::atomic<uint64_t> published_seq_{0};     // last readable sequence
+
+  // Sync state, guarded by sync_mu_.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool sync_in_progress_ = false;
+  uint64_t durable_seq_ = 0;
+  absl::Status failed_status_;
+  std::atomic<bool> failed_flag_{false};
+
+  // Background threads.
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_stop_ = false;
+  bool bg_sync_requested_ = false;
+  std::thread bg_thread_;
+  std::thread prefault_thread_;
+  std::atomic<uint64_t> prefaulted_to_{0};
+  std::atomic<uint64_t> roll_generation_{0};
+};
+
+class LogReader {
+ public:
+  // Returns the next event in sequence order; false at the end. Damaged
+  // ranges are reported to ReaderOptions::reporter and skipped.
+  bool Next(LogEvent* ev);
+  // Non-OK if a segment could not be opened (I/O error); reported as damage too.
+  const absl::Status& status() const { return status_; }
+  uint64_t corruptions() const { return corruptions_; }
+
+ private:
+  friend class Log;
+  LogReader(Log* log, ReaderOptions options, size_t segment_count, uint64_t last_seq,
+            uint64_t active_limit);
+  bool OpenSegment();
+
+  Log* const log_;
+  const ReaderOptions options_;
+  const size_t segment_count_;
+  const uint64_t last_seq_;
+  const uint64_t active_limit_;  // readable end of the last segment
+  size_t index_ = 0;
+  std::shared_ptr<Segment> segment_;
+  std::unique_ptr<SegmentScanner> scanner_;
+  absl::Status status_;
+  uint64_t corruptions_ = 0;
+};
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_LOG_LOG_H_

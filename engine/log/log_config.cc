@@ -1,0 +1,55 @@
+#include "engine/log/log_config.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "engine/io/file_system.h"
+
+namespace tracelog {
+
+absl::StatusOr<LogConfig> LoadLogConfig(FileSystem* fs, const std::string& dir) {
+  const std::string path = JoinPath(dir, kConfigFileName);
+  auto file = fs->Open(path, OpenMode::kRead);
+  if (!file.ok()) {
+    if (absl::IsNotFound(file.status())) return absl::NotFoundError(path + ": no config");
+    return file.status();
+  }
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  std::string text;
+  if (auto s = (*file)->Read(0, *size, &text); !s.ok()) return s;
+  LogConfig config;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    if (kv.first == "fsync") {
+      auto p = SyncPolicy::Parse(kv.second);
+      if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", p.status().message()));
+      config.sync = *p;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": unknown setting '", kv.first, "'"));
+    }
+  }
+  return config;
+}
+
+absl::Status SaveLogConfig(FileSystem* fs, const std::string& dir, const LogConfig& config) {
+  const std::string path = JoinPath(dir, kConfigFileName);
+  const std::string tmp = path + ".tmp";
+  const std::string text = absl::StrCat("# tracelog log settings\nfsync=", config.sync.ToString(), "\n");
+  if (auto e = fs->Exists(tmp); e.ok() && *e) fs->Remove(tmp).IgnoreError();
+  {
+    auto file = fs->Open(tmp, OpenMode::kCreateExclusive);
+    if (!file.ok()) return file.status();
+    if (auto s = (*file)->Write(0, text); !s.ok()) return s;
+    if (auto s = (*file)->Sync(); !s.ok()) return s;
+  }
+  if (auto s = fs->Rename(tmp, path); !s.ok()) return s;
+  return fs->SyncDir(dir);
+}
+
+}  // namespace tracelog

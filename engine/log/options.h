@@ -1,0 +1,66 @@
+#ifndef TRACELOG_ENGINE_LOG_OPTIONS_H_
+#define TRACELOG_ENGINE_LOG_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace tracelog {
+
+class FileSystem;
+
+// When appended events are made durable (fdatasync). See format-spec/README.md,
+// "Durability contract". Under every policy an event whose Append() returned
+// survives the death of the process; the policy decides what survives an OS
+// crash or power loss.
+struct SyncPolicy {
+  enum class Kind {
+    kAlways,    // Append returns once the event is durable; concurrent
+                // appenders share one fdatasync (group commit).
+    kInterval,  // a background thread syncs every `value` milliseconds
+                // while there is unsynced data.
+    kBytes,     // the append that leaves >= `value` bytes unsynced syncs
+                // (group commit) before it returns.
+    kNever,     // appends never wait for a sync; rolled segments are synced
+                // in the background and Close() syncs.
+  };
+  Kind kind = Kind::kInterval;
+  uint64_t value = 100;
+
+  // The default: interval:100. An OS crash loses at most ~100 ms of events
+  // (the window Redpanda's write caching also uses), at a cost of at most ten
+  // fdatasyncs a second, off the append path.
+  static SyncPolicy Default() { return SyncPolicy{}; }
+
+  // Parses "always", "never", "interval:<ms>" or "bytes:<n>" (n may end in
+  // k, m or g, powers of 1024).
+  static absl::StatusOr<SyncPolicy> Parse(absl::string_view text);
+  std::string ToString() const;
+};
+
+struct LogOptions {
+  // File system to use. Default: the POSIX file system.
+  FileSystem* fs = nullptr;
+  // Create the directory (0700) if it does not exist. Default: true.
+  bool create_if_missing = true;
+  // Open without the writer lock, without recovery writes; Append fails.
+  // Readers see a consistent prefix of what a writer has appended. Default: false.
+  bool read_only = false;
+  // Size at which the active segment is rolled (and preallocated). An event
+  // larger than a segment gets a segment of its own. Default: 64 MiB.
+  uint64_t segment_size = 64ull << 20;
+  // Also roll the active segment once it is this old (milliseconds) and holds
+  // an event; 0 disables age-based rolling. Default: 0.
+  uint64_t segment_max_age_ms = 0;
+  // Durability policy. Default: interval:100.
+  SyncPolicy sync = SyncPolicy::Default();
+  // Pages of the active segment faulted in ahead of the writer by a background
+  // thread, so appends copy into resident memory. 0 disables. Default: 32 MiB.
+  uint64_t prefault_bytes = 32ull << 20;
+};
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_LOG_OPTIONS_H_

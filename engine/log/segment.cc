@@ -1,0 +1,90 @@
+#include "engine/log/segment.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace tracelog {
+
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(FileSystem* fs, const std::string& dir,
+                                                         uint64_t base, uint64_t capacity) {
+  const std::string path = JoinPath(dir, SegmentFileName(base));
+  const std::string tmp = path + ".tmp";
+  if (auto exists = fs->Exists(tmp); exists.ok() && *exists) {
+    if (auto s = fs->Remove(tmp); !s.ok()) return s;  // left by an earlier crash
+  }
+  SegmentHeader header;
+  header.base_sequence = base;
+  header.capacity = capacity;
+  header.created_micros = absl::ToUnixMicros(absl::Now());
+  auto file = fs->Open(tmp, OpenMode::kCreateExclusive);
+  if (!file.ok()) return file.status();
+  auto fail = [&](absl::Status s) {
+    file->reset();
+    fs->Remove(tmp).IgnoreError();
+    return s;
+  };
+  if (auto s = (*file)->Allocate(capacity); !s.ok()) return fail(s);
+  char buf[kSegmentHeaderSize];
+  EncodeSegmentHeader(header, buf);
+  if (auto s = (*file)->Write(0, absl::string_view(buf, sizeof(buf))); !s.ok()) return fail(s);
+  if (auto s = (*file)->Sync(); !s.ok()) return fail(s);
+  if (auto s = fs->Rename(tmp, path); !s.ok()) return fail(s);
+  if (auto s = fs->SyncDir(dir); !s.ok()) return s;
+  auto mapping = (*file)->Map(capacity, /*writable=*/true);
+  if (!mapping.ok()) return mapping.status();
+  return std::shared_ptr<Segment>(
+      new Segment(path, header, std::move(*file), std::move(*mapping)));
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs, const std::string& path,
+                                                       uint64_t expected_base, bool writable) {
+  auto file = fs->Open(path, writable ? OpenMode::kReadWrite : OpenMode::kRead);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  if (*size < kSegmentHeaderSize) {
+    return absl::DataLossError(absl::StrCat(path, ": segment header truncated (file is ", *size,
+                                            " bytes)"));
+  }
+  auto mapping = (*file)->Map(*size, writable);
+  if (!mapping.ok()) return mapping.status();
+  SegmentHeader header;
+  if (auto s = DecodeSegmentHeader(absl::string_view((*mapping)->data(), kSegmentHeaderSize),
+                                   &header);
+      !s.ok()) {
+    return absl::DataLossError(absl::StrCat(path, ": ", s.message()));
+  }
+  if (header.base_sequence != expected_base) {
+    return absl::DataLossError(absl::StrCat(path, ": header says base sequence ",
+                                            header.base_sequence, " at offset 16, name says ",
+                                            expected_base));
+  }
+  std::shared_ptr<File> keep;
+  if (writable) keep = std::move(*file);
+  return std::shared_ptr<Segment>(new Segment(path, header, std::move(keep), std::move(*mapping)));
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Enlarge(uint64_t capacity) {
+  if (file_ == nullptr) return absl::FailedPreconditionError(path_ + ": segment is read-only");
+  if (capacity <= size()) return absl::InvalidArgumentError(path_ + ": enlarge to a smaller size");
+  if (auto s = file_->Allocate(capacity); !s.ok()) return s;
+  if (auto s = file_->Sync(); !s.ok()) return s;
+  auto mapping = file_->Map(capacity, /*writable=*/true);
+  if (!mapping.ok()) return mapping.status();
+  return std::shared_ptr<Segment>(
+      new Segment(path_, header_, file_, std::move(*mapping)));
+}
+
+absl::Status Segment::Sync() {
+  if (file_ == nullptr) return absl::FailedPreconditionError(path_ + ": segment is read-only");
+  return file_->Sync();
+}
+
+absl::Status Segment::ZeroTail(uint64_t offset) {
+  if (file_ == nullptr) return absl::FailedPreconditionError(path_ + ": segment is read-only");
+  if (offset >= size()) return absl::OkStatus();
+  if (auto s = file_->ZeroRange(offset, size() - offset); !s.ok()) return s;
+  return file_->Sync();
+}
+
+}  // namespace tracelog

@@ -1,0 +1,68 @@
+#ifndef TRACELOG_ENGINE_LOG_SEGMENT_H_
+#define TRACELOG_ENGINE_LOG_SEGMENT_H_
+
+// One segment file, memory-mapped. Reads of any segment go through the
+// mapping. A writable segment keeps its file descriptor for Sync(); a
+// read-only one closes it right after mapping, so the number of descriptors
+// the log holds does not grow with the number of segments.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/format/segment_format.h"
+#include "engine/io/file_system.h"
+
+namespace tracelog {
+
+class Segment {
+ public:
+  // Creates dir/SegmentFileName(base) crash-safely: header and reserved space
+  // go into a temporary file that is synced, renamed into place, and the
+  // directory synced. ResourceExhaustedError if the disk is full (nothing is
+  // left behind). The result is mapped writable.
+  static absl::StatusOr<std::shared_ptr<Segment>> Create(FileSystem* fs, const std::string& dir,
+                                                         uint64_t base, uint64_t capacity);
+  // Opens an existing segment and checks its header (DataLossError naming the
+  // file on damage) and that the header's base matches `expected_base`.
+  static absl::StatusOr<std::shared_ptr<Segment>> Open(FileSystem* fs, const std::string& path,
+                                                       uint64_t expected_base, bool writable);
+
+  uint64_t base() const { return header_.base_sequence; }
+  const std::string& path() const { return path_; }
+  // The whole mapped file, header included.
+  absl::string_view contents() const {
+    return absl::string_view(mapping_->data(), mapping_->size());
+  }
+  char* mutable_data() { return mapping_->data(); }
+  uint64_t size() const { return mapping_->size(); }
+  bool writable() const { return file_ != nullptr; }
+
+  // REQUIRES: writable().
+  absl::Status Sync();
+  // Zeroes [offset, size()) and syncs. REQUIRES: writable().
+  absl::Status ZeroTail(uint64_t offset);
+  void PrefaultForWrite(uint64_t offset, uint64_t len) { mapping_->PrefaultForWrite(offset, len); }
+  // Reserves `capacity` bytes for this (writable) segment's file and returns a
+  // new Segment mapping all of it (both share the descriptor).
+  absl::StatusOr<std::shared_ptr<Segment>> Enlarge(uint64_t capacity);
+  // Closes the descriptor; the mapping stays. Writes become impossible.
+  void ReleaseFile() { file_.reset(); }
+
+ private:
+  Segment(std::string path, SegmentHeader header, std::shared_ptr<File> file,
+          std::unique_ptr<Mapping> mapping)
+      : path_(std::move(path)), header_(header), file_(std::move(file)),
+        mapping_(std::move(mapping)) {}
+
+  const std::string path_;
+  const SegmentHeader header_;
+  std::shared_ptr<File> file_;  // shared with an Enlarge()d successor
+  std::unique_ptr<Mapping> mapping_;
+};
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_LOG_SEGMENT_H_

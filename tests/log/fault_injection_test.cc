@@ -1,0 +1,237 @@
+// The log over a file system that loses unsynced data, tears tails and fails
+// writes and syncs on demand (tests/testutil/fault_file_system.h).
+
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/log/log.h"
+#include "tests/testutil/fault_file_system.h"
+#include "tests/testutil/test_util.h"
+
+namespace tracelog {
+namespace {
+
+using ::tracelog::testing::FaultInjectionFileSystem;
+using ::tracelog::testing::MakeEvent;
+using DropMode = FaultInjectionFileSystem::DropMode;
+
+constexpr char kDir[] = "/log";
+
+class FaultInjectionTest : public ::testing::TestWithParam<DropMode> {
+ protected:
+  void SetUp() override { ASSERT_OK(fs_.CreateDir(kDir)); }
+
+  LogOptions Options(SyncPolicy::Kind kind, uint64_t value = 0) {
+    LogOptions o;
+    o.fs = &fs_;
+    o.segment_size = 8 << 10;
+    o.sync.kind = kind;
+    o.sync.value = value;
+    o.prefault_bytes = 0;
+    return o;
+  }
+
+  // Simulates power loss: the disk stops taking writes, the process dies
+  // (the Log is destroyed without a clean close), and whatever was not synced
+  // is lost or torn.
+  void Crash(std::unique_ptr<Log> log, uint64_t seed) {
+    fs_.SetAllFail(true);
+    log.reset();
+    fs_.SetAllFail(false);
+    fs_.DropUnsyncedData(GetParam(), seed);
+  }
+
+  std::vector<std::string> ReadAll(Log* log) {
+    auto r = log->NewReader(ReaderOptions{});
+    std::vector<std::string> out;
+    LogEvent ev;
+    while (r->Next(&ev)) {
+      EXPECT_EQ(ev.sequence, out.size() + 1) << "the log must be a gap-free prefix";
+      out.emplace_back(ev.event);
+    }
+    EXPECT_EQ(r->corruptions(), 0u) << "recovery must leave no damage behind";
+    return out;
+  }
+
+  FaultInjectionFileSystem fs_;
+};
+
+TEST_P(FaultInjectionTest, EverySyncedEventSurvivesPowerLoss) {
+  const uint64_t seed = std::random_device{}();
+  std::mt19937_64 rng(seed);
+  SCOPED_TRACE(absl::StrCat("seed ", seed));
+  std::vector<std::string> written;
+  size_t durable = 0;
+  for (int round = 0; round < 20; ++round) {
+    auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
+    ASSERT_OK(log);
+    // What survived is a prefix of what was written, and holds everything synced.
+    std::vector<std::string> got = ReadAll(log->get());
+    ASSERT_GE(got.size(), durable) << "round " << round;
+    ASSERT_LE(got.size(), written.size());
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], written[i]) << i;
+    written.resize(got.size());
+    durable = got.size();
+    const int n = 1 + rng() % 60;
+    for (int i = 0; i < n; ++i) {
+      written.push_back(MakeEvent(written.size(), "s", rng() % 600));
+      auto seq = (*log)->Append(written.back());
+      ASSERT_OK(seq);
+      ASSERT_EQ(*seq, written.size());
+      if (rng() % 10 == 0) {
+        ASSERT_OK((*log)->Sync());
+        durable = written.size();
+      }
+    }
+    Crash(std::move(*log), rng());
+  }
+}
+
+TEST_P(FaultInjectionTest, AlwaysPolicyLosesNothingAcknowledged) {
+  const uint64_t seed = std::random_device{}();
+  std::mt19937_64 rng(seed);
+  SCOPED_TRACE(absl::StrCat("seed ", seed));
+  std::vector<std::string> acked;
+  for (int round = 0; round < 10; ++round) {
+    auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kAlways));
+    ASSERT_OK(log);
+    std::vector<std::string> got = ReadAll(log->get());
+    ASSERT_EQ(got, acked) << "round " << round;
+    const int n = 1 + rng() % 40;
+    for (int i = 0; i < n; ++i) {
+      std::string e = MakeEvent(acked.size(), "s", rng() % 900);
+      ASSERT_OK((*log)->Append(e));
+      acked.push_back(e);
+    }
+    Crash(std::move(*log), rng());
+  }
+}
+
+TEST_P(FaultInjectionTest, BytesPolicyBoundsTheLoss) {
+  const uint64_t seed = std::random_device{}();
+  std::mt19937_64 rng(seed);
+  SCOPED_TRACE(absl::StrCat("seed ", seed));
+  auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kBytes, 2000));
+  ASSERT_OK(log);
+  std::vector<std::string> written;
+  for (int i = 0; i < 100; ++i) {
+    written.push_back(MakeEvent(i, "s", rng() % 300));
+    ASSERT_OK((*log)->Append(written.back()));
+  }
+  Crash(std::move(*log), rng());
+  auto reopened = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
+  ASSERT_OK(reopened);
+  auto got = ReadAll(reopened->get());
+  size_t lost_bytes = 0;
+  for (size_t i = got.size(); i < written.size(); ++i) lost_bytes += written[i].size() + 64;
+  EXPECT_LT(lost_bytes, 2000u + 1000u) << got.size() << " of " << written.size() << " kept";
+}
+
+INSTANTIATE_TEST_SUITE_P(DropModes, FaultInjectionTest,
+                         ::testing::Values(DropMode::kUnsynced, DropMode::kTornTail,
+                                           DropMode::kRandomPages));
+
+class FaultInjectionSimpleTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_OK(fs_.CreateDir(kDir)); }
+  LogOptions Options(SyncPolicy::Kind kind) {
+    LogOptions o;
+    o.fs = &fs_;
+    o.segment_size = 8 << 10;
+    o.sync.kind = kind;
+    o.prefault_bytes = 0;
+    return o;
+  }
+  FaultInjectionFileSystem fs_;
+};
+
+TEST_F(FaultInjectionSimpleTest, FailedSyncPutsTheLogIntoAFailedState) {
+  auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kAlways));
+  ASSERT_OK(log);
+  ASSERT_OK((*log)->Append(MakeEvent(0)));
+  fs_.FailNextSync(absl::DataLossError("fdatasync: Input/output error (injected)"));
+  auto failed = (*log)->Append(MakeEvent(1));
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("failed state"), absl::string_view::npos);
+  // No retry-and-hope: later calls keep failing even though the disk is fine now.
+  EXPECT_FALSE((*log)->Append(MakeEvent(2)).ok());
+  EXPECT_FALSE((*log)->Sync().ok());
+  EXPECT_FALSE((*log)->Close().ok());
+  log->reset();
+  // Reopening recovers; event 0 was durable.
+  auto again = Log::Open(kDir, Options(SyncPolicy::Kind::kAlways));
+  ASSERT_OK(again);
+  auto r = (*again)->NewReader(ReaderOptions{});
+  LogEvent ev;
+  ASSERT_TRUE(r->Next(&ev));
+  EXPECT_EQ(ev.event, MakeEvent(0));
+  ASSERT_OK((*again)->Append(MakeEvent(3)));
+}
+
+TEST_F(FaultInjectionSimpleTest, DiskFullIsAnErrorAndAppendsResumeWhenSpaceIsFreed) {
+  auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
+  ASSERT_OK(log);
+  fs_.SetSpaceLimit(fs_.used_space() + 100);  // no room for another segment
+  std::vector<std::string> ok;
+  absl::Status full;
+  for (int i = 0; i < 1000 && full.ok(); ++i) {
+    std::string e = MakeEvent(i, "s", 200);
+    auto seq = (*log)->Append(e);
+    if (seq.ok()) {
+      ok.push_back(e);
+    } else {
+      full = seq.status();
+    }
+  }
+  ASSERT_TRUE(absl::IsResourceExhausted(full)) << full;
+  EXPECT_NE(full.message().find("No space left"), absl::string_view::npos);
+  EXPECT_FALSE(ok.empty());
+  // Still full: still an error, nothing half-written.
+  EXPECT_TRUE(absl::IsResourceExhausted((*log)->Append(MakeEvent(5000)).status()));
+  fs_.SetSpaceLimit(UINT64_MAX);
+  std::string after = MakeEvent(6000);
+  auto seq = (*log)->Append(after);
+  ASSERT_OK(seq);
+  EXPECT_EQ(*seq, ok.size() + 1);
+  ok.push_back(after);
+  ASSERT_OK((*log)->Close());
+  auto again = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
+  ASSERT_OK(again);
+  auto r = (*again)->NewReader(ReaderOptions{});
+  LogEvent ev;
+  std::vector<std::string> got;
+  while (r->Next(&ev)) got.emplace_back(ev.event);
+  EXPECT_EQ(got, ok);
+}
+
+TEST_F(FaultInjectionSimpleTest, CrashDuringSegmentCreationLeavesNoHalfSegment) {
+  auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kAlways));
+  ASSERT_OK(log);
+  ASSERT_OK((*log)->Append(MakeEvent(0, "s", 100)));
+  // The roll's rename happens but the directory sync fails: power is lost.
+  std::vector<std::string> acked = {MakeEvent(0, "s", 100)};
+  for (int i = 1; i < 200; ++i) {
+    if (i == 30) fs_.FailNextSync(absl::InternalError("injected"));
+    auto s = (*log)->Append(MakeEvent(i, "s", 100));
+    if (!s.ok()) break;
+    acked.push_back(MakeEvent(i, "s", 100));
+  }
+  fs_.SetAllFail(true);
+  log->reset();
+  fs_.SetAllFail(false);
+  fs_.DropUnsyncedData(FaultInjectionFileSystem::DropMode::kUnsynced, 1);
+  auto again = Log::Open(kDir, Options(SyncPolicy::Kind::kAlways));
+  ASSERT_OK(again);
+  auto r = (*again)->NewReader(ReaderOptions{});
+  LogEvent ev;
+  std::vector<std::string> got;
+  while (r->Next(&ev)) got.emplace_back(ev.event);
+  ASSERT_GE(got.size(), acked.size());
+  for (size_t i = 0; i < acked.size(); ++i) ASSERT_EQ(got[i], acked[i]);
+}
+
+}  // namespace
+}  // namespace tracelog

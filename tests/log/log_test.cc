@@ -1,0 +1,321 @@
+#include "engine/log/log.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/format/segment_format.h"
+#include "engine/log/log_config.h"
+#include "engine/io/file_system.h"
+#include "tests/testutil/test_util.h"
+
+namespace tracelog {
+namespace {
+
+using ::tracelog::testing::MakeEvent;
+using ::tracelog::testing::TempDir;
+
+std::vector<std::string> ReadAll(Log* log, uint64_t from = 1, uint64_t* corruptions = nullptr) {
+  ReaderOptions ro;
+  ro.from_sequence = from;
+  auto reader = log->NewReader(ro);
+  std::vector<std::string> out;
+  LogEvent ev;
+  uint64_t expect = from;
+  while (reader->Next(&ev)) {
+    EXPECT_EQ(ev.sequence, expect++);
+    out.emplace_back(ev.event);
+  }
+  if (corruptions) *corruptions = reader->corruptions();
+  return out;
+}
+
+LogOptions SmallSegments(SyncPolicy::Kind kind = SyncPolicy::Kind::kNever) {
+  LogOptions o;
+  o.segment_size = 16 << 10;
+  o.sync.kind = kind;
+  o.prefault_bytes = 0;
+  return o;
+}
+
+TEST(LogTest, AppendReadBackByteForByte) {
+  TempDir dir;
+  auto log = Log::Open(dir.Sub("log"), LogOptions());
+  ASSERT_OK(log);
+  std::vector<std::string> events;
+  for (int i = 0; i < 100; ++i) {
+    events.push_back(MakeEvent(i, "s" + std::to_string(i % 3)));
+    auto seq = (*log)->Append(events.back());
+    ASSERT_OK(seq);
+    EXPECT_EQ(*seq, static_cast<uint64_t>(i + 1));
+  }
+  EXPECT_EQ(ReadAll(log->get()), events);
+  // Keys come back with the events.
+  auto reader = (*log)->NewReader(ReaderOptions{5});
+  LogEvent ev;
+  ASSERT_TRUE(reader->Next(&ev));
+  EXPECT_EQ(ev.sequence, 5u);
+  EXPECT_EQ(ev.keys.session_id, "s1");
+  EXPECT_EQ(ev.keys.tool_name, "Bash");
+  EXPECT_EQ(ev.keys.event_id, "e4");
+  EXPECT_DOUBLE_EQ(ev.timestamp, 1795440004.5);
+}
+
+TEST(LogTest, ReopenKeepsEverythingAndContinuesSequence) {
+  TempDir dir;
+  std::vector<std::string> events;
+  for (int round = 0; round < 3; ++round) {
+    auto log = Log::Open(dir.Sub("log"), SmallSegments());
+    ASSERT_OK(log);
+    EXPECT_EQ(ReadAll(log->get()), events);
+    for (int i = 0; i < 200; ++i) {
+      events.push_back(MakeEvent(events.size(), "s", i % 7 * 50));
+      auto seq = (*log)->Append(events.back());
+      ASSERT_OK(seq);
+      EXPECT_EQ(*seq, events.size());
+    }
+    ASSERT_OK((*log)->Close());
+  }
+  auto log = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(log);
+  EXPECT_TRUE((*log)->recovery().clean_shutdown);
+  EXPECT_EQ(ReadAll(log->get()), events);
+  LogStats st = (*log)->Stats();
+  EXPECT_GT(st.segments, 5u);  // rolled many times at 16 KiB
+  EXPECT_EQ(st.events, events.size());
+  EXPECT_EQ(st.first_sequence, 1u);
+  EXPECT_EQ(st.last_sequence, events.size());
+  EXPECT_DOUBLE_EQ(st.first_timestamp, 1795440000.5);
+}
+
+TEST(LogTest, ReadFromSequenceSkipsWholeSegments) {
+  TempDir dir;
+  auto log = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(log);
+  for (int i = 0; i < 500; ++i) ASSERT_OK((*log)->Append(MakeEvent(i)));
+  auto tail = ReadAll(log->get(), 437);
+  ASSERT_EQ(tail.size(), 64u);
+  EXPECT_EQ(tail.front(), MakeEvent(436));
+  EXPECT_TRUE(ReadAll(log->get(), 501).empty());
+}
+
+TEST(LogTest, EventLargerThanASegmentGetsItsOwnSegment) {
+  TempDir dir;
+  auto log = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(log);
+  const std::string big = MakeEvent(1, "s", 100000);  // > 16 KiB segment
+  ASSERT_OK((*log)->Append(MakeEvent(0)));
+  ASSERT_OK((*log)->Append(big));
+  ASSERT_OK((*log)->Append(MakeEvent(2)));
+  ASSERT_OK((*log)->Close());
+  log = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(log);
+  EXPECT_EQ(ReadAll(log->get()), (std::vector<std::string>{MakeEvent(0), big, MakeEvent(2)}));
+}
+
+TEST(LogTest, HugeFirstEventEnlargesTheEmptySegment) {
+  TempDir dir;
+  auto log = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(log);
+  const std::string big = MakeEvent(1, "s", 50000);
+  ASSERT_OK((*log)->Append(big));
+  ASSERT_OK((*log)->Close());
+  log = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(log);
+  EXPECT_EQ(ReadAll(log->get()), std::vector<std::string>{big});
+}
+
+TEST(LogTest, InvalidEventIsRejectedAndNothingAppended) {
+  TempDir dir;
+  auto log = Log::Open(dir.Sub("log"), LogOptions());
+  ASSERT_OK(log);
+  auto seq = (*log)->Append("[1,2,3]");
+  EXPECT_TRUE(absl::IsInvalidArgument(seq.status()));
+  ASSERT_OK((*log)->Append(MakeEvent(0)));
+  EXPECT_EQ(ReadAll(log->get()), std::vector<std::string>{MakeEvent(0)});
+}
+
+TEST(LogTest, SecondWriterIsLockedOutButReadersMayOpen) {
+  TempDir dir;
+  auto writer = Log::Open(dir.Sub("log"), LogOptions());
+  ASSERT_OK(writer);
+  ASSERT_OK((*writer)->Append(MakeEvent(0)));
+  auto second = Log::Open(dir.Sub("log"), LogOptions());
+  EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  EXPECT_NE(second.status().message().find("locked"), absl::string_view::npos);
+  LogOptions ro;
+  ro.read_only = true;
+  auto reader = Log::Open(dir.Sub("log"), ro);
+  ASSERT_OK(reader);
+  EXPECT_EQ(ReadAll(reader->get()), std::vector<std::string>{MakeEvent(0)});
+  EXPECT_TRUE(absl::IsFailedPrecondition((*reader)->Append(MakeEvent(1)).status()));
+}
+
+TEST(LogTest, ClosedLogRefusesAppends) {
+  TempDir dir;
+  auto log = Log::Open(dir.Sub("log"), LogOptions());
+  ASSERT_OK(log);
+  ASSERT_OK((*log)->Close());
+  EXPECT_TRUE(absl::IsFailedPrecondition((*log)->Append(MakeEvent(0)).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition((*log)->Close()));
+}
+
+TEST(LogTest, FilesAre0600AndDirectory0700) {
+  TempDir dir;
+  auto log = Log::Open(dir.Sub("log"), LogOptions());
+  ASSERT_OK(log);
+  ASSERT_OK((*log)->Append(MakeEvent(0)));
+  ASSERT_OK((*log)->Close());
+  struct stat st;
+  ASSERT_EQ(stat(dir.Sub("log").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  for (const auto& e : std::filesystem::directory_iterator(dir.Sub("log"))) {
+    ASSERT_EQ(stat(e.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << e.path();
+  }
+}
+
+TEST(LogTest, ReadOnlyOpenOfMissingLogIsNotFound) {
+  TempDir dir;
+  LogOptions o;
+  o.read_only = true;
+  auto log = Log::Open(dir.Sub("nope"), o);
+  EXPECT_TRUE(absl::IsNotFound(log.status()));
+}
+
+TEST(LogTest, TornTailInActiveSegmentIsCutOnOpen) {
+  TempDir dir;
+  std::string seg_path;
+  {
+    auto log = Log::Open(dir.Sub("log"), SmallSegments());
+    ASSERT_OK(log);
+    for (int i = 0; i < 5; ++i) ASSERT_OK((*log)->Append(MakeEvent(i)));
+    ASSERT_OK((*log)->Close());
+    seg_path = dir.Sub("log/") + SegmentFileName(1);
+  }
+  // Damage the last record's event bytes and mark the shutdown unclean by
+  // removing the checkpoint.
+  std::string bytes = testing::ReadFileOrEmpty(seg_path);
+  size_t last_start = bytes.rfind("{\"event_type\"");
+  bytes[last_start + 5] ^= 0x20;
+  testing::WriteFileOrDie(seg_path, bytes);
+  std::filesystem::remove(dir.Sub("log/CHECKPOINT"));
+  auto log = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(log);
+  EXPECT_FALSE((*log)->recovery().truncation_reason.empty());
+  EXPECT_NE((*log)->recovery().truncation_reason.find("event checksum mismatch at offset"),
+            std::string::npos) << (*log)->recovery().truncation_reason;
+  auto events = ReadAll(log->get());
+  ASSERT_EQ(events.size(), 4u);
+  // Appends continue at sequence 5, and the tail after them is clean.
+  auto seq = (*log)->Append(MakeEvent(99));
+  ASSERT_OK(seq);
+  EXPECT_EQ(*seq, 5u);
+  ASSERT_OK((*log)->Close());
+  log = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(log);
+  uint64_t corruptions = 0;
+  events = ReadAll(log->get(), 1, &corruptions);
+  EXPECT_EQ(corruptions, 0u);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events.back(), MakeEvent(99));
+}
+
+TEST(LogTest, DamageInsideAnOldSegmentIsReportedAndSkipped) {
+  TempDir dir;
+  {
+    auto log = Log::Open(dir.Sub("log"), SmallSegments());
+    ASSERT_OK(log);
+    for (int i = 0; i < 300; ++i) ASSERT_OK((*log)->Append(MakeEvent(i)));
+    ASSERT_OK((*log)->Close());
+  }
+  const std::string seg = dir.Sub("log/") + SegmentFileName(1);
+  std::string bytes = testing::ReadFileOrEmpty(seg);
+  const size_t at = bytes.find(MakeEvent(10));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 20] ^= 0x01;
+  testing::WriteFileOrDie(seg, bytes);
+  auto log = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(log);
+  std::vector<Corruption> seen;
+  ReaderOptions ro;
+  ro.reporter = [&](const Corruption& c) { seen.push_back(c); };
+  auto reader = (*log)->NewReader(ro);
+  LogEvent ev;
+  std::vector<uint64_t> seqs;
+  while (reader->Next(&ev)) {
+    EXPECT_EQ(ev.event, MakeEvent(ev.sequence - 1));  // never a damaged event
+    seqs.push_back(ev.sequence);
+  }
+  EXPECT_EQ(seqs.size(), 299u);
+  EXPECT_EQ(std::count(seqs.begin(), seqs.end(), 11u), 0);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].file, seg);
+  EXPECT_LT(seen[0].begin, at);
+  EXPECT_GT(seen[0].end, at);
+}
+
+TEST(LogTest, SegmentWithBadHeaderIsReportedNotFatalToReaders) {
+  TempDir dir;
+  {
+    auto log = Log::Open(dir.Sub("log"), SmallSegments());
+    ASSERT_OK(log);
+    for (int i = 0; i < 300; ++i) ASSERT_OK((*log)->Append(MakeEvent(i)));
+    ASSERT_OK((*log)->Close());
+  }
+  const std::string seg = dir.Sub("log/") + SegmentFileName(1);
+  std::string bytes = testing::ReadFileOrEmpty(seg);
+  bytes[0] = 'X';
+  testing::WriteFileOrDie(seg, bytes);
+  LogOptions o = SmallSegments();
+  o.read_only = true;
+  auto log = Log::Open(dir.Sub("log"), o);
+  ASSERT_OK(log);
+  std::vector<Corruption> seen;
+  ReaderOptions ro;
+  ro.reporter = [&](const Corruption& c) { seen.push_back(c); };
+  auto reader = (*log)->NewReader(ro);
+  LogEvent ev;
+  uint64_t n = 0;
+  while (reader->Next(&ev)) ++n;
+  EXPECT_GT(n, 0u);
+  EXPECT_LT(n, 300u);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_NE(seen[0].reason.find("bad magic"), std::string::npos) << seen[0].reason;
+}
+
+TEST(SyncPolicyTest, ParsesAndPrints) {
+  EXPECT_EQ(SyncPolicy::Parse("always")->kind, SyncPolicy::Kind::kAlways);
+  EXPECT_EQ(SyncPolicy::Parse("never")->kind, SyncPolicy::Kind::kNever);
+  auto i = SyncPolicy::Parse("interval:250");
+  ASSERT_OK(i);
+  EXPECT_EQ(i->value, 250u);
+  EXPECT_EQ(i->ToString(), "interval:250");
+  auto b = SyncPolicy::Parse("bytes:4m");
+  ASSERT_OK(b);
+  EXPECT_EQ(b->value, 4u << 20);
+  for (const char* bad : {"sometimes", "interval:", "interval:0", "bytes:x", ""}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(SyncPolicy::Parse(bad).status())) << bad;
+  }
+  EXPECT_EQ(SyncPolicy::Default().ToString(), "interval:100");
+}
+
+TEST(LogConfigTest, SavesAndLoadsPolicyAndRejectsGarbageWithLine) {
+  TempDir dir;
+  LogConfig c;
+  c.sync = *SyncPolicy::Parse("bytes:1024");
+  ASSERT_OK(SaveLogConfig(DefaultFileSystem(), dir.path(), c));
+  auto loaded = LoadLogConfig(DefaultFileSystem(), dir.path());
+  ASSERT_OK(loaded);
+  EXPECT_EQ(loaded->sync.ToString(), "bytes:1024");
+  testing::WriteFileOrDie(dir.Sub("CONFIG"), "fsync=always\ncolour=blue\n");
+  auto bad = LoadLogConfig(DefaultFileSystem(), dir.path());
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.status()));
+  EXPECT_NE(bad.status().message().find("CONFIG:2"), absl::string_view::npos) << bad.status();
+}
+
+}  // namespace
+}  // namespace tracelog

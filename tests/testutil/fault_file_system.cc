@@ -1,0 +1,329 @@
+#include "tests/testutil/fault_file_system.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace tracelog::testing {
+
+using Node = FaultInjectionFileSystem::Node;
+
+namespace {
+
+class FaultMapping final : public Mapping {
+ public:
+  FaultMapping(std::shared_ptr<Node> node, uint64_t size) : node_(std::move(node)), size_(size) {
+    std::lock_guard<std::mutex> l(node_->mu);
+    ++node_->mappings;
+    data_ = node_->data.data();
+  }
+  ~FaultMapping() override {
+    std::lock_guard<std::mutex> l(node_->mu);
+    --node_->mappings;
+  }
+  char* data() const override { return data_; }
+  uint64_t size() const override { return size_; }
+  void PrefaultForWrite(uint64_t, uint64_t) override {}
+
+ private:
+  std::shared_ptr<Node> node_;
+  char* data_;
+  uint64_t size_;
+};
+
+}  // namespace
+
+class FaultFile final : public File {
+ public:
+  FaultFile(FaultInjectionFileSystem* fs, std::string path, std::shared_ptr<Node> node,
+            bool writable)
+      : fs_(fs), path_(std::move(path)), node_(std::move(node)), writable_(writable) {}
+
+  const std::string& path() const override { return path_; }
+
+  absl::StatusOr<uint64_t> Size() override {
+    std::lock_guard<std::mutex> l(node_->mu);
+    return node_->data.size();
+  }
+
+  absl::Status Allocate(uint64_t size) override {
+    if (!writable_) return absl::PermissionDeniedError(path_ + ": read-only");
+    if (auto s = fs_->CheckAllocate(node_.get(), size); !s.ok()) return s;
+    std::lock_guard<std::mutex> l(node_->mu);
+    if (node_->mappings > 0 && size > node_->data.capacity()) {
+      // Growing would move mapped memory; a real mapping does not move.
+      return absl::InternalError(path_ + ": test file system cannot grow a mapped file");
+    }
+    if (size > node_->data.size()) node_->data.resize(size, '\0');
+    return absl::OkStatus();
+  }
+
+  absl::Status Write(uint64_t offset, absl::string_view data) override {
+    if (!writable_) return absl::PermissionDeniedError(path_ + ": read-only");
+    if (auto s = fs_->TakeFault(&fs_->fail_write_); !s.ok()) return s;
+    std::lock_guard<std::mutex> l(node_->mu);
+    if (offset + data.size() > node_->data.size()) {
+      if (node_->mappings > 0) return absl::InternalError(path_ + ": write past a mapped end");
+      node_->data.resize(offset + data.size(), '\0');
+    }
+    std::memcpy(node_->data.data() + offset, data.data(), data.size());
+    return absl::OkStatus();
+  }
+
+  absl::Status Read(uint64_t offset, uint64_t n, std::string* out) override {
+    std::lock_guard<std::mutex> l(node_->mu);
+    if (offset >= node_->data.size()) {
+      out->clear();
+      return absl::OkStatus();
+    }
+    *out = node_->data.substr(offset, n);
+    return absl::OkStatus();
+  }
+
+  absl::Status Sync() override {
+    if (auto s = fs_->TakeFault(&fs_->fail_sync_); !s.ok()) return s;
+    {
+      std::lock_guard<std::mutex> l(node_->mu);
+      node_->synced = node_->data;
+    }
+    std::lock_guard<std::mutex> fl(fs_->mu_);
+    ++fs_->syncs_;
+    return absl::OkStatus();
+  }
+
+  absl::Status ZeroRange(uint64_t offset, uint64_t len) override {
+    if (auto s = fs_->TakeFault(&fs_->fail_write_); !s.ok()) return s;
+    std::lock_guard<std::mutex> l(node_->mu);
+    if (offset < node_->data.size()) {
+      len = std::min<uint64_t>(len, node_->data.size() - offset);
+      std::memset(node_->data.data() + offset, 0, len);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<Mapping>> Map(uint64_t size, bool writable) override {
+    if (writable && !writable_) return absl::PermissionDeniedError(path_ + ": read-only");
+    {
+      std::lock_guard<std::mutex> l(node_->mu);
+      if (size > node_->data.size()) return absl::InvalidArgumentError(path_ + ": map past end");
+    }
+    return std::unique_ptr<Mapping>(new FaultMapping(node_, size));
+  }
+
+ private:
+  FaultInjectionFileSystem* fs_;
+  std::string path_;
+  std::shared_ptr<Node> node_;
+  bool writable_;
+};
+
+namespace {
+class FaultLock final : public FileLock {
+ public:
+  FaultLock(std::mutex* mu, std::set<std::string>* locks, std::string path)
+      : mu_(mu), locks_(locks), path_(std::move(path)) {}
+  ~FaultLock() override {
+    std::lock_guard<std::mutex> l(*mu_);
+    locks_->erase(path_);
+  }
+
+ private:
+  std::mutex* mu_;
+  std::set<std::string>* locks_;
+  std::string path_;
+};
+}  // namespace
+
+std::string FaultInjectionFileSystem::Parent(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+absl::Status FaultInjectionFileSystem::TakeFault(absl::Status* slot) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (all_fail_) return absl::InternalError("injected failure: the disk is gone");
+  absl::Status s = *slot;
+  *slot = absl::OkStatus();
+  return s;
+}
+
+void FaultInjectionFileSystem::SetAllFail(bool on) {
+  std::lock_guard<std::mutex> l(mu_);
+  all_fail_ = on;
+}
+
+void FaultInjectionFileSystem::SetSpaceLimit(uint64_t bytes) {
+  std::lock_guard<std::mutex> l(mu_);
+  space_limit_ = bytes;
+}
+
+uint64_t FaultInjectionFileSystem::used_space() {
+  std::lock_guard<std::mutex> l(mu_);
+  uint64_t used = 0;
+  for (auto& [name, node] : files_) {
+    std::lock_guard<std::mutex> nl(node->mu);
+    used += node->data.size();
+  }
+  return used;
+}
+
+absl::Status FaultInjectionFileSystem::CheckAllocate(Node* node, uint64_t size) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (all_fail_) return absl::InternalError("injected failure: the disk is gone");
+  uint64_t used = 0;
+  for (auto& [name, n] : files_) {
+    if (n.get() == node) continue;
+    std::lock_guard<std::mutex> nl(n->mu);
+    used += n->data.size();
+  }
+  if (used + size > space_limit_) {
+    return absl::ResourceExhaustedError("fallocate: No space left on device (injected)");
+  }
+  return absl::OkStatus();
+}
+
+std::string FaultInjectionFileSystem::Contents(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return "";
+  std::lock_guard<std::mutex> nl(it->second->mu);
+  return it->second->data;
+}
+
+void FaultInjectionFileSystem::SetContents(const std::string& path, const std::string& data) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto& node = files_[path];
+  if (node == nullptr) node = std::make_shared<Node>();
+  durable_[path] = node;
+  std::lock_guard<std::mutex> nl(node->mu);
+  node->data = data;
+  node->synced = data;
+}
+
+void FaultInjectionFileSystem::DropUnsyncedData(DropMode mode, uint64_t seed) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::mt19937_64 rng(seed);
+  files_ = durable_;
+  for (auto& [name, node] : files_) {
+    std::lock_guard<std::mutex> nl(node->mu);
+    if (node->mappings != 0) std::abort();  // the Log must be gone
+    std::string kept = node->synced;
+    const std::string& now = node->data;
+    if (mode != DropMode::kUnsynced && now.size() >= kept.size()) {
+      kept.resize(now.size(), '\0');
+      // The unsynced region: where now differs from the synced content.
+      size_t first = 0;
+      while (first < now.size() && now[first] == kept[first]) ++first;
+      if (mode == DropMode::kTornTail && first < now.size()) {
+        const size_t last = now.size();
+        const size_t keep_to = first + rng() % (last - first + 1);
+        std::memcpy(kept.data() + first, now.data() + first, keep_to - first);
+      } else if (mode == DropMode::kRandomPages) {
+        for (size_t p = first & ~size_t{4095}; p < now.size(); p += 4096) {
+          if (rng() % 2) {
+            const size_t n = std::min<size_t>(4096, now.size() - p);
+            std::memcpy(kept.data() + p, now.data() + p, n);
+          }
+        }
+      }
+    }
+    node->data = kept;
+    node->synced = kept;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<File>> FaultInjectionFileSystem::Open(const std::string& path,
+                                                                      OpenMode mode) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!dirs_.count(Parent(path))) return absl::NotFoundError("open " + path + ": no directory");
+  auto it = files_.find(path);
+  std::shared_ptr<Node> node;
+  switch (mode) {
+    case OpenMode::kRead:
+    case OpenMode::kReadWrite:
+      if (it == files_.end()) return absl::NotFoundError("open " + path + ": No such file");
+      node = it->second;
+      break;
+    case OpenMode::kCreateExclusive:
+      if (it != files_.end()) return absl::AlreadyExistsError("open " + path + ": File exists");
+      [[fallthrough]];
+    case OpenMode::kCreateOrOpen:
+      if (it == files_.end()) {
+        if (all_fail_) return absl::InternalError("injected failure: the disk is gone");
+        node = std::make_shared<Node>();
+        files_[path] = node;
+      } else {
+        node = it->second;
+      }
+      break;
+  }
+  return std::unique_ptr<File>(new FaultFile(this, path, node, mode != OpenMode::kRead));
+}
+
+absl::Status FaultInjectionFileSystem::CreateDir(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  dirs_.insert(path);
+  return absl::OkStatus();
+}
+
+absl::Status FaultInjectionFileSystem::SyncDir(const std::string& path) {
+  if (auto s = TakeFault(&fail_sync_); !s.ok()) return s;
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto it = durable_.begin(); it != durable_.end();) {
+    if (Parent(it->first) == path && !files_.count(it->first)) {
+      it = durable_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [name, node] : files_) {
+    if (Parent(name) == path) durable_[name] = node;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> FaultInjectionFileSystem::ListDir(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!dirs_.count(path)) return absl::NotFoundError("opendir " + path);
+  std::vector<std::string> out;
+  for (auto& [name, node] : files_) {
+    if (Parent(name) == path) out.push_back(name.substr(path.size() + 1));
+  }
+  return out;
+}
+
+absl::Status FaultInjectionFileSystem::Rename(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (all_fail_) return absl::InternalError("injected failure: the disk is gone");
+  auto it = files_.find(from);
+  if (it == files_.end()) return absl::NotFoundError("rename " + from);
+  files_[to] = it->second;
+  files_.erase(from);
+  return absl::OkStatus();
+}
+
+absl::Status FaultInjectionFileSystem::Remove(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (files_.erase(path) == 0) return absl::NotFoundError("unlink " + path);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> FaultInjectionFileSystem::Exists(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  return files_.count(path) > 0 || dirs_.count(path) > 0;
+}
+
+absl::StatusOr<std::unique_ptr<FileLock>> FaultInjectionFileSystem::Lock(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!locks_.insert(path).second) {
+    return absl::FailedPreconditionError(path + " is locked: another process has this log open for writing");
+  }
+  if (!files_.count(path)) {
+    files_[path] = std::make_shared<Node>();
+  }
+  return std::unique_ptr<FileLock>(new FaultLock(&mu_, &locks_, path));
+}
+
+}  // namespace tracelog::testing

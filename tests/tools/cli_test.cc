@@ -1,0 +1,181 @@
+// End-to-end tests of the `tracelog` binary (run without a shell).
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/format/segment_format.h"
+#include "tests/testutil/test_util.h"
+
+extern char** environ;
+
+namespace tracelog {
+namespace {
+
+using ::tracelog::testing::MakeEvent;
+using ::tracelog::testing::ReadFileOrEmpty;
+using ::tracelog::testing::TempDir;
+using ::tracelog::testing::WriteFileOrDie;
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+Result RunCli(const TempDir& dir, std::vector<std::string> args, const std::string& input = "") {
+  const std::string in = dir.Sub("stdin"), out = dir.Sub("stdout"), err = dir.Sub("stderr");
+  WriteFileOrDie(in, input);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  args.insert(args.begin(), TRACELOG_CLI);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  Result r;
+  if (posix_spawn(&pid, TRACELOG_CLI, &fa, nullptr, argv.data(), environ) != 0) return r;
+  posix_spawn_file_actions_destroy(&fa);
+  int status;
+  waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = ReadFileOrEmpty(out);
+  r.err = ReadFileOrEmpty(err);
+  return r;
+}
+
+TEST(CliTest, HelpListsSubcommandsAndExitsZero) {
+  TempDir dir;
+  Result r = RunCli(dir, {"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* sub : {"append", "dump", "verify", "info", "gen"}) {
+    EXPECT_NE(r.out.find(sub), std::string::npos) << sub;
+  }
+  r = RunCli(dir, {"append", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--fsync"), std::string::npos);
+}
+
+TEST(CliTest, VersionNamesTheFormatVersion) {
+  TempDir dir;
+  Result r = RunCli(dir, {"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find(absl::StrCat("on-disk format ", kFormatVersion)), std::string::npos) << r.out;
+}
+
+TEST(CliTest, UnknownSubcommandAndBadFlagsExitTwo) {
+  TempDir dir;
+  Result r = RunCli(dir, {"bogus"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_FALSE(r.err.empty());
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_EQ(RunCli(dir, {"dump", "--no-such-flag"}).exit_code, 2);
+  EXPECT_EQ(RunCli(dir, {"append", "--fsync", "sometimes", "--log", dir.Sub("l")}).exit_code, 2);
+  EXPECT_EQ(RunCli(dir, {}).exit_code, 2);
+}
+
+TEST(CliTest, AppendThenDumpIsByteIdenticalAndAcksAreSequences) {
+  TempDir dir;
+  std::string input;
+  for (int i = 0; i < 50; ++i) absl::StrAppend(&input, MakeEvent(i), "\n");
+  Result r = RunCli(dir, {"append", "--log", dir.Sub("log"), "--fsync", "always", "--ack"}, input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> acks = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(acks.size(), 50u);
+  EXPECT_EQ(acks[0], "1 e0");
+  EXPECT_EQ(acks[49], "50 e49");
+  r = RunCli(dir, {"dump", "--log", dir.Sub("log")});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, input);
+  r = RunCli(dir, {"dump", "--log", dir.Sub("log"), "--from", "48", "--limit", "2"});
+  EXPECT_EQ(r.out, absl::StrCat(MakeEvent(47), "\n", MakeEvent(48), "\n"));
+  r = RunCli(dir, {"info", "--log", dir.Sub("log")});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("events:           50"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fsync policy:     always"), std::string::npos) << r.out;
+}
+
+TEST(CliTest, BadLineAbortsWithLineNumberKeepingWhatCameBefore) {
+  TempDir dir;
+  const std::string input = MakeEvent(0) + "\n" + MakeEvent(1) + "\nnot json\n" + MakeEvent(3) + "\n";
+  Result r = RunCli(dir, {"append", "--log", dir.Sub("log")}, input);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("stdin:3:"), std::string::npos) << r.err;
+  r = RunCli(dir, {"dump", "--log", dir.Sub("log")});
+  EXPECT_EQ(r.out, MakeEvent(0) + "\n" + MakeEvent(1) + "\n");
+}
+
+TEST(CliTest, SkipModeSkipsBadLinesAndCountsThem) {
+  TempDir dir;
+  const std::string input = "[1]\n" + MakeEvent(1) + "\n\n{\"a\":\n" + MakeEvent(3);  // no final newline
+  Result r = RunCli(dir, {"append", "--log", dir.Sub("log"), "--on-error=skip"}, input);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("stdin:1:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stdin:4:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("skipped 2 bad line"), std::string::npos) << r.err;
+  r = RunCli(dir, {"dump", "--log", dir.Sub("log")});
+  EXPECT_EQ(r.out, MakeEvent(1) + "\n" + MakeEvent(3) + "\n");
+}
+
+TEST(CliTest, VerifyFindsDamageWithFileAndOffset) {
+  TempDir dir;
+  std::string input;
+  for (int i = 0; i < 20; ++i) absl::StrAppend(&input, MakeEvent(i), "\n");
+  ASSERT_EQ(RunCli(dir, {"append", "--log", dir.Sub("log")}, input).exit_code, 0);
+  Result r = RunCli(dir, {"verify", "--log", dir.Sub("log")});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("20 events"), std::string::npos) << r.out;
+
+  const std::string seg = dir.Sub("log/") + SegmentFileName(1);
+  std::string bytes = ReadFileOrEmpty(seg);
+  const size_t at = bytes.find(MakeEvent(7));
+  bytes[at + 30] ^= 0x04;
+  WriteFileOrDie(seg, bytes);
+  r = RunCli(dir, {"verify", "--log", dir.Sub("log")});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find(absl::StrCat("DAMAGED ", seg, ": damaged bytes [")), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("19 events"), std::string::npos) << r.out;
+  // dump never prints the damaged event, reports it, and exits 1.
+  r = RunCli(dir, {"dump", "--log", dir.Sub("log")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out.find(MakeEvent(7)), std::string::npos);
+  EXPECT_NE(r.err.find("skipped"), std::string::npos);
+}
+
+TEST(CliTest, ReadersOnAMissingLogSayWhere) {
+  TempDir dir;
+  Result r = RunCli(dir, {"dump", "--log", dir.Sub("nothing")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(dir.Sub("nothing")), std::string::npos) << r.err;
+}
+
+TEST(CliTest, GenIsDeterministicAndWritesADirectory) {
+  TempDir dir;
+  Result a = RunCli(dir, {"gen", "--sessions", "5", "--seed", "3"});
+  Result b = RunCli(dir, {"gen", "--sessions", "5", "--seed", "3"});
+  ASSERT_EQ(a.exit_code, 0);
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_GT(a.out.size(), 1000u);
+  Result d = RunCli(dir, {"gen", "--sessions", "4", "--format", "dir", "--out", dir.Sub("tree")});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  int sessions = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.Sub("tree"))) {
+    EXPECT_TRUE(std::filesystem::exists(e.path() / "meta.json"));
+    EXPECT_TRUE(std::filesystem::exists(e.path() / "events.ndjson"));
+    ++sessions;
+  }
+  EXPECT_EQ(sessions, 4);
+}
+
+}  // namespace
+}  // namespace tracelog

@@ -1,0 +1,151 @@
+// tracelog append: NDJSON events from stdin into the log.
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "tools/cli.h"
+
+namespace tracelog::cli {
+namespace {
+
+struct AppendFlags {
+  std::string dir;
+  std::string fsync;
+  std::string on_error = "abort";
+  bool ack = false;
+  uint64_t segment_size = 0;
+};
+
+bool IsBlank(absl::string_view line) {
+  return line.find_first_not_of(" \t\r") == absl::string_view::npos;
+}
+
+int RunAppend(const AppendFlags& f) {
+  auto opened = OpenLog(f.dir, /*read_only=*/false, f.fsync, f.segment_size);
+  if (!opened.ok()) {
+    PrintError(opened.status());
+    return kExitError;
+  }
+  Log& log = **opened;
+  const bool skip = f.on_error == "skip";
+  constexpr size_t kReadSize = 4 << 20;
+  std::string buf;
+  size_t used = 0;  // bytes of buf holding data
+  std::vector<PreparedEvent> batch;
+  size_t batch_size = 0;
+  uint64_t line_no = 0, rejected = 0;
+  bool eof = false, aborted = false;
+  std::string acks;
+
+  while (!eof && !aborted) {
+    if (buf.size() < used + kReadSize) buf.resize(used + kReadSize);
+    ssize_t n = ::read(0, buf.data() + used, kReadSize);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      PrintError(absl::StrCat("reading stdin: ", std::strerror(errno)));
+      return kExitError;
+    }
+    if (n == 0) eof = true;
+    used += n;
+    // Prepare every complete line (and, at end of input, the unterminated last one).
+    size_t start = 0;
+    batch_size = 0;
+    while (start < used) {
+      const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', used - start));
+      if (nl == nullptr && !eof) break;
+      const size_t end = nl != nullptr ? nl - buf.data() : used;
+      const absl::string_view line(buf.data() + start, end - start);
+      start = nl != nullptr ? end + 1 : used;
+      ++line_no;
+      if (IsBlank(line)) continue;
+      if (batch_size == batch.size()) batch.emplace_back();
+      if (auto s = PrepareEvent(line, &batch[batch_size]); !s.ok()) {
+        std::fprintf(stderr, "tracelog: stdin:%llu: %s\n", static_cast<unsigned long long>(line_no),
+                     std::string(s.message()).c_str());
+        ++rejected;
+        if (!skip) {
+          aborted = true;
+          break;
+        }
+        continue;
+      }
+      ++batch_size;
+    }
+    if (batch_size > 0) {
+      AppendBatchResult r = log.AppendPrepared(absl::MakeConstSpan(batch.data(), batch_size));
+      if (f.ack) {
+        acks.clear();
+        for (size_t i = 0; i < r.appended && r.status.ok(); ++i) {
+          EventKeys keys;
+          DecodeKeys(batch[i].keys, &keys);
+          absl::StrAppend(&acks, r.first_sequence + i, " ", keys.event_id, "\n");
+        }
+        if (std::fwrite(acks.data(), 1, acks.size(), stdout) != acks.size() ||
+            std::fflush(stdout) != 0) {
+          PrintError(absl::StrCat("writing acknowledgements: ", std::strerror(errno)));
+          return kExitError;
+        }
+      }
+      if (!r.status.ok()) {
+        PrintError(absl::StrCat(r.status.message(), " (", r.appended, " of ", batch_size,
+                                " events of this batch were appended before the error)"));
+        return kExitError;
+      }
+    }
+    // Keep the unfinished line for the next read.
+    std::memmove(buf.data(), buf.data() + start, used - start);
+    used -= start;
+  }
+  if (auto s = log.Close(); !s.ok()) {
+    PrintError(s);
+    return kExitError;
+  }
+  if (aborted) {
+    PrintError(absl::StrCat("stopped at line ", line_no,
+                            "; events before it were appended (use --on-error=skip to skip bad lines)"));
+    return kExitNegative;
+  }
+  if (rejected > 0) {
+    PrintError(absl::StrCat("skipped ", rejected, " bad line(s)"));
+    return kExitNegative;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command RegisterAppend(CLI::App& app) {
+  auto f = std::make_shared<AppendFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "append",
+      "Append NDJSON events read from stdin, one JSON object per line (blank lines are ignored).\n"
+      "Each event is stored byte for byte. Exit 0 when every line was appended, 1 when a bad\n"
+      "line stopped the append or was skipped, 2 on an I/O or usage error.");
+  AddLogOption(sub, &f->dir);
+  sub->add_option("--fsync", f->fsync,
+                  "Durability for this call: always | interval:<ms> | bytes:<n> | never.\n"
+                  "Default: the log's policy (set when the log was created; interval:100)")
+      ->type_name("POLICY");
+  sub->add_flag("--ack", f->ack,
+                "Print '<sequence> <event_id>' for each event once the policy's promise holds\n"
+                "(durable with always; appended with interval/never)");
+  sub->add_option("--on-error", f->on_error,
+                  "On a line that is not a JSON object: abort (stop; what came before is kept)\n"
+                  "or skip (report it and go on)")
+      ->check(CLI::IsMember({"abort", "skip"}))
+      ->type_name("abort|skip");
+  sub->add_option("--segment-size", f->segment_size,
+                  "Segment size in bytes for new segments (default 64 MiB)")
+      ->type_name("BYTES");
+  return {sub, [f] { return RunAppend(*f); }};
+}
+
+}  // namespace tracelog::cli

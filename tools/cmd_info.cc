@@ -1,0 +1,63 @@
+// tracelog info: a cheap summary of the log, without scanning it.
+
+#include <cstdio>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "engine/format/segment_format.h"
+#include "engine/io/file_system.h"
+#include "engine/log/log_config.h"
+#include "tools/cli.h"
+
+namespace tracelog::cli {
+namespace {
+
+struct InfoFlags {
+  std::string dir;
+};
+
+int RunInfo(const InfoFlags& f) {
+  auto log = OpenLog(f.dir, /*read_only=*/true);
+  if (!log.ok()) {
+    PrintError(log.status());
+    return kExitError;
+  }
+  const LogStats st = (*log)->Stats();
+  auto config = LoadLogConfig(DefaultFileSystem(), f.dir);
+  const std::string policy = config.ok() ? config->sync.ToString()
+                                         : SyncPolicy::Default().ToString() + " (default)";
+  const RecoveryReport& rec = (*log)->recovery();
+  std::string out;
+  absl::StrAppend(&out, "log:              ", f.dir, "\n");
+  absl::StrAppend(&out, "format version:   ", kFormatVersion, "\n");
+  absl::StrAppend(&out, "fsync policy:     ", policy, "\n");
+  absl::StrAppend(&out, "segments:         ", st.segments, "\n");
+  absl::StrAppend(&out, "events:           ", st.events, "\n");
+  absl::StrAppend(&out, "first sequence:   ", st.first_sequence, "\n");
+  absl::StrAppend(&out, "last sequence:    ", st.last_sequence, "\n");
+  if (st.events > 0) {
+    absl::StrAppend(&out, "first timestamp:  ", FormatTimestamp(st.first_timestamp), "\n");
+    absl::StrAppend(&out, "last timestamp:   ", FormatTimestamp(st.last_timestamp), "\n");
+  }
+  absl::StrAppend(&out, "disk bytes:       ", st.disk_bytes, " (segment files, preallocation included)\n");
+  absl::StrAppend(&out, "active used:      ", st.active_used_bytes, " bytes\n");
+  absl::StrAppend(&out, "last shutdown:    ", rec.clean_shutdown ? "clean" : "not clean (recovered on next write open)", "\n");
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command RegisterInfo(CLI::App& app) {
+  auto f = std::make_shared<InfoFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "info",
+      "Summarise the log: segments, events, bytes, first/last sequence and timestamp, format\n"
+      "version, fsync policy. Cheap: reads headers and the checkpoint, not the whole log.");
+  AddLogOption(sub, &f->dir);
+  return {sub, [f] { return RunInfo(*f); }};
+}
+
+}  // namespace tracelog::cli

@@ -1,0 +1,104 @@
+// tracelog: the command-line front end of the tracelog engine. A thin
+// dispatcher; each subcommand lives in cmd_<name>.cc.
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "engine/format/segment_format.h"
+#include "engine/version.h"
+#include "tools/cli.h"
+
+namespace tracelog::cli {
+
+void AddLogOption(CLI::App* sub, std::string* dir) {
+  const char* env = std::getenv("TRACELOG_DIR");
+  *dir = env != nullptr && *env != '\0' ? env : ".tracelog";
+  sub->add_option("--log", *dir, "Log directory (default: $TRACELOG_DIR, else ./.tracelog)")
+      ->type_name("DIR");
+}
+
+void PrintError(const absl::Status& status) {
+  std::fprintf(stderr, "tracelog: %s\n", std::string(status.message()).c_str());
+}
+void PrintError(const std::string& message) {
+  std::fprintf(stderr, "tracelog: %s\n", message.c_str());
+}
+
+bool StdoutWriter::Flush() {
+  size_t off = 0;
+  while (ok_ && off < buf_.size()) {
+    ssize_t n = ::write(1, buf_.data() + off, buf_.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ok_ = false;
+      broken_pipe_ = errno == EPIPE;
+      if (!broken_pipe_) PrintError(absl::StrCat("writing stdout: ", std::strerror(errno)));
+      break;
+    }
+    off += n;
+  }
+  buf_.clear();
+  return ok_;
+}
+
+std::string FormatTimestamp(double epoch_seconds) {
+  const absl::Time t = absl::FromUnixMicros(static_cast<int64_t>(epoch_seconds * 1e6));
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
+}
+
+}  // namespace tracelog::cli
+
+int main(int argc, char** argv) {
+  using namespace tracelog::cli;
+  // Writing to a closed pipe (tracelog dump | head) must end quietly, not kill us.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{
+      "tracelog: a crash-safe, checksummed, memory-mapped append-only log for AI agent traces.\n"
+      "Events are NDJSON lines (agent-strace's format); see format-spec/ for the on-disk format.\n"
+      "Exit codes: 0 success, 1 negative result (nothing found, damage found, rejected lines),\n"
+      "2 usage or I/O error."};
+  app.name("tracelog");
+  app.set_version_flag("--version",
+                       absl::StrCat("tracelog ", tracelog::kTracelogVersion, " (on-disk format ",
+                                    tracelog::kFormatVersion, ")"),
+                       "Print the version and the on-disk format version");
+  app.require_subcommand(1, 1);
+  app.failure_message(CLI::FailureMessage::help);
+
+  const std::vector<Command> commands = {
+      RegisterAppend(app), RegisterDump(app), RegisterVerify(app),
+      RegisterInfo(app),   RegisterGen(app),
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors: message (and help hint) on stderr, exit 2.
+    std::cerr << "tracelog: " << e.what() << "\n"
+              << "Run 'tracelog --help' or 'tracelog <subcommand> --help'.\n";
+    return kExitError;
+  }
+  for (const Command& c : commands) {
+    if (c.sub->parsed()) return c.run();
+  }
+  return kExitError;
+}

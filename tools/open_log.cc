@@ -1,0 +1,47 @@
+#include "absl/strings/str_cat.h"
+#include "engine/io/file_system.h"
+#include "engine/log/log_config.h"
+#include "tools/cli.h"
+
+namespace tracelog::cli {
+
+absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_only,
+                                             const std::string& fsync_flag,
+                                             uint64_t segment_size) {
+  FileSystem* fs = DefaultFileSystem();
+  LogOptions options;
+  options.read_only = read_only;
+  if (segment_size != 0) options.segment_size = segment_size;
+  if (read_only) {
+    auto exists = fs->Exists(dir);
+    if (!exists.ok()) return exists.status();
+    if (!*exists) {
+      return absl::NotFoundError(
+          absl::StrCat("no log at ", dir, " (use --log DIR or set TRACELOG_DIR)"));
+    }
+    return Log::Open(dir, options);
+  }
+  std::optional<SyncPolicy> flag;
+  if (!fsync_flag.empty()) {
+    auto p = SyncPolicy::Parse(fsync_flag);
+    if (!p.ok()) return p.status();
+    flag = *p;
+  }
+  auto config = LoadLogConfig(fs, dir);
+  if (!config.ok() && !absl::IsNotFound(config.status())) return config.status();
+  if (config.ok()) {
+    options.sync = flag.value_or(config->sync);
+  } else {
+    options.sync = flag.value_or(SyncPolicy::Default());
+  }
+  auto log = Log::Open(dir, options);
+  if (!log.ok()) return log.status();
+  if (!config.ok()) {
+    LogConfig fresh;
+    fresh.sync = options.sync;
+    if (auto s = SaveLogConfig(fs, dir, fresh); !s.ok()) return s;
+  }
+  return log;
+}
+
+}  // namespace tracelog::cli
