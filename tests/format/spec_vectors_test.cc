@@ -92,6 +92,7 @@ TEST(SpecVectorsTest, RecordVectorDecodes) {
   RecordView r;
   ASSERT_EQ(DecodeRecord(bytes, 0, &r), RecordStatus::kOk);
   EXPECT_EQ(r.size, bytes.size());
+  EXPECT_EQ(bytes.size(), 328u);  // as the spec says
   EXPECT_EQ(r.sequence, 1u);
   EXPECT_EQ(r.flags, kFlagHasTimestamp);
   EXPECT_EQ(r.timestamp, 1795440021.8558512);

@@ -1,0 +1,24 @@
+#ifndef TRACELOG_BENCH_BENCH_UTIL_H_
+#define TRACELOG_BENCH_BENCH_UTIL_H_
+
+// Shared inputs for the benchmarks: pre-generated workload events, fixed-size
+// 700-byte events (the size of real agent events), and a scratch directory on
+// the same disk as the log would be ($TRACELOG_BENCH_DIR, default /tmp).
+
+#include <string>
+#include <vector>
+
+namespace tracelog::bench {
+
+// Events from the fleet workload generator (seed 1), generated once.
+const std::vector<std::string>& WorkloadEvents();
+// The same events as one NDJSON buffer ("\n"-terminated lines).
+const std::string& WorkloadNdjson();
+// n events of exactly `size` bytes each, valid agent events, distinct.
+std::vector<std::string> FixedSizeEvents(size_t n, size_t size);
+// A fresh empty directory for one benchmark run.
+std::string FreshDir(const std::string& name);
+
+}  // namespace tracelog::bench
+
+#endif  // TRACELOG_BENCH_BENCH_UTIL_H_
