@@ -1,5 +1,7 @@
 #include "engine/log/log.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -15,7 +17,7 @@ namespace tracelog {
 
 namespace {
 constexpr char kLockFileName[] = "LOCK";
-constexpr uint64_t kPrefaultChunk = 1ull << 20;
+constexpr uint64_t kPrefaultChunk = 2ull << 20;
 }  // namespace
 
 absl::Status PrepareEvent(absl::string_view event, PreparedEvent* out) {
@@ -294,10 +296,10 @@ AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
       need_sync = true;
     }
   }
-  if (options_.prefault_bytes > 0 &&
+  if (prefault_waiting_.load(std::memory_order_relaxed) &&
       published_offset_.load(std::memory_order_relaxed) + options_.prefault_bytes / 2 >
           prefaulted_to_.load(std::memory_order_relaxed)) {
-    bg_cv_.notify_all();
+    prefault_cv_.notify_one();
   }
   if (result.appended == 0) return result;
   if (options_.sync.kind == SyncPolicy::Kind::kAlways || need_sync) {
@@ -320,24 +322,32 @@ absl::Status Log::RollLocked(size_t needed) {
     auto created = Segment::Create(fs_, dir_, next_seq_, capacity);
     if (!created.ok()) return created.status();
     next = *created;
-    unsynced_.push_back(active_);
   }
   const bool replaced = next->base() == active_->base();
+  std::shared_ptr<Segment> rolled;  // read-only view of the segment being rolled
+  if (!replaced) {
+    auto ro = active_->ReadOnlyCopy();
+    if (!ro.ok()) return ro.status();
+    rolled = *ro;
+    unsynced_.push_back(RolledFile{active_->file(), next_seq_ - 1, next_seq_, last_ts_});
+    rolled_target_ = next_seq_ - 1;
+  }
   active_ = next;
   write_offset_ = kSegmentHeaderSize;
-  unsynced_bytes_ = 0;
   active_created_micros_ = absl::ToUnixMicros(absl::Now());
   {
     std::lock_guard<std::mutex> l(segments_mu_);
     if (replaced) {
       segments_.back().segment = active_;
     } else {
+      segments_.back().segment = rolled;
       segments_.push_back(SegmentRef{active_->base(), active_->path(), active_});
     }
     published_offset_.store(write_offset_, std::memory_order_release);
   }
   prefaulted_to_.store(0, std::memory_order_relaxed);
   roll_generation_.fetch_add(1, std::memory_order_acq_rel);
+  prefault_cv_.notify_one();
   {
     std::lock_guard<std::mutex> l(bg_mu_);
     bg_sync_requested_ = true;
@@ -373,7 +383,7 @@ absl::Status Log::SyncThrough(uint64_t target) {
   sl.unlock();
 
   std::shared_ptr<Segment> active;
-  std::vector<std::shared_ptr<Segment>> rolled;
+  std::vector<RolledFile> rolled;
   uint64_t seq, end;
   double ts;
   {
@@ -383,22 +393,35 @@ absl::Status Log::SyncThrough(uint64_t target) {
     seq = next_seq_ - 1;
     end = write_offset_;
     ts = last_ts_;
-    unsynced_bytes_ = 0;
   }
+  // Syncing the active segment write-protects its dirty pages, which the
+  // appenders then fault on again; skip it when the rolled segments suffice.
+  const bool sync_active = rolled.empty() || target > rolled.back().last_seq;
   absl::Status st;
-  for (const auto& seg : rolled) {
-    st = seg->Sync();
+  for (const auto& r : rolled) {
+    st = r.file->Sync();
     if (!st.ok()) break;
-    seg->ReleaseFile();
   }
-  if (st.ok()) st = active->Sync();
-
+  if (st.ok() && sync_active) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      unsynced_bytes_ = 0;
+    }
+    st = active->Sync();
+  }
   sl.lock();
   sync_in_progress_ = false;
   if (st.ok()) {
-    durable_seq_ = std::max(durable_seq_, seq);
     // Best effort: a lost checkpoint only makes the next recovery scan more.
-    WriteCheckpoint(active->base(), end, seq + 1, ts, false).IgnoreError();
+    if (sync_active) {
+      durable_seq_ = std::max(durable_seq_, seq);
+      WriteCheckpoint(active->base(), end, seq + 1, ts, false).IgnoreError();
+    } else {
+      const RolledFile& r = rolled.back();
+      durable_seq_ = std::max(durable_seq_, r.last_seq);
+      WriteCheckpoint(r.next_base, kSegmentHeaderSize, r.last_seq + 1, r.last_ts, false)
+          .IgnoreError();
+    }
   } else {
     failed_status_ = absl::Status(
         st.code(), absl::StrCat(st.message(),
@@ -411,6 +434,7 @@ absl::Status Log::SyncThrough(uint64_t target) {
 }
 
 void Log::BackgroundLoop() {
+  pthread_setname_np(pthread_self(), "tracelog-sync");
   const bool interval = options_.sync.kind == SyncPolicy::Kind::kInterval;
   const auto period = std::chrono::milliseconds(interval ? options_.sync.value : 1000);
   std::unique_lock<std::mutex> l(bg_mu_);
@@ -420,8 +444,14 @@ void Log::BackgroundLoop() {
     const bool requested = bg_sync_requested_;
     bg_sync_requested_ = false;
     l.unlock();
-    const uint64_t target = published_seq_.load(std::memory_order_acquire);
-    if ((interval || requested) && !failed() && target > durable_sequence()) {
+    uint64_t target = 0;
+    if (interval) {
+      target = published_seq_.load(std::memory_order_acquire);
+    } else if (requested) {
+      std::lock_guard<std::mutex> ml(mu_);
+      target = rolled_target_;  // only the rolled segments
+    }
+    if (target > 0 && !failed() && target > durable_sequence()) {
       SyncThrough(target).IgnoreError();  // a failure is sticky in failed_status_
     }
     if (options_.segment_max_age_ms > 0) {
@@ -437,25 +467,19 @@ void Log::BackgroundLoop() {
 }
 
 void Log::PrefaultLoop() {
+  pthread_setname_np(pthread_self(), "tracelog-fault");
   std::shared_ptr<Segment> seg;
   uint64_t generation = ~uint64_t{0};
-  std::unique_lock<std::mutex> l(bg_mu_, std::defer_lock);
-  while (true) {
-    {
-      std::lock_guard<std::mutex> bl(bg_mu_);
-      if (bg_stop_) break;
-    }
+  while (!stop_.load(std::memory_order_acquire)) {
     const uint64_t gen = roll_generation_.load(std::memory_order_acquire);
     if (gen != generation) {
       std::lock_guard<std::mutex> ml(mu_);
       seg = active_;
       generation = roll_generation_.load(std::memory_order_acquire);
     }
-    const uint64_t from = std::max(prefaulted_to_.load(std::memory_order_relaxed),
-                                   published_offset_.load(std::memory_order_acquire));
-    const uint64_t target =
-        std::min(published_offset_.load(std::memory_order_acquire) + options_.prefault_bytes,
-                 seg->size());
+    const uint64_t published = published_offset_.load(std::memory_order_acquire);
+    const uint64_t from = std::max(prefaulted_to_.load(std::memory_order_relaxed), published);
+    const uint64_t target = std::min(published + options_.prefault_bytes, seg->size());
     if (from < target) {
       const uint64_t n = std::min(target - from, kPrefaultChunk);
       seg->PrefaultForWrite(from, n);
@@ -464,12 +488,14 @@ void Log::PrefaultLoop() {
       }
       continue;
     }
-    l.lock();
-    bg_cv_.wait_for(l, std::chrono::milliseconds(20), [&] {
-      return bg_stop_ || roll_generation_.load() != generation ||
+    // Caught up: sleep until the writer is half a window from the edge.
+    std::unique_lock<std::mutex> l(prefault_mu_);
+    prefault_waiting_.store(true, std::memory_order_seq_cst);
+    prefault_cv_.wait_for(l, std::chrono::milliseconds(10), [&] {
+      return stop_.load() || roll_generation_.load() != generation ||
              published_offset_.load() + options_.prefault_bytes / 2 > prefaulted_to_.load();
     });
-    l.unlock();
+    prefault_waiting_.store(false, std::memory_order_relaxed);
   }
 }
 
@@ -483,7 +509,12 @@ absl::Status Log::Close() {
     std::lock_guard<std::mutex> l(bg_mu_);
     bg_stop_ = true;
   }
+  stop_.store(true, std::memory_order_release);
   bg_cv_.notify_all();
+  {
+    std::lock_guard<std::mutex> l(prefault_mu_);
+  }
+  prefault_cv_.notify_all();
   if (bg_thread_.joinable()) bg_thread_.join();
   if (prefault_thread_.joinable()) prefault_thread_.join();
   absl::Status st;

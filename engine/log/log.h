@@ -160,24 +160,31 @@ class Log {
   double first_timestamp_ = 0;
 
   // Appends. Everything below up to sync_mu_ is guarded by mu_.
-  std::mutex mu_;
+  alignas(64) std::mutex mu_;
   bool closed_ = true;  // until Open() has recovered
   std::shared_ptr<Segment> active_;
   uint64_t write_offset_ = 0;  // end of the last record in active_
   uint64_t next_seq_ = 1;
   double last_ts_ = 0;
-  std::vector<std::shared_ptr<Segment>> unsynced_;  // rolled, not yet synced
+  struct RolledFile {
+    std::shared_ptr<File> file;
+    uint64_t last_seq;   // last sequence in the rolled segment
+    uint64_t next_base;  // base of the segment that followed it
+    double last_ts;
+  };
+  std::vector<RolledFile> unsynced_;  // rolled segments not yet synced
+  uint64_t rolled_target_ = 0;        // last sequence of the newest rolled segment
   uint64_t unsynced_bytes_ = 0;
   int64_t active_created_micros_ = 0;
 
   // Segment list for readers (and stats), guarded by segments_mu_.
   std::mutex segments_mu_;
   std::vector<SegmentRef> segments_;
-  std::atomic<uint64_t> published_offset_{0};  // readable end of the active segment
+  alignas(64) std::atomic<uint64_t> published_offset_{0};  // readable end of the active segment
   std::atomic<uint64_t> published_seq_{0};     // last readable sequence
 
   // Sync state, guarded by sync_mu_.
-  std::mutex sync_mu_;
+  alignas(64) std::mutex sync_mu_;
   std::condition_variable sync_cv_;
   bool sync_in_progress_ = false;
   uint64_t durable_seq_ = 0;
@@ -191,7 +198,11 @@ class Log {
   bool bg_sync_requested_ = false;
   std::thread bg_thread_;
   std::thread prefault_thread_;
-  std::atomic<uint64_t> prefaulted_to_{0};
+  std::atomic<bool> stop_{false};              // set by Close() for both threads
+  std::mutex prefault_mu_;
+  std::condition_variable prefault_cv_;
+  alignas(64) std::atomic<bool> prefault_waiting_{false};  // the pre-faulter sleeps: wake it
+  alignas(64) std::atomic<uint64_t> prefaulted_to_{0};
   std::atomic<uint64_t> roll_generation_{0};
 };
 

@@ -75,6 +75,14 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Enlarge(uint64_t capacity) {
       new Segment(path_, header_, file_, std::move(*mapping)));
 }
 
+absl::StatusOr<std::shared_ptr<Segment>> Segment::ReadOnlyCopy() {
+  if (file_ == nullptr) return absl::FailedPreconditionError(path_ + ": segment is read-only");
+  auto mapping = file_->Map(size(), /*writable=*/false);
+  if (!mapping.ok()) return mapping.status();
+  // No descriptor: the copy is for reading; the log syncs through file().
+  return std::shared_ptr<Segment>(new Segment(path_, header_, nullptr, std::move(*mapping)));
+}
+
 absl::Status Segment::Sync() {
   if (file_ == nullptr) return absl::FailedPreconditionError(path_ + ": segment is read-only");
   return file_->Sync();

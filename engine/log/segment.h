@@ -48,6 +48,12 @@ class Segment {
   // Reserves `capacity` bytes for this (writable) segment's file and returns a
   // new Segment mapping all of it (both share the descriptor).
   absl::StatusOr<std::shared_ptr<Segment>> Enlarge(uint64_t capacity);
+  // A read-only Segment over the same file and descriptor. Used when a
+  // segment rolls: dropping the writable mapping means the kernel's writeback
+  // of the rolled segment does not have to write-protect our page-table
+  // entries (TLB-flush IPIs that stall the appending thread).
+  absl::StatusOr<std::shared_ptr<Segment>> ReadOnlyCopy();
+  std::shared_ptr<File> file() const { return file_; }
   // Closes the descriptor; the mapping stays. Writes become impossible.
   void ReleaseFile() { file_.reset(); }
 
