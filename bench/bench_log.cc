@@ -125,6 +125,11 @@ void SetUpLog(benchmark::State& state, SyncPolicy::Kind kind) {
 
 void TearDownLog(benchmark::State& state) {
   if (state.thread_index() != 0) return;
+  if (g_log) {
+    const LogStats st = g_log->Stats();
+    state.counters["events_per_sync"] =
+        st.syncs > 0 ? static_cast<double>(st.events) / st.syncs : 0;
+  }
   if (g_log && !g_log->Close().ok()) state.SkipWithError("close failed");
   g_log.reset();
   std::filesystem::remove_all(g_dir);

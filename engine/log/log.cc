@@ -1,6 +1,9 @@
 #include "engine/log/log.h"
 
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -17,6 +20,18 @@ namespace tracelog {
 
 namespace {
 constexpr char kLockFileName[] = "LOCK";
+
+// Sleep on / wake a 32-bit word directly with futex(2). std::atomic::wait in
+// libstdc++ 12 spins with sched_yield first, which on two cores shared by
+// many appenders burns the CPU the syncing thread needs.
+void FutexWait(std::atomic<uint32_t>* word, uint32_t seen) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, seen, nullptr,
+          nullptr, 0);
+}
+void FutexWake(std::atomic<uint32_t>* word, int count) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, count, nullptr,
+          nullptr, 0);
+}
 constexpr uint64_t kPrefaultChunk = 2ull << 20;
 }  // namespace
 
@@ -40,7 +55,7 @@ Log::Log(std::string dir, LogOptions options)
 Log::~Log() {
   bool open;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<AdaptiveMutex> l(mu_);
     open = !closed_;
   }
   if (open) Close().IgnoreError();
@@ -60,6 +75,12 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const Log
     if (auto s = fs->CreateDir(dir); !s.ok()) return s;
   }
   std::unique_ptr<Log> log(new Log(dir, options));
+  // Under `always` every append is followed by an fdatasync, which
+  // write-protects the mapped pages it cleans; appending through the mapping
+  // would then fault on every page again and flush TLBs of every core. A
+  // pwrite per batch is cheaper there (bench/RESULTS.md).
+  log->use_pwrite_ = options.sync.kind == SyncPolicy::Kind::kAlways;
+  if (log->use_pwrite_) log->options_.prefault_bytes = 0;
   if (!options.read_only) {
     auto lock = fs->Lock(JoinPath(dir, kLockFileName));
     if (!lock.ok()) return lock.status();
@@ -70,12 +91,12 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const Log
   }
   if (auto s = log->Recover(); !s.ok()) return s;
   {
-    std::lock_guard<std::mutex> l(log->mu_);
+    std::lock_guard<AdaptiveMutex> l(log->mu_);
     log->closed_ = false;
   }
   if (!options.read_only) {
     log->bg_thread_ = std::thread([l = log.get()] { l->BackgroundLoop(); });
-    if (options.prefault_bytes > 0) {
+    if (log->options_.prefault_bytes > 0) {
       log->prefault_thread_ = std::thread([l = log.get()] { l->PrefaultLoop(); });
     }
   }
@@ -263,16 +284,33 @@ AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
   uint64_t last = 0;
   bool need_sync = false;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<AdaptiveMutex> l(mu_);
     if (closed_) {
       result.status = absl::FailedPreconditionError(dir_ + ": log is closed");
       return result;
     }
     result.first_sequence = next_seq_;
     char* base = active_->mutable_data();
+    // With pwrite appends, records of this batch are staged in write_buffer_
+    // and written at write_offset_ in one call (per segment).
+    auto flush = [&]() -> absl::Status {
+      if (!use_pwrite_ || write_buffer_.empty()) return absl::OkStatus();
+      absl::Status s = active_->file()->Write(write_offset_, write_buffer_);
+      if (s.ok()) write_offset_ += write_buffer_.size();
+      write_buffer_.clear();
+      return s;
+    };
+    size_t staged = 0;  // events staged in write_buffer_
     for (const PreparedEvent& ev : events) {
       const size_t size = RecordSize(ev.keys.size(), ev.event.size());
-      if (write_offset_ + size > active_->size()) {
+      if (write_offset_ + write_buffer_.size() + size > active_->size()) {
+        if (auto s = flush(); !s.ok()) {
+          next_seq_ -= staged;
+          result.appended -= staged;
+          result.status = s;
+          break;
+        }
+        staged = 0;
         published_offset_.store(write_offset_, std::memory_order_release);
         published_seq_.store(next_seq_ - 1, std::memory_order_release);
         if (auto s = RollLocked(size); !s.ok()) {
@@ -281,13 +319,28 @@ AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
         }
         base = active_->mutable_data();
       }
-      EncodeRecord(base + write_offset_, next_seq_, ev.flags, ev.timestamp, ev.keys, ev.event,
-                   ev.checksum);
-      write_offset_ += size;
+      if (use_pwrite_) {
+        const size_t at = write_buffer_.size();
+        write_buffer_.resize(at + size);
+        EncodeRecord(write_buffer_.data() + at, next_seq_, ev.flags, ev.timestamp, ev.keys,
+                     ev.event, ev.checksum);
+        ++staged;
+      } else {
+        EncodeRecord(base + write_offset_, next_seq_, ev.flags, ev.timestamp, ev.keys, ev.event,
+                     ev.checksum);
+        write_offset_ += size;
+      }
       unsynced_bytes_ += size;
       last_ts_ = ev.timestamp;
       ++next_seq_;
       ++result.appended;
+    }
+    if (result.status.ok()) {
+      if (auto s = flush(); !s.ok()) {
+        next_seq_ -= staged;
+        result.appended -= staged;
+        result.status = s;
+      }
     }
     published_offset_.store(write_offset_, std::memory_order_release);
     published_seq_.store(next_seq_ - 1, std::memory_order_release);
@@ -372,45 +425,75 @@ absl::Status Log::Sync() {
 }
 
 absl::Status Log::SyncThrough(uint64_t target) {
+  if (durable_atomic_.load(std::memory_order_acquire) >= target && !failed()) {
+    return absl::OkStatus();
+  }
   std::unique_lock<std::mutex> sl(sync_mu_);
   while (true) {
     if (!failed_status_.ok()) return failed_status_;
     if (durable_seq_ >= target) return absl::OkStatus();
-    if (!sync_in_progress_) break;
-    sync_cv_.wait(sl);
+    if (!sync_in_progress_) break;  // become the leader
+    // A sync is running: wait for the one that covers `target`.
+    const uint64_t epoch = target <= snapshot_seq_ ? sync_epoch_ : sync_epoch_ + 1;
+    std::atomic<uint32_t>& word = epoch_word_[epoch % 2];
+    const uint32_t seen = word.load(std::memory_order_acquire);
+    ++waiting_[epoch % 2];
+    sl.unlock();
+    while (word.load(std::memory_order_acquire) == seen) FutexWait(&word, seen);
+    sl.lock();
+    --waiting_[epoch % 2];
   }
   sync_in_progress_ = true;
+  const uint64_t last_group = last_group_size_;
   sl.unlock();
+
+  if (last_group > 1) {
+    // Group-commit delay (PostgreSQL's commit_delay): the previous sync
+    // covered several appenders, and the ones it just woke are about to append
+    // again. Let them, for as long as appends keep arriving (at most 200 µs),
+    // so this sync covers them too instead of every other one.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+    uint64_t seen = published_seq_.load(std::memory_order_acquire);
+    int quiet = 0;
+    while (quiet < 3 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+      const uint64_t now = published_seq_.load(std::memory_order_acquire);
+      quiet = now == seen ? quiet + 1 : 0;
+      seen = now;
+    }
+  }
 
   std::shared_ptr<Segment> active;
   std::vector<RolledFile> rolled;
   uint64_t seq, end;
   double ts;
+  bool sync_active;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<AdaptiveMutex> l(mu_);
     active = active_;
     rolled.swap(unsynced_);
     seq = next_seq_ - 1;
     end = write_offset_;
     ts = last_ts_;
+    // Syncing the active segment write-protects its dirty pages, which the
+    // appenders then fault on again; skip it when the rolled segments suffice.
+    sync_active = rolled.empty() || target > rolled.back().last_seq;
+    if (sync_active) unsynced_bytes_ = 0;
+    std::lock_guard<std::mutex> s2(sync_mu_);  // lock order: mu_, then sync_mu_
+    ++sync_epoch_;
+    snapshot_seq_ = sync_active ? seq : rolled.back().last_seq;
   }
-  // Syncing the active segment write-protects its dirty pages, which the
-  // appenders then fault on again; skip it when the rolled segments suffice.
-  const bool sync_active = rolled.empty() || target > rolled.back().last_seq;
   absl::Status st;
   for (const auto& r : rolled) {
     st = r.file->Sync();
     if (!st.ok()) break;
   }
-  if (st.ok() && sync_active) {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      unsynced_bytes_ = 0;
-    }
-    st = active->Sync();
-  }
+  if (st.ok() && sync_active) st = active->Sync();
+
   sl.lock();
   sync_in_progress_ = false;
+  ++syncs_done_;
+  last_group_size_ = snapshot_seq_ > durable_seq_ ? snapshot_seq_ - durable_seq_ : 0;
   if (st.ok()) {
     // Best effort: a lost checkpoint only makes the next recovery scan more.
     if (sync_active) {
@@ -428,9 +511,25 @@ absl::Status Log::SyncThrough(uint64_t target) {
                                 "; the log is in a failed state until it is reopened"));
     failed_flag_.store(true, std::memory_order_release);
   }
-  sync_cv_.notify_all();
-  if (!failed_status_.ok()) return failed_status_;
-  return durable_seq_ >= target ? absl::OkStatus() : absl::InternalError("sync did not advance");
+  durable_atomic_.store(durable_seq_, std::memory_order_release);
+  const uint64_t e = sync_epoch_;
+  const bool failed_now = !failed_status_.ok();
+  // Wake the waiters this sync covered (all of them on failure), and one
+  // waiter of the next epoch to lead it.
+  const bool next_leader = failed_now || waiting_[(e + 1) % 2] > 0;
+  epoch_word_[e % 2].fetch_add(1, std::memory_order_release);
+  if (next_leader) epoch_word_[(e + 1) % 2].fetch_add(1, std::memory_order_release);
+  const absl::Status result = failed_now ? failed_status_ : absl::OkStatus();
+  const bool done = durable_seq_ >= target;
+  sl.unlock();
+  FutexWake(&epoch_word_[e % 2], INT32_MAX);
+  if (failed_now) {
+    FutexWake(&epoch_word_[(e + 1) % 2], INT32_MAX);
+  } else if (next_leader) {
+    FutexWake(&epoch_word_[(e + 1) % 2], 1);
+  }
+  if (failed_now || done) return result;
+  return SyncThrough(target);  // our target was beyond what this sync covered
 }
 
 void Log::BackgroundLoop() {
@@ -448,14 +547,14 @@ void Log::BackgroundLoop() {
     if (interval) {
       target = published_seq_.load(std::memory_order_acquire);
     } else if (requested) {
-      std::lock_guard<std::mutex> ml(mu_);
+      std::lock_guard<AdaptiveMutex> ml(mu_);
       target = rolled_target_;  // only the rolled segments
     }
     if (target > 0 && !failed() && target > durable_sequence()) {
       SyncThrough(target).IgnoreError();  // a failure is sticky in failed_status_
     }
     if (options_.segment_max_age_ms > 0) {
-      std::lock_guard<std::mutex> ml(mu_);
+      std::lock_guard<AdaptiveMutex> ml(mu_);
       const int64_t age_ms = (absl::ToUnixMicros(absl::Now()) - active_created_micros_) / 1000;
       if (!closed_ && write_offset_ > kSegmentHeaderSize &&
           age_ms >= static_cast<int64_t>(options_.segment_max_age_ms)) {
@@ -473,7 +572,7 @@ void Log::PrefaultLoop() {
   while (!stop_.load(std::memory_order_acquire)) {
     const uint64_t gen = roll_generation_.load(std::memory_order_acquire);
     if (gen != generation) {
-      std::lock_guard<std::mutex> ml(mu_);
+      std::lock_guard<AdaptiveMutex> ml(mu_);
       seg = active_;
       generation = roll_generation_.load(std::memory_order_acquire);
     }
@@ -501,7 +600,7 @@ void Log::PrefaultLoop() {
 
 absl::Status Log::Close() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<AdaptiveMutex> l(mu_);
     if (closed_) return absl::FailedPreconditionError(dir_ + ": log is already closed");
     closed_ = true;
   }
@@ -521,7 +620,7 @@ absl::Status Log::Close() {
   if (!options_.read_only) {
     st = SyncThrough(published_seq_.load());
     if (st.ok()) {
-      std::lock_guard<std::mutex> l(mu_);
+      std::lock_guard<AdaptiveMutex> l(mu_);
       st = WriteCheckpoint(active_->base(), write_offset_, next_seq_, last_ts_, true);
       if (st.ok()) st = checkpoint_file_->Sync();
     }
@@ -576,10 +675,14 @@ LogStats Log::Stats() {
         st.first_timestamp = rec.timestamp;
       }
     }
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<AdaptiveMutex> l(mu_);
     st.last_timestamp = last_ts_;
   }
-  st.durable_sequence = durable_sequence();
+  {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    st.durable_sequence = durable_seq_;
+    st.syncs = syncs_done_;
+  }
   return st;
 }
 

@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "engine/format/segment_format.h"
+#include "engine/log/adaptive_mutex.h"
 #include "engine/log/options.h"
 #include "engine/log/segment_scanner.h"
 
@@ -93,6 +94,7 @@ struct LogStats {
   double first_timestamp = 0;
   double last_timestamp = 0;
   uint64_t durable_sequence = 0;
+  uint64_t syncs = 0;  // fdatasync rounds completed by this Log object (group commits)
 };
 
 class Log {
@@ -159,11 +161,13 @@ class Log {
   RecoveryReport recovery_;
   double first_timestamp_ = 0;
 
+  bool use_pwrite_ = false;  // append with pwrite instead of through the mapping
   // Appends. Everything below up to sync_mu_ is guarded by mu_.
-  alignas(64) std::mutex mu_;
+  alignas(64) AdaptiveMutex mu_;
   bool closed_ = true;  // until Open() has recovered
   std::shared_ptr<Segment> active_;
   uint64_t write_offset_ = 0;  // end of the last record in active_
+  std::string write_buffer_;   // records staged for one pwrite (use_pwrite_)
   uint64_t next_seq_ = 1;
   double last_ts_ = 0;
   struct RolledFile {
@@ -184,8 +188,20 @@ class Log {
   std::atomic<uint64_t> published_seq_{0};     // last readable sequence
 
   // Sync state, guarded by sync_mu_.
+  // Group commit: one appender at a time is the leader and syncs everything
+  // appended so far (epoch N); appenders that arrive meanwhile wait for the
+  // epoch that covers them, on the condition variable of that epoch's parity,
+  // so a finished sync wakes only the waiters it covered plus one next leader.
+  // Waiters sleep on the futex word of their epoch's parity, without holding
+  // sync_mu_, so the wake-up of a group does not convoy on a mutex.
   alignas(64) std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
+  std::atomic<uint32_t> epoch_word_[2] = {0, 0};
+  std::atomic<uint64_t> durable_atomic_{0};  // == durable_seq_, readable without the lock
+  int waiting_[2] = {0, 0};
+  uint64_t sync_epoch_ = 0;    // number of the latest sync started
+  uint64_t snapshot_seq_ = 0;  // what that sync covers
+  uint64_t syncs_done_ = 0;
+  uint64_t last_group_size_ = 0;  // events the last sync made durable
   bool sync_in_progress_ = false;
   uint64_t durable_seq_ = 0;
   absl::Status failed_status_;
