@@ -16,7 +16,7 @@ namespace tracelog {
 //  24  8  end offset within that segment
 //  32  8  next sequence
 //  40  8  last timestamp (double)
-//  48  8  reserved, zero
+//  48  8  boot hash (volatile slot), zero in the durable slot
 //  56  8  XXH3-64 of bytes [0, 56)
 void EncodeCheckpoint(const Checkpoint& c, char* dst) {
   std::memset(dst, 0, kCheckpointSize);
@@ -27,6 +27,7 @@ void EncodeCheckpoint(const Checkpoint& c, char* dst) {
   EncodeFixed64(dst + 24, c.end_offset);
   EncodeFixed64(dst + 32, c.next_sequence);
   EncodeDouble(dst + 40, c.last_timestamp);
+  EncodeFixed64(dst + 48, c.boot_hash);
   EncodeFixed64(dst + 56, Checksum64(dst, 56));
 }
 
@@ -43,6 +44,7 @@ absl::Status DecodeCheckpoint(absl::string_view src, Checkpoint* c) {
   c->end_offset = DecodeFixed64(p + 24);
   c->next_sequence = DecodeFixed64(p + 32);
   c->last_timestamp = DecodeDouble(p + 40);
+  c->boot_hash = DecodeFixed64(p + 48);
   return absl::OkStatus();
 }
 

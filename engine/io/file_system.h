@@ -83,6 +83,10 @@ class FileSystem {
   // Takes an exclusive lock without waiting; FailedPreconditionError naming
   // the path if another process or Log holds it.
   virtual absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) = 0;
+  // Identifies the current boot of the machine: the page cache (data written
+  // but not synced) survives exactly as long as this stays the same. POSIX:
+  // /proc/sys/kernel/random/boot_id; "" if unknown.
+  virtual std::string BootId() = 0;
 };
 
 // The POSIX implementation (process-wide singleton, thread-safe).

@@ -217,6 +217,20 @@ class PosixFileSystem final : public FileSystem {
     return PosixError(errno, "stat", path);
   }
 
+  std::string BootId() override {
+    static const std::string id = [] {
+      std::string out;
+      int fd = ::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return out;
+      char buf[64];
+      ssize_t n = ::read(fd, buf, sizeof(buf));
+      ::close(fd);
+      if (n > 0) out.assign(buf, n);
+      return out;
+    }();
+    return id;
+  }
+
   absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return PosixError(errno, "open lock file", path);

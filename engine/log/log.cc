@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -50,7 +51,10 @@ absl::Status PrepareEvent(absl::string_view event, PreparedEvent* out) {
 
 Log::Log(std::string dir, LogOptions options)
     : dir_(std::move(dir)), options_(options),
-      fs_(options.fs != nullptr ? options.fs : DefaultFileSystem()) {}
+      fs_(options.fs != nullptr ? options.fs : DefaultFileSystem()) {
+  const std::string boot_id = fs_->BootId();
+  boot_hash_ = boot_id.empty() ? 0 : Checksum64(boot_id);
+}
 
 Log::~Log() {
   bool open;
@@ -133,7 +137,7 @@ absl::Status Log::Recover() {
     active_created_micros_ = absl::ToUnixMicros(absl::Now());
     published_offset_.store(write_offset_);
     recovery_.clean_shutdown = true;
-    return WriteCheckpoint(1, write_offset_, 1, 0, false);
+    return WriteCheckpoint(1, write_offset_, 1, 0, /*clean=*/false, /*durable=*/true);
   }
 
   // Where to start: the checkpoint, if it is intact and names a segment we have.
@@ -148,9 +152,21 @@ absl::Status Log::Recover() {
     if (auto f = fs_->Open(JoinPath(dir_, kCheckpointFileName), OpenMode::kRead); f.ok()) {
       cpf = std::move(*f);
     }
-    Checkpoint cp;
-    if (cpf != nullptr && cpf->Read(0, kCheckpointSize, &buf).ok() &&
-        DecodeCheckpoint(buf, &cp).ok()) {
+    // Two slots: the durable one, and the volatile one if this boot wrote it.
+    std::optional<Checkpoint> best;
+    if (cpf != nullptr && cpf->Read(0, kCheckpointFileSize, &buf).ok()) {
+      for (size_t slot = 0; slot < 2; ++slot) {
+        Checkpoint cp;
+        if (buf.size() < (slot + 1) * kCheckpointSize ||
+            !DecodeCheckpoint(absl::string_view(buf).substr(slot * kCheckpointSize), &cp).ok()) {
+          continue;
+        }
+        if (slot == 1 && (cp.boot_hash == 0 || cp.boot_hash != boot_hash_)) continue;
+        if (!best || cp.next_sequence > best->next_sequence) best = cp;
+      }
+    }
+    if (best) {
+      const Checkpoint& cp = *best;
       for (size_t i = 0; i < segments_.size(); ++i) {
         if (segments_[i].base == cp.segment_base && cp.end_offset >= kSegmentHeaderSize &&
             cp.next_sequence >= cp.segment_base) {
@@ -247,20 +263,25 @@ absl::Status Log::Recover() {
   published_seq_.store(expected - 1);
   durable_seq_ = expected - 1;
   if (!writable) return absl::OkStatus();
-  return WriteCheckpoint(active_->base(), end, expected, last_ts, false);
+  // Both slots: a stale clean volatile slot must not outlive this open.
+  if (auto s = WriteCheckpoint(active_->base(), end, expected, last_ts, false, false); !s.ok()) {
+    return s;
+  }
+  return WriteCheckpoint(active_->base(), end, expected, last_ts, false, true);
 }
 
 absl::Status Log::WriteCheckpoint(uint64_t segment_base, uint64_t end_offset, uint64_t next_seq,
-                                  double last_ts, bool clean) {
+                                  double last_ts, bool clean, bool durable) {
   Checkpoint cp;
   cp.flags = clean ? kCheckpointFlagClean : 0;
   cp.segment_base = segment_base;
   cp.end_offset = end_offset;
   cp.next_sequence = next_seq;
   cp.last_timestamp = last_ts;
+  cp.boot_hash = durable ? 0 : boot_hash_;
   char buf[kCheckpointSize];
   EncodeCheckpoint(cp, buf);
-  return checkpoint_file_->Write(0, absl::string_view(buf, sizeof(buf)));
+  return checkpoint_file_->Write(durable ? 0 : kCheckpointSize, absl::string_view(buf, sizeof(buf)));
 }
 
 absl::StatusOr<uint64_t> Log::Append(absl::string_view event) {
@@ -498,11 +519,11 @@ absl::Status Log::SyncThrough(uint64_t target) {
     // Best effort: a lost checkpoint only makes the next recovery scan more.
     if (sync_active) {
       durable_seq_ = std::max(durable_seq_, seq);
-      WriteCheckpoint(active->base(), end, seq + 1, ts, false).IgnoreError();
+      WriteCheckpoint(active->base(), end, seq + 1, ts, false, true).IgnoreError();
     } else {
       const RolledFile& r = rolled.back();
       durable_seq_ = std::max(durable_seq_, r.last_seq);
-      WriteCheckpoint(r.next_base, kSegmentHeaderSize, r.last_seq + 1, r.last_ts, false)
+      WriteCheckpoint(r.next_base, kSegmentHeaderSize, r.last_seq + 1, r.last_ts, false, true)
           .IgnoreError();
     }
   } else {
@@ -552,6 +573,15 @@ void Log::BackgroundLoop() {
     }
     if (target > 0 && !failed() && target > durable_sequence()) {
       SyncThrough(target).IgnoreError();  // a failure is sticky in failed_status_
+    }
+    if (options_.sync.kind == SyncPolicy::Kind::kNever && !failed()) {
+      // Keep process-crash recovery short without syncing: a volatile
+      // checkpoint, trusted only until the next reboot.
+      std::lock_guard<AdaptiveMutex> ml(mu_);
+      if (!closed_) {
+        WriteCheckpoint(active_->base(), write_offset_, next_seq_, last_ts_, false, false)
+            .IgnoreError();
+      }
     }
     if (options_.segment_max_age_ms > 0) {
       std::lock_guard<AdaptiveMutex> ml(mu_);
@@ -618,11 +648,15 @@ absl::Status Log::Close() {
   if (prefault_thread_.joinable()) prefault_thread_.join();
   absl::Status st;
   if (!options_.read_only) {
-    st = SyncThrough(published_seq_.load());
+    // `never` promises no fdatasync: the events are in the page cache, and a
+    // volatile clean checkpoint lets the next open (before any reboot) skip
+    // the scan. Every other policy syncs on close.
+    const bool durable = options_.sync.kind != SyncPolicy::Kind::kNever;
+    st = durable ? SyncThrough(published_seq_.load()) : failed_status();
     if (st.ok()) {
       std::lock_guard<AdaptiveMutex> l(mu_);
-      st = WriteCheckpoint(active_->base(), write_offset_, next_seq_, last_ts_, true);
-      if (st.ok()) st = checkpoint_file_->Sync();
+      st = WriteCheckpoint(active_->base(), write_offset_, next_seq_, last_ts_, true, durable);
+      if (st.ok() && durable) st = checkpoint_file_->Sync();
     }
   }
   lock_.reset();

@@ -143,8 +143,10 @@ class Log {
   Log(std::string dir, LogOptions options);
   absl::Status Recover();
   absl::Status LoadSegmentList();
+  // Writes the durable slot (REQUIRES: everything before end_offset synced)
+  // or the volatile slot of CHECKPOINT.
   absl::Status WriteCheckpoint(uint64_t segment_base, uint64_t end_offset, uint64_t next_seq,
-                               double last_ts, bool clean);
+                               double last_ts, bool clean, bool durable);
   absl::Status RollLocked(size_t needed);            // REQUIRES: mu_ held
   absl::Status SyncThrough(uint64_t sequence);       // group commit
   void BackgroundLoop();
@@ -159,6 +161,7 @@ class Log {
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<class File> checkpoint_file_;
   RecoveryReport recovery_;
+  uint64_t boot_hash_ = 0;  // of fs_->BootId(); 0 disables the volatile checkpoint
   double first_timestamp_ = 0;
 
   bool use_pwrite_ = false;  // append with pwrite instead of through the mapping

@@ -233,5 +233,81 @@ TEST_F(FaultInjectionSimpleTest, CrashDuringSegmentCreationLeavesNoHalfSegment) 
   for (size_t i = 0; i < acked.size(); ++i) ASSERT_EQ(got[i], acked[i]);
 }
 
+TEST_F(FaultInjectionSimpleTest, NeverCloseDoesNotSyncAndAVolatileCheckpointDiesWithTheBoot) {
+  std::vector<std::string> durable, all;
+  {
+    auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
+    ASSERT_OK(log);
+    for (int i = 0; i < 5; ++i) {
+      all.push_back(MakeEvent(i));
+      ASSERT_OK((*log)->Append(all.back()));
+    }
+    ASSERT_OK((*log)->Sync());
+    durable = all;
+    for (int i = 5; i < 9; ++i) {  // stays in the same segment: no roll, no sync
+      all.push_back(MakeEvent(i));
+      ASSERT_OK((*log)->Append(all.back()));
+    }
+    const uint64_t syncs = fs_.syncs();
+    ASSERT_OK((*log)->Close());
+    EXPECT_EQ(fs_.syncs(), syncs) << "never: close must not fdatasync the data";
+  }
+  auto read = [&](Log* log) {
+    auto r = log->NewReader(ReaderOptions{});
+    std::vector<std::string> got;
+    LogEvent ev;
+    while (r->Next(&ev)) got.emplace_back(ev.event);
+    EXPECT_EQ(r->corruptions(), 0u);
+    return got;
+  };
+  {
+    // Same boot: the volatile clean checkpoint is trusted; nothing to scan.
+    auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
+    ASSERT_OK(log);
+    EXPECT_TRUE((*log)->recovery().clean_shutdown);
+    EXPECT_EQ((*log)->recovery().scanned_bytes, 0u);
+    EXPECT_EQ(read(log->get()), all);
+    // A crash of this process (no close) keeps everything, too.
+    (*log)->Append(MakeEvent(9)).IgnoreError();
+    all.push_back(MakeEvent(9));
+    fs_.SetAllFail(true);
+    log->reset();
+    fs_.SetAllFail(false);
+  }
+  {
+    auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
+    ASSERT_OK(log);
+    EXPECT_EQ(read(log->get()), all);
+    ASSERT_OK((*log)->Close());
+  }
+  // Power loss: the unsynced events are gone and the volatile checkpoint,
+  // written in the old boot, is not trusted; what remains is the synced prefix.
+  // The worst case: the kernel had written CHECKPOINT back, the events not.
+  {
+    auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
+    ASSERT_OK(log);
+    for (int i = 10; i < 14; ++i) {
+      all.push_back(MakeEvent(i));
+      ASSERT_OK((*log)->Append(all.back()));
+    }
+    ASSERT_OK((*log)->Close());
+  }
+  fs_.MarkDurable(std::string(kDir) + "/CHECKPOINT");
+  fs_.DropUnsyncedData(FaultInjectionFileSystem::DropMode::kUnsynced, 7);
+  auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
+  ASSERT_OK(log);
+  EXPECT_FALSE((*log)->recovery().clean_shutdown);
+  std::vector<std::string> got = read(log->get());
+  ASSERT_GE(got.size(), durable.size());
+  ASSERT_LT(got.size(), all.size()) << "the unsynced events cannot have survived";
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], all[i]);
+  // The log continues right after what survived.
+  auto seq = (*log)->Append(MakeEvent(99));
+  ASSERT_OK(seq);
+  EXPECT_EQ(*seq, got.size() + 1);
+  got.push_back(MakeEvent(99));
+  EXPECT_EQ(read(log->get()), got);
+}
+
 }  // namespace
 }  // namespace tracelog

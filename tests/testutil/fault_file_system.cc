@@ -205,6 +205,7 @@ void FaultInjectionFileSystem::SetContents(const std::string& path, const std::s
 void FaultInjectionFileSystem::DropUnsyncedData(DropMode mode, uint64_t seed) {
   std::lock_guard<std::mutex> l(mu_);
   std::mt19937_64 rng(seed);
+  ++boots_;
   files_ = durable_;
   for (auto& [name, node] : files_) {
     std::lock_guard<std::mutex> nl(node->mu);
@@ -324,6 +325,19 @@ absl::StatusOr<std::unique_ptr<FileLock>> FaultInjectionFileSystem::Lock(const s
     files_[path] = std::make_shared<Node>();
   }
   return std::unique_ptr<FileLock>(new FaultLock(&mu_, &locks_, path));
+}
+
+void FaultInjectionFileSystem::MarkDurable(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return;
+  std::lock_guard<std::mutex> nl(it->second->mu);
+  it->second->synced = it->second->data;
+}
+
+std::string FaultInjectionFileSystem::BootId() {
+  std::lock_guard<std::mutex> l(mu_);
+  return absl::StrCat("boot-", boots_);
 }
 
 }  // namespace tracelog::testing

@@ -49,6 +49,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   // Bytes of `path` as the file has them now (not the durable state).
   std::string Contents(const std::string& path);
   void SetContents(const std::string& path, const std::string& data);  // and durable
+  // The kernel wrote this file back on its own: its current bytes are durable.
+  void MarkDurable(const std::string& path);
   uint64_t syncs() const { return syncs_; }
 
   // FileSystem
@@ -60,6 +62,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   absl::Status Remove(const std::string& path) override;
   absl::StatusOr<bool> Exists(const std::string& path) override;
   absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) override;
+  // Changes with every DropUnsyncedData(): that is a reboot.
+  std::string BootId() override;
 
   struct Node {
     std::mutex mu;
@@ -87,6 +91,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   bool all_fail_ = false;
   uint64_t space_limit_ = UINT64_MAX;
   uint64_t syncs_ = 0;
+  uint64_t boots_ = 0;
 };
 
 }  // namespace tracelog::testing
