@@ -29,6 +29,12 @@ void FutexWait(std::atomic<uint32_t>* word, uint32_t seen) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, seen, nullptr,
           nullptr, 0);
 }
+void FutexWaitFor(std::atomic<uint32_t>* word, uint32_t seen, std::chrono::nanoseconds timeout) {
+  timespec ts{static_cast<time_t>(timeout.count() / 1000000000),
+              static_cast<long>(timeout.count() % 1000000000)};
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, seen, &ts, nullptr,
+          0);
+}
 void FutexWake(std::atomic<uint32_t>* word, int count) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, count, nullptr,
           nullptr, 0);
@@ -294,6 +300,11 @@ absl::StatusOr<uint64_t> Log::Append(absl::string_view event) {
 
 AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
   AppendBatchResult result;
+  appenders_.fetch_add(1, std::memory_order_acq_rel);
+  struct Leave {
+    std::atomic<uint64_t>* n;
+    ~Leave() { n->fetch_sub(1, std::memory_order_acq_rel); }
+  } leave{&appenders_};
   if (failed()) {
     result.status = failed_status();
     return result;
@@ -375,6 +386,10 @@ AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
           prefaulted_to_.load(std::memory_order_relaxed)) {
     prefault_cv_.notify_one();
   }
+  if (delay_waiting_.load(std::memory_order_seq_cst) && GroupComplete()) {
+    delay_word_.fetch_add(1, std::memory_order_release);
+    FutexWake(&delay_word_, 1);
+  }
   if (result.appended == 0) return result;
   if (options_.sync.kind == SyncPolicy::Kind::kAlways || need_sync) {
     if (auto s = SyncThrough(last); !s.ok() && result.status.ok()) result.status = s;
@@ -430,6 +445,14 @@ absl::Status Log::RollLocked(size_t needed) {
   return absl::OkStatus();
 }
 
+bool Log::GroupComplete() const {
+  // Every appender in flight (this one included) has an unsynced event.
+  const uint64_t in_flight = appenders_.load(std::memory_order_acquire);
+  const uint64_t unsynced = published_seq_.load(std::memory_order_acquire) -
+                            durable_atomic_.load(std::memory_order_acquire);
+  return unsynced >= in_flight;
+}
+
 absl::Status Log::failed_status() {
   std::lock_guard<std::mutex> l(sync_mu_);
   return failed_status_;
@@ -469,19 +492,21 @@ absl::Status Log::SyncThrough(uint64_t target) {
   sl.unlock();
 
   if (last_group > 1) {
-    // Group-commit delay (PostgreSQL's commit_delay): the previous sync
+    // Group-commit delay (like PostgreSQL's commit_delay): the previous sync
     // covered several appenders, and the ones it just woke are about to append
-    // again. Let them, for as long as appends keep arriving (at most 200 µs),
-    // so this sync covers them too instead of every other one.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
-    uint64_t seen = published_seq_.load(std::memory_order_acquire);
-    int quiet = 0;
-    while (quiet < 3 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::yield();
-      const uint64_t now = published_seq_.load(std::memory_order_acquire);
-      quiet = now == seen ? quiet + 1 : 0;
-      seen = now;
+    // again. Sleep until every appender in flight has its event in (the last
+    // one to append wakes us) or 300 µs pass, so this sync covers them too
+    // instead of every other one.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(300);
+    while (!GroupComplete()) {
+      const uint32_t seen = delay_word_.load(std::memory_order_acquire);
+      delay_waiting_.store(true, std::memory_order_seq_cst);
+      if (GroupComplete()) break;
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::nanoseconds(0)) break;
+      FutexWaitFor(&delay_word_, seen, std::chrono::duration_cast<std::chrono::nanoseconds>(left));
     }
+    delay_waiting_.store(false, std::memory_order_relaxed);
   }
 
   std::shared_ptr<Segment> active;

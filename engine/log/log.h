@@ -118,8 +118,9 @@ class Log {
 
   // Makes everything appended so far durable.
   absl::Status Sync();
-  // Syncs, writes a clean-shutdown checkpoint, stops background threads,
-  // releases the lock. Further calls fail with FailedPreconditionError.
+  // Syncs (except under `never`), writes a clean-shutdown checkpoint, stops
+  // background threads, releases the lock. Further calls fail with
+  // FailedPreconditionError.
   absl::Status Close();
 
   // A reader over the events present when it is created.
@@ -154,6 +155,7 @@ class Log {
   absl::StatusOr<std::shared_ptr<Segment>> SegmentForRead(size_t index);
   bool failed() const { return failed_flag_.load(std::memory_order_acquire); }
   absl::Status failed_status();
+  bool GroupComplete() const;  // commit delay: all appenders in flight have appended
 
   const std::string dir_;
   LogOptions options_;
@@ -205,6 +207,9 @@ class Log {
   uint64_t snapshot_seq_ = 0;  // what that sync covers
   uint64_t syncs_done_ = 0;
   uint64_t last_group_size_ = 0;  // events the last sync made durable
+  std::atomic<uint64_t> appenders_{0};  // threads inside AppendPrepared
+  std::atomic<bool> delay_waiting_{false};  // a leader sleeps in the commit delay
+  std::atomic<uint32_t> delay_word_{0};     // its futex word
   bool sync_in_progress_ = false;
   uint64_t durable_seq_ = 0;
   absl::Status failed_status_;

@@ -23,8 +23,10 @@ struct SyncPolicy {
                 // while there is unsynced data.
     kBytes,     // the append that leaves >= `value` bytes unsynced syncs
                 // (group commit) before it returns.
-    kNever,     // appends never wait for a sync; rolled segments are synced
-                // in the background and Close() syncs.
+    kNever,     // appends never wait for a sync and Close() does not sync;
+                // rolled segments are synced in the background. A process
+                // crash loses nothing; an OS crash loses what the kernel had
+                // not written back.
   };
   Kind kind = Kind::kInterval;
   uint64_t value = 100;
