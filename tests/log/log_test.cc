@@ -2,7 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -285,6 +288,86 @@ TEST(LogTest, SegmentWithBadHeaderIsReportedNotFatalToReaders) {
   EXPECT_LT(n, 300u);
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_NE(seen[0].reason.find("bad magic"), std::string::npos) << seen[0].reason;
+}
+
+TEST(LogTest, SegmentsRollByAge) {
+  TempDir dir;
+  LogOptions o = SmallSegments();
+  o.segment_size = 1 << 20;
+  o.segment_max_age_ms = 1;  // the background thread checks about once a second
+  auto log = Log::Open(dir.Sub("log"), o);
+  ASSERT_OK(log);
+  ASSERT_OK((*log)->Append(MakeEvent(0)));
+  for (int i = 0; i < 60 && (*log)->Stats().segments < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ((*log)->Stats().segments, 2u);
+  ASSERT_OK((*log)->Append(MakeEvent(1)));
+  EXPECT_EQ(ReadAll(log->get()), (std::vector<std::string>{MakeEvent(0), MakeEvent(1)}));
+}
+
+int OpenFds() {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+TEST(LogTest, FileDescriptorsStayBoundedWithManySegments) {
+  TempDir dir;
+  auto log = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(log);
+  const int before = OpenFds();
+  for (int i = 0; i < 3000; ++i) ASSERT_OK((*log)->Append(MakeEvent(i, "s", 100)));
+  ASSERT_OK((*log)->Sync());
+  ASSERT_GT((*log)->Stats().segments, 40u);
+  EXPECT_EQ(ReadAll(log->get()).size(), 3000u);  // maps every segment
+  EXPECT_LE(OpenFds(), before + 2) << "descriptors must not grow with the segment count";
+}
+
+TEST(LogTest, AlwaysPolicyGroupsConcurrentAppendsIntoFewerSyncs) {
+  TempDir dir;
+  LogOptions o;
+  o.sync.kind = SyncPolicy::Kind::kAlways;
+  auto log = Log::Open(dir.Sub("log"), o);
+  ASSERT_OK(log);
+  const uint64_t syncs_before = (*log)->Stats().syncs;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) ASSERT_OK((*log)->Append(MakeEvent(t * 1000 + i)));
+    });
+  }
+  for (auto& t : threads) t.join();
+  const LogStats st = (*log)->Stats();
+  EXPECT_EQ(st.durable_sequence, 320u);  // every acknowledged event is durable
+  EXPECT_LT(st.syncs - syncs_before, 320u) << "group commit shares fdatasyncs";
+}
+
+TEST(LogTest, ReadOnlyOpenSeesAConsistentPrefixWhileAWriterAppends) {
+  TempDir dir;
+  auto writer = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(writer);
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    for (int i = 0; i < 2000; ++i) ASSERT_OK((*writer)->Append(MakeEvent(i, "s", i % 300)));
+    done = true;
+  });
+  LogOptions ro = SmallSegments();
+  ro.read_only = true;
+  int opens = 0;
+  while (!done || opens < 3) {
+    auto reader = Log::Open(dir.Sub("log"), ro);
+    ASSERT_OK(reader);
+    uint64_t corruptions = 0;
+    auto events = ReadAll(reader->get(), 1, &corruptions);
+    EXPECT_EQ(corruptions, 0u);
+    for (size_t i = 0; i < events.size(); ++i) ASSERT_EQ(events[i], MakeEvent(i, "s", i % 300));
+    ++opens;
+  }
+  t.join();
 }
 
 TEST(SyncPolicyTest, ParsesAndPrints) {
