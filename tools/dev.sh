@@ -31,16 +31,19 @@ install_deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# build [TARGET...]: configure once, then build the given targets (default: all).
 build() {
   install_deps
   if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
   fi
-  cmake --build "$BUILD_DIR" -j "$JOBS" -- --no-print-directory
+  local targets=()
+  for t in "$@"; do targets+=(--target "$t"); done
+  cmake --build "$BUILD_DIR" -j "$JOBS" "${targets[@]}" -- --no-print-directory
 }
 
 demo() {
-  build
+  build tracelog
   local bin="$BUILD_DIR/tools/tracelog" log=.tracelog-demo
   rm -rf "$log" "$BUILD_DIR/demo-fleet.ndjson"
   echo "== generating a fleet workload: 12 agents, 300 sessions (seed 7)"
