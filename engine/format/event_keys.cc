@@ -53,7 +53,7 @@ bool Truthy(od::value value) {
 struct EventKeyExtractor::Impl {
   od::parser parser;
   std::string padded;
-  std::string scrubbed;
+  bool utf8_error = false;  // the last Parse failed on invalid UTF-8
 
   absl::Status Parse(const char* buf, size_t len, EventKeys* keys);
 };
@@ -70,11 +70,13 @@ absl::Status EventKeyExtractor::Extract(absl::string_view line, EventKeys* keys)
   // simdjson reads up to SIMDJSON_PADDING bytes past the end.
   im.padded.resize(line.size() + simdjson::SIMDJSON_PADDING);
   std::memcpy(im.padded.data(), line.data(), line.size());
-  if (!simdjson::validate_utf8(line.data(), line.size())) {
-    im.padded.resize(line.size());
-    ScrubInvalidUtf8(&im.padded);
-    im.padded.resize(line.size() + simdjson::SIMDJSON_PADDING);
-  }
+  absl::Status s = im.Parse(im.padded.data(), line.size(), keys);
+  if (s.ok() || !im.utf8_error) return s;
+  // simdjson validates UTF-8 while it indexes; only then scrub and retry.
+  *keys = EventKeys();
+  im.padded.resize(line.size());
+  ScrubInvalidUtf8(&im.padded);
+  im.padded.resize(line.size() + simdjson::SIMDJSON_PADDING);
   return im.Parse(im.padded.data(), line.size(), keys);
 }
 
@@ -90,8 +92,10 @@ absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKe
     return absl::InvalidArgumentError(
         absl::StrCat(what, where, ": ", simdjson::error_message(code)));
   };
+  utf8_error = false;
   od::document doc;
   if (auto err = parser.iterate(buf, len, len + simdjson::SIMDJSON_PADDING).get(doc)) {
+    utf8_error = err == simdjson::UTF8_ERROR;
     return fail("not JSON", err, nullptr);
   }
   od::object obj;

@@ -420,7 +420,15 @@ absl::Status Log::RollLocked(size_t needed) {
     rolled = *ro;
     unsynced_.push_back(RolledFile{active_->file(), next_seq_ - 1, next_seq_, last_ts_});
     rolled_target_ = next_seq_ - 1;
+    rolled_unsynced_bytes_ += write_offset_;
   }
+  last_roll_micros_ = absl::ToUnixMicros(absl::Now());
+  // Sync the rolled segment in the background at once, except under `never`
+  // during a burst: there it waits for a quiet second or for the backlog
+  // bound, because syncing while the writer streams costs it ~30% (the
+  // writeback competes for the two cores; bench/RESULTS.md).
+  const bool sync_now = options_.sync.kind != SyncPolicy::Kind::kNever ||
+                        rolled_unsynced_bytes_ >= options_.never_sync_backlog_bytes;
   active_ = next;
   write_offset_ = kSegmentHeaderSize;
   active_created_micros_ = absl::ToUnixMicros(absl::Now());
@@ -437,11 +445,13 @@ absl::Status Log::RollLocked(size_t needed) {
   prefaulted_to_.store(0, std::memory_order_relaxed);
   roll_generation_.fetch_add(1, std::memory_order_acq_rel);
   prefault_cv_.notify_one();
-  {
-    std::lock_guard<std::mutex> l(bg_mu_);
-    bg_sync_requested_ = true;
+  if (sync_now && !replaced) {
+    {
+      std::lock_guard<std::mutex> l(bg_mu_);
+      bg_sync_requested_ = true;
+    }
+    bg_cv_.notify_all();
   }
-  bg_cv_.notify_all();
   return absl::OkStatus();
 }
 
@@ -518,6 +528,7 @@ absl::Status Log::SyncThrough(uint64_t target) {
     std::lock_guard<AdaptiveMutex> l(mu_);
     active = active_;
     rolled.swap(unsynced_);
+    rolled_unsynced_bytes_ = 0;
     seq = next_seq_ - 1;
     end = write_offset_;
     ts = last_ts_;
@@ -592,9 +603,12 @@ void Log::BackgroundLoop() {
     uint64_t target = 0;
     if (interval) {
       target = published_seq_.load(std::memory_order_acquire);
-    } else if (requested) {
+    } else {
       std::lock_guard<AdaptiveMutex> ml(mu_);
-      target = rolled_target_;  // only the rolled segments
+      const bool quiet = absl::ToUnixMicros(absl::Now()) - last_roll_micros_ >= 1000000;
+      if (requested || (!unsynced_.empty() && quiet)) {
+        target = rolled_target_;  // only the rolled segments
+      }
     }
     if (target > 0 && !failed() && target > durable_sequence()) {
       SyncThrough(target).IgnoreError();  // a failure is sticky in failed_status_

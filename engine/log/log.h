@@ -183,6 +183,8 @@ class Log {
   };
   std::vector<RolledFile> unsynced_;  // rolled segments not yet synced
   uint64_t rolled_target_ = 0;        // last sequence of the newest rolled segment
+  uint64_t rolled_unsynced_bytes_ = 0;  // bytes in unsynced_ segments
+  int64_t last_roll_micros_ = 0;
   uint64_t unsynced_bytes_ = 0;
   int64_t active_created_micros_ = 0;
 

@@ -58,6 +58,11 @@ struct LogOptions {
   uint64_t segment_max_age_ms = 0;
   // Durability policy. Default: interval:100.
   SyncPolicy sync = SyncPolicy::Default();
+  // Under `never`: rolled segments are synced in the background once no
+  // segment has rolled for a second, or at once when this many bytes of
+  // rolled segments are unsynced. Bounds what recovery scans after an OS
+  // crash. Default: 1 GiB.
+  uint64_t never_sync_backlog_bytes = 1ull << 30;
   // Pages of the active segment faulted in ahead of the writer by a background
   // thread, so appends copy into resident memory. 0 disables. Default: 32 MiB.
   uint64_t prefault_bytes = 32ull << 20;

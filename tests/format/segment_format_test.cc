@@ -35,9 +35,8 @@ std::string Records(int n, uint64_t first_seq = 1) {
 void SetByte(std::string* s, size_t offset, char v) { (*s)[offset] = v; }
 void FixHeaderChecksum(std::string* s, size_t record_offset) {
   char* h = s->data() + record_offset;
-  const uint32_t keys_len = DecodeFixed32(h + 8);
-  EncodeFixed64(h + 40, Checksum64Concat(absl::string_view(h, 40),
-                                         absl::string_view(h + kRecordHeaderSize, keys_len)));
+  const uint32_t keys_len = DecodeFixed32(h + 16);
+  EncodeFixed64(h, Checksum64(h + 8, kRecordHeaderSize - 8 + keys_len));
 }
 
 TEST(SegmentHeaderTest, RoundTrips) {
@@ -109,6 +108,13 @@ TEST(RecordTest, EncodesAndDecodes) {
   EXPECT_EQ(DecodeRecord(data + std::string(64, '\0'), off, &r), RecordStatus::kEndOfData);
 }
 
+TEST(RecordTest, HeaderChecksumCoversThePayloadChecksumField) {
+  std::string data = Records(1);
+  data[44] ^= 0x10;
+  RecordView r;
+  EXPECT_EQ(DecodeRecord(data, 0, &r), RecordStatus::kBadHeaderChecksum);
+}
+
 TEST(RecordTest, FlippedEventByteIsEventChecksumMismatch) {
   std::string data = Records(1);
   RecordView r;
@@ -119,12 +125,13 @@ TEST(RecordTest, FlippedEventByteIsEventChecksumMismatch) {
 }
 
 TEST(RecordTest, FlippedHeaderOrKeyByteIsHeaderChecksumMismatch) {
-  for (size_t at : {4u, 16u, 24u, 32u, 44u, 48u, 50u}) {
+  for (size_t at : {4u, 9u, 13u, 16u, 24u, 32u, 48u, 50u}) {
     std::string data = Records(1);
     data[at] ^= 0x10;
     RecordView r;
     const RecordStatus st = DecodeRecord(data, 0, &r);
-    EXPECT_TRUE(st == RecordStatus::kBadHeaderChecksum || st == RecordStatus::kTruncated)
+    EXPECT_TRUE(st == RecordStatus::kBadHeaderChecksum || st == RecordStatus::kTruncated ||
+                (at >= 8 && at < 12 && st == RecordStatus::kBadMagic))
         << "byte " << at << ": " << RecordStatusName(st);
     EXPECT_NE(st, RecordStatus::kOk);
   }
@@ -132,7 +139,7 @@ TEST(RecordTest, FlippedHeaderOrKeyByteIsHeaderChecksumMismatch) {
 
 TEST(RecordTest, BadLengthWithValidChecksumIsTruncated) {
   std::string data = Records(1);
-  EncodeFixed32(data.data() + 12, 1u << 30);  // event length far past the end
+  EncodeFixed32(data.data() + 20, 1u << 30);  // event length far past the end
   FixHeaderChecksum(&data, 0);
   RecordView r;
   EXPECT_EQ(DecodeRecord(data, 0, &r), RecordStatus::kTruncated);
@@ -140,12 +147,12 @@ TEST(RecordTest, BadLengthWithValidChecksumIsTruncated) {
 
 TEST(RecordTest, UnknownTypeIsCorruptionUnlessSkippable) {
   std::string data = Records(2);
-  data[4] = 7;
+  data[12] = 7;
   FixHeaderChecksum(&data, 0);
   RecordView r;
   EXPECT_EQ(DecodeRecord(data, 0, &r), RecordStatus::kUnknownType);
 
-  data[4] = static_cast<char>(kRecordTypeSkippableBit | 7);
+  data[12] = static_cast<char>(kRecordTypeSkippableBit | 7);
   FixHeaderChecksum(&data, 0);
   ASSERT_EQ(DecodeRecord(data, 0, &r), RecordStatus::kOk);
   EXPECT_EQ(r.type, kRecordTypeSkippableBit | 7);
