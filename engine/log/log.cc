@@ -40,6 +40,7 @@ void FutexWake(std::atomic<uint32_t>* word, int count) {
           nullptr, 0);
 }
 constexpr uint64_t kPrefaultChunk = 2ull << 20;
+constexpr size_t kMaxUnsyncedSegments = 16;  // rolled segments awaiting their sync
 }  // namespace
 
 absl::Status PrepareEvent(absl::string_view event, PreparedEvent* out) {
@@ -315,6 +316,7 @@ AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
   }
   uint64_t last = 0;
   bool need_sync = false;
+  uint64_t rolled_sync_target = 0;
   {
     std::lock_guard<AdaptiveMutex> l(mu_);
     if (closed_) {
@@ -380,6 +382,11 @@ AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
     if (options_.sync.kind == SyncPolicy::Kind::kBytes && unsynced_bytes_ >= options_.sync.value) {
       need_sync = true;
     }
+    if (unsynced_.size() >= 2 * kMaxUnsyncedSegments) {
+      // The background syncs fell behind: this appender syncs the rolled
+      // segments itself, which bounds their open descriptors.
+      rolled_sync_target = rolled_target_;
+    }
   }
   if (prefault_waiting_.load(std::memory_order_relaxed) &&
       published_offset_.load(std::memory_order_relaxed) + options_.prefault_bytes / 2 >
@@ -389,6 +396,9 @@ AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
   if (delay_waiting_.load(std::memory_order_seq_cst) && GroupComplete()) {
     delay_word_.fetch_add(1, std::memory_order_release);
     FutexWake(&delay_word_, 1);
+  }
+  if (rolled_sync_target > 0) {
+    if (auto s = SyncThrough(rolled_sync_target); !s.ok() && result.status.ok()) result.status = s;
   }
   if (result.appended == 0) return result;
   if (options_.sync.kind == SyncPolicy::Kind::kAlways || need_sync) {
@@ -427,8 +437,10 @@ absl::Status Log::RollLocked(size_t needed) {
   // during a burst: there it waits for a quiet second or for the backlog
   // bound, because syncing while the writer streams costs it ~30% (the
   // writeback competes for the two cores; bench/RESULTS.md).
+  // Each pending segment holds a descriptor: the count is bounded as well.
   const bool sync_now = options_.sync.kind != SyncPolicy::Kind::kNever ||
-                        rolled_unsynced_bytes_ >= options_.never_sync_backlog_bytes;
+                        rolled_unsynced_bytes_ >= options_.never_sync_backlog_bytes ||
+                        unsynced_.size() >= kMaxUnsyncedSegments;
   active_ = next;
   write_offset_ = kSegmentHeaderSize;
   active_created_micros_ = absl::ToUnixMicros(absl::Now());
