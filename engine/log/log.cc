@@ -144,6 +144,9 @@ absl::Status Log::Recover() {
     active_created_micros_ = absl::ToUnixMicros(absl::Now());
     published_offset_.store(write_offset_);
     recovery_.clean_shutdown = true;
+    if (auto s = WriteCheckpoint(1, write_offset_, 1, 0, false, /*durable=*/false); !s.ok()) {
+      return s;
+    }
     return WriteCheckpoint(1, write_offset_, 1, 0, /*clean=*/false, /*durable=*/true);
   }
 
@@ -153,104 +156,166 @@ absl::Status Log::Recover() {
   uint64_t expected = segments_[0].base;
   double last_ts = 0;
   bool clean = false;
+  bool from_volatile = false;
+  size_t durable_index = 0;  // where the durable slot points (0 if nowhere)
   {
     std::string buf;
     std::unique_ptr<File> cpf;
     if (auto f = fs_->Open(JoinPath(dir_, kCheckpointFileName), OpenMode::kRead); f.ok()) {
       cpf = std::move(*f);
     }
+    auto index_of = [&](const Checkpoint& cp) -> std::optional<size_t> {
+      for (size_t i = 0; i < segments_.size(); ++i) {
+        if (segments_[i].base == cp.segment_base && cp.end_offset >= kSegmentHeaderSize &&
+            cp.next_sequence >= cp.segment_base) {
+          return i;
+        }
+      }
+      return std::nullopt;
+    };
     // Two slots: the durable one, and the volatile one if this boot wrote it.
     std::optional<Checkpoint> best;
+    bool best_volatile = false;
     if (cpf != nullptr && cpf->Read(0, kCheckpointFileSize, &buf).ok()) {
       for (size_t slot = 0; slot < 2; ++slot) {
         Checkpoint cp;
         if (buf.size() < (slot + 1) * kCheckpointSize ||
-            !DecodeCheckpoint(absl::string_view(buf).substr(slot * kCheckpointSize), &cp).ok()) {
+            !DecodeCheckpoint(absl::string_view(buf).substr(slot * kCheckpointSize), &cp).ok() ||
+            !index_of(cp)) {
           continue;
         }
         if (slot == 1 && (cp.boot_hash == 0 || cp.boot_hash != boot_hash_)) continue;
-        if (!best || cp.next_sequence > best->next_sequence) best = cp;
+        if (slot == 0) durable_index = *index_of(cp);
+        if (!best || cp.next_sequence > best->next_sequence) {
+          best = cp;
+          best_volatile = slot == 1;
+        }
       }
     }
     if (best) {
-      const Checkpoint& cp = *best;
-      for (size_t i = 0; i < segments_.size(); ++i) {
-        if (segments_[i].base == cp.segment_base && cp.end_offset >= kSegmentHeaderSize &&
-            cp.next_sequence >= cp.segment_base) {
-          start = i;
-          offset = cp.end_offset;
-          expected = cp.next_sequence;
-          last_ts = cp.last_timestamp;
-          clean = (cp.flags & kCheckpointFlagClean) != 0 && i + 1 == segments_.size();
-          recovery_.used_checkpoint = true;
-          break;
-        }
-      }
+      start = *index_of(*best);
+      offset = best->end_offset;
+      expected = best->next_sequence;
+      last_ts = best->last_timestamp;
+      clean = (best->flags & kCheckpointFlagClean) != 0 && start + 1 == segments_.size();
+      from_volatile = best_volatile;
+      recovery_.used_checkpoint = true;
     }
   }
-  recovery_.clean_shutdown = clean;
 
-  // Scan forward from there through the last segment.
+  // Scan forward from there through the last segment. If the checkpoint's own
+  // segment cannot be opened, scan again from the first segment.
   size_t last = start;
   uint64_t end = offset;
-  for (size_t i = start; i < segments_.size(); ++i) {
-    SegmentRef& ref = segments_[i];
-    absl::Status gap;
-    std::shared_ptr<Segment> seg;
-    if (i > start && ref.base != expected) {
-      gap = absl::DataLossError(absl::StrCat(ref.path, ": starts at sequence ", ref.base,
-                                             ", the log before it ends at ", expected - 1));
-    } else {
-      auto opened = Segment::Open(fs_, ref.path, ref.base, writable);
-      if (opened.ok()) {
-        seg = *opened;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool restart = false;
+    last = start;
+    end = offset;
+    size_t i = start;
+    while (i < segments_.size()) {
+      SegmentRef& ref = segments_[i];
+      absl::Status gap;
+      std::shared_ptr<Segment> seg;
+      if (i > start && ref.base != expected) {
+        gap = absl::DataLossError(absl::StrCat(ref.path, ": starts at sequence ", ref.base,
+                                               ", the log before it ends at ", expected - 1));
       } else {
-        gap = opened.status();
-      }
-    }
-    if (!gap.ok()) {
-      // Everything from here on is not part of the gap-free prefix.
-      if (recovery_.truncation_reason.empty()) recovery_.truncation_reason = gap.ToString();
-      for (size_t j = i; j < segments_.size(); ++j) {
-        if (writable) {
-          const std::string to = segments_[j].path + ".discarded";
-          if (auto s = fs_->Rename(segments_[j].path, to); !s.ok()) return s;
-          recovery_.discarded_segments.push_back(to);
+        auto opened = Segment::Open(fs_, ref.path, ref.base, writable);
+        if (opened.ok()) {
+          seg = *opened;
+        } else if (!absl::IsDataLoss(opened.status())) {
+          return opened.status();  // an I/O error, not damage: change nothing
+        } else {
+          gap = opened.status();
         }
       }
-      segments_.resize(i);
-      if (writable) {
-        if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
+      if (!gap.ok() && i > start && ref.base < expected) {
+        // A segment created by a roll that then failed, before any event went
+        // into it: not part of the log.
+        auto leftover = Segment::Open(fs_, ref.path, ref.base, false);
+        RecordView rec;
+        if (leftover.ok() && DecodeRecord((*leftover)->contents(), kSegmentHeaderSize, &rec) ==
+                                 RecordStatus::kEndOfData) {
+          if (writable) {
+            if (auto s = fs_->Remove(ref.path); !s.ok()) return s;
+          }
+          segments_.erase(segments_.begin() + i);
+          continue;
+        }
       }
-      break;
+      if (!gap.ok() && i == start && start > 0 && attempt == 0) {
+        restart = true;  // the checkpoint's segment is damaged: no checkpoint
+        break;
+      }
+      if (!gap.ok()) {
+        // Everything from here on is not part of the gap-free prefix.
+        if (recovery_.truncation_reason.empty()) recovery_.truncation_reason = gap.ToString();
+        for (size_t j = i; j < segments_.size(); ++j) {
+          if (writable) {
+            const std::string to = segments_[j].path + ".discarded";
+            if (auto s = fs_->Rename(segments_[j].path, to); !s.ok()) return s;
+            recovery_.discarded_segments.push_back(to);
+          }
+        }
+        segments_.resize(i);
+        if (writable) {
+          if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
+        }
+        break;
+      }
+      const uint64_t from = i == start ? offset : kSegmentHeaderSize;
+      SegmentScanner scanner(seg->path(), seg->contents(), from, seg->size(), expected,
+                             SegmentScanner::Mode::kStopAtDamage);
+      RecordView rec;
+      while (scanner.Next(&rec)) last_ts = rec.timestamp;
+      recovery_.scanned_bytes += scanner.offset() - from;
+      expected = scanner.expected_sequence();
+      end = scanner.offset();
+      if (scanner.stop_status() != RecordStatus::kEndOfData) {
+        recovery_.truncation_reason =
+            absl::StrCat(seg->path(), ": ", RecordStatusName(scanner.stop_status()), " at offset ",
+                         end, "; the log ends there");
+      }
+      ref.segment = seg;
+      last = i;
+      ++i;
     }
-    const uint64_t from = i == start ? offset : kSegmentHeaderSize;
-    SegmentScanner scanner(seg->path(), seg->contents(), from, seg->size(), expected,
-                           SegmentScanner::Mode::kStopAtDamage);
-    RecordView rec;
-    while (scanner.Next(&rec)) last_ts = rec.timestamp;
-    recovery_.scanned_bytes += scanner.offset() - from;
-    expected = scanner.expected_sequence();
-    end = scanner.offset();
-    if (scanner.stop_status() != RecordStatus::kEndOfData) {
-      recovery_.truncation_reason =
-          absl::StrCat(seg->path(), ": ", RecordStatusName(scanner.stop_status()), " at offset ",
-                       end, "; the log ends there");
-    }
-    ref.segment = seg;
-    last = i;
+    if (!restart) break;
+    start = 0;
+    offset = kSegmentHeaderSize;
+    expected = segments_[0].base;
+    last_ts = 0;
+    clean = false;
+    from_volatile = false;
+    durable_index = 0;
+    recovery_.used_checkpoint = false;
+    recovery_.clean_shutdown = false;
   }
+  recovery_.clean_shutdown = clean;
   if (segments_.empty()) return absl::DataLossError(dir_ + ": no readable segment");
   recovery_.truncated_at = end;
 
   // Everything kept becomes durable before new appends go after it; the tail
   // beyond the end is zeroed so no stale record can ever follow new ones.
+  if (writable && from_volatile) {
+    // The volatile checkpoint vouched for segments that may never have been
+    // synced: sync them before the durable slot moves past them.
+    for (size_t j = durable_index; j < start; ++j) {
+      auto seg = Segment::Open(fs_, segments_[j].path, segments_[j].base, /*writable=*/true);
+      if (!seg.ok()) return seg.status();
+      if (auto s = (*seg)->Sync(); !s.ok()) return s;
+    }
+  }
   for (size_t i = start; i <= last; ++i) {
     const std::shared_ptr<Segment>& seg = segments_[i].segment;
     if (!writable) continue;
     if (i == last) {
-      if (!clean || !recovery_.truncation_reason.empty()) {
+      const bool untouched = clean && recovery_.truncation_reason.empty() && last == start &&
+                             end == offset;
+      if (!untouched) {
         if (auto s = seg->ZeroTail(end); !s.ok()) return s;
+      } else if (from_volatile) {
+        if (auto s = seg->Sync(); !s.ok()) return s;
       }
     } else {
       if (auto s = seg->Sync(); !s.ok()) return s;
@@ -269,6 +334,7 @@ absl::Status Log::Recover() {
   published_offset_.store(end);
   published_seq_.store(expected - 1);
   durable_seq_ = expected - 1;
+  durable_atomic_.store(expected - 1);
   if (!writable) return absl::OkStatus();
   // Both slots: a stale clean volatile slot must not outlive this open.
   if (auto s = WriteCheckpoint(active_->base(), end, expected, last_ts, false, false); !s.ok()) {
@@ -330,7 +396,18 @@ AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
     auto flush = [&]() -> absl::Status {
       if (!use_pwrite_ || write_buffer_.empty()) return absl::OkStatus();
       absl::Status s = active_->file()->Write(write_offset_, write_buffer_);
-      if (s.ok()) write_offset_ += write_buffer_.size();
+      if (s.ok()) {
+        write_offset_ += write_buffer_.size();
+      } else {
+        // Part of the batch may be in the file past write_offset_: like a
+        // failed sync, this ends the log's life until it is reopened (and
+        // recovery cuts the tail), so no later append can land next to it.
+        s = absl::Status(s.code(), absl::StrCat(s.message(), "; the log is in a failed state "
+                                                             "until it is reopened"));
+        std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+        if (failed_status_.ok()) failed_status_ = s;
+        failed_flag_.store(true, std::memory_order_release);
+      }
       write_buffer_.clear();
       return s;
     };
@@ -426,7 +503,13 @@ absl::Status Log::RollLocked(size_t needed) {
   std::shared_ptr<Segment> rolled;  // read-only view of the segment being rolled
   if (!replaced) {
     auto ro = active_->ReadOnlyCopy();
-    if (!ro.ok()) return ro.status();
+    if (!ro.ok()) {
+      const std::string path = next->path();
+      next.reset();
+      fs_->Remove(path).IgnoreError();  // not part of the log: no event in it
+      fs_->SyncDir(dir_).IgnoreError();
+      return ro.status();
+    }
     rolled = *ro;
     unsynced_.push_back(RolledFile{active_->file(), next_seq_ - 1, next_seq_, last_ts_});
     rolled_target_ = next_seq_ - 1;
@@ -835,7 +918,7 @@ bool LogReader::Next(LogEvent* ev) {
     }
     corruptions_ += scanner_->corruptions();
     scanner_.reset();
-    segment_.reset();
+    held_.push_back(std::move(segment_));  // views returned earlier stay valid
     ++index_;
   }
 }

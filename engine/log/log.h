@@ -254,6 +254,7 @@ class LogReader {
   const uint64_t active_limit_;  // readable end of the last segment
   size_t index_ = 0;
   std::shared_ptr<Segment> segment_;
+  std::vector<std::shared_ptr<Segment>> held_;  // segments read so far (mappings kept)
   std::unique_ptr<SegmentScanner> scanner_;
   absl::Status status_;
   uint64_t corruptions_ = 0;

@@ -29,9 +29,17 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(FileSystem* fs, const s
   if (auto s = (*file)->Write(0, absl::string_view(buf, sizeof(buf))); !s.ok()) return fail(s);
   if (auto s = (*file)->Sync(); !s.ok()) return fail(s);
   if (auto s = fs->Rename(tmp, path); !s.ok()) return fail(s);
-  if (auto s = fs->SyncDir(dir); !s.ok()) return s;
+  // From here a failure must not leave the file behind: recovery would take
+  // an empty segment with this base for part of the log.
+  auto fail_renamed = [&](absl::Status s) {
+    file->reset();
+    fs->Remove(path).IgnoreError();
+    fs->SyncDir(dir).IgnoreError();
+    return s;
+  };
+  if (auto s = fs->SyncDir(dir); !s.ok()) return fail_renamed(s);
   auto mapping = (*file)->Map(capacity, /*writable=*/true);
-  if (!mapping.ok()) return mapping.status();
+  if (!mapping.ok()) return fail_renamed(mapping.status());
   return std::shared_ptr<Segment>(
       new Segment(path, header, std::move(*file), std::move(*mapping)));
 }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 #include <string>
@@ -288,6 +289,41 @@ TEST(LogTest, SegmentWithBadHeaderIsReportedNotFatalToReaders) {
   EXPECT_LT(n, 300u);
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_NE(seen[0].reason.find("bad magic"), std::string::npos) << seen[0].reason;
+}
+
+TEST(LogTest, DamagedHeaderOfTheCheckpointSegmentNeverCrashesAnOpen) {
+  TempDir dir;
+  {
+    auto log = Log::Open(dir.Sub("log"), SmallSegments());
+    ASSERT_OK(log);
+    for (int i = 0; i < 400; ++i) ASSERT_OK((*log)->Append(MakeEvent(i, "s", 100)));
+    ASSERT_OK((*log)->Close());  // the clean checkpoint names the last segment
+  }
+  std::vector<std::string> segs;
+  for (const auto& e : std::filesystem::directory_iterator(dir.Sub("log"))) {
+    if (e.path().extension() == ".seg") segs.push_back(e.path());
+  }
+  std::sort(segs.begin(), segs.end());
+  ASSERT_GT(segs.size(), 3u);
+  std::string bytes = testing::ReadFileOrEmpty(segs.back());
+  bytes[3] ^= 0x40;  // magic
+  testing::WriteFileOrDie(segs.back(), bytes);
+
+  LogOptions ro = SmallSegments();
+  ro.read_only = true;
+  auto reader = Log::Open(dir.Sub("log"), ro);
+  ASSERT_OK(reader);
+  const auto prefix = ReadAll(reader->get());
+  EXPECT_GT(prefix.size(), 300u);
+  for (size_t i = 0; i < prefix.size(); ++i) ASSERT_EQ(prefix[i], MakeEvent(i, "s", 100));
+
+  auto writer = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(writer);
+  EXPECT_EQ((*writer)->recovery().discarded_segments.size(), 1u);
+  EXPECT_EQ(ReadAll(writer->get()), prefix);
+  auto seq = (*writer)->Append(MakeEvent(9999));
+  ASSERT_OK(seq);
+  EXPECT_EQ(*seq, prefix.size() + 1);
 }
 
 TEST(LogTest, SegmentsRollByAge) {
