@@ -87,9 +87,17 @@ TEST_P(ConcurrencyTest, AppendersAndReadersAgree) {
   EXPECT_EQ(n, all.size());
 }
 
+std::string PolicyName(const ::testing::TestParamInfo<SyncPolicy::Kind>& info) {
+  SyncPolicy p;
+  p.kind = info.param;
+  const std::string s = p.ToString();
+  return s.substr(0, s.find(':'));
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, ConcurrencyTest,
                          ::testing::Values(SyncPolicy::Kind::kAlways, SyncPolicy::Kind::kNever,
-                                           SyncPolicy::Kind::kInterval, SyncPolicy::Kind::kBytes));
+                                           SyncPolicy::Kind::kInterval, SyncPolicy::Kind::kBytes),
+                         PolicyName);
 
 }  // namespace
 }  // namespace tracelog

@@ -132,7 +132,15 @@ TEST_P(FaultInjectionTest, BytesPolicyBoundsTheLoss) {
 
 INSTANTIATE_TEST_SUITE_P(DropModes, FaultInjectionTest,
                          ::testing::Values(DropMode::kUnsynced, DropMode::kTornTail,
-                                           DropMode::kRandomPages));
+                                           DropMode::kRandomPages),
+                         [](const ::testing::TestParamInfo<DropMode>& info) {
+                           switch (info.param) {
+                             case DropMode::kUnsynced: return std::string("DropUnsynced");
+                             case DropMode::kTornTail: return std::string("TornTail");
+                             case DropMode::kRandomPages: return std::string("RandomPages");
+                           }
+                           return std::string("Unknown");
+                         });
 
 class FaultInjectionSimpleTest : public ::testing::Test {
  protected:
