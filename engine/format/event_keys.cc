@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/format/utf8.h"
 
 namespace tracelog {
 namespace {
@@ -155,39 +156,14 @@ absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKe
 
 bool ScrubInvalidUtf8(std::string* s) {
   bool changed = false;
-  unsigned char* p = reinterpret_cast<unsigned char*>(s->data());
-  const size_t n = s->size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t need;
-    uint32_t min_cp;
+  const absl::string_view view(*s);
+  for (size_t i = 0; i < s->size();) {
     uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      need = 1, min_cp = 0x80, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      need = 2, min_cp = 0x800, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      need = 3, min_cp = 0x10000, cp = c & 0x07;
+    const size_t n = DecodeUtf8(view, i, &cp);
+    if (n > 0) {
+      i += n;
     } else {
-      p[i++] = '?';
-      changed = true;
-      continue;
-    }
-    bool ok = i + need < n;  // the continuation bytes are inside the string
-    for (size_t k = 1; ok && k <= need; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) ok = false;
-      else cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if (ok && (cp < min_cp || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
-    if (ok) {
-      i += need + 1;
-    } else {
-      p[i++] = '?';
+      (*s)[i++] = '?';
       changed = true;
     }
   }
