@@ -28,6 +28,71 @@ absl::string_view StringOrRaw(od::value value) {
   return ToAbsl(raw);
 }
 
+// Walks a value the key extraction does not need, so that every byte of the
+// line is checked as JSON (On-Demand otherwise skips unread values by their
+// brackets alone). Strings are checked by the structural pass (quotes,
+// UTF-8); escapes are left as written, as Python's json.loads accepts them.
+// Python's json module (which wrote these files) also reads NaN, Infinity,
+// -Infinity, integers of any size and floats that overflow (1e400).
+bool PythonOnlyAtom(std::string_view raw) {
+  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
+                          raw.back() == '\r')) {
+    raw.remove_suffix(1);
+  }
+  if (raw == "NaN" || raw == "Infinity" || raw == "-Infinity") return true;
+  if (raw.empty() || !(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'))) return false;
+  return raw.find_first_not_of("0123456789+-.eE") == std::string_view::npos;
+}
+
+simdjson::error_code Validate(od::value value, int depth = 0) {
+  if (depth > 1024) return simdjson::DEPTH_ERROR;
+  od::json_type type;
+  if (auto err = value.type().get(type)) {
+    return PythonOnlyAtom(value.raw_json_token()) ? simdjson::SUCCESS : err;
+  }
+  switch (type) {
+    case od::json_type::object: {
+      od::object obj;
+      if (auto err = value.get_object().get(obj)) return err;
+      for (auto field_result : obj) {
+        od::field field;
+        if (auto err = std::move(field_result).get(field)) return err;
+        if (auto err = Validate(field.value(), depth + 1)) return err;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array arr;
+      if (auto err = value.get_array().get(arr)) return err;
+      for (auto element : arr) {
+        od::value v;
+        if (auto err = std::move(element).get(v)) return err;
+        if (auto err = Validate(v, depth + 1)) return err;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: {
+      od::number n;
+      if (value.get_number().get(n) == simdjson::SUCCESS) return simdjson::SUCCESS;
+      return PythonOnlyAtom(value.raw_json_token()) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
+    }
+    case od::json_type::boolean: {
+      bool b;
+      return value.get_bool().get(b);
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      if (auto err = value.is_null().get(is_null)) return err;
+      return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+    case od::json_type::string: {
+      std::string_view raw = value.raw_json_token();
+      return raw.size() >= 2 ? simdjson::SUCCESS : simdjson::STRING_ERROR;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
 bool Truthy(od::value value) {
   od::json_type type;
   if (value.type().get(type) != simdjson::SUCCESS) return false;
@@ -128,7 +193,10 @@ absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKe
       }
     } else if (key == "data") {
       od::object data;
-      if (value.get_object().get(data) != simdjson::SUCCESS) continue;
+      if (value.get_object().get(data) != simdjson::SUCCESS) {
+        if (auto err = Validate(value)) return fail("invalid JSON value of data", err, &doc);
+        continue;
+      }
       keys->tool_name = {};
       keys->error = false;
       for (auto dfield_result : data) {
@@ -140,8 +208,12 @@ absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKe
           keys->tool_name = StringOrRaw(dfield.value());
         } else if (dkey == "error" || dkey == "is_error") {
           if (Truthy(dfield.value())) keys->error = true;
+        } else if (auto err = Validate(dfield.value())) {
+          return fail("invalid JSON", err, &doc);
         }
       }
+    } else if (auto err = Validate(value)) {
+      return fail("invalid JSON", err, &doc);
     }
   }
   // At the end of the document current_location() is OUT_OF_BOUNDS; a

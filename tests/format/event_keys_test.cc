@@ -89,6 +89,27 @@ TEST_F(EventKeysTest, NonObjectsAreRejectedWithReason) {
   }
 }
 
+TEST_F(EventKeysTest, MalformedNestedValuesAreRejected) {
+  for (const char* bad : {R"({"a":[1,2,}})", R"({"data":{"x":tru}})", R"({"a":{"b":1,,}})",
+                          R"({"a":"x","b":[})", R"({"data":{"arguments":{"k":[nul]}}})",
+                          R"({"z":Nope})"}) {
+    absl::Status s = Extract(bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << bad << " -> " << s;
+    EXPECT_NE(s.message().find("column"), absl::string_view::npos) << s;
+  }
+}
+
+TEST_F(EventKeysTest, WhatPythonsJsonReadsIsAccepted) {
+  for (const char* ok : {R"({"a":18446744073709551617})", R"({"a":NaN})",
+                         R"({"a":[Infinity,-Infinity]})", R"({"a":1e400})",
+                         R"({"data":{"x":NaN,"tool_name":"Read"}})",
+                         R"({"ok":[1,{"x":null,"y":[true,false,-1.5e3]}]})"}) {
+    EXPECT_TRUE(Extract(ok).ok()) << ok;
+  }
+  ASSERT_TRUE(Extract(R"({"data":{"x":NaN,"tool_name":"Read"}})").ok());
+  EXPECT_EQ(k_.tool_name, "Read");
+}
+
 TEST(ScrubInvalidUtf8Test, ReplacesOnlyBadBytes) {
   std::string s = "ok \xe2\x82\xac \xed\xa0\x80 \xf0\x9f\x98\x80 \xc0\xaf \x80";
   EXPECT_TRUE(ScrubInvalidUtf8(&s));
