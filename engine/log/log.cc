@@ -2,6 +2,7 @@
 
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -686,6 +687,11 @@ absl::Status Log::SyncThrough(uint64_t target) {
 
 void Log::BackgroundLoop() {
   pthread_setname_np(pthread_self(), "tracelog-sync");
+  if (options_.sync.kind == SyncPolicy::Kind::kNever) {
+    // Under `never` this thread only syncs rolled segments, which nobody
+    // waits for: its writeback work must not take the CPU from the writer.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+  }
   const bool interval = options_.sync.kind == SyncPolicy::Kind::kInterval;
   const auto period = std::chrono::milliseconds(interval ? options_.sync.value : 1000);
   std::unique_lock<std::mutex> l(bg_mu_);
