@@ -27,8 +27,16 @@ int RunDump(const DumpFlags& f) {
   auto reader = (*log)->NewReader(ro);
   StdoutWriter out;
   LogEvent ev;
-  uint64_t n = 0;
+  uint64_t n = 0, expected = 0, gaps = 0, damage_before = 0;
   while ((f.limit == 0 || n < f.limit) && reader->Next(&ev)) {
+    // A jump that no reported damage explains: events are missing.
+    if (expected != 0 && ev.sequence != expected && reader->corruptions() == damage_before) {
+      ++gaps;
+      PrintError("events " + std::to_string(expected) + " to " + std::to_string(ev.sequence - 1) +
+                 " are missing (a segment file is gone?)");
+    }
+    expected = ev.sequence + 1;
+    damage_before = reader->corruptions();
     out.Write(ev.event);
     out.Write("\n");
     ++n;
@@ -37,7 +45,7 @@ int RunDump(const DumpFlags& f) {
   out.Flush();
   if (out.broken_pipe()) return kExitOk;
   if (!out.ok()) return kExitError;
-  return reader->corruptions() > 0 ? kExitNegative : kExitOk;
+  return reader->corruptions() > 0 || gaps > 0 ? kExitNegative : kExitOk;
 }
 
 }  // namespace

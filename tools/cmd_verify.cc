@@ -29,14 +29,17 @@ int RunVerify(const VerifyFlags& f) {
   };
   auto reader = (*log)->NewReader(ro);
   LogEvent ev;
-  uint64_t events = 0, bytes = 0, expected = 0;
+  uint64_t events = 0, bytes = 0, expected = 0, damaged_before = 0;
   while (reader->Next(&ev)) {
-    if (expected != 0 && ev.sequence != expected && damaged == 0) {
+    // A jump in the sequence that no reported damage explains: a segment is
+    // missing (or was removed by hand).
+    if (expected != 0 && ev.sequence != expected && damaged == damaged_before) {
       ++damaged;
-      std::printf("DAMAGED sequence gap: expected %llu, found %llu\n",
+      std::printf("DAMAGED sequence gap: events %llu to %llu are missing\n",
                   static_cast<unsigned long long>(expected),
-                  static_cast<unsigned long long>(ev.sequence));
+                  static_cast<unsigned long long>(ev.sequence - 1));
     }
+    damaged_before = damaged;
     expected = ev.sequence + 1;
     ++events;
     bytes += ev.event.size();

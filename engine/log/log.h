@@ -239,7 +239,10 @@ class LogReader {
   bool Next(LogEvent* ev);
   // Non-OK if a segment could not be opened (I/O error); reported as damage too.
   const absl::Status& status() const { return status_; }
-  uint64_t corruptions() const { return corruptions_; }
+  // Damaged ranges met so far (reported to ReaderOptions::reporter).
+  uint64_t corruptions() const {
+    return corruptions_ + (scanner_ != nullptr ? scanner_->corruptions() : 0);
+  }
 
  private:
   friend class Log;

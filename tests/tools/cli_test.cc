@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -150,6 +151,29 @@ TEST(CliTest, VerifyFindsDamageWithFileAndOffset) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out.find(MakeEvent(7)), std::string::npos);
   EXPECT_NE(r.err.find("skipped"), std::string::npos);
+  EXPECT_EQ(r.err.find("are missing"), std::string::npos) << "damage is not a second, missing-events report";
+}
+
+TEST(CliTest, VerifyReportsAMissingSegmentAsASequenceGap) {
+  TempDir dir;
+  std::string input;
+  for (int i = 0; i < 300; ++i) absl::StrAppend(&input, MakeEvent(i, "s", 200), "\n");
+  ASSERT_EQ(RunCli(dir, {"append", "--log", dir.Sub("log"), "--segment-size", "16384"}, input)
+                .exit_code,
+            0);
+  std::vector<std::string> segs;
+  for (const auto& e : std::filesystem::directory_iterator(dir.Sub("log"))) {
+    if (e.path().extension() == ".seg") segs.push_back(e.path());
+  }
+  std::sort(segs.begin(), segs.end());
+  ASSERT_GT(segs.size(), 3u);
+  std::filesystem::remove(segs[1]);
+  Result r = RunCli(dir, {"verify", "--log", dir.Sub("log")});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("DAMAGED sequence gap: events "), std::string::npos) << r.out;
+  r = RunCli(dir, {"dump", "--log", dir.Sub("log")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("are missing"), std::string::npos) << r.err;
 }
 
 TEST(CliTest, ReadersOnAMissingLogSayWhere) {
