@@ -363,7 +363,8 @@ TEST(LogTest, FileDescriptorsStayBoundedWithManySegments) {
   }
   // Under `never` rolled segments wait for their sync, each with its
   // descriptor, but only up to a fixed number.
-  EXPECT_LE(peak, before + 2 * 16 + 4);
+  // At most 2 x 16 pending plus the set a sync is working through.
+  EXPECT_LE(peak, before + 4 * 16 + 4);
   ASSERT_OK((*log)->Sync());
   ASSERT_GT((*log)->Stats().segments, 40u);
   EXPECT_EQ(ReadAll(log->get()).size(), 3000u);  // maps every segment
