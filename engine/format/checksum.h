@@ -16,9 +16,6 @@ namespace tracelog {
 uint64_t Checksum64(const void* data, size_t n);
 inline uint64_t Checksum64(absl::string_view s) { return Checksum64(s.data(), s.size()); }
 
-// Checksum of the concatenation a ++ b, without copying.
-uint64_t Checksum64Concat(absl::string_view a, absl::string_view b);
-
 }  // namespace tracelog
 
 #endif  // TRACELOG_ENGINE_FORMAT_CHECKSUM_H_
