@@ -27,16 +27,14 @@ int RunDump(const DumpFlags& f) {
   auto reader = (*log)->NewReader(ro);
   StdoutWriter out;
   LogEvent ev;
-  uint64_t n = 0, expected = 0, gaps = 0, damage_before = 0;
+  uint64_t n = 0, gaps = 0, first, last;
+  GapDetector detector;
   while ((f.limit == 0 || n < f.limit) && reader->Next(&ev)) {
-    // A jump that no reported damage explains: events are missing.
-    if (expected != 0 && ev.sequence != expected && reader->corruptions() == damage_before) {
+    if (detector.Missing(ev, reader->corruptions(), &first, &last)) {
       ++gaps;
-      PrintError("events " + std::to_string(expected) + " to " + std::to_string(ev.sequence - 1) +
+      PrintError("events " + std::to_string(first) + " to " + std::to_string(last) +
                  " are missing (a segment file is gone?)");
     }
-    expected = ev.sequence + 1;
-    damage_before = reader->corruptions();
     out.Write(ev.event);
     out.Write("\n");
     ++n;

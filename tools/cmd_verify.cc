@@ -29,18 +29,14 @@ int RunVerify(const VerifyFlags& f) {
   };
   auto reader = (*log)->NewReader(ro);
   LogEvent ev;
-  uint64_t events = 0, bytes = 0, expected = 0, damaged_before = 0;
+  uint64_t events = 0, bytes = 0, first, last;
+  GapDetector gaps;
   while (reader->Next(&ev)) {
-    // A jump in the sequence that no reported damage explains: a segment is
-    // missing (or was removed by hand).
-    if (expected != 0 && ev.sequence != expected && damaged == damaged_before) {
+    if (gaps.Missing(ev, reader->corruptions(), &first, &last)) {
       ++damaged;
       std::printf("DAMAGED sequence gap: events %llu to %llu are missing\n",
-                  static_cast<unsigned long long>(expected),
-                  static_cast<unsigned long long>(ev.sequence - 1));
+                  static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
     }
-    damaged_before = damaged;
-    expected = ev.sequence + 1;
     ++events;
     bytes += ev.event.size();
   }

@@ -695,9 +695,9 @@ void Log::BackgroundLoop() {
   const bool interval = options_.sync.kind == SyncPolicy::Kind::kInterval;
   const auto period = std::chrono::milliseconds(interval ? options_.sync.value : 1000);
   std::unique_lock<std::mutex> l(bg_mu_);
-  while (!bg_stop_) {
-    bg_cv_.wait_for(l, period, [&] { return bg_stop_ || bg_sync_requested_; });
-    if (bg_stop_) break;
+  while (!stop_.load(std::memory_order_acquire)) {
+    bg_cv_.wait_for(l, period, [&] { return stop_.load() || bg_sync_requested_; });
+    if (stop_.load(std::memory_order_acquire)) break;
     const bool requested = bg_sync_requested_;
     bg_sync_requested_ = false;
     l.unlock();
@@ -775,14 +775,13 @@ absl::Status Log::Close() {
     closed_ = true;
   }
   {
+    // Set under both wait mutexes, so neither thread can miss it between
+    // testing its predicate and going to sleep.
     std::lock_guard<std::mutex> l(bg_mu_);
-    bg_stop_ = true;
+    std::lock_guard<std::mutex> p(prefault_mu_);
+    stop_.store(true, std::memory_order_release);
   }
-  stop_.store(true, std::memory_order_release);
   bg_cv_.notify_all();
-  {
-    std::lock_guard<std::mutex> l(prefault_mu_);
-  }
   prefault_cv_.notify_all();
   if (bg_thread_.joinable()) bg_thread_.join();
   if (prefault_thread_.joinable()) prefault_thread_.join();

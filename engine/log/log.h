@@ -220,11 +220,10 @@ class Log {
   // Background threads.
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
-  bool bg_stop_ = false;
   bool bg_sync_requested_ = false;
   std::thread bg_thread_;
   std::thread prefault_thread_;
-  std::atomic<bool> stop_{false};              // set by Close() for both threads
+  std::atomic<bool> stop_{false};  // set by Close() for both threads
   std::mutex prefault_mu_;
   std::condition_variable prefault_cv_;
   alignas(64) std::atomic<bool> prefault_waiting_{false};  // the pre-faulter sleeps: wake it

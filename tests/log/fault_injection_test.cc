@@ -20,7 +20,9 @@ using DropMode = FaultInjectionFileSystem::DropMode;
 
 constexpr char kDir[] = "/log";
 
-class FaultInjectionTest : public ::testing::TestWithParam<DropMode> {
+// What every test here shares: a fresh in-memory file system with the log
+// directory, small segments, and the ways a process can die.
+class FaultLogTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_OK(fs_.CreateDir(kDir)); }
 
@@ -34,13 +36,33 @@ class FaultInjectionTest : public ::testing::TestWithParam<DropMode> {
     return o;
   }
 
-  // Simulates power loss: the disk stops taking writes, the process dies
-  // (the Log is destroyed without a clean close), and whatever was not synced
-  // is lost or torn.
-  void Crash(std::unique_ptr<Log> log, uint64_t seed) {
+  // The process dies: the disk stops taking writes and the Log is destroyed
+  // without a clean close. The page cache (the in-memory files) survives.
+  void KillProcess(std::unique_ptr<Log> log) {
     fs_.SetAllFail(true);
     log.reset();
     fs_.SetAllFail(false);
+  }
+
+  // Every event a fresh reader returns; its damage count in *corruptions.
+  static std::vector<std::string> EventsOf(Log* log, uint64_t* corruptions = nullptr) {
+    auto r = log->NewReader(ReaderOptions{});
+    std::vector<std::string> out;
+    LogEvent ev;
+    while (r->Next(&ev)) out.emplace_back(ev.event);
+    if (corruptions != nullptr) *corruptions = r->corruptions();
+    return out;
+  }
+
+  FaultInjectionFileSystem fs_;
+};
+
+class FaultInjectionTest : public FaultLogTest, public ::testing::WithParamInterface<DropMode> {
+ protected:
+  // Simulates power loss: the process dies and whatever was not synced is
+  // lost or torn.
+  void Crash(std::unique_ptr<Log> log, uint64_t seed) {
+    KillProcess(std::move(log));
     fs_.DropUnsyncedData(GetParam(), seed);
   }
 
@@ -55,8 +77,6 @@ class FaultInjectionTest : public ::testing::TestWithParam<DropMode> {
     EXPECT_EQ(r->corruptions(), 0u) << "recovery must leave no damage behind";
     return out;
   }
-
-  FaultInjectionFileSystem fs_;
 };
 
 TEST_P(FaultInjectionTest, EverySyncedEventSurvivesPowerLoss) {
@@ -142,19 +162,7 @@ INSTANTIATE_TEST_SUITE_P(DropModes, FaultInjectionTest,
                            return std::string("Unknown");
                          });
 
-class FaultInjectionSimpleTest : public ::testing::Test {
- protected:
-  void SetUp() override { ASSERT_OK(fs_.CreateDir(kDir)); }
-  LogOptions Options(SyncPolicy::Kind kind) {
-    LogOptions o;
-    o.fs = &fs_;
-    o.segment_size = 8 << 10;
-    o.sync.kind = kind;
-    o.prefault_bytes = 0;
-    return o;
-  }
-  FaultInjectionFileSystem fs_;
-};
+using FaultInjectionSimpleTest = FaultLogTest;
 
 TEST_F(FaultInjectionSimpleTest, FailedSyncPutsTheLogIntoAFailedState) {
   auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kAlways));
@@ -208,10 +216,7 @@ TEST_F(FaultInjectionSimpleTest, DiskFullIsAnErrorAndAppendsResumeWhenSpaceIsFre
   ASSERT_OK((*log)->Close());
   auto again = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
   ASSERT_OK(again);
-  auto r = (*again)->NewReader(ReaderOptions{});
-  LogEvent ev;
-  std::vector<std::string> got;
-  while (r->Next(&ev)) got.emplace_back(ev.event);
+  std::vector<std::string> got = EventsOf(again->get());
   EXPECT_EQ(got, ok);
 }
 
@@ -227,16 +232,11 @@ TEST_F(FaultInjectionSimpleTest, CrashDuringSegmentCreationLeavesNoHalfSegment) 
     if (!s.ok()) break;
     acked.push_back(MakeEvent(i, "s", 100));
   }
-  fs_.SetAllFail(true);
-  log->reset();
-  fs_.SetAllFail(false);
+  KillProcess(std::move(*log));
   fs_.DropUnsyncedData(FaultInjectionFileSystem::DropMode::kUnsynced, 1);
   auto again = Log::Open(kDir, Options(SyncPolicy::Kind::kAlways));
   ASSERT_OK(again);
-  auto r = (*again)->NewReader(ReaderOptions{});
-  LogEvent ev;
-  std::vector<std::string> got;
-  while (r->Next(&ev)) got.emplace_back(ev.event);
+  std::vector<std::string> got = EventsOf(again->get());
   ASSERT_GE(got.size(), acked.size());
   for (size_t i = 0; i < acked.size(); ++i) ASSERT_EQ(got[i], acked[i]);
 }
@@ -261,11 +261,9 @@ TEST_F(FaultInjectionSimpleTest, NeverCloseDoesNotSyncAndAVolatileCheckpointDies
     EXPECT_EQ(fs_.syncs(), syncs) << "never: close must not fdatasync the data";
   }
   auto read = [&](Log* log) {
-    auto r = log->NewReader(ReaderOptions{});
-    std::vector<std::string> got;
-    LogEvent ev;
-    while (r->Next(&ev)) got.emplace_back(ev.event);
-    EXPECT_EQ(r->corruptions(), 0u);
+    uint64_t corruptions = 0;
+    std::vector<std::string> got = EventsOf(log, &corruptions);
+    EXPECT_EQ(corruptions, 0u);
     return got;
   };
   {
@@ -278,9 +276,7 @@ TEST_F(FaultInjectionSimpleTest, NeverCloseDoesNotSyncAndAVolatileCheckpointDies
     // A crash of this process (no close) keeps everything, too.
     (*log)->Append(MakeEvent(9)).IgnoreError();
     all.push_back(MakeEvent(9));
-    fs_.SetAllFail(true);
-    log->reset();
-    fs_.SetAllFail(false);
+    KillProcess(std::move(*log));
   }
   {
     auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
