@@ -38,7 +38,10 @@ absl::Status DecodeCheckpoint(absl::string_view src, Checkpoint* c) {
   if (DecodeFixed64(p + 56) != Checksum64(p, 56)) {
     return absl::DataLossError("checkpoint checksum mismatch");
   }
-  if (DecodeFixed32(p + 8) != kFormatVersion) return absl::DataLossError("checkpoint version");
+  const uint32_t version = DecodeFixed32(p + 8);
+  if (version < kOldestReadableVersion || version > kFormatVersion) {
+    return absl::DataLossError("checkpoint version");
+  }
   c->flags = DecodeFixed32(p + 12);
   c->segment_base = DecodeFixed64(p + 16);
   c->end_offset = DecodeFixed64(p + 24);

@@ -46,7 +46,7 @@ absl::Status DecodeSegmentHeader(absl::string_view src, SegmentHeader* h) {
     return absl::DataLossError("segment header checksum mismatch at offset 56");
   }
   const uint32_t version = DecodeFixed32(p + 8);
-  if (version != kFormatVersion) {
+  if (version < kOldestReadableVersion || version > kFormatVersion) {
     return absl::DataLossError(absl::StrCat("unsupported format version ", version,
                                             " at offset 8 (this build reads version ",
                                             kFormatVersion, ")"));

@@ -17,7 +17,10 @@
 namespace tracelog {
 
 // Version of the on-disk format. Bump on any change of any byte's meaning.
-inline constexpr uint32_t kFormatVersion = 1;
+// 1: raw segments. 2: adds sealed segments, their indexes and the dictionary
+// (raw segments are unchanged: a version-1 segment reads the same).
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kOldestReadableVersion = 1;
 
 // ---- Segment header (64 bytes at offset 0) --------------------------------
 inline constexpr char kSegmentMagic[8] = {'T', 'R', 'A', 'C', 'E', 'L', 'O', 'G'};

@@ -17,6 +17,9 @@
 #include "engine/format/event_keys.h"
 #include "engine/io/file_system.h"
 #include "engine/log/segment.h"
+#include "engine/seal/block_codec.h"
+#include "engine/seal/sealed_segment.h"
+#include "engine/seal/sealer.h"
 
 namespace tracelog {
 
@@ -59,7 +62,8 @@ absl::Status PrepareEvent(absl::string_view event, PreparedEvent* out) {
 
 Log::Log(std::string dir, LogOptions options)
     : dir_(std::move(dir)), options_(options),
-      fs_(options.fs != nullptr ? options.fs : DefaultFileSystem()) {
+      fs_(options.fs != nullptr ? options.fs : DefaultFileSystem()),
+      dicts_(std::make_unique<DictionaryStore>(fs_, dir_)) {
   const std::string boot_id = fs_->BootId();
   boot_hash_ = boot_id.empty() ? 0 : Checksum64(boot_id);
 }
@@ -111,6 +115,19 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const Log
     if (log->options_.prefault_bytes > 0) {
       log->prefault_thread_ = std::thread([l = log.get()] { l->PrefaultLoop(); });
     }
+    if (log->options_.seal_on_roll) {
+      // Raw segments other than the active one: sealing a previous writer
+      // did not finish (or never started).
+      std::vector<uint64_t> pending;
+      {
+        std::lock_guard<std::mutex> l(log->segments_mu_);
+        for (size_t i = 0; i + 1 < log->segments_.size(); ++i) {
+          if (!log->segments_[i].is_sealed) pending.push_back(log->segments_[i].base);
+        }
+      }
+      for (uint64_t base : pending) log->EnqueueSeal(base);
+      log->seal_thread_ = std::thread([l = log.get()] { l->SealLoop(); });
+    }
   }
   return log;
 }
@@ -118,13 +135,54 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const Log
 absl::Status Log::LoadSegmentList() {
   auto names = fs_->ListDir(dir_);
   if (!names.ok()) return names.status();
+  const bool writable = !options_.read_only;
+  std::vector<uint64_t> raw, sealed, index;
+  bool removed = false;
   for (const std::string& name : *names) {
     if (auto base = ParseSegmentFileName(name)) {
-      segments_.push_back(SegmentRef{*base, JoinPath(dir_, name), nullptr});
-    } else if (!options_.read_only && absl::EndsWith(name, ".seg.tmp")) {
-      // A segment whose creation did not finish: never part of the log.
+      raw.push_back(*base);
+    } else if (auto base = ParseSealedFileName(name)) {
+      sealed.push_back(*base);
+    } else if (auto base = ParseIndexFileName(name)) {
+      index.push_back(*base);
+    } else if (writable && absl::EndsWith(name, ".tmp") &&
+               (absl::EndsWith(name, ".seg.tmp") || absl::EndsWith(name, ".sealed.tmp") ||
+                absl::EndsWith(name, ".idx.tmp") || absl::StartsWith(name, "DICT-"))) {
+      // A file whose creation did not finish: never part of the log.
       fs_->Remove(JoinPath(dir_, name)).IgnoreError();
     }
+  }
+  std::sort(raw.begin(), raw.end());
+  std::sort(sealed.begin(), sealed.end());
+  auto has = [](const std::vector<uint64_t>& v, uint64_t b) {
+    return std::binary_search(v.begin(), v.end(), b);
+  };
+  for (uint64_t base : raw) {
+    segments_.push_back(SegmentRef{base, JoinPath(dir_, SegmentFileName(base)), nullptr});
+  }
+  for (uint64_t base : sealed) {
+    const std::string path = JoinPath(dir_, SealedFileName(base));
+    if (has(raw, base)) {
+      // Sealing did not finish removing the raw segment: the raw segment is
+      // authoritative, the sealed copy is dropped (and made again).
+      if (writable) {
+        if (auto s = fs_->Remove(path); !s.ok()) return s;
+        removed = true;
+      }
+      continue;
+    }
+    SegmentRef ref{base, path, nullptr};
+    ref.is_sealed = true;
+    segments_.push_back(std::move(ref));
+  }
+  for (uint64_t base : index) {
+    if (writable && (!has(sealed, base) || has(raw, base))) {
+      if (auto s = fs_->Remove(JoinPath(dir_, IndexFileName(base))); !s.ok()) return s;
+      removed = true;
+    }
+  }
+  if (removed) {
+    if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
   }
   std::sort(segments_.begin(), segments_.end(),
             [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
@@ -220,8 +278,33 @@ absl::Status Log::Recover() {
       if (i > start && ref.base != expected) {
         gap = absl::DataLossError(absl::StrCat(ref.path, ": starts at sequence ", ref.base,
                                                ", the log before it ends at ", expected - 1));
+      } else if (ref.is_sealed) {
+        // Sealed segments are immutable and complete: no scan.
+        auto opened = SealedSegment::Open(fs_, dir_, ref.base, dicts_.get());
+        if (opened.ok()) {
+          ref.sealed = *opened;
+          expected = (*opened)->last_sequence() + 1;
+          last = i;
+          ++i;
+          continue;
+        }
+        if (!absl::IsDataLoss(opened.status())) return opened.status();
+        gap = opened.status();
       } else {
         auto opened = Segment::Open(fs_, ref.path, ref.base, writable);
+        if (!writable && absl::IsNotFound(opened.status())) {
+          // The writer sealed it since we listed the directory.
+          auto sealed = SealedSegment::Open(fs_, dir_, ref.base, dicts_.get());
+          if (sealed.ok()) {
+            ref.is_sealed = true;
+            ref.path = (*sealed)->path();
+            ref.sealed = *sealed;
+            expected = (*sealed)->last_sequence() + 1;
+            last = i;
+            ++i;
+            continue;
+          }
+        }
         if (opened.ok()) {
           seg = *opened;
         } else if (!absl::IsDataLoss(opened.status())) {
@@ -230,7 +313,7 @@ absl::Status Log::Recover() {
           gap = opened.status();
         }
       }
-      if (!gap.ok() && i > start && ref.base < expected) {
+      if (!gap.ok() && i > start && ref.base < expected && !ref.is_sealed) {
         // A segment created by a roll that then failed, before any event went
         // into it: not part of the log.
         auto leftover = Segment::Open(fs_, ref.path, ref.base, false);
@@ -302,6 +385,7 @@ absl::Status Log::Recover() {
     // The volatile checkpoint vouched for segments that may never have been
     // synced: sync them before the durable slot moves past them.
     for (size_t j = durable_index; j < start; ++j) {
+      if (segments_[j].is_sealed) continue;  // sealed segments are durable
       auto seg = Segment::Open(fs_, segments_[j].path, segments_[j].base, /*writable=*/true);
       if (!seg.ok()) return seg.status();
       if (auto s = (*seg)->Sync(); !s.ok()) return s;
@@ -309,7 +393,7 @@ absl::Status Log::Recover() {
   }
   for (size_t i = start; i <= last; ++i) {
     const std::shared_ptr<Segment>& seg = segments_[i].segment;
-    if (!writable) continue;
+    if (!writable || segments_[i].is_sealed) continue;
     if (i == last) {
       const bool untouched = clean && recovery_.truncation_reason.empty() && last == start &&
                              end == offset;
@@ -323,11 +407,21 @@ absl::Status Log::Recover() {
       seg->ReleaseFile();
     }
   }
+  if (segments_[last].is_sealed && writable) {
+    // Every segment is sealed (a retention or seal run that left no raw
+    // segment): appends go into a new one.
+    auto seg = Segment::Create(fs_, dir_, expected, options_.segment_size);
+    if (!seg.ok()) return seg.status();
+    segments_.push_back(SegmentRef{expected, (*seg)->path(), *seg});
+    last = segments_.size() - 1;
+    end = kSegmentHeaderSize;
+  }
+  if (segments_[last].is_sealed) end = 0;  // read-only, no raw segment
   active_ = segments_[last].segment;
   write_offset_ = end;
   next_seq_ = expected;
   last_ts_ = last_ts;
-  {
+  if (active_ != nullptr) {
     SegmentHeader h;
     DecodeSegmentHeader(active_->contents(), &h).IgnoreError();
     active_created_micros_ = h.created_micros;
@@ -548,6 +642,7 @@ absl::Status Log::RollLocked(size_t needed) {
     }
     bg_cv_.notify_all();
   }
+  if (!replaced && options_.seal_on_roll) EnqueueSeal(rolled->base());
   return absl::OkStatus();
 }
 
@@ -779,12 +874,15 @@ absl::Status Log::Close() {
     // testing its predicate and going to sleep.
     std::lock_guard<std::mutex> l(bg_mu_);
     std::lock_guard<std::mutex> p(prefault_mu_);
+    std::lock_guard<std::mutex> q(seal_mu_);
     stop_.store(true, std::memory_order_release);
   }
   bg_cv_.notify_all();
   prefault_cv_.notify_all();
+  seal_cv_.notify_all();
   if (bg_thread_.joinable()) bg_thread_.join();
   if (prefault_thread_.joinable()) prefault_thread_.join();
+  if (seal_thread_.joinable()) seal_thread_.join();
   absl::Status st;
   if (!options_.read_only) {
     // `never` promises no fdatasync: the events are in the page cache, and a
@@ -802,50 +900,325 @@ absl::Status Log::Close() {
   return st;
 }
 
-absl::StatusOr<std::shared_ptr<Segment>> Log::SegmentForRead(size_t index) {
-  std::lock_guard<std::mutex> l(segments_mu_);
+absl::Status Log::LoadRefLocked(size_t index) {
   SegmentRef& ref = segments_[index];
-  if (ref.segment == nullptr) {
+  if (!ref.is_sealed) {
+    if (ref.segment != nullptr) return absl::OkStatus();
     auto seg = Segment::Open(fs_, ref.path, ref.base, /*writable=*/false);
-    if (!seg.ok()) return seg.status();
-    ref.segment = *seg;
+    if (seg.ok()) {
+      ref.segment = *seg;
+      return absl::OkStatus();
+    }
+    // Another process (the writer) may have sealed it since we listed the
+    // directory: read the sealed form instead.
+    if (!absl::IsNotFound(seg.status())) return seg.status();
+    auto sealed = SealedSegment::Open(fs_, dir_, ref.base, dicts_.get());
+    if (!sealed.ok()) return seg.status();
+    ref.is_sealed = true;
+    ref.path = (*sealed)->path();
+    ref.sealed = *sealed;
+    return absl::OkStatus();
   }
-  return ref.segment;
+  if (ref.sealed != nullptr) return absl::OkStatus();
+  auto seg = SealedSegment::Open(fs_, dir_, ref.base, dicts_.get());
+  if (!seg.ok()) return seg.status();
+  ref.sealed = *seg;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Log::SegmentForReadLocked(size_t index) {
+  if (auto s = LoadRefLocked(index); !s.ok()) return s;
+  if (segments_[index].is_sealed) {
+    return absl::FailedPreconditionError(segments_[index].path + ": segment is sealed");
+  }
+  return segments_[index].segment;
+}
+
+absl::StatusOr<std::shared_ptr<SealedSegment>> Log::SealedForReadLocked(size_t index) {
+  if (auto s = LoadRefLocked(index); !s.ok()) return s;
+  if (!segments_[index].is_sealed) {
+    return absl::FailedPreconditionError(segments_[index].path + ": segment is not sealed");
+  }
+  return segments_[index].sealed;
 }
 
 std::unique_ptr<LogReader> Log::NewReader(const ReaderOptions& options) {
   std::lock_guard<std::mutex> l(segments_mu_);
   return std::unique_ptr<LogReader>(
-      new LogReader(this, options, segments_.size(), published_seq_.load(),
+      new LogReader(this, options, removed_front_ + segments_.size(), published_seq_.load(),
                     published_offset_.load(std::memory_order_acquire)));
+}
+
+std::vector<SegmentSnapshot> Log::SnapshotSegments(const CorruptionReporter& reporter) {
+  std::vector<SegmentSnapshot> out;
+  std::lock_guard<std::mutex> l(segments_mu_);
+  const uint64_t last_seq = published_seq_.load(std::memory_order_acquire);
+  const uint64_t active_limit = published_offset_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    SegmentSnapshot snap;
+    snap.base = segments_[i].base;
+    const absl::Status st = LoadRefLocked(i);
+    if (st.ok() && segments_[i].is_sealed) {
+      snap.sealed = segments_[i].sealed;
+    } else if (st.ok()) {
+      snap.raw = segments_[i].segment;
+      snap.limit = i + 1 == segments_.size() ? active_limit : snap.raw->size();
+      snap.last_sequence = last_seq;
+    }
+    if (!st.ok()) {
+      if (reporter) reporter(Corruption{segments_[i].path, 0, 0, std::string(st.message())});
+      continue;
+    }
+    out.push_back(std::move(snap));
+  }
+  return out;
+}
+
+void Log::EnqueueSeal(uint64_t base) {
+  {
+    std::lock_guard<std::mutex> l(seal_mu_);
+    seal_queue_.push_back(base);
+  }
+  seal_cv_.notify_one();
+}
+
+void Log::SealLoop() {
+  pthread_setname_np(pthread_self(), "tracelog-seal");
+  // Sealing is background work: appenders come first.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 5);
+  BlockCodec codec;
+  std::unique_lock<std::mutex> l(seal_mu_);
+  while (true) {
+    seal_cv_.wait(l, [&] { return stop_.load() || !seal_queue_.empty(); });
+    if (stop_.load(std::memory_order_acquire)) break;
+    const uint64_t base = seal_queue_.front();
+    seal_queue_.pop_front();
+    if (std::find(seal_failed_.begin(), seal_failed_.end(), base) != seal_failed_.end()) continue;
+    l.unlock();
+    const absl::Status s = SealOne(base, &codec);
+    l.lock();
+    // A failure leaves the raw segment authoritative; the next process that
+    // opens the log for writing (or SealAll) tries again.
+    if (!s.ok()) seal_failed_.push_back(base);
+  }
+}
+
+absl::Status Log::SealOne(uint64_t base, BlockCodec* codec) {
+  std::lock_guard<std::mutex> w(seal_work_mu_);
+  std::shared_ptr<Segment> raw;
+  std::string raw_path;
+  {
+    std::lock_guard<std::mutex> l(segments_mu_);
+    size_t i = 0;
+    while (i < segments_.size() && segments_[i].base != base) ++i;
+    if (i + 1 >= segments_.size() || segments_[i].is_sealed) {
+      return absl::OkStatus();  // sealed meanwhile, or the active segment
+    }
+    auto seg = SegmentForReadLocked(i);
+    if (!seg.ok()) return seg.status();
+    raw = *seg;
+    raw_path = segments_[i].path;
+  }
+  {
+    // The raw segment must be complete on disk before it may be replaced: if
+    // its removal is lost in a crash, it is authoritative again.
+    auto f = fs_->Open(raw_path, OpenMode::kRead);
+    if (!f.ok()) return f.status();
+    if (auto s = (*f)->Sync(); !s.ok()) return s;
+  }
+  auto stats = SealSegment(fs_, dir_, *raw, options_.seal, dicts_.get(), codec);
+  if (!stats.ok()) return stats.status();
+  auto sealed = SealedSegment::Open(fs_, dir_, base, dicts_.get());
+  if (!sealed.ok()) return sealed.status();  // the raw segment stays authoritative
+  {
+    std::lock_guard<std::mutex> l(segments_mu_);
+    for (SegmentRef& ref : segments_) {
+      if (ref.base != base) continue;
+      ref.is_sealed = true;
+      ref.path = (*sealed)->path();
+      ref.segment.reset();  // readers that hold it keep its mapping
+      ref.sealed = *sealed;
+    }
+  }
+  if (auto s = fs_->Remove(raw_path); !s.ok()) return s;
+  return fs_->SyncDir(dir_);
+}
+
+absl::Status Log::SealAll() {
+  if (options_.read_only) return absl::FailedPreconditionError(dir_ + ": log is open read-only");
+  if (failed()) return failed_status();
+  {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    if (closed_) return absl::FailedPreconditionError(dir_ + ": log is closed");
+    if (write_offset_ > kSegmentHeaderSize) {
+      if (auto s = RollLocked(0); !s.ok()) return s;
+    }
+  }
+  BlockCodec codec;
+  std::vector<uint64_t> tried;
+  while (true) {
+    std::optional<uint64_t> base;
+    {
+      std::lock_guard<std::mutex> l(segments_mu_);
+      for (size_t i = 0; i + 1 < segments_.size(); ++i) {
+        if (!segments_[i].is_sealed &&
+            std::find(tried.begin(), tried.end(), segments_[i].base) == tried.end()) {
+          base = segments_[i].base;
+          break;
+        }
+      }
+    }
+    if (!base) return absl::OkStatus();
+    tried.push_back(*base);
+    if (auto s = SealOne(*base, &codec); !s.ok()) return s;
+  }
+}
+
+absl::StatusOr<RetainResult> Log::Retain(const RetainOptions& options) {
+  if (options_.read_only) return absl::FailedPreconditionError(dir_ + ": log is open read-only");
+  std::lock_guard<std::mutex> w(seal_work_mu_);  // no segment changes form meanwhile
+  const double now = options.now > 0 ? options.now : absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  struct Entry {
+    std::shared_ptr<SealedSegment> sealed;  // null for a raw segment
+    uint64_t bytes = 0;
+  };
+  std::vector<Entry> entries;
+  uint64_t total = 0;
+  {
+    std::lock_guard<std::mutex> l(segments_mu_);
+    for (size_t i = 0; i < segments_.size(); ++i) {
+      Entry e;
+      if (segments_[i].is_sealed) {
+        auto seg = SealedForReadLocked(i);
+        if (!seg.ok()) return seg.status();
+        e.sealed = *seg;
+        e.bytes = (*seg)->file_size();
+        if (auto f = fs_->Open((*seg)->index_path(), OpenMode::kRead); f.ok()) {
+          if (auto n = (*f)->Size(); n.ok()) e.bytes += *n;
+        }
+      } else if (i + 1 == segments_.size()) {
+        e.bytes = published_offset_.load(std::memory_order_acquire);
+      } else if (auto f = fs_->Open(segments_[i].path, OpenMode::kRead); f.ok()) {
+        if (auto n = (*f)->Size(); n.ok()) e.bytes = *n;
+      }
+      total += e.bytes;
+      entries.push_back(std::move(e));
+    }
+  }
+  // Oldest first, and only a prefix of sealed segments: the log stays a
+  // gap-free range of sequences.
+  BlockCodec codec;
+  size_t remove = 0;
+  if (options.max_age_seconds > 0) {
+    while (remove < entries.size() && entries[remove].sealed != nullptr) {
+      auto index = entries[remove].sealed->Index(&codec);
+      if (!index.ok()) return index.status();
+      bool any = false;
+      double newest = 0;
+      for (const BlockSummary& b : (*index)->blocks) {
+        if (!b.has_timestamp) continue;
+        newest = any ? std::max(newest, b.max_timestamp) : b.max_timestamp;
+        any = true;
+      }
+      if (!any || newest >= now - options.max_age_seconds) break;
+      total -= entries[remove].bytes;
+      ++remove;
+    }
+  }
+  while (options.max_bytes > 0 && total > options.max_bytes && remove < entries.size() &&
+         entries[remove].sealed != nullptr) {
+    total -= entries[remove].bytes;
+    ++remove;
+  }
+  RetainResult result;
+  absl::Status st;
+  for (size_t i = 0; i < remove && st.ok(); ++i) {
+    const SealedSegment& seg = *entries[i].sealed;
+    {
+      std::lock_guard<std::mutex> l(segments_mu_);
+      segments_.erase(segments_.begin());
+      ++removed_front_;
+    }
+    // The data first: a crash between the two leaves an orphan index, which
+    // the next open removes.
+    st = fs_->Remove(seg.path());
+    if (st.ok()) {
+      if (auto s = fs_->Remove(seg.index_path()); !s.ok() && !absl::IsNotFound(s)) st = s;
+    }
+    result.removed.push_back(seg.path());
+    result.removed_events += seg.header().event_count;
+    result.removed_bytes += entries[i].bytes;
+  }
+  if (auto s = fs_->SyncDir(dir_); st.ok()) st = s;
+  if (!st.ok()) return st;
+  result.bytes_after = total;
+  return result;
 }
 
 LogStats Log::Stats() {
   LogStats st;
-  std::vector<std::string> paths;
+  struct File {
+    std::string path;
+    std::string index_path;
+    bool active;
+  };
+  std::vector<File> files;
+  std::shared_ptr<SealedSegment> first_sealed;
+  std::shared_ptr<Segment> first_raw;
   {
     std::lock_guard<std::mutex> l(segments_mu_);
     st.segments = segments_.size();
     st.last_sequence = published_seq_.load();
     st.active_used_bytes = published_offset_.load();
     if (!segments_.empty()) st.first_sequence = segments_.front().base;
-    for (const auto& ref : segments_) paths.push_back(ref.path);
+    for (size_t i = 0; i < segments_.size(); ++i) {
+      const SegmentRef& ref = segments_[i];
+      if (ref.is_sealed) ++st.sealed_segments;
+      files.push_back(File{ref.path, ref.is_sealed ? JoinPath(dir_, IndexFileName(ref.base)) : "",
+                           !ref.is_sealed && i + 1 == segments_.size()});
+    }
+    if (!segments_.empty()) {
+      if (segments_[0].is_sealed) {
+        if (auto s = SealedForReadLocked(0); s.ok()) first_sealed = *s;
+      } else if (auto s = SegmentForReadLocked(0); s.ok()) {
+        first_raw = *s;
+      }
+    }
   }
   if (st.first_sequence == 0 || st.last_sequence < st.first_sequence) {
     st.first_sequence = st.last_sequence = 0;
   } else {
     st.events = st.last_sequence - st.first_sequence + 1;
   }
-  for (const auto& p : paths) {
+  auto size_of = [&](const std::string& p) -> uint64_t {
+    if (p.empty()) return 0;
     if (auto f = fs_->Open(p, OpenMode::kRead); f.ok()) {
-      if (auto size = (*f)->Size(); size.ok()) st.disk_bytes += *size;
+      if (auto size = (*f)->Size(); size.ok()) return *size;
     }
+    return 0;
+  };
+  for (const File& f : files) {
+    const uint64_t size = size_of(f.path);
+    st.disk_bytes += size;
+    st.stored_bytes += (f.active ? std::min(size, st.active_used_bytes) : size) +
+                       size_of(f.index_path);
+  }
+  if (auto dict = dicts_->Current(); dict.ok() && *dict != nullptr) {
+    st.stored_bytes += kDictHeaderSize + (*dict)->bytes().size();
   }
   if (st.events > 0) {
-    if (auto seg = SegmentForRead(0); seg.ok()) {
-      RecordView rec;
-      if (DecodeRecord((*seg)->contents(), kSegmentHeaderSize, &rec) == RecordStatus::kOk) {
-        st.first_timestamp = rec.timestamp;
+    RecordView rec;
+    if (first_raw != nullptr &&
+        DecodeRecord(first_raw->contents(), kSegmentHeaderSize, &rec) == RecordStatus::kOk) {
+      st.first_timestamp = rec.timestamp;
+    } else if (first_sealed != nullptr) {
+      BlockCodec codec;
+      if (auto index = first_sealed->Index(&codec); index.ok()) {
+        for (const SessionSummary& s : (*index)->sessions) {
+          if (s.has_timestamp && (st.first_timestamp == 0 || s.first_timestamp < st.first_timestamp)) {
+            st.first_timestamp = s.first_timestamp;
+          }
+        }
       }
     }
     std::lock_guard<AdaptiveMutex> l(mu_);
@@ -859,42 +1232,78 @@ LogStats Log::Stats() {
   return st;
 }
 
-LogReader::LogReader(Log* log, ReaderOptions options, size_t segment_count, uint64_t last_seq,
+LogReader::LogReader(Log* log, ReaderOptions options, size_t segment_end, uint64_t last_seq,
                      uint64_t active_limit)
-    : log_(log), options_(std::move(options)), segment_count_(segment_count),
+    : log_(log), options_(std::move(options)), segment_end_(segment_end),
       last_seq_(last_seq), active_limit_(active_limit) {}
 
-bool LogReader::OpenSegment() {
-  while (index_ < segment_count_) {
-    // Skip whole segments that end before from_sequence.
-    if (index_ + 1 < segment_count_) {
-      uint64_t next_base;
-      {
-        std::lock_guard<std::mutex> l(log_->segments_mu_);
-        next_base = log_->segments_[index_ + 1].base;
-      }
-      if (next_base <= options_.from_sequence) {
-        ++index_;
-        continue;
-      }
+LogReader::~LogReader() = default;
+
+void LogReader::Report(const absl::Status& s, size_t physical) {
+  if (status_.ok()) status_ = s;
+  ++corruptions_;
+  if (options_.reporter) {
+    std::string path;
+    {
+      std::lock_guard<std::mutex> l(log_->segments_mu_);
+      path = log_->segments_[physical].path;
     }
-    auto seg = log_->SegmentForRead(index_);
-    if (!seg.ok()) {
-      if (status_.ok()) status_ = seg.status();
-      ++corruptions_;
-      if (options_.reporter) {
-        std::string path;
-        {
-          std::lock_guard<std::mutex> l(log_->segments_mu_);
-          path = log_->segments_[index_].path;
+    options_.reporter(Corruption{path, 0, 0, std::string(s.message())});
+  }
+}
+
+bool LogReader::OpenSegment() {
+  while (index_ < segment_end_) {
+    std::shared_ptr<Segment> raw;
+    std::shared_ptr<SealedSegment> sealed;
+    absl::Status st;
+    bool skip = false;
+    bool last = false;
+    ptrdiff_t p;
+    {
+      std::lock_guard<std::mutex> l(log_->segments_mu_);
+      p = log_->Physical(index_);
+      if (p < 0 || static_cast<size_t>(p) >= log_->segments_.size()) {
+        skip = true;  // removed by retention after this reader was created
+      } else {
+        // Skip whole segments that end before from_sequence.
+        const size_t next = static_cast<size_t>(p) + 1;
+        if (index_ + 1 < segment_end_ && next < log_->segments_.size() &&
+            log_->segments_[next].base <= options_.from_sequence) {
+          skip = true;
+        } else {
+          st = log_->LoadRefLocked(p);
+          if (st.ok() && log_->segments_[p].is_sealed) {
+            sealed = log_->segments_[p].sealed;
+          } else if (st.ok()) {
+            raw = log_->segments_[p].segment;
+          }
         }
-        options_.reporter(Corruption{path, 0, 0, std::string(seg.status().message())});
       }
+      last = index_ + 1 == segment_end_;
+    }
+    if (skip) {
       ++index_;
       continue;
     }
-    segment_ = *seg;
-    const uint64_t limit = index_ + 1 == segment_count_ ? active_limit_ : segment_->size();
+    if (!st.ok()) {
+      Report(st, p);
+      ++index_;
+      continue;
+    }
+    if (sealed != nullptr) {
+      if (codec_ == nullptr) codec_ = std::make_unique<BlockCodec>();
+      corruptions_ +=
+          sealed->ReadAll(codec_.get(), &sealed_storage_, &sealed_events_, options_.reporter);
+      sealed_pos_ = std::lower_bound(sealed_events_.begin(), sealed_events_.end(),
+                                     options_.from_sequence,
+                                     [](const BlockEvent& e, uint64_t s) { return e.sequence < s; }) -
+                    sealed_events_.begin();
+      in_sealed_ = true;
+      return true;
+    }
+    segment_ = raw;
+    const uint64_t limit = last ? std::min(active_limit_, segment_->size()) : segment_->size();
     scanner_ = std::make_unique<SegmentScanner>(
         segment_->path(), segment_->contents(), kSegmentHeaderSize, limit, segment_->base(),
         SegmentScanner::Mode::kSkipDamage, options_.reporter);
@@ -905,7 +1314,32 @@ bool LogReader::OpenSegment() {
 
 bool LogReader::Next(LogEvent* ev) {
   while (true) {
-    if (scanner_ == nullptr && !OpenSegment()) return false;
+    if (in_sealed_) {
+      if (sealed_pos_ < sealed_events_.size()) {
+        const BlockEvent& e = sealed_events_[sealed_pos_++];
+        if (e.sequence > last_seq_) return false;
+        ev->sequence = e.sequence;
+        ev->event = e.event;
+        ev->keys = EventKeys();
+        if (options_.want_keys) {
+          if (extractor_ == nullptr) extractor_ = std::make_unique<EventKeyExtractor>();
+          extractor_->Extract(e.event, &ev->keys).IgnoreError();
+        }
+        ev->timestamp = ev->keys.timestamp;
+        ev->flags = (ev->keys.error ? kFlagError : 0) |
+                    (ev->keys.has_timestamp ? kFlagHasTimestamp : 0);
+        return true;
+      }
+      in_sealed_ = false;
+      sealed_events_.clear();
+      sealed_storage_.clear();
+      ++index_;
+      continue;
+    }
+    if (scanner_ == nullptr) {
+      if (!OpenSegment()) return false;
+      if (in_sealed_) continue;
+    }
     RecordView rec;
     if (scanner_->Next(&rec)) {
       if (rec.sequence < options_.from_sequence) continue;

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "engine/format/sealed_format.h"
 #include "engine/format/segment_format.h"
 #include "engine/log/adaptive_mutex.h"
 #include "engine/log/options.h"
@@ -32,9 +34,12 @@
 
 namespace tracelog {
 
+class BlockCodec;
+class DictionaryStore;
 class FileLock;
 class FileSystem;
 class LogReader;
+class SealedSegment;
 class Segment;
 
 // An event ready to append: its keys extracted and checksummed. Preparing is
@@ -52,8 +57,10 @@ struct PreparedEvent {
 // not a JSON object. Thread-safe (uses a thread-local parser).
 absl::Status PrepareEvent(absl::string_view event, PreparedEvent* out);
 
-// An event as read back. Views stay valid while the reader that returned them
-// lives.
+// An event as read back. Views of an event in a raw segment stay valid while
+// the reader that returned them lives; views of an event in a sealed segment
+// (decompressed) until the reader moves past that segment, and `keys` of such
+// an event until the next Next().
 struct LogEvent {
   uint64_t sequence = 0;
   double timestamp = 0;
@@ -66,6 +73,9 @@ struct ReaderOptions {
   uint64_t from_sequence = 1;
   // Receives every damaged range met; damage is skipped either way.
   CorruptionReporter reporter;
+  // Fill LogEvent::keys of events from sealed segments (which costs a JSON
+  // parse); raw segments store their keys. Default: true.
+  bool want_keys = true;
 };
 
 struct AppendBatchResult {
@@ -84,12 +94,41 @@ struct RecoveryReport {
   std::vector<std::string> discarded_segments;  // after a gap, renamed *.discarded
 };
 
+// One segment as a query sees it: sealed, or raw up to `limit`.
+struct SegmentSnapshot {
+  uint64_t base = 0;
+  std::shared_ptr<SealedSegment> sealed;  // a sealed segment
+  std::shared_ptr<Segment> raw;           // a raw segment
+  uint64_t limit = 0;                     // raw: end of its readable records
+  uint64_t last_sequence = 0;             // raw: last readable sequence
+};
+
+struct RetainOptions {
+  // Remove sealed segments whose newest event is older than this (seconds);
+  // 0: no age limit.
+  double max_age_seconds = 0;
+  // Then remove the oldest sealed segments while the log's files take more
+  // than this many bytes; 0: no size limit.
+  uint64_t max_bytes = 0;
+  double now = 0;  // the clock, seconds since the epoch; 0: the real one
+};
+
+struct RetainResult {
+  std::vector<std::string> removed;  // paths of the removed sealed segments
+  uint64_t removed_events = 0;
+  uint64_t removed_bytes = 0;
+  uint64_t bytes_after = 0;  // what the log's files take afterwards
+};
+
 struct LogStats {
   uint64_t segments = 0;
+  uint64_t sealed_segments = 0;
   uint64_t first_sequence = 0;  // 0 when empty
   uint64_t last_sequence = 0;   // 0 when empty
   uint64_t events = 0;
   uint64_t disk_bytes = 0;       // sizes of all segment files (preallocation included)
+  uint64_t stored_bytes = 0;     // the same without the unused preallocated tail of the
+                                 // active segment, plus indexes and dictionaries
   uint64_t active_used_bytes = 0;
   double first_timestamp = 0;
   double last_timestamp = 0;
@@ -126,6 +165,19 @@ class Log {
   // A reader over the events present when it is created.
   std::unique_ptr<LogReader> NewReader(const ReaderOptions& options);
 
+  // Rolls the active segment (if it holds events) and seals every raw
+  // segment but the new active one; returns once they are durable. The first
+  // error stops it (the segment concerned stays raw and authoritative).
+  absl::Status SealAll();
+  // Removes whole sealed segments, oldest first, by age and then by size;
+  // never a raw segment (so never the active one). Crash-safe: the log stays
+  // a gap-free range of sequences at every step.
+  absl::StatusOr<RetainResult> Retain(const RetainOptions& options);
+  // The segments present now, in sequence order (for queries). Segments that
+  // cannot be opened are reported through `reporter` and left out.
+  std::vector<SegmentSnapshot> SnapshotSegments(const CorruptionReporter& reporter = nullptr);
+  DictionaryStore* dictionaries() { return dicts_.get(); }
+
   LogStats Stats();
   const RecoveryReport& recovery() const { return recovery_; }
   const std::string& dir() const { return dir_; }
@@ -138,7 +190,9 @@ class Log {
   struct SegmentRef {
     uint64_t base;
     std::string path;
-    std::shared_ptr<Segment> segment;  // null until first read (lazy)
+    std::shared_ptr<Segment> segment;  // raw: null until first read (lazy)
+    bool is_sealed = false;
+    std::shared_ptr<SealedSegment> sealed;  // sealed: null until first read
   };
 
   Log(std::string dir, LogOptions options);
@@ -152,7 +206,22 @@ class Log {
   absl::Status SyncThrough(uint64_t sequence);       // group commit
   void BackgroundLoop();
   void PrefaultLoop();
-  absl::StatusOr<std::shared_ptr<Segment>> SegmentForRead(size_t index);
+  // REQUIRES: segments_mu_ held.
+  absl::StatusOr<std::shared_ptr<Segment>> SegmentForReadLocked(size_t index);
+  // Opens segments_[index] for reading if not yet (a raw segment that
+  // another process sealed meanwhile becomes sealed). REQUIRES: segments_mu_.
+  absl::Status LoadRefLocked(size_t index);
+  // REQUIRES: segments_mu_ held; segments_[index] is sealed.
+  absl::StatusOr<std::shared_ptr<SealedSegment>> SealedForReadLocked(size_t index);
+  // Seals the raw segment with base `base` (not the active one).
+  absl::Status SealOne(uint64_t base, BlockCodec* codec);
+  void SealLoop();
+  void EnqueueSeal(uint64_t base);
+  // Index in segments_ of the segment with logical number `n` (see
+  // removed_front_), or -1 if retention removed it. REQUIRES: segments_mu_.
+  ptrdiff_t Physical(size_t n) const {
+    return n < removed_front_ ? -1 : static_cast<ptrdiff_t>(n - removed_front_);
+  }
   bool failed() const { return failed_flag_.load(std::memory_order_acquire); }
   absl::Status failed_status();
   bool GroupComplete() const;  // commit delay: all appenders in flight have appended
@@ -188,9 +257,22 @@ class Log {
   uint64_t unsynced_bytes_ = 0;
   int64_t active_created_micros_ = 0;
 
-  // Segment list for readers (and stats), guarded by segments_mu_.
+  // Segment list for readers (and stats), guarded by segments_mu_. Readers
+  // number segments logically: retention erases from the front and counts
+  // the erased ones in removed_front_.
   std::mutex segments_mu_;
   std::vector<SegmentRef> segments_;
+  size_t removed_front_ = 0;
+  std::unique_ptr<DictionaryStore> dicts_;
+
+  // Sealing. seal_work_mu_ is held while a segment is sealed or retention
+  // removes segments; the queue by seal_mu_.
+  std::mutex seal_work_mu_;
+  std::mutex seal_mu_;
+  std::condition_variable seal_cv_;
+  std::deque<uint64_t> seal_queue_;
+  std::vector<uint64_t> seal_failed_;  // bases not to retry (damaged raw segment)
+  std::thread seal_thread_;
   alignas(64) std::atomic<uint64_t> published_offset_{0};  // readable end of the active segment
   std::atomic<uint64_t> published_seq_{0};     // last readable sequence
 
@@ -233,6 +315,7 @@ class Log {
 
 class LogReader {
  public:
+  ~LogReader();
   // Returns the next event in sequence order; false at the end. Damaged
   // ranges are reported to ReaderOptions::reporter and skipped.
   bool Next(LogEvent* ev);
@@ -245,19 +328,27 @@ class LogReader {
 
  private:
   friend class Log;
-  LogReader(Log* log, ReaderOptions options, size_t segment_count, uint64_t last_seq,
+  LogReader(Log* log, ReaderOptions options, size_t segment_end, uint64_t last_seq,
             uint64_t active_limit);
   bool OpenSegment();
+  void Report(const absl::Status& s, size_t logical);
 
   Log* const log_;
   const ReaderOptions options_;
-  const size_t segment_count_;
+  const size_t segment_end_;  // logical number past the last segment
   const uint64_t last_seq_;
   const uint64_t active_limit_;  // readable end of the last segment
-  size_t index_ = 0;
+  size_t index_ = 0;  // logical segment number
   std::shared_ptr<Segment> segment_;
   std::vector<std::shared_ptr<Segment>> held_;  // segments read so far (mappings kept)
   std::unique_ptr<SegmentScanner> scanner_;
+  // A sealed segment being read: its events in sequence order.
+  bool in_sealed_ = false;
+  std::vector<std::unique_ptr<std::string>> sealed_storage_;
+  std::vector<BlockEvent> sealed_events_;
+  size_t sealed_pos_ = 0;
+  std::unique_ptr<BlockCodec> codec_;
+  std::unique_ptr<class EventKeyExtractor> extractor_;
   absl::Status status_;
   uint64_t corruptions_ = 0;
 };

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "engine/io/atomic_file.h"
 #include "engine/io/file_system.h"
 
 namespace tracelog {
@@ -39,17 +40,8 @@ absl::StatusOr<LogConfig> LoadLogConfig(FileSystem* fs, const std::string& dir) 
 
 absl::Status SaveLogConfig(FileSystem* fs, const std::string& dir, const LogConfig& config) {
   const std::string path = JoinPath(dir, kConfigFileName);
-  const std::string tmp = path + ".tmp";
   const std::string text = absl::StrCat("# tracelog log settings\nfsync=", config.sync.ToString(), "\n");
-  if (auto e = fs->Exists(tmp); e.ok() && *e) fs->Remove(tmp).IgnoreError();
-  {
-    auto file = fs->Open(tmp, OpenMode::kCreateExclusive);
-    if (!file.ok()) return file.status();
-    if (auto s = (*file)->Write(0, text); !s.ok()) return s;
-    if (auto s = (*file)->Sync(); !s.ok()) return s;
-  }
-  if (auto s = fs->Rename(tmp, path); !s.ok()) return s;
-  return fs->SyncDir(dir);
+  return WriteFileAtomically(fs, dir, path, text);
 }
 
 }  // namespace tracelog

@@ -42,6 +42,23 @@ struct SyncPolicy {
   std::string ToString() const;
 };
 
+// How rolled segments are sealed (engine/seal/sealer.h, format-spec/README.md
+// "Sealed segments").
+struct SealOptions {
+  // Raw bytes per zstd block. Smaller blocks make session reads cheaper,
+  // larger ones compress better (bench/RESULTS.md). Default: 256 KiB.
+  uint64_t block_size = 256 << 10;
+  // zstd level. Default: 3.
+  int level = 3;
+  // Size of the dictionary trained from the log's own events when the first
+  // large enough segment is sealed (0: never train). Kept only where it pays:
+  // when it shrinks the first blocks by at least 2 %. Default: 512 KiB.
+  uint64_t dictionary_size = 512 << 10;
+  // A segment with fewer event bytes than this does not train a dictionary.
+  // Default: 8 MiB.
+  uint64_t dictionary_min_bytes = 8 << 20;
+};
+
 struct LogOptions {
   // File system to use. Default: the POSIX file system.
   FileSystem* fs = nullptr;
@@ -66,6 +83,11 @@ struct LogOptions {
   // Pages of the active segment faulted in ahead of the writer by a background
   // thread, so appends copy into resident memory. 0 disables. Default: 32 MiB.
   uint64_t prefault_bytes = 32ull << 20;
+  // Seal rolled segments in a background thread (and, on open, those a
+  // previous writer left unsealed). Log::SealAll() seals regardless.
+  // Default: true.
+  bool seal_on_roll = true;
+  SealOptions seal;
 };
 
 }  // namespace tracelog

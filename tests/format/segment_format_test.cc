@@ -68,7 +68,18 @@ TEST(SegmentHeaderTest, WrongVersionIsReportedWithOffset) {
   SegmentHeader h;
   absl::Status s = DecodeSegmentHeader(absl::string_view(buf, sizeof(buf)), &h);
   EXPECT_TRUE(absl::IsDataLoss(s));
-  EXPECT_NE(s.message().find("version 2 at offset 8"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("version 3 at offset 8"), absl::string_view::npos) << s;
+}
+
+TEST(SegmentHeaderTest, VersionOneSegmentsStillDecode) {
+  // Format 2 added sealed segments; raw segments did not change.
+  char buf[kSegmentHeaderSize];
+  EncodeSegmentHeader(SegmentHeader{7, 4096, 0}, buf);
+  EncodeFixed32(buf + 8, 1);
+  EncodeFixed64(buf + 56, Checksum64(buf, 56));
+  SegmentHeader h;
+  ASSERT_TRUE(DecodeSegmentHeader(absl::string_view(buf, sizeof(buf)), &h).ok());
+  EXPECT_EQ(h.base_sequence, 7u);
 }
 
 TEST(SegmentHeaderTest, BadChecksumIsDataLoss) {

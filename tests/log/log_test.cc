@@ -231,7 +231,9 @@ TEST(LogTest, TornTailInActiveSegmentIsCutOnOpen) {
 TEST(LogTest, DamageInsideAnOldSegmentIsReportedAndSkipped) {
   TempDir dir;
   {
-    auto log = Log::Open(dir.Sub("log"), SmallSegments());
+    LogOptions raw_only = SmallSegments();
+    raw_only.seal_on_roll = false;  // the damage goes into a raw segment
+    auto log = Log::Open(dir.Sub("log"), raw_only);
     ASSERT_OK(log);
     for (int i = 0; i < 300; ++i) ASSERT_OK((*log)->Append(MakeEvent(i)));
     ASSERT_OK((*log)->Close());
@@ -265,7 +267,9 @@ TEST(LogTest, DamageInsideAnOldSegmentIsReportedAndSkipped) {
 TEST(LogTest, SegmentWithBadHeaderIsReportedNotFatalToReaders) {
   TempDir dir;
   {
-    auto log = Log::Open(dir.Sub("log"), SmallSegments());
+    LogOptions raw_only = SmallSegments();
+    raw_only.seal_on_roll = false;  // the damage goes into a raw segment
+    auto log = Log::Open(dir.Sub("log"), raw_only);
     ASSERT_OK(log);
     for (int i = 0; i < 300; ++i) ASSERT_OK((*log)->Append(MakeEvent(i)));
     ASSERT_OK((*log)->Close());

@@ -1,0 +1,424 @@
+#include "engine/format/sealed_format.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "engine/format/checksum.h"
+#include "engine/format/coding.h"
+#include "engine/format/segment_format.h"
+
+namespace tracelog {
+
+namespace {
+
+uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+// Header layout shared by the three file kinds: magic at 0, version at 8,
+// checksum of [0, 56) at 56.
+void SealHeader(const char magic[8], char* dst) {
+  std::memcpy(dst, magic, 8);
+  EncodeFixed32(dst + 8, kFormatVersion);
+  EncodeFixed64(dst + 56, Checksum64(dst, 56));
+}
+absl::Status CheckHeader(absl::string_view src, const char magic[8], size_t size,
+                         const char* what) {
+  if (src.size() < size) return absl::DataLossError(absl::StrCat(what, " header truncated"));
+  if (std::memcmp(src.data(), magic, 8) != 0) {
+    return absl::DataLossError(absl::StrCat("not a tracelog ", what, " (bad magic at offset 0)"));
+  }
+  if (DecodeFixed64(src.data() + 56) != Checksum64(src.data(), 56)) {
+    return absl::DataLossError(absl::StrCat(what, " header checksum mismatch at offset 56"));
+  }
+  const uint32_t version = DecodeFixed32(src.data() + 8);
+  if (version != kFormatVersion) {
+    return absl::DataLossError(absl::StrCat("unsupported ", what, " format version ", version,
+                                            " at offset 8 (this build reads version ",
+                                            kFormatVersion, ")"));
+  }
+  return absl::OkStatus();
+}
+
+std::string NumberedName(uint64_t base, const char* suffix) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%020" PRIu64 "%s", base, suffix);
+  return buf;
+}
+std::optional<uint64_t> ParseNumberedName(absl::string_view name, absl::string_view suffix) {
+  if (name.size() != 20 + suffix.size() || name.substr(20) != suffix) return std::nullopt;
+  for (char c : name.substr(0, 20)) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  }
+  uint64_t v;
+  if (!absl::SimpleAtoi(name.substr(0, 20), &v)) return std::nullopt;
+  return v;
+}
+
+// A bounds-checked reader over the index body.
+struct Cursor {
+  const char* p;
+  const char* limit;
+  bool ok = true;
+  uint64_t Varint() {
+    uint64_t v = 0;
+    if (ok && !GetVarint64(&p, limit, &v)) ok = false;
+    return ok ? v : 0;
+  }
+  uint32_t Varint32() {
+    const uint64_t v = Varint();
+    if (v > UINT32_MAX) ok = false;
+    return static_cast<uint32_t>(v);
+  }
+  double Double() {
+    if (!ok || limit - p < 8) {
+      ok = false;
+      return 0;
+    }
+    const double d = DecodeDouble(p);
+    p += 8;
+    return d;
+  }
+  std::string String() {
+    absl::string_view s;
+    if (ok && !GetLengthPrefixed(&p, limit, &s)) ok = false;
+    return ok ? std::string(s) : std::string();
+  }
+  // A count of items each at least `min_bytes` long: rejects counts the
+  // remaining input cannot hold, so damage cannot make us allocate wildly.
+  uint64_t Count(size_t min_bytes) {
+    const uint64_t n = Varint();
+    if (n > static_cast<uint64_t>(limit - p) / min_bytes) ok = false;
+    return ok ? n : 0;
+  }
+  IdCounts Counts() {
+    IdCounts c(Count(2));
+    for (auto& [id, n] : c) {
+      id = Varint32();
+      n = Varint32();
+    }
+    return c;
+  }
+};
+
+void PutDouble(std::string* dst, double d) {
+  char buf[8];
+  EncodeDouble(buf, d);
+  dst->append(buf, 8);
+}
+void PutCounts(std::string* dst, const IdCounts& c) {
+  PutVarint64(dst, c.size());
+  for (const auto& [id, n] : c) {
+    PutVarint64(dst, id);
+    PutVarint64(dst, n);
+  }
+}
+
+}  // namespace
+
+void EncodeSealedHeader(const SealedHeader& h, char* dst) {
+  std::memset(dst, 0, kSealedHeaderSize);
+  EncodeFixed32(dst + 12, h.block_count);
+  EncodeFixed64(dst + 16, h.base_sequence);
+  EncodeFixed64(dst + 24, h.last_sequence);
+  EncodeFixed64(dst + 32, h.event_count);
+  EncodeFixed64(dst + 40, h.data_end);
+  EncodeFixed64(dst + 48, h.dict_id);
+  SealHeader(kSealedMagic, dst);
+}
+
+absl::Status DecodeSealedHeader(absl::string_view src, SealedHeader* h) {
+  if (auto s = CheckHeader(src, kSealedMagic, kSealedHeaderSize, "sealed segment"); !s.ok()) {
+    return s;
+  }
+  const char* p = src.data();
+  h->block_count = DecodeFixed32(p + 12);
+  h->base_sequence = DecodeFixed64(p + 16);
+  h->last_sequence = DecodeFixed64(p + 24);
+  h->event_count = DecodeFixed64(p + 32);
+  h->data_end = DecodeFixed64(p + 40);
+  h->dict_id = DecodeFixed64(p + 48);
+  if (h->event_count == 0 || h->last_sequence < h->base_sequence ||
+      h->last_sequence - h->base_sequence + 1 != h->event_count) {
+    return absl::DataLossError(absl::StrCat("sealed segment header: sequences ", h->base_sequence,
+                                            "..", h->last_sequence, " do not hold ",
+                                            h->event_count, " events"));
+  }
+  if (h->data_end < kSealedHeaderSize) {
+    return absl::DataLossError("sealed segment header: bad data end at offset 40");
+  }
+  return absl::OkStatus();
+}
+
+void EncodeBlockHeader(const BlockHeader& h, char* dst) {
+  EncodeFixed32(dst, h.compressed_size);
+  EncodeFixed32(dst + 4, h.raw_size);
+  EncodeFixed64(dst + 8, h.checksum);
+}
+
+BlockHeader DecodeBlockHeader(const char* src) {
+  BlockHeader h;
+  h.compressed_size = DecodeFixed32(src);
+  h.raw_size = DecodeFixed32(src + 4);
+  h.checksum = DecodeFixed64(src + 8);
+  return h;
+}
+
+// Raw block: u8 flags (bit 0: a length column follows the sequences; without
+// it every event is terminated by '\n'), varint n, n zigzag varint sequence
+// deltas (the first from `base`), [n varint lengths], event bytes.
+void EncodeRawBlock(uint64_t base, const std::vector<BlockEvent>& events, std::string* dst) {
+  bool newline_free = true;
+  for (const BlockEvent& e : events) {
+    if (e.event.find('\n') != absl::string_view::npos) {
+      newline_free = false;
+      break;
+    }
+  }
+  dst->push_back(newline_free ? 0 : 1);
+  PutVarint64(dst, events.size());
+  uint64_t prev = base;
+  for (const BlockEvent& e : events) {
+    PutVarint64(dst, ZigZag(static_cast<int64_t>(e.sequence - prev)));
+    prev = e.sequence;
+  }
+  if (!newline_free) {
+    for (const BlockEvent& e : events) PutVarint64(dst, e.event.size());
+  }
+  for (const BlockEvent& e : events) {
+    dst->append(e.event.data(), e.event.size());
+    if (newline_free) dst->push_back('\n');
+  }
+}
+
+absl::Status DecodeRawBlock(uint64_t base, absl::string_view src, std::vector<BlockEvent>* out) {
+  out->clear();
+  Cursor c{src.data(), src.data() + src.size()};
+  if (src.empty() || static_cast<uint8_t>(src[0]) > 1) {
+    return absl::DataLossError("bad block flags");
+  }
+  const bool lengths = src[0] == 1;
+  ++c.p;
+  const uint64_t n = c.Count(1);
+  out->resize(n);
+  uint64_t prev = base;
+  for (BlockEvent& e : *out) {
+    prev += static_cast<uint64_t>(UnZigZag(c.Varint()));
+    e.sequence = prev;
+  }
+  if (lengths) {
+    std::vector<uint64_t> lens(n);
+    for (uint64_t& l : lens) l = c.Varint();
+    for (size_t i = 0; i < n && c.ok; ++i) {
+      if (lens[i] > static_cast<uint64_t>(c.limit - c.p)) {
+        c.ok = false;
+        break;
+      }
+      (*out)[i].event = absl::string_view(c.p, lens[i]);
+      c.p += lens[i];
+    }
+  } else {
+    for (size_t i = 0; i < n && c.ok; ++i) {
+      const void* nl = std::memchr(c.p, '\n', c.limit - c.p);
+      if (nl == nullptr) {
+        c.ok = false;
+        break;
+      }
+      const char* end = static_cast<const char*>(nl);
+      (*out)[i].event = absl::string_view(c.p, end - c.p);
+      c.p = end + 1;
+    }
+  }
+  if (!c.ok || c.p != c.limit) {
+    out->clear();
+    return absl::DataLossError("malformed block contents");
+  }
+  return absl::OkStatus();
+}
+
+std::string SealedFileName(uint64_t base) { return NumberedName(base, ".sealed"); }
+std::optional<uint64_t> ParseSealedFileName(absl::string_view name) {
+  return ParseNumberedName(name, ".sealed");
+}
+std::string IndexFileName(uint64_t base) { return NumberedName(base, ".idx"); }
+std::optional<uint64_t> ParseIndexFileName(absl::string_view name) {
+  return ParseNumberedName(name, ".idx");
+}
+
+std::string EncodeIndex(const SegmentIndex& index) {
+  std::string body;
+  PutVarint64(&body, index.types.size());
+  for (const auto& t : index.types) PutLengthPrefixed(&body, t);
+  PutVarint64(&body, index.tools.size());
+  for (const auto& t : index.tools) PutLengthPrefixed(&body, t);
+  PutVarint64(&body, index.sessions.size());
+  for (const SessionSummary& s : index.sessions) {
+    PutLengthPrefixed(&body, s.id);
+    PutLengthPrefixed(&body, s.agent);
+    PutLengthPrefixed(&body, s.parent);
+    body.push_back(s.has_timestamp ? 1 : 0);
+    PutDouble(&body, s.first_timestamp);
+    PutDouble(&body, s.last_timestamp);
+    PutVarint64(&body, s.events);
+    PutVarint64(&body, s.tool_calls);
+    PutVarint64(&body, s.errors);
+    PutCounts(&body, s.types);
+  }
+  PutVarint64(&body, index.blocks.size());
+  for (const BlockSummary& b : index.blocks) {
+    PutVarint64(&body, b.offset);
+    PutVarint64(&body, b.compressed_size);
+    PutVarint64(&body, b.raw_size);
+    PutVarint64(&body, b.count);
+    PutVarint64(&body, b.min_sequence - index.base_sequence);
+    PutVarint64(&body, b.max_sequence - b.min_sequence);
+    body.push_back(b.has_timestamp ? 1 : 0);
+    PutDouble(&body, b.min_timestamp);
+    PutDouble(&body, b.max_timestamp);
+    PutCounts(&body, b.sessions);
+    PutCounts(&body, b.types);
+    PutCounts(&body, b.tools);
+    PutVarint64(&body, b.errors);
+  }
+  std::string out(kIndexHeaderSize, '\0');
+  char* h = out.data();
+  EncodeFixed64(h + 16, index.base_sequence);
+  EncodeFixed64(h + 24, index.last_sequence);
+  EncodeFixed64(h + 32, index.event_count);
+  EncodeFixed64(h + 40, index.sealed_size);
+  EncodeFixed64(h + 48, body.size());
+  SealHeader(kIndexMagic, h);
+  out += body;
+  PutFixed64(&out, Checksum64(body));
+  return out;
+}
+
+absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index) {
+  if (auto s = CheckHeader(src, kIndexMagic, kIndexHeaderSize, "index"); !s.ok()) return s;
+  const char* h = src.data();
+  *index = SegmentIndex();
+  index->base_sequence = DecodeFixed64(h + 16);
+  index->last_sequence = DecodeFixed64(h + 24);
+  index->event_count = DecodeFixed64(h + 32);
+  index->sealed_size = DecodeFixed64(h + 40);
+  const uint64_t body_len = DecodeFixed64(h + 48);
+  if (body_len > src.size() - kIndexHeaderSize ||
+      src.size() - kIndexHeaderSize - body_len != 8) {
+    return absl::DataLossError(absl::StrCat("index body length ", body_len,
+                                            " at offset 48 does not match the file size ",
+                                            src.size()));
+  }
+  const absl::string_view body = src.substr(kIndexHeaderSize, body_len);
+  if (DecodeFixed64(src.data() + kIndexHeaderSize + body_len) != Checksum64(body)) {
+    return absl::DataLossError(absl::StrCat("index body checksum mismatch at offset ",
+                                            kIndexHeaderSize + body_len));
+  }
+  Cursor c{body.data(), body.data() + body.size()};
+  index->types.resize(c.Count(1));
+  for (auto& t : index->types) t = c.String();
+  index->tools.resize(c.Count(1));
+  for (auto& t : index->tools) t = c.String();
+  index->sessions.resize(c.Count(25));
+  for (SessionSummary& s : index->sessions) {
+    s.id = c.String();
+    s.agent = c.String();
+    s.parent = c.String();
+    if (c.ok && c.p < c.limit) s.has_timestamp = *c.p++ != 0;
+    s.first_timestamp = c.Double();
+    s.last_timestamp = c.Double();
+    s.events = c.Varint();
+    s.tool_calls = c.Varint();
+    s.errors = c.Varint();
+    s.types = c.Counts();
+  }
+  index->blocks.resize(c.Count(25));
+  uint64_t position = 0;
+  for (BlockSummary& b : index->blocks) {
+    b.offset = c.Varint();
+    b.compressed_size = c.Varint32();
+    b.raw_size = c.Varint32();
+    b.count = c.Varint32();
+    b.min_sequence = index->base_sequence + c.Varint();
+    b.max_sequence = b.min_sequence + c.Varint();
+    if (c.ok && c.p < c.limit) b.has_timestamp = *c.p++ != 0;
+    b.min_timestamp = c.Double();
+    b.max_timestamp = c.Double();
+    b.sessions = c.Counts();
+    b.types = c.Counts();
+    b.tools = c.Counts();
+    b.errors = c.Varint32();
+    position += b.count;
+    for (const auto& [id, n] : b.sessions) {
+      if (id >= index->sessions.size()) c.ok = false;
+    }
+    for (const auto& [id, n] : b.types) {
+      if (id >= index->types.size()) c.ok = false;
+    }
+    for (const auto& [id, n] : b.tools) {
+      if (id >= index->tools.size()) c.ok = false;
+    }
+  }
+  for (const SessionSummary& s : index->sessions) {
+    for (const auto& [id, n] : s.types) {
+      if (id >= index->types.size()) c.ok = false;
+    }
+  }
+  if (!c.ok || c.p != c.limit || position != index->event_count) {
+    return absl::DataLossError("index body is malformed");
+  }
+  return absl::OkStatus();
+}
+
+uint64_t DictionaryId(absl::string_view dict) { return Checksum64(dict) | 1; }
+
+std::string DictFileName(uint64_t id) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "DICT-%016" PRIx64, id);
+  return buf;
+}
+
+std::optional<uint64_t> ParseDictFileName(absl::string_view name) {
+  if (name.size() != 21 || name.substr(0, 5) != "DICT-") return std::nullopt;
+  uint64_t v = 0;
+  for (char c : name.substr(5)) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  return v;
+}
+
+std::string EncodeDictFile(absl::string_view dict) {
+  std::string out(kDictHeaderSize, '\0');
+  EncodeFixed64(out.data() + 16, DictionaryId(dict));
+  EncodeFixed64(out.data() + 24, dict.size());
+  SealHeader(kDictMagic, out.data());
+  out.append(dict.data(), dict.size());
+  return out;
+}
+
+absl::Status DecodeDictFile(absl::string_view src, uint64_t* id, absl::string_view* dict) {
+  if (auto s = CheckHeader(src, kDictMagic, kDictHeaderSize, "dictionary"); !s.ok()) return s;
+  *id = DecodeFixed64(src.data() + 16);
+  const uint64_t size = DecodeFixed64(src.data() + 24);
+  if (size != src.size() - kDictHeaderSize) {
+    return absl::DataLossError(absl::StrCat("dictionary size ", size,
+                                            " at offset 24 does not match the file"));
+  }
+  *dict = src.substr(kDictHeaderSize);
+  if (DictionaryId(*dict) != *id) {
+    return absl::DataLossError("dictionary checksum mismatch (content does not match its id)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tracelog

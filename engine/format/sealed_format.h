@@ -1,0 +1,129 @@
+#ifndef TRACELOG_ENGINE_FORMAT_SEALED_FORMAT_H_
+#define TRACELOG_ENGINE_FORMAT_SEALED_FORMAT_H_
+
+// On-disk layout of the sealed form of a segment and of its index, and of the
+// log's compression dictionary. Constants and pure encode/decode only; no I/O.
+// The byte tables are in format-spec/README.md ("Sealed segments").
+//
+//   <base>.sealed   64-byte header, then zstd blocks (16-byte block header +
+//                   one zstd frame each). Events are clustered by session.
+//   <base>.idx      64-byte header, a body of per-block and per-session
+//                   summaries, and the body's checksum. Rebuildable from the
+//                   .sealed file.
+//   DICT-<id>       64-byte header + a zstd dictionary trained from the log.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace tracelog {
+
+// ---- Sealed segment file ----------------------------------------------------
+inline constexpr char kSealedMagic[8] = {'T', 'L', 'S', 'E', 'A', 'L', 'E', 'D'};
+inline constexpr size_t kSealedHeaderSize = 64;
+inline constexpr size_t kBlockHeaderSize = 16;
+
+struct SealedHeader {
+  uint32_t block_count = 0;
+  uint64_t base_sequence = 0;
+  uint64_t last_sequence = 0;
+  uint64_t event_count = 0;
+  uint64_t data_end = 0;  // offset just past the last block (the file size)
+  uint64_t dict_id = 0;   // 0: blocks are compressed without a dictionary
+};
+void EncodeSealedHeader(const SealedHeader& h, char* dst);  // kSealedHeaderSize bytes
+absl::Status DecodeSealedHeader(absl::string_view src, SealedHeader* h);
+
+struct BlockHeader {
+  uint32_t compressed_size = 0;
+  uint32_t raw_size = 0;
+  uint64_t checksum = 0;  // XXH3-64 of the compressed bytes
+};
+void EncodeBlockHeader(const BlockHeader& h, char* dst);  // kBlockHeaderSize bytes
+BlockHeader DecodeBlockHeader(const char* src);
+
+// The decompressed contents of a block: events in sealed order (by session,
+// then sequence) with their sequence numbers.
+struct BlockEvent {
+  uint64_t sequence = 0;
+  absl::string_view event;
+};
+// Appends the raw (uncompressed) form of `events` to *dst. `base` is the
+// segment's base sequence.
+void EncodeRawBlock(uint64_t base, const std::vector<BlockEvent>& events, std::string* dst);
+// Parses a raw block; views point into `src`. DataLossError if malformed.
+absl::Status DecodeRawBlock(uint64_t base, absl::string_view src, std::vector<BlockEvent>* out);
+
+std::string SealedFileName(uint64_t base_sequence);  // 20 digits + ".sealed"
+std::optional<uint64_t> ParseSealedFileName(absl::string_view name);
+std::string IndexFileName(uint64_t base_sequence);  // 20 digits + ".idx"
+std::optional<uint64_t> ParseIndexFileName(absl::string_view name);
+
+// ---- Index file -------------------------------------------------------------
+inline constexpr char kIndexMagic[8] = {'T', 'L', 'I', 'N', 'D', 'E', 'X', '\0'};
+inline constexpr size_t kIndexHeaderSize = 64;
+
+// Counts keyed by a small id (into SegmentIndex::types or ::tools, or a
+// session ordinal), in ascending id order unless stated otherwise.
+using IdCounts = std::vector<std::pair<uint32_t, uint32_t>>;
+
+struct BlockSummary {
+  uint64_t offset = 0;  // of the block header in the .sealed file
+  uint32_t compressed_size = 0;
+  uint32_t raw_size = 0;
+  uint32_t count = 0;  // events
+  uint64_t min_sequence = 0, max_sequence = 0;
+  bool has_timestamp = false;  // some event of the block has a timestamp
+  double min_timestamp = 0, max_timestamp = 0;
+  IdCounts sessions;  // (session ordinal, events) in block order: contiguous runs
+  IdCounts types;     // (type id, events)
+  IdCounts tools;     // (tool id, events) for events that name a tool
+  uint32_t errors = 0;
+};
+
+struct SessionSummary {
+  std::string id;
+  std::string agent;   // data.agent_name of its session_start, if any
+  std::string parent;  // parent_session_id (top level or in data) of its session_start
+  bool has_timestamp = false;
+  double first_timestamp = 0, last_timestamp = 0;
+  uint64_t events = 0;
+  uint64_t tool_calls = 0;  // events of type tool_call
+  uint64_t errors = 0;      // events flagged as errors
+  IdCounts types;           // (type id, events)
+};
+
+struct SegmentIndex {
+  uint64_t base_sequence = 0;
+  uint64_t last_sequence = 0;
+  uint64_t event_count = 0;
+  uint64_t sealed_size = 0;  // size of the .sealed file this indexes
+  std::vector<std::string> types;
+  std::vector<std::string> tools;
+  std::vector<SessionSummary> sessions;  // ordinal = position here (sealed order)
+  std::vector<BlockSummary> blocks;
+};
+std::string EncodeIndex(const SegmentIndex& index);
+// DataLossError (message without the file name) on any damage.
+absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index);
+
+// ---- Dictionary file ----------------------------------------------------------
+inline constexpr char kDictMagic[8] = {'T', 'L', 'Z', 'D', 'I', 'C', 'T', '\0'};
+inline constexpr size_t kDictHeaderSize = 64;
+// The id of a dictionary: XXH3-64 of its bytes, never 0.
+uint64_t DictionaryId(absl::string_view dict);
+std::string DictFileName(uint64_t id);  // "DICT-" + 16 hex digits
+std::optional<uint64_t> ParseDictFileName(absl::string_view name);
+std::string EncodeDictFile(absl::string_view dict);
+// Checks header and content checksum; *dict views into `src`.
+absl::Status DecodeDictFile(absl::string_view src, uint64_t* id, absl::string_view* dict);
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_FORMAT_SEALED_FORMAT_H_

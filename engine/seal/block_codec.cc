@@ -1,0 +1,160 @@
+#include "engine/seal/block_codec.h"
+
+#include <zdict.h>
+#include <zstd.h>
+
+#include "absl/strings/str_cat.h"
+#include "engine/format/sealed_format.h"
+#include "engine/io/atomic_file.h"
+
+namespace tracelog {
+
+absl::StatusOr<std::shared_ptr<const Dictionary>> Dictionary::FromBytes(std::string bytes) {
+  std::shared_ptr<Dictionary> d(new Dictionary());
+  d->bytes_ = std::move(bytes);
+  d->id_ = DictionaryId(d->bytes_);
+  d->ddict_ = ZSTD_createDDict(d->bytes_.data(), d->bytes_.size());
+  if (d->ddict_ == nullptr) return absl::DataLossError("not a usable zstd dictionary");
+  return std::shared_ptr<const Dictionary>(std::move(d));
+}
+
+Dictionary::~Dictionary() {
+  ZSTD_freeDDict(static_cast<ZSTD_DDict*>(ddict_));
+  for (auto& [level, c] : cdicts_) ZSTD_freeCDict(static_cast<ZSTD_CDict*>(c));
+}
+
+const void* Dictionary::DecompressionDict() const { return ddict_; }
+
+const void* Dictionary::CompressionDict(int level) const {
+  std::lock_guard<std::mutex> l(mu_);
+  void*& c = cdicts_[level];
+  if (c == nullptr) c = ZSTD_createCDict(bytes_.data(), bytes_.size(), level);
+  return c;
+}
+
+absl::StatusOr<std::string> TrainDictionary(const std::vector<absl::string_view>& samples,
+                                            size_t max_size) {
+  std::string buffer;
+  std::vector<size_t> sizes;
+  sizes.reserve(samples.size());
+  for (absl::string_view s : samples) {
+    buffer.append(s.data(), s.size());
+    sizes.push_back(s.size());
+  }
+  std::string dict(max_size, '\0');
+  const size_t n = ZDICT_trainFromBuffer(dict.data(), dict.size(), buffer.data(), sizes.data(),
+                                         static_cast<unsigned>(sizes.size()));
+  if (ZDICT_isError(n)) {
+    return absl::NotFoundError(absl::StrCat("no dictionary trained: ", ZDICT_getErrorName(n)));
+  }
+  dict.resize(n);
+  return dict;
+}
+
+BlockCodec::BlockCodec() = default;
+
+BlockCodec::~BlockCodec() {
+  ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_));
+  ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(dctx_));
+}
+
+absl::Status BlockCodec::Compress(absl::string_view src, int level, const Dictionary* dict,
+                                  std::string* dst) {
+  if (cctx_ == nullptr) cctx_ = ZSTD_createCCtx();
+  auto* cctx = static_cast<ZSTD_CCtx*>(cctx_);
+  const size_t at = dst->size();
+  dst->resize(at + ZSTD_compressBound(src.size()));
+  size_t n;
+  if (dict != nullptr) {
+    n = ZSTD_compress_usingCDict(cctx, dst->data() + at, dst->size() - at, src.data(), src.size(),
+                                 static_cast<const ZSTD_CDict*>(dict->CompressionDict(level)));
+  } else {
+    n = ZSTD_compressCCtx(cctx, dst->data() + at, dst->size() - at, src.data(), src.size(), level);
+  }
+  if (ZSTD_isError(n)) {
+    dst->resize(at);
+    return absl::InternalError(absl::StrCat("zstd compression failed: ", ZSTD_getErrorName(n)));
+  }
+  dst->resize(at + n);
+  return absl::OkStatus();
+}
+
+absl::Status BlockCodec::Decompress(absl::string_view src, size_t raw_size, const Dictionary* dict,
+                                    std::string* dst) {
+  if (dctx_ == nullptr) dctx_ = ZSTD_createDCtx();
+  auto* dctx = static_cast<ZSTD_DCtx*>(dctx_);
+  dst->resize(raw_size);
+  size_t n;
+  if (dict != nullptr) {
+    n = ZSTD_decompress_usingDDict(dctx, dst->data(), raw_size, src.data(), src.size(),
+                                   static_cast<const ZSTD_DDict*>(dict->DecompressionDict()));
+  } else {
+    n = ZSTD_decompressDCtx(dctx, dst->data(), raw_size, src.data(), src.size());
+  }
+  if (ZSTD_isError(n)) {
+    dst->clear();
+    return absl::DataLossError(absl::StrCat("zstd: ", ZSTD_getErrorName(n)));
+  }
+  if (n != raw_size) {
+    dst->clear();
+    return absl::DataLossError(absl::StrCat("block decompressed to ", n, " bytes, expected ",
+                                            raw_size));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const Dictionary>> DictionaryStore::Get(uint64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (auto it = cache_.find(id); it != cache_.end()) return it->second;
+  const std::string path = JoinPath(dir_, DictFileName(id));
+  auto contents = ReadWholeFile(fs_, path);
+  if (!contents.ok()) return contents.status();
+  uint64_t stored_id;
+  absl::string_view bytes;
+  absl::Status s = DecodeDictFile(*contents, &stored_id, &bytes);
+  if (s.ok() && stored_id != id) s = absl::DataLossError("dictionary id does not match its name");
+  if (!s.ok()) return absl::DataLossError(absl::StrCat(path, ": ", s.message()));
+  auto dict = Dictionary::FromBytes(std::string(bytes));
+  if (!dict.ok()) return absl::DataLossError(absl::StrCat(path, ": ", dict.status().message()));
+  cache_[id] = *dict;
+  return *dict;
+}
+
+absl::StatusOr<std::shared_ptr<const Dictionary>> DictionaryStore::Put(std::string bytes) {
+  auto dict = Dictionary::FromBytes(std::move(bytes));
+  if (!dict.ok()) return dict.status();
+  const std::string path = JoinPath(dir_, DictFileName((*dict)->id()));
+  if (auto s = WriteFileAtomically(fs_, dir_, path, EncodeDictFile((*dict)->bytes())); !s.ok()) {
+    return s;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  cache_[(*dict)->id()] = *dict;
+  current_ = *dict;
+  current_loaded_ = true;
+  return *dict;
+}
+
+absl::StatusOr<std::shared_ptr<const Dictionary>> DictionaryStore::Current() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (current_loaded_) return current_;
+  }
+  auto names = fs_->ListDir(dir_);
+  if (!names.ok()) return names.status();
+  std::optional<uint64_t> lowest;
+  for (const std::string& name : *names) {
+    if (auto id = ParseDictFileName(name); id && (!lowest || *id < *lowest)) lowest = id;
+  }
+  std::shared_ptr<const Dictionary> dict;
+  if (lowest) {
+    auto d = Get(*lowest);
+    if (!d.ok()) return d.status();
+    dict = *d;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  current_ = dict;
+  current_loaded_ = true;
+  return current_;
+}
+
+}  // namespace tracelog

@@ -1,0 +1,97 @@
+#ifndef TRACELOG_ENGINE_SEAL_BLOCK_CODEC_H_
+#define TRACELOG_ENGINE_SEAL_BLOCK_CODEC_H_
+
+// zstd compression of sealed blocks, with or without the log's dictionary,
+// and the dictionary itself: trained from the log's own events, stored once
+// per log as DICT-<id> (engine/format/sealed_format.h) and shared by every
+// sealed segment that names its id.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/io/file_system.h"
+
+namespace tracelog {
+
+class Dictionary {
+ public:
+  // Wraps dictionary bytes (a zstd dictionary).
+  static absl::StatusOr<std::shared_ptr<const Dictionary>> FromBytes(std::string bytes);
+  ~Dictionary();
+  uint64_t id() const { return id_; }
+  absl::string_view bytes() const { return bytes_; }
+  // Digested forms, created on first use and kept.
+  const void* DecompressionDict() const;          // ZSTD_DDict*
+  const void* CompressionDict(int level) const;   // ZSTD_CDict*
+
+ private:
+  Dictionary() = default;
+  std::string bytes_;
+  uint64_t id_ = 0;
+  void* ddict_ = nullptr;
+  mutable std::mutex mu_;
+  mutable absl::flat_hash_map<int, void*> cdicts_;
+};
+
+// Trains a dictionary of at most `max_size` bytes from `samples` (events).
+// NotFoundError when zstd cannot train one from them (too little data).
+absl::StatusOr<std::string> TrainDictionary(const std::vector<absl::string_view>& samples,
+                                            size_t max_size);
+
+// Compresses and decompresses blocks. Not thread-safe: one per thread.
+class BlockCodec {
+ public:
+  BlockCodec();
+  ~BlockCodec();
+  BlockCodec(const BlockCodec&) = delete;
+  BlockCodec& operator=(const BlockCodec&) = delete;
+
+  // Appends one zstd frame of `src` to *dst. `dict` may be null.
+  absl::Status Compress(absl::string_view src, int level, const Dictionary* dict,
+                        std::string* dst);
+  // Replaces *dst with the decompressed frame, which must be exactly
+  // `raw_size` bytes. DataLossError on any mismatch.
+  absl::Status Decompress(absl::string_view src, size_t raw_size, const Dictionary* dict,
+                          std::string* dst);
+
+ private:
+  void* cctx_ = nullptr;  // ZSTD_CCtx*
+  void* dctx_ = nullptr;  // ZSTD_DCtx*
+};
+
+// The dictionaries of one log directory, loaded on demand and cached.
+// Thread-safe.
+class DictionaryStore {
+ public:
+  DictionaryStore(FileSystem* fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
+  // Dictionary `id` (DICT-<id> in the directory). NotFoundError or
+  // DataLossError naming the file.
+  absl::StatusOr<std::shared_ptr<const Dictionary>> Get(uint64_t id);
+  // Stores `bytes` as DICT-<id> crash-safely (synced, directory synced) and
+  // returns it.
+  absl::StatusOr<std::shared_ptr<const Dictionary>> Put(std::string bytes);
+  // The dictionary new segments use, if any (the lowest id on disk, cached).
+  absl::StatusOr<std::shared_ptr<const Dictionary>> Current();
+  // Remembers (for this process) that training did not pay.
+  void Decline() { declined_.store(true); }
+  bool declined() const { return declined_.load(); }
+
+ private:
+  FileSystem* const fs_;
+  const std::string dir_;
+  std::mutex mu_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<const Dictionary>> cache_;
+  std::shared_ptr<const Dictionary> current_;
+  bool current_loaded_ = false;
+  std::atomic<bool> declined_{false};
+};
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_SEAL_BLOCK_CODEC_H_

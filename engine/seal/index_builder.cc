@@ -1,0 +1,115 @@
+#include "engine/seal/index_builder.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+
+namespace tracelog {
+
+void ExtractSessionStartInfo(absl::string_view event, std::string* agent, std::string* parent) {
+  agent->clear();
+  parent->clear();
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(event.data(), event.size()).get(root) != simdjson::SUCCESS) return;
+  std::string_view s;
+  if (root["data"]["agent_name"].get_string().get(s) == simdjson::SUCCESS) agent->assign(s);
+  if (root["parent_session_id"].get_string().get(s) == simdjson::SUCCESS ||
+      root["data"]["parent_session_id"].get_string().get(s) == simdjson::SUCCESS) {
+    parent->assign(s);
+  }
+}
+
+IndexBuilder::IndexBuilder(uint64_t base_sequence) {
+  index_.base_sequence = base_sequence;
+  index_.last_sequence = base_sequence - 1;
+}
+
+uint32_t IndexBuilder::Intern(absl::string_view s, std::vector<std::string>* names,
+                              absl::flat_hash_map<std::string, uint32_t>* ids) {
+  auto [it, inserted] = ids->try_emplace(s, static_cast<uint32_t>(names->size()));
+  if (inserted) names->emplace_back(s);
+  return it->second;
+}
+
+void IndexBuilder::Bump(IdCounts* counts, uint32_t id) {
+  for (auto& [i, n] : *counts) {
+    if (i == id) {
+      ++n;
+      return;
+    }
+  }
+  counts->emplace_back(id, 1);
+}
+
+void IndexBuilder::Add(uint64_t sequence, const EventKeys& keys, absl::string_view event) {
+  auto [it, inserted] =
+      session_ids_.try_emplace(keys.session_id, static_cast<uint32_t>(index_.sessions.size()));
+  if (inserted) {
+    index_.sessions.emplace_back();
+    index_.sessions.back().id = std::string(keys.session_id);
+  }
+  const uint32_t session = it->second;
+  SessionSummary& s = index_.sessions[session];
+  const uint32_t type = Intern(keys.event_type, &index_.types, &type_ids_);
+  if (keys.event_type == "tool_call") type_tool_call_ = type;
+
+  ++s.events;
+  Bump(&s.types, type);
+  if (type == type_tool_call_) ++s.tool_calls;
+  if (keys.error) ++s.errors;
+  if (keys.has_timestamp) {
+    if (!s.has_timestamp) {
+      s.first_timestamp = s.last_timestamp = keys.timestamp;
+      s.has_timestamp = true;
+    }
+    s.first_timestamp = std::min(s.first_timestamp, keys.timestamp);
+    s.last_timestamp = std::max(s.last_timestamp, keys.timestamp);
+  }
+  if (keys.event_type == "session_start" && s.agent.empty()) {
+    ExtractSessionStartInfo(event, &s.agent, &s.parent);
+  }
+
+  BlockSummary& b = block_;
+  if (b.count == 0) {
+    b.min_sequence = b.max_sequence = sequence;
+  }
+  b.min_sequence = std::min(b.min_sequence, sequence);
+  b.max_sequence = std::max(b.max_sequence, sequence);
+  ++b.count;
+  if (b.sessions.empty() || b.sessions.back().first != session) {
+    b.sessions.emplace_back(session, 0);
+  }
+  ++b.sessions.back().second;
+  Bump(&b.types, type);
+  if (!keys.tool_name.empty()) Bump(&b.tools, Intern(keys.tool_name, &index_.tools, &tool_ids_));
+  if (keys.error) ++b.errors;
+  if (keys.has_timestamp) {
+    if (!b.has_timestamp) {
+      b.min_timestamp = b.max_timestamp = keys.timestamp;
+      b.has_timestamp = true;
+    }
+    b.min_timestamp = std::min(b.min_timestamp, keys.timestamp);
+    b.max_timestamp = std::max(b.max_timestamp, keys.timestamp);
+  }
+  ++index_.event_count;
+  index_.last_sequence = std::max(index_.last_sequence, sequence);
+}
+
+void IndexBuilder::EndBlock(uint64_t offset, uint32_t compressed_size, uint32_t raw_size) {
+  block_.offset = offset;
+  block_.compressed_size = compressed_size;
+  block_.raw_size = raw_size;
+  std::sort(block_.types.begin(), block_.types.end());
+  std::sort(block_.tools.begin(), block_.tools.end());
+  index_.blocks.push_back(std::move(block_));
+  block_ = BlockSummary();
+}
+
+SegmentIndex IndexBuilder::Finish(uint64_t sealed_size) {
+  for (SessionSummary& s : index_.sessions) std::sort(s.types.begin(), s.types.end());
+  index_.sealed_size = sealed_size;
+  return std::move(index_);
+}
+
+}  // namespace tracelog

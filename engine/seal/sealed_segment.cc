@@ -1,0 +1,194 @@
+#include "engine/seal/sealed_segment.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "engine/format/checksum.h"
+#include "engine/format/event_keys.h"
+#include "engine/io/atomic_file.h"
+#include "engine/seal/index_builder.h"
+
+namespace tracelog {
+
+absl::StatusOr<std::shared_ptr<SealedSegment>> SealedSegment::Open(FileSystem* fs,
+                                                                   const std::string& dir,
+                                                                   uint64_t base,
+                                                                   DictionaryStore* dicts) {
+  std::shared_ptr<SealedSegment> seg(new SealedSegment());
+  seg->fs_ = fs;
+  seg->path_ = JoinPath(dir, SealedFileName(base));
+  seg->index_path_ = JoinPath(dir, IndexFileName(base));
+  auto file = fs->Open(seg->path_, OpenMode::kRead);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  if (*size < kSealedHeaderSize) {
+    return absl::DataLossError(absl::StrCat(seg->path_, ": sealed segment of ", *size,
+                                            " bytes is shorter than its header"));
+  }
+  auto mapping = (*file)->Map(*size, /*writable=*/false);
+  if (!mapping.ok()) return mapping.status();
+  seg->mapping_ = std::move(*mapping);
+  const absl::string_view data(seg->mapping_->data(), seg->mapping_->size());
+  if (auto s = DecodeSealedHeader(data, &seg->header_); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(seg->path_, ": ", s.message()));
+  }
+  if (seg->header_.base_sequence != base) {
+    return absl::DataLossError(absl::StrCat(seg->path_, ": header says base sequence ",
+                                            seg->header_.base_sequence, " at offset 16"));
+  }
+  if (seg->header_.data_end != *size) {
+    return absl::DataLossError(absl::StrCat(seg->path_, ": file is ", *size,
+                                            " bytes, its header says ", seg->header_.data_end));
+  }
+  if (seg->header_.dict_id != 0) {
+    auto dict = dicts->Get(seg->header_.dict_id);
+    if (!dict.ok()) {
+      return absl::Status(dict.status().code(),
+                          absl::StrCat(seg->path_, ": its dictionary: ", dict.status().message()));
+    }
+    seg->dict_ = *dict;
+  }
+  return seg;
+}
+
+absl::Status SealedSegment::ReadBlock(uint64_t offset, BlockCodec* codec, std::string* raw,
+                                      std::vector<BlockEvent>* events) const {
+  const uint64_t end = header_.data_end;
+  if (offset < kSealedHeaderSize || offset > end || end - offset < kBlockHeaderSize) {
+    return absl::DataLossError(absl::StrCat(path_, ": no block header fits at offset ", offset));
+  }
+  const BlockHeader h = DecodeBlockHeader(mapping_->data() + offset);
+  if (h.compressed_size > end - offset - kBlockHeaderSize) {
+    return absl::DataLossError(absl::StrCat(path_, ": block at offset ", offset, " claims ",
+                                            h.compressed_size, " bytes past the end of the file"));
+  }
+  const absl::string_view frame(mapping_->data() + offset + kBlockHeaderSize, h.compressed_size);
+  if (Checksum64(frame) != h.checksum) {
+    return absl::DataLossError(absl::StrCat(path_, ": block checksum mismatch at offset ", offset));
+  }
+  if (auto s = codec->Decompress(frame, h.raw_size, dict_.get(), raw); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(path_, ": block at offset ", offset, ": ", s.message()));
+  }
+  if (auto s = DecodeRawBlock(header_.base_sequence, *raw, events); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(path_, ": block at offset ", offset, ": ", s.message()));
+  }
+  for (const BlockEvent& e : *events) {
+    if (e.sequence < header_.base_sequence || e.sequence > header_.last_sequence) {
+      events->clear();
+      return absl::DataLossError(absl::StrCat(path_, ": block at offset ", offset,
+                                              " holds sequence ", e.sequence,
+                                              " outside the segment"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+uint64_t SealedSegment::ForEachBlock(BlockCodec* codec, const BlockFn& fn,
+                                     const CorruptionReporter& reporter) const {
+  uint64_t damaged = 0;
+  uint64_t offset = kSealedHeaderSize;
+  std::vector<BlockEvent> events;
+  const uint64_t end = header_.data_end;
+  while (offset < end) {
+    if (end - offset < kBlockHeaderSize) {
+      ++damaged;
+      if (reporter) reporter(Corruption{path_, offset, end, "truncated block header"});
+      break;
+    }
+    const BlockHeader h = DecodeBlockHeader(mapping_->data() + offset);
+    const uint64_t next = offset + kBlockHeaderSize + h.compressed_size;
+    auto raw = std::make_unique<std::string>();
+    absl::Status s = ReadBlock(offset, codec, raw.get(), &events);
+    if (!s.ok()) {
+      ++damaged;
+      const bool lost = next > end;  // the block's length is unusable
+      if (reporter) {
+        reporter(Corruption{path_, offset, lost ? end : next, std::string(s.message())});
+      }
+      if (lost) break;
+    } else {
+      fn(offset, h, &raw, events);
+    }
+    offset = next;
+  }
+  return damaged;
+}
+
+uint64_t SealedSegment::ReadAll(BlockCodec* codec,
+                                std::vector<std::unique_ptr<std::string>>* storage,
+                                std::vector<BlockEvent>* events,
+                                const CorruptionReporter& reporter) const {
+  storage->clear();
+  events->clear();
+  events->reserve(header_.event_count);
+  const uint64_t damaged = ForEachBlock(
+      codec,
+      [&](uint64_t, const BlockHeader&, std::unique_ptr<std::string>* raw,
+          const std::vector<BlockEvent>& block) {
+        events->insert(events->end(), block.begin(), block.end());
+        storage->push_back(std::move(*raw));  // the views stay valid: the string is not moved
+      },
+      reporter);
+  std::sort(events->begin(), events->end(),
+            [](const BlockEvent& a, const BlockEvent& b) { return a.sequence < b.sequence; });
+  return damaged;
+}
+
+absl::StatusOr<std::shared_ptr<const SegmentIndex>> SealedSegment::Index(BlockCodec* codec) {
+  std::lock_guard<std::mutex> l(index_mu_);
+  if (index_ != nullptr) return index_;
+  auto index = std::make_shared<SegmentIndex>();
+  absl::Status why;
+  auto contents = ReadWholeFile(fs_, index_path_);
+  if (!contents.ok()) {
+    why = contents.status();
+  } else if (absl::Status s = DecodeIndex(*contents, index.get()); !s.ok()) {
+    why = absl::DataLossError(absl::StrCat(index_path_, ": ", s.message()));
+  } else if (index->base_sequence != header_.base_sequence ||
+             index->last_sequence != header_.last_sequence ||
+             index->event_count != header_.event_count ||
+             index->sealed_size != header_.data_end) {
+    why = absl::DataLossError(absl::StrCat(index_path_, ": does not describe ", path_));
+  }
+  if (!why.ok()) {
+    auto rebuilt = BuildIndexFromBlocks(*this, codec);
+    if (!rebuilt.ok()) return rebuilt.status();
+    *index = std::move(*rebuilt);
+    index_rebuilt_ = why.ToString();
+  }
+  index_ = std::move(index);
+  return index_;
+}
+
+std::string SealedSegment::index_rebuilt() const { return index_rebuilt_; }
+
+absl::StatusOr<SegmentIndex> BuildIndexFromBlocks(const SealedSegment& segment,
+                                                  BlockCodec* codec) {
+  IndexBuilder builder(segment.base());
+  EventKeyExtractor extractor;
+  std::string first_damage;
+  const uint64_t damaged = segment.ForEachBlock(
+      codec,
+      [&](uint64_t offset, const BlockHeader& h, std::unique_ptr<std::string>*,
+          const std::vector<BlockEvent>& events) {
+        for (const BlockEvent& e : events) {
+          EventKeys keys;
+          // Events were valid when appended; a failure here leaves the keys
+          // empty rather than dropping the event from the index.
+          if (!extractor.Extract(e.event, &keys).ok()) keys = EventKeys();
+          builder.Add(e.sequence, keys, e.event);
+        }
+        builder.EndBlock(offset, h.compressed_size, h.raw_size);
+      },
+      [&](const Corruption& c) {
+        if (first_damage.empty()) first_damage = c.ToString();
+      });
+  if (damaged > 0) {
+    return absl::DataLossError(absl::StrCat("cannot rebuild the index of ", segment.path(), ": ",
+                                            first_damage));
+  }
+  return builder.Finish(segment.file_size());
+}
+
+}  // namespace tracelog

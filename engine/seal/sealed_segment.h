@@ -1,0 +1,86 @@
+#ifndef TRACELOG_ENGINE_SEAL_SEALED_SEGMENT_H_
+#define TRACELOG_ENGINE_SEAL_SEALED_SEGMENT_H_
+
+// A sealed segment file, memory-mapped read-only (the descriptor is closed
+// after mapping), with its index loaded on first use. Immutable, so any
+// number of threads may read it at once (each with its own BlockCodec).
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/format/sealed_format.h"
+#include "engine/io/file_system.h"
+#include "engine/log/segment_scanner.h"
+#include "engine/seal/block_codec.h"
+
+namespace tracelog {
+
+class SealedSegment {
+ public:
+  // Maps dir/SealedFileName(base) and checks its header and that its base is
+  // `base`; resolves its dictionary through `dicts`. DataLossError naming the
+  // file on damage.
+  static absl::StatusOr<std::shared_ptr<SealedSegment>> Open(FileSystem* fs,
+                                                             const std::string& dir,
+                                                             uint64_t base,
+                                                             DictionaryStore* dicts);
+
+  const std::string& path() const { return path_; }
+  const std::string& index_path() const { return index_path_; }
+  const SealedHeader& header() const { return header_; }
+  uint64_t base() const { return header_.base_sequence; }
+  uint64_t last_sequence() const { return header_.last_sequence; }
+  uint64_t file_size() const { return mapping_->size(); }
+  const Dictionary* dictionary() const { return dict_.get(); }
+
+  // The index, read from the .idx file and checked against this segment;
+  // if that file is missing or damaged, rebuilt from the blocks (in memory;
+  // see index_rebuilt()). Thread-safe; loaded once.
+  absl::StatusOr<std::shared_ptr<const SegmentIndex>> Index(BlockCodec* codec);
+  // Why the .idx file could not be used, when Index() had to rebuild it.
+  std::string index_rebuilt() const;
+
+  // Decompresses the block whose header is at `offset` (from a BlockSummary
+  // or a walk): *raw receives its contents, *events views into *raw.
+  absl::Status ReadBlock(uint64_t offset, BlockCodec* codec, std::string* raw,
+                         std::vector<BlockEvent>* events) const;
+
+  // Walks every block from the start of the file, in file order. A damaged
+  // block is reported and skipped (if its header is unusable, so is the rest
+  // of the file). `fn` gets each good block's offset, header, contents and
+  // events (views into the contents, which `fn` may take over).
+  // Returns the number of damaged ranges reported.
+  using BlockFn = std::function<void(uint64_t offset, const BlockHeader& header,
+                                     std::unique_ptr<std::string>* raw,
+                                     const std::vector<BlockEvent>& events)>;
+  uint64_t ForEachBlock(BlockCodec* codec, const BlockFn& fn,
+                        const CorruptionReporter& reporter) const;
+
+  // Every readable event, in sequence order, views into *storage.
+  uint64_t ReadAll(BlockCodec* codec, std::vector<std::unique_ptr<std::string>>* storage,
+                   std::vector<BlockEvent>* events, const CorruptionReporter& reporter) const;
+
+ private:
+  SealedSegment() = default;
+
+  std::string path_;
+  std::string index_path_;
+  FileSystem* fs_ = nullptr;
+  SealedHeader header_;
+  std::unique_ptr<Mapping> mapping_;
+  std::shared_ptr<const Dictionary> dict_;
+  std::mutex index_mu_;
+  std::shared_ptr<const SegmentIndex> index_;
+  std::string index_rebuilt_;
+};
+
+// Builds the index of a sealed segment from its blocks (events re-parsed).
+absl::StatusOr<SegmentIndex> BuildIndexFromBlocks(const SealedSegment& segment, BlockCodec* codec);
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_SEAL_SEALED_SEGMENT_H_

@@ -1,0 +1,226 @@
+#include "engine/seal/sealer.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "engine/format/checksum.h"
+#include "engine/format/sealed_format.h"
+#include "engine/io/atomic_file.h"
+#include "engine/log/segment.h"
+#include "engine/log/segment_scanner.h"
+#include "engine/seal/index_builder.h"
+
+namespace tracelog {
+
+namespace {
+
+struct Item {
+  uint64_t sequence;
+  uint32_t session;
+  EventKeys keys;  // views into the raw segment
+  absl::string_view event;
+};
+
+constexpr size_t kWriteChunk = 4 << 20;
+
+// Chooses the dictionary for this segment: the log's, or a new one trained
+// from `items` where it pays. Null: compress without.
+absl::StatusOr<std::shared_ptr<const Dictionary>> ChooseDictionary(
+    const std::vector<Item>& items, uint64_t event_bytes, const SealOptions& options,
+    DictionaryStore* dicts, BlockCodec* codec, bool* trained) {
+  auto current = dicts->Current();
+  if (!current.ok() || *current != nullptr) return current;
+  if (options.dictionary_size == 0 || event_bytes < options.dictionary_min_bytes ||
+      dicts->declined()) {
+    return std::shared_ptr<const Dictionary>();
+  }
+  // Samples spread over the segment, about 32 times the dictionary size.
+  const uint64_t budget = 32 * static_cast<uint64_t>(options.dictionary_size);
+  const size_t step = std::max<uint64_t>(1, event_bytes / std::max<uint64_t>(budget, 1));
+  std::vector<absl::string_view> samples;
+  for (size_t i = 0; i < items.size(); i += step) samples.push_back(items[i].event);
+  auto bytes = TrainDictionary(samples, options.dictionary_size);
+  if (!bytes.ok()) {
+    dicts->Decline();
+    return std::shared_ptr<const Dictionary>();
+  }
+  auto candidate = Dictionary::FromBytes(*bytes);
+  if (!candidate.ok()) {
+    dicts->Decline();
+    return std::shared_ptr<const Dictionary>();
+  }
+  // Does it pay? Compress the first few blocks' worth of events both ways.
+  std::string probe, with, without;
+  for (const Item& it : items) {
+    if (probe.size() >= 8 * options.block_size) break;
+    probe.append(it.event.data(), it.event.size());
+    probe.push_back('\n');
+  }
+  for (size_t at = 0; at < probe.size(); at += options.block_size) {
+    const absl::string_view part = absl::string_view(probe).substr(at, options.block_size);
+    if (auto s = codec->Compress(part, options.level, nullptr, &without); !s.ok()) return s;
+    if (auto s = codec->Compress(part, options.level, candidate->get(), &with); !s.ok()) return s;
+  }
+  if (with.size() > without.size() * 98 / 100) {
+    dicts->Decline();
+    return std::shared_ptr<const Dictionary>();
+  }
+  auto stored = dicts->Put(std::move(*bytes));
+  if (stored.ok()) *trained = true;
+  return stored;
+}
+
+// Writes the sealed file's blocks through a buffer, in large writes.
+class SealedWriter {
+ public:
+  explicit SealedWriter(File* file) : file_(file) { buffer_.assign(kSealedHeaderSize, '\0'); }
+  uint64_t offset() const { return flushed_ + buffer_.size(); }
+  absl::Status AddBlock(absl::string_view frame, uint32_t raw_size) {
+    BlockHeader h{static_cast<uint32_t>(frame.size()), raw_size, Checksum64(frame)};
+    char hb[kBlockHeaderSize];
+    EncodeBlockHeader(h, hb);
+    buffer_.append(hb, sizeof(hb));
+    buffer_.append(frame.data(), frame.size());
+    return buffer_.size() >= kWriteChunk ? Flush() : absl::OkStatus();
+  }
+  absl::Status Flush() {
+    if (buffer_.empty()) return absl::OkStatus();
+    absl::Status s = file_->Write(flushed_, buffer_);
+    flushed_ += buffer_.size();
+    buffer_.clear();
+    return s;
+  }
+
+ private:
+  File* const file_;
+  std::string buffer_;
+  uint64_t flushed_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, const Segment& raw,
+                                      const SealOptions& options, DictionaryStore* dicts,
+                                      BlockCodec* codec) {
+  SealStats stats;
+  const uint64_t base = raw.base();
+  // Read every record; any damage means the raw segment stays as it is.
+  std::vector<Item> items;
+  absl::flat_hash_map<absl::string_view, uint32_t> session_of;
+  std::vector<uint32_t> session_sizes;
+  SegmentScanner scanner(raw.path(), raw.contents(), kSegmentHeaderSize, raw.size(), base,
+                         SegmentScanner::Mode::kStopAtDamage);
+  RecordView rec;
+  while (scanner.Next(&rec)) {
+    Item it;
+    it.sequence = rec.sequence;
+    it.event = rec.event;
+    if (!DecodeKeys(rec.keys, &it.keys)) {
+      return absl::DataLossError(absl::StrCat(raw.path(), ": bad keys in the record of sequence ",
+                                              rec.sequence));
+    }
+    it.keys.timestamp = rec.timestamp;
+    it.keys.has_timestamp = (rec.flags & kFlagHasTimestamp) != 0;
+    it.keys.error = (rec.flags & kFlagError) != 0;
+    auto [pos, inserted] =
+        session_of.try_emplace(it.keys.session_id, static_cast<uint32_t>(session_sizes.size()));
+    if (inserted) session_sizes.push_back(0);
+    it.session = pos->second;
+    ++session_sizes[it.session];
+    stats.event_bytes += rec.event.size();
+    items.push_back(it);
+  }
+  if (scanner.stop_status() != RecordStatus::kEndOfData) {
+    return absl::DataLossError(absl::StrCat(raw.path(), ": ",
+                                            RecordStatusName(scanner.stop_status()), " at offset ",
+                                            scanner.offset(), "; the segment is left unsealed"));
+  }
+  if (items.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(raw.path(), ": no event to seal"));
+  }
+  stats.events = items.size();
+
+  // Sealed order: sessions in order of first appearance, each session's events
+  // in sequence order (a counting sort keeps the sequence order within).
+  std::vector<uint32_t> start(session_sizes.size() + 1, 0);
+  for (size_t s = 0; s < session_sizes.size(); ++s) start[s + 1] = start[s] + session_sizes[s];
+  std::vector<uint32_t> order(items.size());
+  for (uint32_t i = 0; i < items.size(); ++i) order[start[items[i].session]++] = i;
+
+  auto dict = ChooseDictionary(items, stats.event_bytes, options, dicts, codec,
+                               &stats.trained_dictionary);
+  if (!dict.ok()) return dict.status();
+
+  const std::string sealed_path = JoinPath(dir, SealedFileName(base));
+  const std::string tmp_path = sealed_path + ".tmp";
+  const std::string index_path = JoinPath(dir, IndexFileName(base));
+  if (auto e = fs->Exists(tmp_path); e.ok() && *e) fs->Remove(tmp_path).IgnoreError();
+  auto file = fs->Open(tmp_path, OpenMode::kCreateExclusive);
+  if (!file.ok()) return file.status();
+  auto fail = [&](absl::Status s) {
+    file->reset();
+    fs->Remove(tmp_path).IgnoreError();
+    return s;
+  };
+
+  IndexBuilder builder(base);
+  SealedWriter writer(file->get());
+  std::vector<BlockEvent> block;
+  size_t block_bytes = 0;
+  std::string raw_block, frame;
+  auto flush_block = [&]() -> absl::Status {
+    raw_block.clear();
+    EncodeRawBlock(base, block, &raw_block);
+    frame.clear();
+    if (auto s = codec->Compress(raw_block, options.level, dict->get(), &frame); !s.ok()) return s;
+    builder.EndBlock(writer.offset(), static_cast<uint32_t>(frame.size()),
+                     static_cast<uint32_t>(raw_block.size()));
+    ++stats.blocks;
+    block.clear();
+    block_bytes = 0;
+    return writer.AddBlock(frame, static_cast<uint32_t>(raw_block.size()));
+  };
+  for (uint32_t i : order) {
+    const Item& it = items[i];
+    block.push_back(BlockEvent{it.sequence, it.event});
+    builder.Add(it.sequence, it.keys, it.event);
+    block_bytes += it.event.size() + 4;
+    if (block_bytes >= options.block_size) {
+      if (auto s = flush_block(); !s.ok()) return fail(s);
+    }
+  }
+  if (!block.empty()) {
+    if (auto s = flush_block(); !s.ok()) return fail(s);
+  }
+  if (auto s = writer.Flush(); !s.ok()) return fail(s);
+
+  SealedHeader header;
+  header.block_count = static_cast<uint32_t>(stats.blocks);
+  header.base_sequence = base;
+  header.last_sequence = items.back().sequence;
+  header.event_count = items.size();
+  header.data_end = writer.offset();
+  header.dict_id = *dict != nullptr ? (*dict)->id() : 0;
+  char hb[kSealedHeaderSize];
+  EncodeSealedHeader(header, hb);
+  if (auto s = (*file)->Write(0, absl::string_view(hb, sizeof(hb))); !s.ok()) return fail(s);
+  if (auto s = (*file)->Sync(); !s.ok()) return fail(s);
+  file->reset();
+  stats.sealed_bytes = header.data_end;
+
+  const std::string index = EncodeIndex(builder.Finish(header.data_end));
+  stats.index_bytes = index.size();
+  if (auto s = WriteFileAtomically(fs, dir, index_path, index, /*sync_dir=*/false); !s.ok()) {
+    fs->Remove(tmp_path).IgnoreError();
+    return s;
+  }
+  if (auto s = fs->Rename(tmp_path, sealed_path); !s.ok()) {
+    fs->Remove(tmp_path).IgnoreError();
+    return s;
+  }
+  if (auto s = fs->SyncDir(dir); !s.ok()) return s;
+  return stats;
+}
+
+}  // namespace tracelog

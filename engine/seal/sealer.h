@@ -1,0 +1,42 @@
+#ifndef TRACELOG_ENGINE_SEAL_SEALER_H_
+#define TRACELOG_ENGINE_SEAL_SEALER_H_
+
+// Rewrites a rolled raw segment into its sealed form (<base>.sealed) and
+// index (<base>.idx). Crash-safe: both are written to temporary files,
+// synced, renamed into place and the directory synced; until the caller then
+// removes the raw segment, the raw segment stays authoritative (recovery
+// deletes a sealed file whose raw segment still exists).
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/io/file_system.h"
+#include "engine/log/options.h"
+#include "engine/seal/block_codec.h"
+
+namespace tracelog {
+
+class Segment;
+
+
+struct SealStats {
+  uint64_t events = 0;
+  uint64_t event_bytes = 0;   // raw event bytes sealed
+  uint64_t sealed_bytes = 0;  // size of the .sealed file
+  uint64_t index_bytes = 0;   // size of the .idx file
+  uint64_t blocks = 0;
+  bool trained_dictionary = false;
+};
+
+// Seals `raw` (a complete, rolled segment) into `dir`. DataLossError if the
+// raw segment is damaged (it then stays unsealed, and authoritative);
+// FailedPreconditionError if it holds no event.
+absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, const Segment& raw,
+                                      const SealOptions& options, DictionaryStore* dicts,
+                                      BlockCodec* codec);
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_SEAL_SEALER_H_
