@@ -40,7 +40,8 @@ void AddLogOption(CLI::App* sub, std::string* dir);
 // Readers open read-only and see a consistent prefix even while a writer runs.
 absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_only,
                                              const std::string& fsync_flag = "",
-                                             uint64_t segment_size = 0);
+                                             uint64_t segment_size = 0,
+                                             const SealOptions* seal = nullptr);
 
 // Prints "tracelog: <message>" to stderr.
 void PrintError(const absl::Status& status);
@@ -96,6 +97,11 @@ Command RegisterDump(CLI::App& app);
 Command RegisterVerify(CLI::App& app);
 Command RegisterInfo(CLI::App& app);
 Command RegisterGen(CLI::App& app);
+Command RegisterQuery(CLI::App& app);
+Command RegisterSessions(CLI::App& app);
+Command RegisterSeal(CLI::App& app);
+Command RegisterReindex(CLI::App& app);
+Command RegisterRetain(CLI::App& app);
 
 }  // namespace tracelog::cli
 

@@ -79,8 +79,9 @@ int main(int argc, char** argv) {
   app.failure_message(CLI::FailureMessage::help);
 
   const std::vector<Command> commands = {
-      RegisterAppend(app), RegisterDump(app), RegisterVerify(app),
-      RegisterInfo(app),   RegisterGen(app),
+      RegisterAppend(app), RegisterDump(app),     RegisterVerify(app),  RegisterInfo(app),
+      RegisterQuery(app),  RegisterSessions(app), RegisterSeal(app),    RegisterReindex(app),
+      RegisterRetain(app), RegisterGen(app),
   };
 
   try {

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <zstd.h>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -279,12 +281,26 @@ std::string EncodeIndex(const SegmentIndex& index) {
     PutDouble(&body, b.min_timestamp);
     PutDouble(&body, b.max_timestamp);
     PutCounts(&body, b.sessions);
-    PutCounts(&body, b.types);
-    PutCounts(&body, b.tools);
-    PutVarint64(&body, b.errors);
+    PutVarint64(&body, b.combos.size());
+    for (const BlockCombo& c : b.combos) {
+      PutVarint64(&body, c.type);
+      PutVarint64(&body, uint64_t{c.tool} << 1 | (c.error ? 1 : 0));
+      PutVarint64(&body, c.count);
+    }
+  }
+  // The body is stored zstd-compressed (flag bit 0 at offset 12): session ids
+  // and summaries repeat a lot.
+  std::string packed(ZSTD_compressBound(body.size()), '\0');
+  const size_t n = ZSTD_compress(packed.data(), packed.size(), body.data(), body.size(), 3);
+  uint32_t flags = 0;
+  if (!ZSTD_isError(n) && n < body.size()) {
+    packed.resize(n);
+    flags = 1;
+    body.swap(packed);
   }
   std::string out(kIndexHeaderSize, '\0');
   char* h = out.data();
+  EncodeFixed32(h + 12, flags);
   EncodeFixed64(h + 16, index.base_sequence);
   EncodeFixed64(h + 24, index.last_sequence);
   EncodeFixed64(h + 32, index.event_count);
@@ -311,10 +327,24 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index) {
                                             " at offset 48 does not match the file size ",
                                             src.size()));
   }
-  const absl::string_view body = src.substr(kIndexHeaderSize, body_len);
+  absl::string_view body = src.substr(kIndexHeaderSize, body_len);
   if (DecodeFixed64(src.data() + kIndexHeaderSize + body_len) != Checksum64(body)) {
     return absl::DataLossError(absl::StrCat("index body checksum mismatch at offset ",
                                             kIndexHeaderSize + body_len));
+  }
+  const uint32_t flags = DecodeFixed32(h + 12);
+  if (flags > 1) return absl::DataLossError("unknown index flags at offset 12");
+  std::string unpacked;
+  if (flags & 1) {
+    const unsigned long long size = ZSTD_getFrameContentSize(body.data(), body.size());
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+        size > (1ull << 32)) {
+      return absl::DataLossError("index body is not a zstd frame");
+    }
+    unpacked.resize(size);
+    const size_t n = ZSTD_decompress(unpacked.data(), unpacked.size(), body.data(), body.size());
+    if (ZSTD_isError(n) || n != size) return absl::DataLossError("index body does not decompress");
+    body = unpacked;
   }
   Cursor c{body.data(), body.data() + body.size()};
   index->types.resize(c.Count(1));
@@ -347,19 +377,23 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index) {
     b.min_timestamp = c.Double();
     b.max_timestamp = c.Double();
     b.sessions = c.Counts();
-    b.types = c.Counts();
-    b.tools = c.Counts();
-    b.errors = c.Varint32();
-    position += b.count;
+    b.combos.resize(c.Count(3));
+    uint64_t in_combos = 0, in_runs = 0;
+    for (BlockCombo& combo : b.combos) {
+      combo.type = c.Varint32();
+      const uint64_t tool = c.Varint();
+      combo.tool = static_cast<uint32_t>(tool >> 1);
+      combo.error = (tool & 1) != 0;
+      combo.count = c.Varint32();
+      in_combos += combo.count;
+      if (combo.type >= index->types.size() || combo.tool > index->tools.size()) c.ok = false;
+    }
     for (const auto& [id, n] : b.sessions) {
       if (id >= index->sessions.size()) c.ok = false;
+      in_runs += n;
     }
-    for (const auto& [id, n] : b.types) {
-      if (id >= index->types.size()) c.ok = false;
-    }
-    for (const auto& [id, n] : b.tools) {
-      if (id >= index->tools.size()) c.ok = false;
-    }
+    if (in_combos != b.count || in_runs != b.count) c.ok = false;
+    position += b.count;
   }
   for (const SessionSummary& s : index->sessions) {
     for (const auto& [id, n] : s.types) {

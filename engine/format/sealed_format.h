@@ -73,6 +73,14 @@ inline constexpr size_t kIndexHeaderSize = 64;
 // session ordinal), in ascending id order unless stated otherwise.
 using IdCounts = std::vector<std::pair<uint32_t, uint32_t>>;
 
+// How many events of a block share one (event type, tool, error flag).
+struct BlockCombo {
+  uint32_t type = 0;  // id into SegmentIndex::types
+  uint32_t tool = 0;  // 0: no tool; else 1 + id into SegmentIndex::tools
+  bool error = false;
+  uint32_t count = 0;
+};
+
 struct BlockSummary {
   uint64_t offset = 0;  // of the block header in the .sealed file
   uint32_t compressed_size = 0;
@@ -82,9 +90,7 @@ struct BlockSummary {
   bool has_timestamp = false;  // some event of the block has a timestamp
   double min_timestamp = 0, max_timestamp = 0;
   IdCounts sessions;  // (session ordinal, events) in block order: contiguous runs
-  IdCounts types;     // (type id, events)
-  IdCounts tools;     // (tool id, events) for events that name a tool
-  uint32_t errors = 0;
+  std::vector<BlockCombo> combos;  // sorted by (type, tool, error)
 };
 
 struct SessionSummary {

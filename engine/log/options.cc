@@ -28,19 +28,31 @@ absl::StatusOr<SyncPolicy> SyncPolicy::Parse(absl::string_view text) {
   } else {
     return bad("unknown policy");
   }
+  std::optional<uint64_t> n;
+  if (kind == Kind::kBytes) {
+    n = ParseByteSize(v);
+  } else if (uint64_t ms; absl::SimpleAtoi(v, &ms)) {
+    n = ms;
+  }
+  if (!n || *n == 0) return bad("the value must be a positive integer");
+  return SyncPolicy{kind, *n};
+}
+
+std::optional<uint64_t> ParseByteSize(absl::string_view text) {
   uint64_t mult = 1;
-  if (kind == Kind::kBytes && !v.empty()) {
-    switch (v.back()) {
+  if (!text.empty()) {
+    switch (absl::ascii_tolower(static_cast<unsigned char>(text.back()))) {
       case 'k': mult = 1ull << 10; break;
       case 'm': mult = 1ull << 20; break;
       case 'g': mult = 1ull << 30; break;
+      case 't': mult = 1ull << 40; break;
       default: break;
     }
-    if (mult != 1) v.remove_suffix(1);
+    if (mult != 1) text.remove_suffix(1);
   }
   uint64_t n;
-  if (!absl::SimpleAtoi(v, &n) || n == 0) return bad("the value must be a positive integer");
-  return SyncPolicy{kind, n * mult};
+  if (!absl::SimpleAtoi(text, &n) || n > UINT64_MAX / mult) return std::nullopt;
+  return n * mult;
 }
 
 std::string SyncPolicy::ToString() const {

@@ -2,6 +2,7 @@
 #define TRACELOG_ENGINE_LOG_OPTIONS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -45,9 +46,10 @@ struct SyncPolicy {
 // How rolled segments are sealed (engine/seal/sealer.h, format-spec/README.md
 // "Sealed segments").
 struct SealOptions {
-  // Raw bytes per zstd block. Smaller blocks make session reads cheaper,
-  // larger ones compress better (bench/RESULTS.md). Default: 256 KiB.
-  uint64_t block_size = 256 << 10;
+  // Raw bytes per zstd block. Smaller blocks make session reads and selective
+  // queries cheaper, larger ones compress better; with the dictionary, 128 KiB
+  // blocks compress as well as 256 KiB ones (bench/RESULTS.md). Default: 128 KiB.
+  uint64_t block_size = 128 << 10;
   // zstd level. Default: 3.
   int level = 3;
   // Size of the dictionary trained from the log's own events when the first
@@ -58,6 +60,10 @@ struct SealOptions {
   // Default: 8 MiB.
   uint64_t dictionary_min_bytes = 8 << 20;
 };
+
+// Parses a byte count: digits, optionally followed by k, m, g or t (powers of
+// 1024, either case).
+std::optional<uint64_t> ParseByteSize(absl::string_view text);
 
 struct LogOptions {
   // File system to use. Default: the POSIX file system.

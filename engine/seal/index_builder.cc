@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <tuple>
 
 namespace tracelog {
 
@@ -81,9 +82,17 @@ void IndexBuilder::Add(uint64_t sequence, const EventKeys& keys, absl::string_vi
     b.sessions.emplace_back(session, 0);
   }
   ++b.sessions.back().second;
-  Bump(&b.types, type);
-  if (!keys.tool_name.empty()) Bump(&b.tools, Intern(keys.tool_name, &index_.tools, &tool_ids_));
-  if (keys.error) ++b.errors;
+  const uint32_t tool =
+      keys.tool_name.empty() ? 0 : 1 + Intern(keys.tool_name, &index_.tools, &tool_ids_);
+  bool found = false;
+  for (BlockCombo& c : b.combos) {
+    if (c.type == type && c.tool == tool && c.error == keys.error) {
+      ++c.count;
+      found = true;
+      break;
+    }
+  }
+  if (!found) b.combos.push_back(BlockCombo{type, tool, keys.error, 1});
   if (keys.has_timestamp) {
     if (!b.has_timestamp) {
       b.min_timestamp = b.max_timestamp = keys.timestamp;
@@ -100,8 +109,10 @@ void IndexBuilder::EndBlock(uint64_t offset, uint32_t compressed_size, uint32_t 
   block_.offset = offset;
   block_.compressed_size = compressed_size;
   block_.raw_size = raw_size;
-  std::sort(block_.types.begin(), block_.types.end());
-  std::sort(block_.tools.begin(), block_.tools.end());
+  std::sort(block_.combos.begin(), block_.combos.end(),
+            [](const BlockCombo& a, const BlockCombo& b) {
+              return std::tie(a.type, a.tool, a.error) < std::tie(b.type, b.tool, b.error);
+            });
   index_.blocks.push_back(std::move(block_));
   block_ = BlockSummary();
 }

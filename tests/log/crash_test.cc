@@ -18,7 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/io/file_system.h"
 #include "engine/log/log.h"
 #include "tests/testutil/test_util.h"
 
@@ -71,6 +73,7 @@ void RunCrashIterations(SyncPolicy policy, int threads, int iterations) {
   std::map<uint64_t, uint64_t> acked;  // sequence -> id
   uint64_t total_acks = 0;
   uint64_t ack_rounds = 0;  // rounds that waited for an acknowledgement
+  uint64_t sealed_seen = 0;  // sealed segments found after the kills (sealing was on)
   for (int iter = 0; iter < iterations; ++iter) {
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
@@ -143,6 +146,9 @@ void RunCrashIterations(SyncPolicy policy, int threads, int iterations) {
     // Unacknowledged events that survived are fine, but they stay in the
     // oracle from now on: the next iteration must not lose them either.
     ASSERT_OK((*log)->Close());
+    if (auto names = DefaultFileSystem()->ListDir(log_dir); names.ok()) {
+      for (const std::string& n : *names) sealed_seen += absl::EndsWith(n, ".sealed");
+    }
     std::map<uint64_t, uint64_t> next;
     for (const auto& [seq, ev_bytes] : got) {
       if (acked.count(seq)) next[seq] = acked[seq];
@@ -153,7 +159,12 @@ void RunCrashIterations(SyncPolicy policy, int threads, int iterations) {
   // acknowledgement contributed at least one.
   EXPECT_GE(total_acks, ack_rounds);
   EXPECT_GT(ack_rounds, 0u);
-  std::printf("%llu acknowledged appends checked\n", static_cast<unsigned long long>(total_acks));
+  std::printf("%llu acknowledged appends checked; %llu sealed segments seen after kills\n",
+              static_cast<unsigned long long>(total_acks),
+              static_cast<unsigned long long>(sealed_seen));
+  // Writers seal rolled segments in the background, so kills also land in
+  // the middle of seals; the log must have been sealing for that to count.
+  EXPECT_GT(sealed_seen, 0u);
 }
 
 TEST(CrashTest, SigkillLosesNothingAcknowledgedUnderAlways) {

@@ -143,7 +143,7 @@ std::string FaultInjectionFileSystem::Parent(const std::string& path) {
 
 absl::Status FaultInjectionFileSystem::TakeFault(absl::Status* slot) {
   std::lock_guard<std::mutex> l(mu_);
-  if (all_fail_) return absl::InternalError("injected failure: the disk is gone");
+  if (!ConsumeOpLocked()) return absl::InternalError("injected failure: the disk is gone");
   absl::Status s = *slot;
   *slot = absl::OkStatus();
   return s;
@@ -152,6 +152,12 @@ absl::Status FaultInjectionFileSystem::TakeFault(absl::Status* slot) {
 void FaultInjectionFileSystem::SetAllFail(bool on) {
   std::lock_guard<std::mutex> l(mu_);
   all_fail_ = on;
+  if (!on) ops_left_ = UINT64_MAX;
+}
+
+void FaultInjectionFileSystem::FailAfter(uint64_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  ops_left_ = n;
 }
 
 void FaultInjectionFileSystem::SetSpaceLimit(uint64_t bytes) {
@@ -171,7 +177,7 @@ uint64_t FaultInjectionFileSystem::used_space() {
 
 absl::Status FaultInjectionFileSystem::CheckAllocate(Node* node, uint64_t size) {
   std::lock_guard<std::mutex> l(mu_);
-  if (all_fail_) return absl::InternalError("injected failure: the disk is gone");
+  if (!ConsumeOpLocked()) return absl::InternalError("injected failure: the disk is gone");
   uint64_t used = 0;
   for (auto& [name, n] : files_) {
     if (n.get() == node) continue;
@@ -252,7 +258,7 @@ absl::StatusOr<std::unique_ptr<File>> FaultInjectionFileSystem::Open(const std::
       [[fallthrough]];
     case OpenMode::kCreateOrOpen:
       if (it == files_.end()) {
-        if (all_fail_) return absl::InternalError("injected failure: the disk is gone");
+        if (!ConsumeOpLocked()) return absl::InternalError("injected failure: the disk is gone");
         node = std::make_shared<Node>();
         files_[path] = node;
       } else {
@@ -297,7 +303,7 @@ absl::StatusOr<std::vector<std::string>> FaultInjectionFileSystem::ListDir(const
 
 absl::Status FaultInjectionFileSystem::Rename(const std::string& from, const std::string& to) {
   std::lock_guard<std::mutex> l(mu_);
-  if (all_fail_) return absl::InternalError("injected failure: the disk is gone");
+  if (!ConsumeOpLocked()) return absl::InternalError("injected failure: the disk is gone");
   auto it = files_.find(from);
   if (it == files_.end()) return absl::NotFoundError("rename " + from);
   files_[to] = it->second;
@@ -307,6 +313,7 @@ absl::Status FaultInjectionFileSystem::Rename(const std::string& from, const std
 
 absl::Status FaultInjectionFileSystem::Remove(const std::string& path) {
   std::lock_guard<std::mutex> l(mu_);
+  if (!ConsumeOpLocked()) return absl::InternalError("injected failure: the disk is gone");
   if (files_.erase(path) == 0) return absl::NotFoundError("unlink " + path);
   return absl::OkStatus();
 }

@@ -43,6 +43,10 @@ class FaultInjectionFileSystem final : public FileSystem {
   void FailNextWrite(absl::Status s) { Set(&fail_write_, std::move(s)); }
   // Fail every write, sync and allocation until cleared (a dead disk).
   void SetAllFail(bool on);
+  // Let `n` more mutating calls (write, sync, directory sync, allocation,
+  // creation, rename, removal) through, then behave as SetAllFail(true):
+  // the process dies at step n of whatever it is doing.
+  void FailAfter(uint64_t n);
   // Total bytes files may reserve; Allocate beyond it is ENOSPC.
   void SetSpaceLimit(uint64_t bytes);
   uint64_t used_space();
@@ -89,6 +93,17 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::set<std::string> locks_;
   absl::Status fail_sync_, fail_write_;
   bool all_fail_ = false;
+  uint64_t ops_left_ = UINT64_MAX;  // FailAfter
+  // REQUIRES: mu_. Counts one mutating call; false if it must fail.
+  bool ConsumeOpLocked() {
+    if (all_fail_) return false;
+    if (ops_left_ == 0) {
+      all_fail_ = true;
+      return false;
+    }
+    if (ops_left_ != UINT64_MAX) --ops_left_;
+    return true;
+  }
   uint64_t space_limit_ = UINT64_MAX;
   uint64_t syncs_ = 0;
   uint64_t boots_ = 0;

@@ -1,0 +1,444 @@
+#include "engine/query/query.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "engine/format/event_keys.h"
+#include "engine/log/segment.h"
+#include "engine/log/segment_scanner.h"
+#include "engine/seal/block_codec.h"
+#include "engine/seal/index_builder.h"
+#include "engine/seal/sealed_segment.h"
+
+namespace tracelog {
+
+struct QueryEngine::SegmentInfo {
+  std::shared_ptr<SealedSegment> segment;
+  std::shared_ptr<const SegmentIndex> index;
+  absl::flat_hash_map<std::string, uint32_t> session_ids, type_ids, tool_ids;
+  std::vector<std::vector<uint32_t>> session_blocks;  // by session ordinal
+};
+
+// The query with agents resolved to sessions.
+struct QueryEngine::Plan {
+  bool impossible = false;  // an agent filter that names no session
+  std::vector<std::string> sessions;
+};
+
+namespace {
+
+// The filters, as an event's keys are tested against them.
+struct Filters {
+  explicit Filters(const Query& q, const std::vector<std::string>& sessions)
+      : query(q), session_set(sessions.begin(), sessions.end()) {}
+  const Query& query;
+  absl::flat_hash_set<absl::string_view> session_set;
+  bool by_session() const { return !session_set.empty(); }
+  // Whether keys beyond the session are needed to decide.
+  bool needs_keys() const {
+    return !query.types.empty() || !query.tools.empty() || query.error || query.since ||
+           query.until;
+  }
+  bool Matches(const EventKeys& k, bool check_session) const {
+    if (check_session && by_session() && !session_set.contains(k.session_id)) return false;
+    if (!query.types.empty() &&
+        std::find(query.types.begin(), query.types.end(), k.event_type) == query.types.end()) {
+      return false;
+    }
+    if (!query.tools.empty() &&
+        std::find(query.tools.begin(), query.tools.end(), k.tool_name) == query.tools.end()) {
+      return false;
+    }
+    if (query.error && !k.error) return false;
+    if (query.since && (!k.has_timestamp || k.timestamp < *query.since)) return false;
+    if (query.until && (!k.has_timestamp || k.timestamp >= *query.until)) return false;
+    return true;
+  }
+};
+
+// Resolves names to the ids of one segment's tables; the absent ones drop.
+std::vector<uint32_t> Ids(const std::vector<std::string>& names,
+                          const absl::flat_hash_map<std::string, uint32_t>& ids) {
+  std::vector<uint32_t> out;
+  for (const std::string& n : names) {
+    if (auto it = ids.find(n); it != ids.end()) out.push_back(it->second);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Events of block `b` that pass the type, tool and error filters (an empty
+// list: no filter).
+uint64_t ComboCount(const BlockSummary& b, const Query& q, const std::vector<uint32_t>& types,
+                    const std::vector<uint32_t>& tools) {
+  uint64_t n = 0;
+  for (const BlockCombo& c : b.combos) {
+    if (!q.types.empty() && !std::binary_search(types.begin(), types.end(), c.type)) continue;
+    if (!q.tools.empty() &&
+        (c.tool == 0 || !std::binary_search(tools.begin(), tools.end(), c.tool - 1))) {
+      continue;
+    }
+    if (q.error && !c.error) continue;
+    n += c.count;
+  }
+  return n;
+}
+
+bool KeysOf(const RecordView& rec, EventKeys* keys) {
+  *keys = EventKeys();
+  if (!DecodeKeys(rec.keys, keys)) return false;
+  keys->timestamp = rec.timestamp;
+  keys->has_timestamp = (rec.flags & kFlagHasTimestamp) != 0;
+  keys->error = (rec.flags & kFlagError) != 0;
+  return true;
+}
+
+void Merge(CatalogEntry* e, const SessionSummary& s, const std::vector<std::string>& types,
+           uint64_t base) {
+  if (e->agent.empty()) e->agent = s.agent;
+  if (e->parent.empty()) e->parent = s.parent;
+  if (s.has_timestamp) {
+    e->first_timestamp = e->has_timestamp ? std::min(e->first_timestamp, s.first_timestamp)
+                                          : s.first_timestamp;
+    e->last_timestamp = e->has_timestamp ? std::max(e->last_timestamp, s.last_timestamp)
+                                         : s.last_timestamp;
+    e->has_timestamp = true;
+  }
+  e->events += s.events;
+  e->tool_calls += s.tool_calls;
+  e->errors += s.errors;
+  for (const auto& [id, n] : s.types) e->types[types[id]] += n;
+  if (e->segments.empty() || e->segments.back() != base) e->segments.push_back(base);
+}
+
+}  // namespace
+
+QueryEngine::QueryEngine(Log* log) : log_(log) {}
+QueryEngine::~QueryEngine() = default;
+
+absl::StatusOr<std::shared_ptr<QueryEngine::SegmentInfo>> QueryEngine::Info(
+    const SegmentSnapshot& seg) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (auto it = infos_.find(seg.sealed.get()); it != infos_.end()) return it->second;
+  BlockCodec codec;
+  auto index = seg.sealed->Index(&codec);
+  if (!index.ok()) return index.status();
+  auto info = std::make_shared<SegmentInfo>();
+  info->segment = seg.sealed;
+  info->index = *index;
+  const SegmentIndex& idx = **index;
+  info->session_ids.reserve(idx.sessions.size());
+  for (uint32_t i = 0; i < idx.sessions.size(); ++i) info->session_ids[idx.sessions[i].id] = i;
+  for (uint32_t i = 0; i < idx.types.size(); ++i) info->type_ids[idx.types[i]] = i;
+  for (uint32_t i = 0; i < idx.tools.size(); ++i) info->tool_ids[idx.tools[i]] = i;
+  info->session_blocks.resize(idx.sessions.size());
+  for (uint32_t b = 0; b < idx.blocks.size(); ++b) {
+    for (const auto& [s, n] : idx.blocks[b].sessions) info->session_blocks[s].push_back(b);
+  }
+  infos_[seg.sealed.get()] = info;
+  return info;
+}
+
+absl::StatusOr<QueryEngine::Plan> QueryEngine::MakePlan(const Query& query) {
+  Plan plan;
+  plan.sessions = query.sessions;
+  if (query.agents.empty()) return plan;
+  auto catalog = Catalog();
+  if (!catalog.ok()) return catalog.status();
+  std::vector<std::string> of_agents;
+  for (const CatalogEntry& e : *catalog) {
+    if (std::find(query.agents.begin(), query.agents.end(), e.agent) != query.agents.end()) {
+      of_agents.push_back(e.id);
+    }
+  }
+  if (!query.sessions.empty()) {
+    // Both filters: the sessions that pass both.
+    std::vector<std::string> both;
+    for (const std::string& s : query.sessions) {
+      if (std::find(of_agents.begin(), of_agents.end(), s) != of_agents.end()) both.push_back(s);
+    }
+    of_agents.swap(both);
+  }
+  plan.sessions = std::move(of_agents);
+  plan.impossible = plan.sessions.empty();
+  return plan;
+}
+
+absl::StatusOr<uint64_t> QueryEngine::Run(const Query& query, const EventFn& fn,
+                                          QueryStats* stats, const CorruptionReporter& reporter) {
+  return Execute(query, &fn, stats, reporter);
+}
+
+absl::StatusOr<uint64_t> QueryEngine::Count(const Query& query, QueryStats* stats,
+                                            const CorruptionReporter& reporter) {
+  return Execute(query, nullptr, stats, reporter);
+}
+
+absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn* fn,
+                                              QueryStats* stats_out,
+                                              const CorruptionReporter& reporter) {
+  QueryStats local;
+  QueryStats& stats = stats_out != nullptr ? *stats_out : local;
+  stats = QueryStats();
+  auto plan = MakePlan(query);
+  if (!plan.ok()) return plan.status();
+  if (plan->impossible) return 0;
+  const Filters filters(query, plan->sessions);
+  const bool by_time = query.since.has_value() || query.until.has_value();
+  const double since = query.since.value_or(-INFINITY);
+  const double until = query.until.value_or(INFINITY);
+  // A count needs no block when the index has the exact number: for the
+  // sessions alone, or for any mix of type, tool and error filters.
+  const bool by_combo = !query.types.empty() || !query.tools.empty() || query.error;
+  const bool countable = !by_time && !(filters.by_session() && by_combo);
+  const uint64_t limit = query.limit == 0 ? UINT64_MAX : query.limit;
+  uint64_t matched = 0;
+  bool stopped = false;
+  auto deliver = [&](uint64_t seq, absl::string_view event) {
+    ++matched;
+    if (fn != nullptr && !(*fn)(seq, event)) stopped = true;
+    if (matched >= limit) stopped = true;
+  };
+  auto count_reporter = [&](const Corruption& c) {
+    ++stats.corruptions;
+    if (reporter) reporter(c);
+  };
+
+  BlockCodec codec;
+  EventKeyExtractor extractor;
+  std::vector<SegmentSnapshot> segments = log_->SnapshotSegments(count_reporter);
+  for (const SegmentSnapshot& seg : segments) {
+    if (stopped) break;
+    ++stats.segments;
+    if (seg.raw != nullptr) {
+      SegmentScanner scanner(seg.raw->path(), seg.raw->contents(), kSegmentHeaderSize, seg.limit,
+                             seg.base, SegmentScanner::Mode::kSkipDamage, count_reporter);
+      RecordView rec;
+      EventKeys keys;
+      while (!stopped && scanner.Next(&rec)) {
+        if (rec.sequence > seg.last_sequence) break;
+        ++stats.raw_records;
+        if (KeysOf(rec, &keys) && filters.Matches(keys, /*check_session=*/true)) {
+          deliver(rec.sequence, rec.event);
+        }
+      }
+      continue;
+    }
+    auto info_or = Info(seg);
+    if (!info_or.ok()) {
+      count_reporter(Corruption{seg.sealed->path(), 0, 0, std::string(info_or.status().message())});
+      continue;
+    }
+    const SegmentInfo& info = **info_or;
+    const SegmentIndex& idx = *info.index;
+    const std::vector<uint32_t> sessions = Ids(plan->sessions, info.session_ids);
+    const std::vector<uint32_t> types = Ids(query.types, info.type_ids);
+    const std::vector<uint32_t> tools = Ids(query.tools, info.tool_ids);
+    if ((filters.by_session() && sessions.empty()) || (!query.types.empty() && types.empty()) ||
+        (!query.tools.empty() && tools.empty())) {
+      stats.blocks_total += idx.blocks.size();
+      continue;  // the segment holds none of them
+    }
+    // Candidate blocks: those of the sessions, or all.
+    std::vector<uint32_t> blocks;
+    if (filters.by_session()) {
+      for (uint32_t s : sessions) {
+        blocks.insert(blocks.end(), info.session_blocks[s].begin(), info.session_blocks[s].end());
+      }
+      std::sort(blocks.begin(), blocks.end());
+      blocks.erase(std::unique(blocks.begin(), blocks.end()), blocks.end());
+    } else {
+      blocks.resize(idx.blocks.size());
+      for (uint32_t b = 0; b < blocks.size(); ++b) blocks[b] = b;
+    }
+    stats.blocks_total += idx.blocks.size();
+    std::vector<std::unique_ptr<std::string>> buffers;
+    std::vector<BlockEvent> matches;
+    std::vector<BlockEvent> events;
+    for (uint32_t bi : blocks) {
+      const BlockSummary& b = idx.blocks[bi];
+      uint64_t n = b.count;  // the exact number of matches when `countable`
+      if (filters.by_session()) {
+        n = 0;
+        for (const auto& [s, c] : b.sessions) {
+          if (std::binary_search(sessions.begin(), sessions.end(), s)) n += c;
+        }
+        if (n == 0) continue;
+      }
+      if (by_combo && (n = ComboCount(b, query, types, tools)) == 0) continue;
+      if (by_time && (!b.has_timestamp || b.max_timestamp < since || b.min_timestamp >= until)) {
+        continue;
+      }
+      if (fn == nullptr && countable) {
+        ++stats.blocks_counted;
+        matched += n;
+        continue;
+      }
+      auto raw = std::make_unique<std::string>();
+      if (auto s = seg.sealed->ReadBlock(b.offset, &codec, raw.get(), &events); !s.ok()) {
+        count_reporter(Corruption{seg.sealed->path(), b.offset, b.offset + kBlockHeaderSize +
+                                                                    b.compressed_size,
+                                  std::string(s.message())});
+        continue;
+      }
+      ++stats.blocks_read;
+      // Walk the block's session runs alongside its events.
+      size_t run = 0, left = b.sessions.empty() ? 0 : b.sessions[0].second;
+      for (const BlockEvent& e : events) {
+        while (left == 0 && run + 1 < b.sessions.size()) left = b.sessions[++run].second;
+        if (left > 0) --left;
+        if (filters.by_session() &&
+            (run >= b.sessions.size() ||
+             !std::binary_search(sessions.begin(), sessions.end(), b.sessions[run].first))) {
+          continue;
+        }
+        if (filters.needs_keys()) {
+          EventKeys keys;
+          if (!extractor.Extract(e.event, &keys).ok()) continue;
+          if (!filters.Matches(keys, /*check_session=*/false)) continue;
+        }
+        matches.push_back(e);
+      }
+      buffers.push_back(std::move(raw));
+    }
+    std::sort(matches.begin(), matches.end(),
+              [](const BlockEvent& a, const BlockEvent& b) { return a.sequence < b.sequence; });
+    for (const BlockEvent& e : matches) {
+      if (stopped) break;
+      deliver(e.sequence, e.event);
+    }
+  }
+  // Drop cached indexes of segments that are gone (retention).
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (infos_.size() > segments.size()) {
+      absl::flat_hash_set<const void*> live;
+      for (const SegmentSnapshot& s : segments) live.insert(s.sealed.get());
+      for (auto it = infos_.begin(); it != infos_.end();) {
+        if (!live.contains(it->first)) {
+          infos_.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+  return std::min(matched, limit);
+}
+
+absl::StatusOr<std::vector<CatalogEntry>> QueryEngine::Catalog(const CorruptionReporter& reporter) {
+  absl::flat_hash_map<std::string, CatalogEntry> entries;
+  for (const SegmentSnapshot& seg : log_->SnapshotSegments(reporter)) {
+    if (seg.sealed != nullptr) {
+      auto info = Info(seg);
+      if (!info.ok()) {
+        if (reporter) reporter(Corruption{seg.sealed->path(), 0, 0, std::string(info.status().message())});
+        continue;
+      }
+      const SegmentIndex& idx = *(*info)->index;
+      for (const SessionSummary& s : idx.sessions) {
+        CatalogEntry& e = entries[s.id];
+        e.id = s.id;
+        Merge(&e, s, idx.types, seg.base);
+      }
+      continue;
+    }
+    SegmentScanner scanner(seg.raw->path(), seg.raw->contents(), kSegmentHeaderSize, seg.limit,
+                           seg.base, SegmentScanner::Mode::kSkipDamage, reporter);
+    RecordView rec;
+    EventKeys keys;
+    while (scanner.Next(&rec)) {
+      if (rec.sequence > seg.last_sequence) break;
+      if (!KeysOf(rec, &keys)) continue;
+      SessionSummary s;
+      s.events = 1;
+      s.has_timestamp = keys.has_timestamp;
+      s.first_timestamp = s.last_timestamp = keys.timestamp;
+      s.tool_calls = keys.event_type == "tool_call" ? 1 : 0;
+      s.errors = keys.error ? 1 : 0;
+      if (keys.event_type == "session_start") ExtractSessionStartInfo(rec.event, &s.agent, &s.parent);
+      CatalogEntry& e = entries[keys.session_id];
+      e.id = std::string(keys.session_id);
+      ++e.types[std::string(keys.event_type)];
+      Merge(&e, s, {}, seg.base);
+    }
+  }
+  std::vector<CatalogEntry> out;
+  out.reserve(entries.size());
+  for (auto& [id, e] : entries) out.push_back(std::move(e));
+  std::sort(out.begin(), out.end(),
+            [](const CatalogEntry& a, const CatalogEntry& b) { return a.id < b.id; });
+  return out;
+}
+
+absl::StatusOr<std::string> QueryEngine::ResolveSession(absl::string_view id) {
+  // An exact id is found through the indexes' hash tables (and a scan of the
+  // raw segments); a prefix needs the whole catalog.
+  for (const SegmentSnapshot& seg : log_->SnapshotSegments()) {
+    if (seg.sealed != nullptr) {
+      auto info = Info(seg);
+      if (info.ok() && (*info)->session_ids.contains(id)) return std::string(id);
+      continue;
+    }
+    SegmentScanner scanner(seg.raw->path(), seg.raw->contents(), kSegmentHeaderSize, seg.limit,
+                           seg.base, SegmentScanner::Mode::kSkipDamage);
+    RecordView rec;
+    EventKeys keys;
+    while (scanner.Next(&rec)) {
+      if (rec.sequence <= seg.last_sequence && KeysOf(rec, &keys) && keys.session_id == id) {
+        return std::string(id);
+      }
+    }
+  }
+  auto catalog = Catalog();
+  if (!catalog.ok()) return catalog.status();
+  std::vector<std::string> candidates;
+  for (const CatalogEntry& e : *catalog) {
+    if (absl::StartsWith(e.id, id)) candidates.push_back(e.id);
+  }
+  if (candidates.empty()) {
+    return absl::NotFoundError(absl::StrCat("no session ", id, " in the log"));
+  }
+  if (candidates.size() > 1) {
+    if (candidates.size() > 5) {
+      candidates.resize(5);
+      candidates.push_back("...");
+    }
+    return absl::InvalidArgumentError(absl::StrCat("session prefix ", id, " is ambiguous: ",
+                                                   absl::StrJoin(candidates, ", ")));
+  }
+  return candidates[0];
+}
+
+absl::StatusOr<double> ParseQueryTime(absl::string_view text, double now) {
+  const absl::string_view t = absl::StripAsciiWhitespace(text);
+  double v;
+  if (absl::SimpleAtod(t, &v) && std::isfinite(v)) return v;  // epoch seconds
+  if (t.size() >= 2) {
+    const char unit = t.back();
+    const double scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600
+                       : unit == 'd' ? 86400 : unit == 'w' ? 7 * 86400 : 0;
+    if (scale > 0 && absl::SimpleAtod(t.substr(0, t.size() - 1), &v) && std::isfinite(v) &&
+        v >= 0 && absl::ascii_isdigit(static_cast<unsigned char>(t[0]))) {
+      return now - v * scale;  // an age: that long before now
+    }
+  }
+  absl::Time time;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, std::string(t), &time, &err) ||
+      absl::ParseTime("%Y-%m-%d", std::string(t), &time, &err)) {
+    return absl::ToDoubleSeconds(time - absl::UnixEpoch());
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "bad time '", text,
+      "': expected epoch seconds, RFC 3339 (2026-11-23T02:00:00Z) or an age (15m, 24h, 7d)"));
+}
+
+}  // namespace tracelog

@@ -1,0 +1,506 @@
+// Sealing: the sealed format, SealAll, background sealing, damage, the
+// index rebuilt from blocks, and crashes at every step of a seal.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "bench/workload.h"
+#include "engine/format/sealed_format.h"
+#include "engine/format/segment_format.h"
+#include "engine/log/log.h"
+#include "engine/seal/block_codec.h"
+#include "engine/seal/index_builder.h"
+#include "engine/seal/sealed_segment.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/fault_file_system.h"
+#include "tests/testutil/test_util.h"
+
+namespace tracelog {
+namespace {
+
+using ::tracelog::testing::FaultInjectionFileSystem;
+using ::tracelog::testing::TempDir;
+
+// A small fleet: several interleaved sessions, all event types.
+std::vector<std::string> Fleet(int sessions, uint64_t seed = 3) {
+  WorkloadOptions w;
+  w.seed = seed;
+  w.agents = 4;
+  w.sessions = sessions;
+  w.turns_per_session = 3;
+  w.max_output_bytes = 8 << 10;
+  FleetWorkload fleet(w);
+  std::vector<std::string> out;
+  std::string line;
+  while (fleet.Next(&line)) {
+    out.push_back(line);
+    line.clear();
+  }
+  return out;
+}
+
+LogOptions Small(FileSystem* fs = nullptr) {
+  LogOptions o;
+  o.fs = fs;
+  o.segment_size = 64 << 10;
+  o.prefault_bytes = 0;
+  o.sync.kind = SyncPolicy::Kind::kNever;
+  o.seal_on_roll = false;
+  o.seal.block_size = 8 << 10;
+  o.seal.dictionary_size = 16 << 10;  // small logs train a dictionary too
+  o.seal.dictionary_min_bytes = 32 << 10;
+  return o;
+}
+
+std::vector<std::string> EventsOf(Log* log, uint64_t* corruptions = nullptr,
+                                  std::vector<Corruption>* seen = nullptr) {
+  ReaderOptions ro;
+  if (seen != nullptr) ro.reporter = [seen](const Corruption& c) { seen->push_back(c); };
+  auto r = log->NewReader(ro);
+  std::vector<std::string> out;
+  LogEvent ev;
+  uint64_t expect = 0;
+  while (r->Next(&ev)) {
+    if (expect != 0 && seen == nullptr) EXPECT_EQ(ev.sequence, expect) << "sequence order";
+    expect = ev.sequence + 1;
+    out.emplace_back(ev.event);
+  }
+  if (corruptions != nullptr) *corruptions = r->corruptions();
+  return out;
+}
+
+void AppendAll(Log* log, const std::vector<std::string>& events) {
+  for (const std::string& e : events) ASSERT_OK(log->Append(e));
+}
+
+std::vector<std::string> Files(const std::string& dir, absl::string_view suffix) {
+  std::vector<std::string> out;
+  auto names = DefaultFileSystem()->ListDir(dir);
+  if (!names.ok()) return out;
+  for (const std::string& n : *names) {
+    if (absl::EndsWith(n, suffix)) out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(SealedFormatTest, RawBlocksRoundTripWithAndWithoutNewlines) {
+  for (bool newline : {false, true}) {
+    const std::string a = "{\"a\":1}", b = newline ? "{\"b\":\n2}" : "{\"b\":2}", c = "";
+    std::vector<BlockEvent> in = {{107, a}, {101, b}, {130, c}};
+    std::string raw;
+    EncodeRawBlock(100, in, &raw);
+    std::vector<BlockEvent> out;
+    ASSERT_OK(DecodeRawBlock(100, raw, &out));
+    ASSERT_EQ(out.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(out[i].sequence, in[i].sequence);
+      EXPECT_EQ(out[i].event, in[i].event);
+    }
+    // Every truncation is an error, never a crash or a short block.
+    for (size_t cut = 0; cut < raw.size(); ++cut) {
+      EXPECT_FALSE(DecodeRawBlock(100, absl::string_view(raw).substr(0, cut), &out).ok()) << cut;
+    }
+  }
+}
+
+TEST(SealedFormatTest, IndexRoundTripsAndAnyFlippedByteIsDetected) {
+  IndexBuilder builder(10);
+  EventKeys k;
+  k.session_id = "s1";
+  k.event_type = "session_start";
+  k.timestamp = 5;
+  k.has_timestamp = true;
+  builder.Add(10, k, R"({"event_type":"session_start","data":{"agent_name":"bot"}})");
+  k.event_type = "tool_call";
+  k.tool_name = "Bash";
+  k.timestamp = 7;
+  builder.Add(12, k, "{}");
+  builder.EndBlock(64, 100, 200);
+  k.session_id = "s2";
+  k.event_type = "error";
+  k.error = true;
+  builder.Add(11, k, "{}");
+  builder.EndBlock(180, 50, 60);
+  const SegmentIndex index = builder.Finish(230);
+  const std::string bytes = EncodeIndex(index);
+  SegmentIndex back;
+  ASSERT_OK(DecodeIndex(bytes, &back));
+  EXPECT_EQ(back.base_sequence, 10u);
+  EXPECT_EQ(back.last_sequence, 12u);
+  EXPECT_EQ(back.event_count, 3u);
+  ASSERT_EQ(back.sessions.size(), 2u);
+  EXPECT_EQ(back.sessions[0].agent, "bot");
+  EXPECT_EQ(back.sessions[0].tool_calls, 1u);
+  EXPECT_EQ(back.sessions[1].errors, 1u);
+  ASSERT_EQ(back.blocks.size(), 2u);
+  EXPECT_EQ(back.blocks[0].min_sequence, 10u);
+  EXPECT_EQ(back.blocks[0].max_sequence, 12u);
+  EXPECT_EQ(back.blocks[0].max_timestamp, 7);
+  EXPECT_EQ(back.blocks[1].combos.size(), 1u);
+  EXPECT_TRUE(back.blocks[1].combos[0].error);
+  EXPECT_EQ(back.tools, std::vector<std::string>{"Bash"});
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string bad = bytes;
+    bad[i] ^= 0x10;
+    SegmentIndex ignored;
+    EXPECT_TRUE(absl::IsDataLoss(DecodeIndex(bad, &ignored))) << "flipped byte " << i;
+  }
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    SegmentIndex ignored;
+    EXPECT_FALSE(DecodeIndex(bytes.substr(0, cut), &ignored).ok()) << cut;
+  }
+}
+
+TEST(SealTest, SealAllKeepsEveryEventInOrderAndRemovesRawSegments) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(30);
+  auto log = Log::Open(dir.Sub("log"), Small());
+  ASSERT_OK(log);
+  AppendAll(log->get(), events);
+  const LogStats before = (*log)->Stats();
+  ASSERT_GT(before.segments, 3u);
+  ASSERT_OK((*log)->SealAll());
+  const LogStats after = (*log)->Stats();
+  EXPECT_EQ(after.sealed_segments, after.segments - 1);  // all but the new, empty active one
+  EXPECT_EQ(after.events, events.size());
+  EXPECT_LT(after.stored_bytes, before.stored_bytes / 2) << "sealed segments are compressed";
+  EXPECT_EQ(Files(dir.Sub("log"), ".seg").size(), 1u);
+  EXPECT_EQ(Files(dir.Sub("log"), ".sealed").size(), after.sealed_segments);
+  EXPECT_EQ(Files(dir.Sub("log"), ".idx").size(), after.sealed_segments);
+  EXPECT_EQ(Files(dir.Sub("log"), "").size() - Files(dir.Sub("log"), ".seg").size() -
+                2 * after.sealed_segments,
+            3u)  // CHECKPOINT, LOCK, DICT-*, and nothing else
+      << "leftover files";
+  const std::vector<std::string> all = Files(dir.Sub("log"), "");
+  EXPECT_EQ(std::count_if(all.begin(), all.end(),
+                          [](const std::string& n) { return absl::StartsWith(n, "DICT-"); }),
+            1)
+      << "a dictionary was trained from the log";
+  uint64_t corruptions = 1;
+  EXPECT_EQ(EventsOf(log->get(), &corruptions), events);
+  EXPECT_EQ(corruptions, 0u);
+  // Appends continue after the sealed part; a reopen reads the same.
+  ASSERT_OK((*log)->Append(events[0]));
+  ASSERT_OK((*log)->Close());
+  LogOptions ro = Small();
+  ro.read_only = true;
+  auto again = Log::Open(dir.Sub("log"), ro);
+  ASSERT_OK(again);
+  std::vector<std::string> expect = events;
+  expect.push_back(events[0]);
+  EXPECT_EQ(EventsOf(again->get()), expect);
+}
+
+TEST(SealTest, ReadersStartingMidSegmentAndSealingUnderThemStayConsistent) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(20);
+  auto log = Log::Open(dir.Sub("log"), Small());
+  ASSERT_OK(log);
+  AppendAll(log->get(), events);
+  auto early = (*log)->NewReader(ReaderOptions{});  // created before sealing
+  ASSERT_OK((*log)->SealAll());
+  std::vector<std::string> got;
+  LogEvent ev;
+  while (early->Next(&ev)) got.emplace_back(ev.event);
+  EXPECT_EQ(got, events);
+  // from_sequence inside a sealed segment
+  ReaderOptions from;
+  from.from_sequence = events.size() / 2;
+  auto r = (*log)->NewReader(from);
+  ASSERT_TRUE(r->Next(&ev));
+  EXPECT_EQ(ev.sequence, from.from_sequence);
+  EXPECT_EQ(ev.event, events[from.from_sequence - 1]);
+  EXPECT_TRUE(ev.keys.has_timestamp);  // keys are parsed again from sealed events
+  EXPECT_FALSE(ev.keys.session_id.empty());
+}
+
+TEST(SealTest, AWriterSealsWhatAPreviousWriterLeftUnsealed) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(20);
+  {
+    auto log = Log::Open(dir.Sub("log"), Small());  // no background sealing
+    ASSERT_OK(log);
+    AppendAll(log->get(), events);
+    ASSERT_OK((*log)->Close());
+  }
+  ASSERT_GT(Files(dir.Sub("log"), ".seg").size(), 2u);
+  LogOptions o = Small();
+  o.seal_on_roll = true;
+  auto log = Log::Open(dir.Sub("log"), o);
+  ASSERT_OK(log);
+  // The background thread works through the leftovers; wait (bounded) for it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while ((*log)->Stats().sealed_segments + 1 < (*log)->Stats().segments &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ((*log)->Stats().sealed_segments + 1, (*log)->Stats().segments);
+  EXPECT_EQ(EventsOf(log->get()), events);
+}
+
+TEST(SealTest, ADamagedRawSegmentIsNotSealedAndStaysAuthoritative) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(20);
+  {
+    auto log = Log::Open(dir.Sub("log"), Small());
+    ASSERT_OK(log);
+    AppendAll(log->get(), events);
+    ASSERT_OK((*log)->Close());
+  }
+  const std::string seg = dir.Sub("log/") + SegmentFileName(1);
+  std::string bytes = testing::ReadFileOrEmpty(seg);
+  bytes[kSegmentHeaderSize + 200] ^= 0x20;
+  testing::WriteFileOrDie(seg, bytes);
+  auto log = Log::Open(dir.Sub("log"), Small());
+  ASSERT_OK(log);
+  const absl::Status s = (*log)->SealAll();
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  EXPECT_NE(s.message().find(SegmentFileName(1)), std::string::npos) << s;
+  EXPECT_EQ(Files(dir.Sub("log"), ".seg").front(), SegmentFileName(1));
+  EXPECT_TRUE(Files(dir.Sub("log"), ".sealed").empty()) << "nothing half-sealed is left";
+}
+
+TEST(SealTest, ADamagedIndexIsDetectedAndRebuiltFromTheBlocks) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(20);
+  {
+    auto log = Log::Open(dir.Sub("log"), Small());
+    ASSERT_OK(log);
+    AppendAll(log->get(), events);
+    ASSERT_OK((*log)->SealAll());
+    ASSERT_OK((*log)->Close());
+  }
+  const std::vector<std::string> idx = Files(dir.Sub("log"), ".idx");
+  ASSERT_GE(idx.size(), 2u);
+  DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
+  BlockCodec codec;
+  auto seg = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
+  ASSERT_OK(seg);
+  auto good = (*seg)->Index(&codec);
+  ASSERT_OK(good);
+  const std::string idx_path = dir.Sub("log/") + idx[0];
+  std::string bytes = testing::ReadFileOrEmpty(idx_path);
+  bytes[bytes.size() / 2] ^= 0x01;
+  testing::WriteFileOrDie(idx_path, bytes);
+  auto reopened = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
+  ASSERT_OK(reopened);
+  auto rebuilt = (*reopened)->Index(&codec);
+  ASSERT_OK(rebuilt);
+  EXPECT_NE((*reopened)->index_rebuilt().find("checksum"), std::string::npos)
+      << (*reopened)->index_rebuilt();
+  // The rebuilt index says what the written one said.
+  EXPECT_EQ(EncodeIndex(**rebuilt), EncodeIndex(**good));
+  // A missing index too.
+  ASSERT_EQ(std::remove(idx_path.c_str()), 0);
+  auto missing = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
+  ASSERT_OK(missing);
+  auto again = (*missing)->Index(&codec);
+  ASSERT_OK(again);
+  EXPECT_EQ(EncodeIndex(**again), EncodeIndex(**good));
+}
+
+TEST(SealTest, ADamagedBlockIsReportedWithFileAndOffsetAndSkipped) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(20);
+  {
+    auto log = Log::Open(dir.Sub("log"), Small());
+    ASSERT_OK(log);
+    AppendAll(log->get(), events);
+    ASSERT_OK((*log)->SealAll());
+    ASSERT_OK((*log)->Close());
+  }
+  const std::string path = dir.Sub("log/") + SealedFileName(1);
+  std::string bytes = testing::ReadFileOrEmpty(path);
+  const size_t at = kSealedHeaderSize + kBlockHeaderSize + 40;  // inside the first block
+  bytes[at] ^= 0x04;
+  testing::WriteFileOrDie(path, bytes);
+  LogOptions ro = Small();
+  ro.read_only = true;
+  auto log = Log::Open(dir.Sub("log"), ro);
+  ASSERT_OK(log);
+  std::vector<Corruption> seen;
+  const std::vector<std::string> got = EventsOf(log->get(), nullptr, &seen);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].file, path);
+  EXPECT_EQ(seen[0].begin, kSealedHeaderSize);
+  EXPECT_GT(seen[0].end, at);
+  EXPECT_LT(got.size(), events.size());
+  EXPECT_GT(got.size(), 0u);
+  for (const std::string& e : got) {  // never a damaged event: each is one of the input
+    EXPECT_NE(std::find(events.begin(), events.end(), e), events.end());
+  }
+}
+
+TEST(SealTest, ASealedFileWhoseRawSegmentStillExistsIsDroppedOnOpen) {
+  // A crash after the sealed file was renamed into place but before the raw
+  // segment was removed: the raw segment is authoritative.
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(20);
+  std::string raw_bytes;
+  {
+    auto log = Log::Open(dir.Sub("log"), Small());
+    ASSERT_OK(log);
+    AppendAll(log->get(), events);
+    ASSERT_OK((*log)->Close());
+    raw_bytes = testing::ReadFileOrEmpty(dir.Sub("log/") + SegmentFileName(1));
+  }
+  {
+    auto log = Log::Open(dir.Sub("log"), Small());
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->SealAll());
+    ASSERT_OK((*log)->Close());
+  }
+  testing::WriteFileOrDie(dir.Sub("log/") + SegmentFileName(1), raw_bytes);  // "not yet removed"
+  auto log = Log::Open(dir.Sub("log"), Small());
+  ASSERT_OK(log);
+  for (const std::string& f : Files(dir.Sub("log"), ".sealed")) EXPECT_NE(f, SealedFileName(1));
+  for (const std::string& f : Files(dir.Sub("log"), ".idx")) EXPECT_NE(f, IndexFileName(1));
+  EXPECT_EQ(EventsOf(log->get()), events);
+  ASSERT_OK((*log)->SealAll());  // and it is sealed again
+  EXPECT_EQ(EventsOf(log->get()), events);
+}
+
+// ---- Crashes at every step of a seal (fault-injecting file system) ----------
+
+class SealFaultTest : public ::testing::TestWithParam<FaultInjectionFileSystem::DropMode> {};
+
+TEST_P(SealFaultTest, ACrashAtAnyStepOfSealingLosesNothing) {
+  const std::vector<std::string> events = Fleet(12);
+  bool completed = false;
+  for (uint64_t step = 0; !completed && step < 400; ++step) {
+    SCOPED_TRACE(absl::StrCat("crash at step ", step));
+    FaultInjectionFileSystem fs;
+    ASSERT_OK(fs.CreateDir("/log"));
+    LogOptions o = Small(&fs);
+    o.segment_size = 16 << 10;
+    o.sync.kind = SyncPolicy::Kind::kAlways;
+    {
+      auto log = Log::Open("/log", o);
+      ASSERT_OK(log);
+      AppendAll(log->get(), events);
+      ASSERT_OK((*log)->Close());
+    }
+    {
+      auto log = Log::Open("/log", o);
+      ASSERT_OK(log);
+      fs.FailAfter(step);
+      completed = (*log)->SealAll().ok();
+      log->reset();  // the process dies (the disk refuses everything from the step on)
+    }
+    fs.SetAllFail(false);
+    fs.DropUnsyncedData(GetParam(), step);  // and the machine loses what was not synced
+    auto log = Log::Open("/log", o);
+    ASSERT_OK(log);
+    uint64_t corruptions = 1;
+    ASSERT_EQ(EventsOf(log->get(), &corruptions), events);
+    ASSERT_EQ(corruptions, 0u);
+    ASSERT_OK((*log)->SealAll());  // the next writer finishes the job
+    ASSERT_EQ(EventsOf(log->get(), &corruptions), events);
+    ASSERT_EQ(corruptions, 0u);
+    ASSERT_OK((*log)->Close());
+  }
+  EXPECT_TRUE(completed) << "the seal never completed: the test did not reach its end";
+}
+
+INSTANTIATE_TEST_SUITE_P(DropModes, SealFaultTest,
+                         ::testing::Values(FaultInjectionFileSystem::DropMode::kUnsynced,
+                                           FaultInjectionFileSystem::DropMode::kTornTail));
+
+// ---- Retention ----------------------------------------------------------------
+
+TEST(RetainTest, RemovesOldSealedSegmentsOldestFirstAndNeverARawOne) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(30);
+  auto log = Log::Open(dir.Sub("log"), Small());
+  ASSERT_OK(log);
+  AppendAll(log->get(), events);
+  ASSERT_OK((*log)->SealAll());
+  AppendAll(log->get(), {events.back()});  // the active segment holds an event
+  const LogStats before = (*log)->Stats();
+  // The newest event of each sealed segment, from the events themselves.
+  BlockCodec codec;
+  std::vector<SegmentSnapshot> segs = (*log)->SnapshotSegments();
+  ASSERT_GE(segs.size(), 4u);
+  auto newest = [&](const SegmentSnapshot& s) {
+    auto index = s.sealed->Index(&codec);
+    double t = 0;
+    for (const BlockSummary& b : (*index)->blocks) t = std::max(t, b.max_timestamp);
+    return t;
+  };
+  // "now" such that exactly the first two segments are older than an hour.
+  RetainOptions r;
+  r.max_age_seconds = 3600;
+  r.now = (newest(segs[1]) + newest(segs[2])) / 2 + 3600;
+  ASSERT_LT(newest(segs[1]), newest(segs[2]));
+  auto res = (*log)->Retain(r);
+  ASSERT_OK(res);
+  EXPECT_EQ(res->removed.size(), 2u);
+  const uint64_t first = segs[2].base;
+  EXPECT_EQ((*log)->Stats().first_sequence, first);
+  std::vector<std::string> expect(events.begin() + (first - 1), events.end());
+  expect.push_back(events.back());
+  EXPECT_EQ(EventsOf(log->get()), expect);
+  // By size: everything sealed goes, the active segment stays.
+  RetainOptions all;
+  all.max_bytes = 1;
+  auto res2 = (*log)->Retain(all);
+  ASSERT_OK(res2);
+  EXPECT_EQ(res2->removed.size(), before.sealed_segments - 2);
+  EXPECT_EQ(EventsOf(log->get()), std::vector<std::string>{events.back()});
+  EXPECT_TRUE(Files(dir.Sub("log"), ".sealed").empty());
+  EXPECT_TRUE(Files(dir.Sub("log"), ".idx").empty());
+  ASSERT_OK((*log)->Append(events[0]));
+  ASSERT_OK((*log)->Close());
+  auto again = Log::Open(dir.Sub("log"), Small());
+  ASSERT_OK(again);
+  EXPECT_EQ(EventsOf(again->get()), (std::vector<std::string>{events.back(), events[0]}));
+  EXPECT_EQ((*again)->Stats().last_sequence, events.size() + 2);
+}
+
+TEST(RetainTest, ACrashDuringRetentionLeavesAGapFreeLog) {
+  const std::vector<std::string> events = Fleet(12);
+  for (uint64_t step = 0; step < 12; ++step) {
+    SCOPED_TRACE(absl::StrCat("crash at step ", step));
+    FaultInjectionFileSystem fs;
+    ASSERT_OK(fs.CreateDir("/log"));
+    LogOptions o = Small(&fs);
+    o.segment_size = 16 << 10;
+    {
+      auto log = Log::Open("/log", o);
+      ASSERT_OK(log);
+      AppendAll(log->get(), events);
+      ASSERT_OK((*log)->SealAll());
+      ASSERT_OK((*log)->Close());
+    }
+    {
+      auto log = Log::Open("/log", o);
+      ASSERT_OK(log);
+      fs.FailAfter(step);
+      RetainOptions r;
+      r.max_bytes = 1;
+      (*log)->Retain(r).IgnoreError();
+      log->reset();
+    }
+    fs.SetAllFail(false);
+    fs.DropUnsyncedData(FaultInjectionFileSystem::DropMode::kUnsynced, step);
+    auto log = Log::Open("/log", o);
+    ASSERT_OK(log);
+    uint64_t corruptions = 1;
+    const std::vector<std::string> got = EventsOf(log->get(), &corruptions);
+    EXPECT_EQ(corruptions, 0u);
+    // What is left is a suffix of what was appended.
+    ASSERT_LE(got.size(), events.size());
+    EXPECT_TRUE(std::equal(got.begin(), got.end(), events.end() - got.size()));
+    EXPECT_EQ((*log)->Stats().last_sequence, events.size());
+  }
+}
+
+}  // namespace
+}  // namespace tracelog
