@@ -22,6 +22,7 @@ int RunDump(const DumpFlags& f) {
     return kExitError;
   }
   ReaderOptions ro;
+  ro.want_keys = false;  // only the bytes are printed
   ro.from_sequence = f.from;
   ro.reporter = [](const Corruption& c) { PrintError("skipped " + c.ToString()); };
   auto reader = (*log)->NewReader(ro);

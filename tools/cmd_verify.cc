@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "engine/seal/block_codec.h"
+#include "engine/seal/sealed_segment.h"
 #include "tools/cli.h"
 
 namespace tracelog::cli {
@@ -27,6 +29,19 @@ int RunVerify(const VerifyFlags& f) {
     ++damaged;
     std::printf("DAMAGED %s\n", c.ToString().c_str());
   };
+  ro.want_keys = false;
+  // The indexes of sealed segments: each must be intact and describe its segment.
+  BlockCodec codec;
+  for (const SegmentSnapshot& seg : (*log)->SnapshotSegments()) {
+    if (seg.sealed == nullptr) continue;
+    auto index = seg.sealed->Index(&codec);
+    if (!index.ok()) continue;  // the segment's own damage is reported below
+    if (!seg.sealed->index_rebuilt().empty()) {
+      ++damaged;
+      std::printf("DAMAGED %s: %s (queries rebuild it in memory; `tracelog reindex` rewrites it)\n",
+                  seg.sealed->index_path().c_str(), seg.sealed->index_rebuilt().c_str());
+    }
+  }
   auto reader = (*log)->NewReader(ro);
   LogEvent ev;
   uint64_t events = 0, bytes = 0, first, last;

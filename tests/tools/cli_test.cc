@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/format/sealed_format.h"
 #include "engine/format/segment_format.h"
 #include "tests/testutil/test_util.h"
 
@@ -59,7 +60,8 @@ TEST(CliTest, HelpListsSubcommandsAndExitsZero) {
   TempDir dir;
   Result r = RunCli(dir, {"--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* sub : {"append", "dump", "verify", "info", "gen"}) {
+  for (const char* sub : {"append", "dump", "verify", "info", "gen", "query", "sessions", "seal",
+                          "reindex", "retain"}) {
     EXPECT_NE(r.out.find(sub), std::string::npos) << sub;
   }
   r = RunCli(dir, {"append", "--help"});
@@ -199,6 +201,65 @@ TEST(CliTest, GenIsDeterministicAndWritesADirectory) {
     ++sessions;
   }
   EXPECT_EQ(sessions, 4);
+}
+
+TEST(CliTest, SealQuerySessionsReindexRetainEndToEnd) {
+  TempDir dir;
+  const std::string log = dir.Sub("log");
+  Result gen = RunCli(dir, {"gen", "--sessions", "24", "--agents", "3", "--seed", "5"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  ASSERT_EQ(RunCli(dir, {"append", "--log", log, "--fsync", "never", "--segment-size", "65536"},
+                   gen.out).exit_code,
+            0);
+  // Counts from raw segments (scan) and from sealed ones (index) agree.
+  Result raw_count = RunCli(dir, {"query", "--log", log, "--tool", "Bash", "--count"});
+  ASSERT_EQ(raw_count.exit_code, 0) << raw_count.err;
+  Result seal = RunCli(dir, {"seal", "--log", log});
+  ASSERT_EQ(seal.exit_code, 0) << seal.err;
+  EXPECT_NE(seal.out.find("segments are sealed"), std::string::npos) << seal.out;
+  Result sealed_count = RunCli(dir, {"query", "--log", log, "--tool", "Bash", "--count"});
+  EXPECT_EQ(sealed_count.out, raw_count.out);
+  EXPECT_GT(std::stoi(sealed_count.out), 0);
+  EXPECT_EQ(RunCli(dir, {"dump", "--log", log}).out, gen.out) << "byte for byte after sealing";
+
+  // Sessions: a header and one line per session; a prefix selects one.
+  Result sessions = RunCli(dir, {"sessions", "--log", log});
+  ASSERT_EQ(sessions.exit_code, 0) << sessions.err;
+  std::vector<std::string> lines = absl::StrSplit(sessions.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 25u);
+  const std::string id = lines[1].substr(0, lines[1].find('\t'));
+  Result one = RunCli(dir, {"query", "--log", log, "--session", id.substr(0, 12)});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  for (absl::string_view l : absl::StrSplit(one.out, '\n', absl::SkipEmpty())) {
+    EXPECT_NE(l.find(id), absl::string_view::npos);
+  }
+  // Nothing matched: 1. A bad time: 2, naming it.
+  EXPECT_EQ(RunCli(dir, {"query", "--log", log, "--type", "no_such_type"}).exit_code, 1);
+  Result bad = RunCli(dir, {"query", "--log", log, "--since", "yesterday"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("yesterday"), std::string::npos) << bad.err;
+
+  // A damaged index: verify says so, queries still answer, reindex repairs it.
+  const std::string idx = log + "/" + IndexFileName(1);
+  std::string bytes = ReadFileOrEmpty(idx);
+  ASSERT_FALSE(bytes.empty());
+  bytes[bytes.size() / 2] ^= 1;
+  WriteFileOrDie(idx, bytes);
+  Result verify = RunCli(dir, {"verify", "--log", log});
+  EXPECT_EQ(verify.exit_code, 1) << verify.out;
+  EXPECT_NE(verify.out.find(IndexFileName(1)), std::string::npos) << verify.out;
+  EXPECT_EQ(RunCli(dir, {"query", "--log", log, "--tool", "Bash", "--count"}).out,
+            raw_count.out);
+  EXPECT_EQ(RunCli(dir, {"reindex", "--log", log}).exit_code, 0);
+  EXPECT_EQ(RunCli(dir, {"verify", "--log", log}).exit_code, 0);
+
+  // Retention: everything sealed goes, the log stays readable and writable.
+  Result retain = RunCli(dir, {"retain", "--log", log, "--max-bytes", "1"});
+  ASSERT_EQ(retain.exit_code, 0) << retain.err;
+  EXPECT_NE(retain.out.find("removed"), std::string::npos);
+  EXPECT_EQ(RunCli(dir, {"dump", "--log", log}).out, "");
+  EXPECT_EQ(RunCli(dir, {"retain", "--log", log}).exit_code, 2) << "a limit is required";
+  EXPECT_EQ(RunCli(dir, {"verify", "--log", log}).exit_code, 0);
 }
 
 }  // namespace
