@@ -1,5 +1,6 @@
 #include "engine/format/sealed_format.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -299,6 +300,60 @@ std::string EncodeIndex(const SegmentIndex& index) {
     body.swap(packed);
   }
   std::string out(kIndexHeaderSize, '\0');
+  // The session directory, derived from the blocks: a block whose events are
+  // all errors belongs to the error region (the sealer keeps errors apart).
+  SessionDirectory dir;
+  dir.entries.resize(index.sessions.size());
+  std::vector<uint64_t> main_end(index.sessions.size(), 0);
+  for (uint32_t i = 0; i < index.sessions.size(); ++i) {
+    dir.entries[i].hash = SessionHash(index.sessions[i].id);
+    dir.entries[i].ordinal = i;
+    dir.entries[i].main_offset = UINT64_MAX;
+  }
+  for (const BlockSummary& b : index.blocks) {
+    bool all_errors = !b.combos.empty();
+    for (const BlockCombo& c : b.combos) all_errors = all_errors && c.error;
+    const uint64_t end = b.offset + kBlockHeaderSize + b.compressed_size;
+    if (all_errors) {
+      if (dir.error_bytes == 0) dir.error_offset = b.offset;
+      dir.error_bytes = end - dir.error_offset;
+    }
+    for (const auto& [s, n] : b.sessions) {
+      SessionDirEntry& e = dir.entries[s];
+      e.events += n;
+      if (all_errors) {
+        e.errors += n;
+        continue;
+      }
+      e.main_offset = std::min(e.main_offset, b.offset);
+      main_end[s] = std::max(main_end[s], end);
+    }
+  }
+  for (SessionDirEntry& e : dir.entries) {
+    if (e.main_offset == UINT64_MAX) {
+      e.main_offset = 0;
+    } else {
+      e.main_bytes = static_cast<uint32_t>(main_end[e.ordinal] - e.main_offset);
+    }
+  }
+  std::sort(dir.entries.begin(), dir.entries.end(),
+            [](const SessionDirEntry& a, const SessionDirEntry& b) {
+              return a.hash != b.hash ? a.hash < b.hash : a.ordinal < b.ordinal;
+            });
+  std::string d;
+  PutFixed64(&d, dir.entries.size());
+  PutFixed64(&d, dir.error_offset);
+  PutFixed64(&d, dir.error_bytes);
+  for (const SessionDirEntry& e : dir.entries) {
+    PutFixed64(&d, e.hash);
+    PutFixed32(&d, e.ordinal);
+    PutFixed32(&d, e.events);
+    PutFixed64(&d, e.main_offset);
+    PutFixed32(&d, e.main_bytes);
+    PutFixed32(&d, e.errors);
+  }
+  PutFixed64(&d, Checksum64(d));
+  out += d;
   char* h = out.data();
   EncodeFixed32(h + 12, flags);
   EncodeFixed64(h + 16, index.base_sequence);
@@ -320,17 +375,21 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index) {
   index->last_sequence = DecodeFixed64(h + 24);
   index->event_count = DecodeFixed64(h + 32);
   index->sealed_size = DecodeFixed64(h + 40);
+  auto dir_bytes = SessionDirectoryBytes(src);
+  if (!dir_bytes.ok()) return dir_bytes.status();
+  SessionDirectory dir;
+  if (auto s = DecodeSessionDirectory(src.substr(0, *dir_bytes), &dir); !s.ok()) return s;
+  const uint64_t body_at = *dir_bytes;
   const uint64_t body_len = DecodeFixed64(h + 48);
-  if (body_len > src.size() - kIndexHeaderSize ||
-      src.size() - kIndexHeaderSize - body_len != 8) {
+  if (body_len > src.size() - body_at || src.size() - body_at - body_len != 8) {
     return absl::DataLossError(absl::StrCat("index body length ", body_len,
                                             " at offset 48 does not match the file size ",
                                             src.size()));
   }
-  absl::string_view body = src.substr(kIndexHeaderSize, body_len);
-  if (DecodeFixed64(src.data() + kIndexHeaderSize + body_len) != Checksum64(body)) {
+  absl::string_view body = src.substr(body_at, body_len);
+  if (DecodeFixed64(src.data() + body_at + body_len) != Checksum64(body)) {
     return absl::DataLossError(absl::StrCat("index body checksum mismatch at offset ",
-                                            kIndexHeaderSize + body_len));
+                                            body_at + body_len));
   }
   const uint32_t flags = DecodeFixed32(h + 12);
   if (flags > 1) return absl::DataLossError("unknown index flags at offset 12");
@@ -400,8 +459,65 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index) {
       if (id >= index->types.size()) c.ok = false;
     }
   }
-  if (!c.ok || c.p != c.limit || position != index->event_count) {
+  if (!c.ok || c.p != c.limit || position != index->event_count ||
+      dir.entries.size() != index->sessions.size()) {
     return absl::DataLossError("index body is malformed");
+  }
+  return absl::OkStatus();
+}
+
+uint64_t SessionHash(absl::string_view id) { return Checksum64(id); }
+
+absl::StatusOr<uint64_t> SessionDirectoryBytes(absl::string_view prefix) {
+  if (auto s = CheckHeader(prefix, kIndexMagic, kIndexPrefixSize, "index"); !s.ok()) return s;
+  const uint64_t n = DecodeFixed64(prefix.data() + kIndexHeaderSize);
+  if (n > (1ull << 32)) {
+    return absl::DataLossError(absl::StrCat("index: bad session count ", n, " at offset 64"));
+  }
+  return kIndexHeaderSize + 24 + n * kSessionDirEntrySize + 8;
+}
+
+absl::Status DecodeSessionDirectory(absl::string_view src, SessionDirectory* dir,
+                                    std::optional<uint64_t> only_hash) {
+  auto size = SessionDirectoryBytes(src);
+  if (!size.ok()) return size.status();
+  if (src.size() < *size) return absl::DataLossError("index: session directory truncated");
+  const char* p = src.data() + kIndexHeaderSize;
+  const absl::string_view body(p, *size - kIndexHeaderSize - 8);
+  if (DecodeFixed64(p + body.size()) != Checksum64(body)) {
+    return absl::DataLossError(absl::StrCat("index: session directory checksum mismatch at offset ",
+                                            *size - 8));
+  }
+  uint64_t n = DecodeFixed64(p);
+  dir->error_offset = DecodeFixed64(p + 8);
+  dir->error_bytes = DecodeFixed64(p + 16);
+  p += 24;
+  if (only_hash) {
+    // Entries are sorted by hash: the first with the hash, by bisection.
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      if (DecodeFixed64(p + mid * kSessionDirEntrySize) < *only_hash) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    p += lo * kSessionDirEntrySize;
+    n -= lo;
+    uint64_t same = 0;
+    while (same < n && DecodeFixed64(p + same * kSessionDirEntrySize) == *only_hash) ++same;
+    n = same;
+  }
+  dir->entries.resize(n);
+  for (SessionDirEntry& e : dir->entries) {
+    e.hash = DecodeFixed64(p);
+    e.ordinal = DecodeFixed32(p + 8);
+    e.events = DecodeFixed32(p + 12);
+    e.main_offset = DecodeFixed64(p + 16);
+    e.main_bytes = DecodeFixed32(p + 24);
+    e.errors = DecodeFixed32(p + 28);
+    p += kSessionDirEntrySize;
   }
   return absl::OkStatus();
 }
@@ -440,7 +556,8 @@ std::string EncodeDictFile(absl::string_view dict) {
   return out;
 }
 
-absl::Status DecodeDictFile(absl::string_view src, uint64_t* id, absl::string_view* dict) {
+absl::Status DecodeDictFile(absl::string_view src, uint64_t* id, absl::string_view* dict,
+                            bool verify_content) {
   if (auto s = CheckHeader(src, kDictMagic, kDictHeaderSize, "dictionary"); !s.ok()) return s;
   *id = DecodeFixed64(src.data() + 16);
   const uint64_t size = DecodeFixed64(src.data() + 24);
@@ -449,7 +566,7 @@ absl::Status DecodeDictFile(absl::string_view src, uint64_t* id, absl::string_vi
                                             " at offset 24 does not match the file"));
   }
   *dict = src.substr(kDictHeaderSize);
-  if (DictionaryId(*dict) != *id) {
+  if (verify_content && DictionaryId(*dict) != *id) {
     return absl::DataLossError("dictionary checksum mismatch (content does not match its id)");
   }
   return absl::OkStatus();

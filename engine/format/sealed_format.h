@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace tracelog {
@@ -119,6 +120,33 @@ std::string EncodeIndex(const SegmentIndex& index);
 // DataLossError (message without the file name) on any damage.
 absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index);
 
+// The session directory at the front of an index file: a session's blocks
+// found with one small read, without decoding the rest of the index.
+inline constexpr size_t kSessionDirEntrySize = 32;
+struct SessionDirEntry {
+  uint64_t hash = 0;          // SessionHash(id)
+  uint32_t ordinal = 0;       // in SegmentIndex::sessions
+  uint32_t events = 0;        // the session's events in this segment
+  uint64_t main_offset = 0;   // its non-error events: the blocks in
+  uint32_t main_bytes = 0;    //   [main_offset, main_offset + main_bytes)
+  uint32_t errors = 0;        // its error events (in the error region)
+};
+struct SessionDirectory {
+  uint64_t error_offset = 0;  // the error blocks: [error_offset, +error_bytes)
+  uint64_t error_bytes = 0;
+  std::vector<SessionDirEntry> entries;  // sorted by hash
+};
+uint64_t SessionHash(absl::string_view id);
+// Bytes of the index file needed to read its directory: 80 first, then
+// SessionDirectoryBytes(first 80 bytes) in all.
+inline constexpr size_t kIndexPrefixSize = kIndexHeaderSize + 16;
+absl::StatusOr<uint64_t> SessionDirectoryBytes(absl::string_view prefix);
+// Decodes the directory from the first SessionDirectoryBytes() bytes; with
+// `only_hash`, only the entries of that hash (a binary search, no copy of
+// the rest).
+absl::Status DecodeSessionDirectory(absl::string_view src, SessionDirectory* dir,
+                                    std::optional<uint64_t> only_hash = std::nullopt);
+
 // ---- Dictionary file ----------------------------------------------------------
 inline constexpr char kDictMagic[8] = {'T', 'L', 'Z', 'D', 'I', 'C', 'T', '\0'};
 inline constexpr size_t kDictHeaderSize = 64;
@@ -127,8 +155,10 @@ uint64_t DictionaryId(absl::string_view dict);
 std::string DictFileName(uint64_t id);  // "DICT-" + 16 hex digits
 std::optional<uint64_t> ParseDictFileName(absl::string_view name);
 std::string EncodeDictFile(absl::string_view dict);
-// Checks header and content checksum; *dict views into `src`.
-absl::Status DecodeDictFile(absl::string_view src, uint64_t* id, absl::string_view* dict);
+// Checks the header and (if verify_content) that the content matches its id;
+// *dict views into `src`.
+absl::Status DecodeDictFile(absl::string_view src, uint64_t* id, absl::string_view* dict,
+                            bool verify_content = true);
 
 }  // namespace tracelog
 

@@ -118,6 +118,32 @@ void Merge(CatalogEntry* e, const SessionSummary& s, const std::vector<std::stri
   if (e->segments.empty() || e->segments.back() != base) e->segments.push_back(base);
 }
 
+// Decompression buffers, reused: a fresh 128 KiB string is a fresh mmap
+// (glibc's threshold) that page-faults and is zero-filled on every block.
+class BufferPool {
+ public:
+  std::unique_ptr<std::string> Take() {
+    if (free_.empty()) return std::make_unique<std::string>();
+    auto b = std::move(free_.back());
+    free_.pop_back();
+    return b;
+  }
+  void Give(std::vector<std::unique_ptr<std::string>>* used) {
+    for (auto& b : *used) {
+      if (free_.size() < 64) free_.push_back(std::move(b));
+    }
+    used->clear();
+  }
+
+ private:
+  std::vector<std::unique_ptr<std::string>> free_;
+};
+
+BufferPool& ThreadBuffers() {
+  thread_local BufferPool pool;
+  return pool;
+}
+
 }  // namespace
 
 QueryEngine::QueryEngine(Log* log) : log_(log) {}
@@ -144,6 +170,11 @@ absl::StatusOr<std::shared_ptr<QueryEngine::SegmentInfo>> QueryEngine::Info(
   }
   infos_[seg.sealed.get()] = info;
   return info;
+}
+
+bool QueryEngine::Cached(const SegmentSnapshot& seg) {
+  std::lock_guard<std::mutex> l(mu_);
+  return infos_.contains(seg.sealed.get());
 }
 
 absl::StatusOr<QueryEngine::Plan> QueryEngine::MakePlan(const Query& query) {
@@ -211,8 +242,10 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
     if (reporter) reporter(c);
   };
 
-  BlockCodec codec;
-  EventKeyExtractor extractor;
+  // Per thread, kept across queries: a fresh zstd context and JSON parser
+  // each time cost page faults on their new buffers.
+  thread_local BlockCodec codec;
+  thread_local EventKeyExtractor extractor;
   std::vector<SegmentSnapshot> segments = log_->SnapshotSegments(count_reporter);
   for (const SegmentSnapshot& seg : segments) {
     if (stopped) break;
@@ -230,6 +263,68 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
         }
       }
       continue;
+    }
+    if (filters.by_session() && !Cached(seg)) {
+      // Sessions in a segment whose index is not loaded (a one-shot query,
+      // as from the CLI): find their blocks through the index's session
+      // directory instead of decoding the whole index.
+      std::vector<std::pair<uint64_t, uint64_t>> ranges;  // [begin, end) of blocks
+      bool errors = false, exact = true, usable = true;
+      uint64_t count = 0, error_offset = 0, error_bytes = 0;
+      for (const std::string& id : plan->sessions) {
+        auto dir = seg.sealed->LookupSession(SessionHash(id));
+        if (!dir.ok()) {
+          usable = false;  // a damaged index: the path below rebuilds it
+          break;
+        }
+        for (const SessionDirEntry& e : dir->entries) {
+          if (e.main_bytes > 0) ranges.emplace_back(e.main_offset, e.main_offset + e.main_bytes);
+          errors = errors || e.errors > 0;
+          count += e.events;
+        }
+        exact = exact && dir->entries.size() <= 1;
+        error_offset = dir->error_offset;
+        error_bytes = dir->error_bytes;
+      }
+      if (usable) {
+        if (ranges.empty() && !errors) continue;  // none of them here
+        if (fn == nullptr && countable && exact) {
+          matched += count;
+          continue;
+        }
+        if (errors) ranges.emplace_back(error_offset, error_offset + error_bytes);
+        std::sort(ranges.begin(), ranges.end());
+        std::vector<std::unique_ptr<std::string>> buffers;
+        std::vector<BlockEvent> matches, events;
+        uint64_t done = 0;  // blocks before this offset were read
+        for (const auto& [begin, end] : ranges) {
+          for (uint64_t at = std::max(begin, done); at < end; at = seg.sealed->NextBlock(at)) {
+            auto raw = ThreadBuffers().Take();
+            if (auto s = seg.sealed->ReadBlock(at, &codec, raw.get(), &events); !s.ok()) {
+              count_reporter(Corruption{seg.sealed->path(), at, seg.sealed->NextBlock(at),
+                                        std::string(s.message())});
+              continue;
+            }
+            ++stats.blocks_read;
+            for (const BlockEvent& e : events) {
+              EventKeys keys;
+              if (extractor.Extract(e.event, &keys).ok() && filters.Matches(keys, true)) {
+                matches.push_back(e);
+              }
+            }
+            buffers.push_back(std::move(raw));
+          }
+          done = std::max(done, end);
+        }
+        std::sort(matches.begin(), matches.end(),
+                  [](const BlockEvent& a, const BlockEvent& b) { return a.sequence < b.sequence; });
+        for (const BlockEvent& e : matches) {
+          if (stopped) break;
+          deliver(e.sequence, e.event);
+        }
+        ThreadBuffers().Give(&buffers);
+        continue;
+      }
     }
     auto info_or = Info(seg);
     if (!info_or.ok()) {
@@ -281,7 +376,7 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
         matched += n;
         continue;
       }
-      auto raw = std::make_unique<std::string>();
+      auto raw = ThreadBuffers().Take();
       if (auto s = seg.sealed->ReadBlock(b.offset, &codec, raw.get(), &events); !s.ok()) {
         count_reporter(Corruption{seg.sealed->path(), b.offset, b.offset + kBlockHeaderSize +
                                                                     b.compressed_size,
@@ -314,6 +409,7 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
       if (stopped) break;
       deliver(e.sequence, e.event);
     }
+    ThreadBuffers().Give(&buffers);
   }
   // Drop cached indexes of segments that are gone (retention).
   {
@@ -383,6 +479,12 @@ absl::StatusOr<std::string> QueryEngine::ResolveSession(absl::string_view id) {
   // raw segments); a prefix needs the whole catalog.
   for (const SegmentSnapshot& seg : log_->SnapshotSegments()) {
     if (seg.sealed != nullptr) {
+      if (!Cached(seg)) {
+        if (auto dir = seg.sealed->LookupSession(SessionHash(id)); dir.ok()) {
+          if (!dir->entries.empty()) return std::string(id);
+          continue;
+        }
+      }
       auto info = Info(seg);
       if (info.ok() && (*info)->session_ids.contains(id)) return std::string(id);
       continue;

@@ -93,6 +93,7 @@ class QueryEngine {
   struct SegmentInfo;
   struct Plan;
   absl::StatusOr<std::shared_ptr<SegmentInfo>> Info(const SegmentSnapshot& seg);
+  bool Cached(const SegmentSnapshot& seg);
   absl::StatusOr<Plan> MakePlan(const Query& query);
   absl::StatusOr<uint64_t> Execute(const Query& query, const EventFn* fn, QueryStats* stats,
                                    const CorruptionReporter& reporter);

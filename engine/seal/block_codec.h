@@ -23,9 +23,15 @@ class Dictionary {
  public:
   // Wraps dictionary bytes (a zstd dictionary).
   static absl::StatusOr<std::shared_ptr<const Dictionary>> FromBytes(std::string bytes);
+  // Wraps the dictionary bytes of a mapped DICT file (`bytes` views into
+  // `mapping`), without reading them all: only what decompression uses is
+  // paged in. Damage to them shows as a content checksum mismatch of the
+  // frames that use them.
+  static absl::StatusOr<std::shared_ptr<const Dictionary>> FromMapping(
+      std::unique_ptr<Mapping> mapping, absl::string_view bytes, uint64_t id);
   ~Dictionary();
   uint64_t id() const { return id_; }
-  absl::string_view bytes() const { return bytes_; }
+  absl::string_view bytes() const { return view_; }
   // Digested forms, created on first use and kept.
   const void* DecompressionDict() const;          // ZSTD_DDict*
   const void* CompressionDict(int level) const;   // ZSTD_CDict*
@@ -33,6 +39,8 @@ class Dictionary {
  private:
   Dictionary() = default;
   std::string bytes_;
+  std::unique_ptr<Mapping> mapping_;
+  absl::string_view view_;  // into bytes_ or mapping_
   uint64_t id_ = 0;
   void* ddict_ = nullptr;
   mutable std::mutex mu_;
@@ -52,7 +60,8 @@ class BlockCodec {
   BlockCodec(const BlockCodec&) = delete;
   BlockCodec& operator=(const BlockCodec&) = delete;
 
-  // Appends one zstd frame of `src` to *dst. `dict` may be null.
+  // Appends one zstd frame of `src` to *dst, with a content checksum (so a
+  // damaged dictionary cannot go unnoticed). `dict` may be null.
   absl::Status Compress(absl::string_view src, int level, const Dictionary* dict,
                         std::string* dst);
   // Replaces *dst with the decompressed frame, which must be exactly

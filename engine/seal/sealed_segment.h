@@ -44,10 +44,20 @@ class SealedSegment {
   // Why the .idx file could not be used, when Index() had to rebuild it.
   std::string index_rebuilt() const;
 
+  // The entries of the session directory of the .idx file for the session
+  // with hash `hash` (two small reads into a reused buffer, without decoding
+  // the rest of the index). DataLossError if the index is damaged: use
+  // Index() then.
+  absl::StatusOr<SessionDirectory> LookupSession(uint64_t hash) const;
+
   // Decompresses the block whose header is at `offset` (from a BlockSummary
   // or a walk): *raw receives its contents, *events views into *raw.
   absl::Status ReadBlock(uint64_t offset, BlockCodec* codec, std::string* raw,
                          std::vector<BlockEvent>* events) const;
+
+  // Offset of the block after the one at `offset` (from its header), or
+  // data end if that header is unusable.
+  uint64_t NextBlock(uint64_t offset) const;
 
   // Walks every block from the start of the file, in file order. A damaged
   // block is reported and skipped (if its header is unusable, so is the rest

@@ -248,6 +248,30 @@ TEST_F(QueryTest, RandomCombinationsMatchTheOracle) {
   }
 }
 
+TEST_F(QueryTest, OneShotSessionQueriesThroughTheSessionDirectoryMatchTheOracle) {
+  // A fresh engine has no index loaded: session filters take the directory
+  // path (what the CLI does), alone and combined with other filters.
+  for (size_t i = 0; i < oracle_.size(); i += oracle_.size() / 25) {
+    const OracleEvent& e = oracle_[i];
+    Query q;
+    q.sessions = {e.session};
+    {
+      QueryEngine engine(log_);
+      Check(&engine, q, "session " + e.session);
+    }
+    {
+      QueryEngine engine(log_);
+      auto n = engine.Count(q);
+      ASSERT_OK(n);
+      EXPECT_EQ(*n, Oracle(q).size());
+    }
+    q.error = i % 2 == 0;
+    q.types = {e.type};
+    QueryEngine engine(log_);
+    Check(&engine, q, "session, type, error " + e.session);
+  }
+}
+
 TEST_F(QueryTest, CountsFromTheIndexAloneWhereTheFiltersAllow) {
   QueryEngine engine(log_);
   QueryStats stats;

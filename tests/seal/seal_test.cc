@@ -67,7 +67,9 @@ std::vector<std::string> EventsOf(Log* log, uint64_t* corruptions = nullptr,
   LogEvent ev;
   uint64_t expect = 0;
   while (r->Next(&ev)) {
-    if (expect != 0 && seen == nullptr) EXPECT_EQ(ev.sequence, expect) << "sequence order";
+    if (expect != 0 && seen == nullptr) {
+      EXPECT_EQ(ev.sequence, expect) << "sequence order";
+    }
     expect = ev.sequence + 1;
     out.emplace_back(ev.event);
   }
