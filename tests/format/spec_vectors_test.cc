@@ -14,7 +14,10 @@
 #include "engine/format/checkpoint_format.h"
 #include "engine/format/checksum.h"
 #include "engine/format/event_keys.h"
+#include "engine/format/sealed_format.h"
 #include "engine/format/segment_format.h"
+#include "engine/seal/block_codec.h"
+#include "engine/seal/index_builder.h"
 #include "gtest/gtest.h"
 
 namespace tracelog {
@@ -61,6 +64,45 @@ std::string BuildRecord() {
   return rec;
 }
 
+constexpr char kEvent2[] =
+    R"({"event_type":"tool_call","timestamp":1795440022.5,"event_id":"e2","session_id":"s-2","data":{"tool_name":"Bash","arguments":{"command":"ls"}}})";
+
+// A sealed segment holding sequences 7 and 8 (two sessions) in one block,
+// without a dictionary, and its index.
+std::string BuildSealed(std::string* index) {
+  const std::vector<BlockEvent> events = {{7, kEvent}, {8, kEvent2}};
+  std::string raw;
+  EncodeRawBlock(7, events, &raw);
+  BlockCodec codec;
+  std::string frame;
+  EXPECT_TRUE(codec.Compress(raw, 3, nullptr, &frame).ok());
+  std::string file(kSealedHeaderSize, '\0');
+  char bh[kBlockHeaderSize];
+  EncodeBlockHeader(BlockHeader{static_cast<uint32_t>(frame.size()),
+                                static_cast<uint32_t>(raw.size()), Checksum64(frame)},
+                    bh);
+  file.append(bh, sizeof(bh));
+  file += frame;
+  SealedHeader h;
+  h.block_count = 1;
+  h.base_sequence = 7;
+  h.last_sequence = 8;
+  h.event_count = 2;
+  h.data_end = file.size();
+  EncodeSealedHeader(h, file.data());
+  IndexBuilder builder(7);
+  EventKeyExtractor ex;
+  for (const BlockEvent& e : events) {
+    EventKeys k;
+    EXPECT_TRUE(ex.Extract(e.event, &k).ok());
+    builder.Add(e.sequence, k, e.event);
+  }
+  builder.EndBlock(kSealedHeaderSize, static_cast<uint32_t>(frame.size()),
+                   static_cast<uint32_t>(raw.size()));
+  *index = EncodeIndex(builder.Finish(file.size()));
+  return file;
+}
+
 TEST(SpecVectorsTest, RegenerateWhenAsked) {
   if (std::getenv("TRACELOG_WRITE_VECTORS") == nullptr) GTEST_SKIP() << "not regenerating";
   char h[kSegmentHeaderSize];
@@ -72,6 +114,10 @@ TEST(SpecVectorsTest, RegenerateWhenAsked) {
   Checkpoint cp{kCheckpointFlagClean, 1, kSegmentHeaderSize + rec.size(), 2, 1795440021.8558512};
   char c[kCheckpointSize];
   EncodeCheckpoint(cp, c);
+  std::string index;
+  const std::string sealed = BuildSealed(&index);
+  WriteHex("sealed_segment.hex", "sealed segment: sequences 7-8, one block, no dictionary", sealed);
+  WriteHex("index.hex", "index of sealed_segment.hex", index);
   WriteHex("checkpoint.hex", "checkpoint: clean, segment 1, end offset 64+record, next sequence 2",
            std::string(c, sizeof(c)));
 }
@@ -116,6 +162,69 @@ TEST(SpecVectorsTest, CheckpointVectorDecodes) {
   EXPECT_EQ(cp.segment_base, 1u);
   EXPECT_EQ(cp.end_offset, kSegmentHeaderSize + ReadHex("record.hex").size());
   EXPECT_EQ(cp.next_sequence, 2u);
+}
+
+TEST(SpecVectorsTest, SealedSegmentVectorDecodes) {
+  const std::string bytes = ReadHex("sealed_segment.hex");
+  SealedHeader h;
+  ASSERT_TRUE(DecodeSealedHeader(bytes, &h).ok());
+  EXPECT_EQ(bytes.substr(0, 8), "TLSEALED");
+  EXPECT_EQ(h.base_sequence, 7u);
+  EXPECT_EQ(h.last_sequence, 8u);
+  EXPECT_EQ(h.event_count, 2u);
+  EXPECT_EQ(h.block_count, 1u);
+  EXPECT_EQ(h.dict_id, 0u);
+  EXPECT_EQ(h.data_end, bytes.size());
+  const BlockHeader b = DecodeBlockHeader(bytes.data() + kSealedHeaderSize);
+  ASSERT_EQ(kSealedHeaderSize + kBlockHeaderSize + b.compressed_size, bytes.size());
+  const absl::string_view frame =
+      absl::string_view(bytes).substr(kSealedHeaderSize + kBlockHeaderSize);
+  EXPECT_EQ(Checksum64(frame), b.checksum);
+  BlockCodec codec;
+  std::string raw;
+  ASSERT_TRUE(codec.Decompress(frame, b.raw_size, nullptr, &raw).ok());
+  std::vector<BlockEvent> events;
+  ASSERT_TRUE(DecodeRawBlock(7, raw, &events).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].sequence, 7u);
+  EXPECT_EQ(events[0].event, kEvent);
+  EXPECT_EQ(events[1].sequence, 8u);
+  EXPECT_EQ(events[1].event, kEvent2);
+  // The uncompressed parts are exactly what the code writes (the zstd frame
+  // itself may differ between zstd versions).
+  std::string index;
+  const std::string built = BuildSealed(&index);
+  EXPECT_EQ(built.substr(0, kSealedHeaderSize), bytes.substr(0, kSealedHeaderSize));
+}
+
+TEST(SpecVectorsTest, IndexVectorDecodes) {
+  const std::string bytes = ReadHex("index.hex");
+  SegmentIndex index;
+  ASSERT_TRUE(DecodeIndex(bytes, &index).ok());
+  EXPECT_EQ(index.base_sequence, 7u);
+  EXPECT_EQ(index.last_sequence, 8u);
+  EXPECT_EQ(index.event_count, 2u);
+  EXPECT_EQ(index.sealed_size, ReadHex("sealed_segment.hex").size());
+  EXPECT_EQ(index.types, (std::vector<std::string>{"tool_result", "tool_call"}));
+  EXPECT_EQ(index.tools, std::vector<std::string>{"Bash"});
+  ASSERT_EQ(index.sessions.size(), 2u);
+  EXPECT_EQ(index.sessions[0].id, "b23aff530dad41b8");
+  EXPECT_EQ(index.sessions[1].id, "s-2");
+  EXPECT_EQ(index.sessions[1].tool_calls, 1u);
+  ASSERT_EQ(index.blocks.size(), 1u);
+  EXPECT_EQ(index.blocks[0].offset, kSealedHeaderSize);
+  EXPECT_EQ(index.blocks[0].min_timestamp, 1795440021.8558512);
+  EXPECT_EQ(index.blocks[0].max_timestamp, 1795440022.5);
+  ASSERT_EQ(index.blocks[0].combos.size(), 2u);
+  EXPECT_EQ(index.blocks[0].combos[1].tool, 1u);  // 1 + id of "Bash"
+  // The session directory: s-2 has one event in the block at offset 64.
+  SessionDirectory dir;
+  ASSERT_TRUE(DecodeSessionDirectory(bytes, &dir, SessionHash("s-2")).ok());
+  ASSERT_EQ(dir.entries.size(), 1u);
+  EXPECT_EQ(dir.entries[0].ordinal, 1u);
+  EXPECT_EQ(dir.entries[0].events, 1u);
+  EXPECT_EQ(dir.entries[0].main_offset, kSealedHeaderSize);
+  EXPECT_EQ(dir.error_bytes, 0u);
 }
 
 }  // namespace
