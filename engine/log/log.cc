@@ -157,26 +157,41 @@ absl::Status Log::LoadSegmentList() {
   auto has = [](const std::vector<uint64_t>& v, uint64_t b) {
     return std::binary_search(v.begin(), v.end(), b);
   };
-  for (uint64_t base : raw) {
-    segments_.push_back(SegmentRef{base, JoinPath(dir_, SegmentFileName(base)), nullptr});
-  }
+  std::vector<uint64_t> superseded;  // raw segments whose sealed form is complete
   for (uint64_t base : sealed) {
     const std::string path = JoinPath(dir_, SealedFileName(base));
     if (has(raw, base)) {
-      // Sealing did not finish removing the raw segment: the raw segment is
-      // authoritative, the sealed copy is dropped (and made again).
+      // Both: the seal finished (a .sealed file exists only once it was
+      // written and synced in full) but the raw segment's removal did not.
+      // The sealed form wins if it is intact; else the raw one stays.
+      if (SealedSegment::Open(fs_, dir_, base, dicts_.get()).ok()) {
+        superseded.push_back(base);
+      } else {
+        if (writable) {
+          if (auto s = fs_->Remove(path); !s.ok()) return s;
+          removed = true;
+        }
+        continue;
+      }
+    }
+    SegmentRef ref{base, path, nullptr};
+    ref.is_sealed = true;
+    segments_.push_back(std::move(ref));
+  }
+  for (uint64_t base : raw) {
+    const std::string path = JoinPath(dir_, SegmentFileName(base));
+    if (has(superseded, base)) {
       if (writable) {
         if (auto s = fs_->Remove(path); !s.ok()) return s;
         removed = true;
       }
       continue;
     }
-    SegmentRef ref{base, path, nullptr};
-    ref.is_sealed = true;
-    segments_.push_back(std::move(ref));
+    segments_.push_back(SegmentRef{base, path, nullptr});
   }
   for (uint64_t base : index) {
-    if (writable && (!has(sealed, base) || has(raw, base))) {
+    const bool sealed_kept = has(sealed, base) && (!has(raw, base) || has(superseded, base));
+    if (writable && !sealed_kept) {
       if (auto s = fs_->Remove(JoinPath(dir_, IndexFileName(base))); !s.ok()) return s;
       removed = true;
     }
@@ -1018,13 +1033,6 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec) {
     if (!seg.ok()) return seg.status();
     raw = *seg;
     raw_path = segments_[i].path;
-  }
-  {
-    // The raw segment must be complete on disk before it may be replaced: if
-    // its removal is lost in a crash, it is authoritative again.
-    auto f = fs_->Open(raw_path, OpenMode::kRead);
-    if (!f.ok()) return f.status();
-    if (auto s = (*f)->Sync(); !s.ok()) return s;
   }
   auto stats = SealSegment(fs_, dir_, *raw, options_.seal, dicts_.get(), codec);
   if (!stats.ok()) return stats.status();

@@ -340,33 +340,51 @@ TEST(SealTest, ADamagedBlockIsReportedWithFileAndOffsetAndSkipped) {
   }
 }
 
-TEST(SealTest, ASealedFileWhoseRawSegmentStillExistsIsDroppedOnOpen) {
+TEST(SealTest, ACompleteSealedFileWinsOverTheRawSegmentItReplaced) {
   // A crash after the sealed file was renamed into place but before the raw
-  // segment was removed: the raw segment is authoritative.
-  TempDir dir;
-  const std::vector<std::string> events = Fleet(20);
-  std::string raw_bytes;
-  {
+  // segment was removed: the seal finished, the sealed form is authoritative;
+  // if it is damaged, the raw segment is.
+  for (bool damage : {false, true}) {
+    SCOPED_TRACE(damage ? "damaged sealed file" : "intact sealed file");
+    TempDir dir;
+    const std::vector<std::string> events = Fleet(20);
+    std::string raw_bytes;
+    {
+      auto log = Log::Open(dir.Sub("log"), Small());
+      ASSERT_OK(log);
+      AppendAll(log->get(), events);
+      ASSERT_OK((*log)->Close());
+      raw_bytes = testing::ReadFileOrEmpty(dir.Sub("log/") + SegmentFileName(1));
+    }
+    {
+      auto log = Log::Open(dir.Sub("log"), Small());
+      ASSERT_OK(log);
+      ASSERT_OK((*log)->SealAll());
+      ASSERT_OK((*log)->Close());
+    }
+    testing::WriteFileOrDie(dir.Sub("log/") + SegmentFileName(1), raw_bytes);  // "not yet removed"
+    if (damage) {
+      const std::string sealed = dir.Sub("log/") + SealedFileName(1);
+      std::string bytes = testing::ReadFileOrEmpty(sealed);
+      bytes[20] ^= 1;  // the header
+      testing::WriteFileOrDie(sealed, bytes);
+    }
     auto log = Log::Open(dir.Sub("log"), Small());
     ASSERT_OK(log);
-    AppendAll(log->get(), events);
-    ASSERT_OK((*log)->Close());
-    raw_bytes = testing::ReadFileOrEmpty(dir.Sub("log/") + SegmentFileName(1));
-  }
-  {
-    auto log = Log::Open(dir.Sub("log"), Small());
-    ASSERT_OK(log);
+    const std::vector<std::string> seg = Files(dir.Sub("log"), ".seg");
+    const std::vector<std::string> sealed = Files(dir.Sub("log"), ".sealed");
+    const std::vector<std::string> idx = Files(dir.Sub("log"), ".idx");
+    const bool raw_kept = std::count(seg.begin(), seg.end(), SegmentFileName(1)) == 1;
+    const bool sealed_kept = std::count(sealed.begin(), sealed.end(), SealedFileName(1)) == 1;
+    EXPECT_EQ(raw_kept, damage);
+    EXPECT_EQ(sealed_kept, !damage);
+    EXPECT_EQ(std::count(idx.begin(), idx.end(), IndexFileName(1)) == 1, !damage);
+    uint64_t corruptions = 1;
+    EXPECT_EQ(EventsOf(log->get(), &corruptions), events);
+    EXPECT_EQ(corruptions, 0u);
     ASSERT_OK((*log)->SealAll());
-    ASSERT_OK((*log)->Close());
+    EXPECT_EQ(EventsOf(log->get()), events);
   }
-  testing::WriteFileOrDie(dir.Sub("log/") + SegmentFileName(1), raw_bytes);  // "not yet removed"
-  auto log = Log::Open(dir.Sub("log"), Small());
-  ASSERT_OK(log);
-  for (const std::string& f : Files(dir.Sub("log"), ".sealed")) EXPECT_NE(f, SealedFileName(1));
-  for (const std::string& f : Files(dir.Sub("log"), ".idx")) EXPECT_NE(f, IndexFileName(1));
-  EXPECT_EQ(EventsOf(log->get()), events);
-  ASSERT_OK((*log)->SealAll());  // and it is sealed again
-  EXPECT_EQ(EventsOf(log->get()), events);
 }
 
 // ---- Crashes at every step of a seal (fault-injecting file system) ----------
