@@ -233,6 +233,8 @@ void BM_Seal_Segment(benchmark::State& state) {
   DictionaryStore dicts(DefaultFileSystem(), in.dir);
   BlockCodec codec;
   SealOptions o;
+  o.level = static_cast<int>(state.range(0));
+  if (const char* kb = std::getenv("TRACELOG_BENCH_DICT_KB")) o.dictionary_size = std::atoi(kb) << 10;
   uint64_t sealed = 0;
   // Train (or load) the dictionary outside the timed loop: it happens once per log.
   if (!SealSegment(DefaultFileSystem(), in.dir, *in.segment, o, &dicts, &codec).ok()) std::abort();
@@ -245,7 +247,7 @@ void BM_Seal_Segment(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * in.event_bytes));
   state.counters["ratio"] = static_cast<double>(in.event_bytes) / static_cast<double>(sealed);
 }
-BENCHMARK(BM_Seal_Segment)->Unit(benchmark::kMillisecond)->MinTime(3)->UseRealTime();
+BENCHMARK(BM_Seal_Segment)->Arg(3)->Arg(4)->Unit(benchmark::kMillisecond)->MinTime(3)->UseRealTime();
 
 void BM_Seal_ZstdOnlyBaseline(benchmark::State& state) {
   SealInput& in = TheSegment();

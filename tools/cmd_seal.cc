@@ -17,12 +17,14 @@ struct SealFlags {
   std::string dir;
   uint64_t block_size = 0;
   int level = 0;
+  int64_t dictionary_size = -1;
 };
 
 int RunSeal(const SealFlags& f) {
   SealOptions seal;
   if (f.block_size != 0) seal.block_size = f.block_size;
   if (f.level != 0) seal.level = f.level;
+  if (f.dictionary_size >= 0) seal.dictionary_size = static_cast<uint64_t>(f.dictionary_size);
   auto log = OpenLog(f.dir, /*read_only=*/false, "", 0, &seal);
   if (!log.ok()) {
     PrintError(log.status());
@@ -94,6 +96,10 @@ Command RegisterSeal(CLI::App& app) {
                   "Raw bytes per zstd block (default 65536; see bench/RESULTS.md)")
       ->type_name("BYTES")
       ->check(CLI::Range(4096, 16 << 20));
+  sub->add_option("--dictionary-size", f->dictionary_size,
+                  "Size of the dictionary trained if the log has none yet (0: none; default 1 MiB)")
+      ->type_name("BYTES")
+      ->check(CLI::Range(int64_t{0}, int64_t{16} << 20));
   sub->add_option("--level", f->level, "zstd level (default 3)")
       ->type_name("N")
       ->check(CLI::Range(-7, 22));

@@ -5,6 +5,8 @@
 #include <zdict.h>
 #include <zstd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "engine/format/sealed_format.h"
 #include "engine/io/atomic_file.h"
@@ -43,7 +45,16 @@ const void* Dictionary::DecompressionDict() const { return ddict_; }
 const void* Dictionary::CompressionDict(int level) const {
   std::lock_guard<std::mutex> l(mu_);
   void*& c = cdicts_[level];
-  if (c == nullptr) c = ZSTD_createCDict(view_.data(), view_.size(), level);
+  if (c == nullptr) {
+    // Level `level`'s parameters for 128 KiB inputs, with a hash table of
+    // 2^19 entries instead of 2^17: with a large dictionary it finds ~1.5 %
+    // more matches in these events, and with the tables attached (below)
+    // costs no speed (bench/RESULTS.md).
+    ZSTD_compressionParameters p = ZSTD_getCParams(level, 128 << 10, view_.size());
+    p.hashLog = std::max<unsigned>(p.hashLog, 19);
+    c = ZSTD_createCDict_advanced(view_.data(), view_.size(), ZSTD_dlm_byRef, ZSTD_dct_auto, p,
+                                  ZSTD_defaultCMem);
+  }
   return c;
 }
 
@@ -84,6 +95,9 @@ absl::Status BlockCodec::Compress(absl::string_view src, int level, const Dictio
   if (dict != nullptr) {
     // The digested dictionary carries the level it was made for.
     ZSTD_CCtx_refCDict(cctx, static_cast<const ZSTD_CDict*>(dict->CompressionDict(level)));
+    // Reference the dictionary's tables instead of copying them into the
+    // context for every block: 178 vs 146 MB/s sealing, same ratio.
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_forceAttachDict, ZSTD_dictForceAttach);
   } else {
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
   }
