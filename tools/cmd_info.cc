@@ -33,7 +33,7 @@ int RunInfo(const InfoFlags& f) {
   absl::StrAppend(&out, "log:              ", f.dir, "\n");
   absl::StrAppend(&out, "format version:   ", kFormatVersion, "\n");
   absl::StrAppend(&out, "fsync policy:     ", policy, "\n");
-  absl::StrAppend(&out, "segments:         ", st.segments, "\n");
+  absl::StrAppend(&out, "segments:         ", st.segments, " (", st.sealed_segments, " sealed)\n");
   absl::StrAppend(&out, "events:           ", st.events, "\n");
   absl::StrAppend(&out, "first sequence:   ", st.first_sequence, "\n");
   absl::StrAppend(&out, "last sequence:    ", st.last_sequence, "\n");
@@ -42,6 +42,7 @@ int RunInfo(const InfoFlags& f) {
     absl::StrAppend(&out, "last timestamp:   ", FormatTimestamp(st.last_timestamp), "\n");
   }
   absl::StrAppend(&out, "disk bytes:       ", st.disk_bytes, " (segment files, preallocation included)\n");
+  absl::StrAppend(&out, "stored bytes:     ", st.stored_bytes, " (segments, indexes, dictionary; without the active segment's unused tail)\n");
   absl::StrAppend(&out, "active used:      ", st.active_used_bytes, " bytes\n");
   absl::StrAppend(&out, "last shutdown:    ", rec.clean_shutdown ? "clean" : "not clean (recovered on next write open)", "\n");
   std::fputs(out.c_str(), stdout);

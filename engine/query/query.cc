@@ -237,6 +237,17 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
     if (fn != nullptr && !(*fn)(seq, event)) stopped = true;
     if (matched >= limit) stopped = true;
   };
+  // A sealed segment's matches, in sequence order; then its buffers go back.
+  auto deliver_sorted = [&](std::vector<BlockEvent>* matches,
+                            std::vector<std::unique_ptr<std::string>>* buffers) {
+    std::sort(matches->begin(), matches->end(),
+              [](const BlockEvent& a, const BlockEvent& b) { return a.sequence < b.sequence; });
+    for (const BlockEvent& e : *matches) {
+      if (stopped) break;
+      deliver(e.sequence, e.event);
+    }
+    ThreadBuffers().Give(buffers);
+  };
   auto count_reporter = [&](const Corruption& c) {
     ++stats.corruptions;
     if (reporter) reporter(c);
@@ -316,13 +327,7 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
           }
           done = std::max(done, end);
         }
-        std::sort(matches.begin(), matches.end(),
-                  [](const BlockEvent& a, const BlockEvent& b) { return a.sequence < b.sequence; });
-        for (const BlockEvent& e : matches) {
-          if (stopped) break;
-          deliver(e.sequence, e.event);
-        }
-        ThreadBuffers().Give(&buffers);
+        deliver_sorted(&matches, &buffers);
         continue;
       }
     }
@@ -403,13 +408,7 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
       }
       buffers.push_back(std::move(raw));
     }
-    std::sort(matches.begin(), matches.end(),
-              [](const BlockEvent& a, const BlockEvent& b) { return a.sequence < b.sequence; });
-    for (const BlockEvent& e : matches) {
-      if (stopped) break;
-      deliver(e.sequence, e.event);
-    }
-    ThreadBuffers().Give(&buffers);
+    deliver_sorted(&matches, &buffers);
   }
   // Drop cached indexes of segments that are gone (retention).
   {

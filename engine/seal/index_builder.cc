@@ -21,6 +21,18 @@ void ExtractSessionStartInfo(absl::string_view event, std::string* agent, std::s
   }
 }
 
+namespace {
+// Extends the range [*lo, *hi] (empty while !*has) to hold t.
+void Widen(double t, bool* has, double* lo, double* hi) {
+  if (!*has) {
+    *lo = *hi = t;
+    *has = true;
+  }
+  *lo = std::min(*lo, t);
+  *hi = std::max(*hi, t);
+}
+}  // namespace
+
 IndexBuilder::IndexBuilder(uint64_t base_sequence) {
   index_.base_sequence = base_sequence;
   index_.last_sequence = base_sequence - 1;
@@ -60,12 +72,7 @@ void IndexBuilder::Add(uint64_t sequence, const EventKeys& keys, absl::string_vi
   if (type == type_tool_call_) ++s.tool_calls;
   if (keys.error) ++s.errors;
   if (keys.has_timestamp) {
-    if (!s.has_timestamp) {
-      s.first_timestamp = s.last_timestamp = keys.timestamp;
-      s.has_timestamp = true;
-    }
-    s.first_timestamp = std::min(s.first_timestamp, keys.timestamp);
-    s.last_timestamp = std::max(s.last_timestamp, keys.timestamp);
+    Widen(keys.timestamp, &s.has_timestamp, &s.first_timestamp, &s.last_timestamp);
   }
   if (keys.event_type == "session_start" && s.agent.empty()) {
     ExtractSessionStartInfo(event, &s.agent, &s.parent);
@@ -94,12 +101,7 @@ void IndexBuilder::Add(uint64_t sequence, const EventKeys& keys, absl::string_vi
   }
   if (!found) b.combos.push_back(BlockCombo{type, tool, keys.error, 1});
   if (keys.has_timestamp) {
-    if (!b.has_timestamp) {
-      b.min_timestamp = b.max_timestamp = keys.timestamp;
-      b.has_timestamp = true;
-    }
-    b.min_timestamp = std::min(b.min_timestamp, keys.timestamp);
-    b.max_timestamp = std::max(b.max_timestamp, keys.timestamp);
+    Widen(keys.timestamp, &b.has_timestamp, &b.min_timestamp, &b.max_timestamp);
   }
   ++index_.event_count;
   index_.last_sequence = std::max(index_.last_sequence, sequence);

@@ -81,6 +81,16 @@ void AppendAll(Log* log, const std::vector<std::string>& events) {
   for (const std::string& e : events) ASSERT_OK(log->Append(e));
 }
 
+// Opens the log in `dir`, appends `events`, seals everything if asked, closes.
+void WriteLog(const std::string& dir, const LogOptions& o, const std::vector<std::string>& events,
+              bool seal) {
+  auto log = Log::Open(dir, o);
+  ASSERT_OK(log);
+  AppendAll(log->get(), events);
+  if (seal) ASSERT_OK((*log)->SealAll());
+  ASSERT_OK((*log)->Close());
+}
+
 std::vector<std::string> Files(const std::string& dir, absl::string_view suffix) {
   std::vector<std::string> out;
   auto names = DefaultFileSystem()->ListDir(dir);
@@ -226,12 +236,7 @@ TEST(SealTest, ReadersStartingMidSegmentAndSealingUnderThemStayConsistent) {
 TEST(SealTest, AWriterSealsWhatAPreviousWriterLeftUnsealed) {
   TempDir dir;
   const std::vector<std::string> events = Fleet(20);
-  {
-    auto log = Log::Open(dir.Sub("log"), Small());  // no background sealing
-    ASSERT_OK(log);
-    AppendAll(log->get(), events);
-    ASSERT_OK((*log)->Close());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/false));
   ASSERT_GT(Files(dir.Sub("log"), ".seg").size(), 2u);
   LogOptions o = Small();
   o.seal_on_roll = true;
@@ -250,12 +255,7 @@ TEST(SealTest, AWriterSealsWhatAPreviousWriterLeftUnsealed) {
 TEST(SealTest, ADamagedRawSegmentIsNotSealedAndStaysAuthoritative) {
   TempDir dir;
   const std::vector<std::string> events = Fleet(20);
-  {
-    auto log = Log::Open(dir.Sub("log"), Small());
-    ASSERT_OK(log);
-    AppendAll(log->get(), events);
-    ASSERT_OK((*log)->Close());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/false));
   const std::string seg = dir.Sub("log/") + SegmentFileName(1);
   std::string bytes = testing::ReadFileOrEmpty(seg);
   bytes[kSegmentHeaderSize + 200] ^= 0x20;
@@ -272,13 +272,7 @@ TEST(SealTest, ADamagedRawSegmentIsNotSealedAndStaysAuthoritative) {
 TEST(SealTest, ADamagedIndexIsDetectedAndRebuiltFromTheBlocks) {
   TempDir dir;
   const std::vector<std::string> events = Fleet(20);
-  {
-    auto log = Log::Open(dir.Sub("log"), Small());
-    ASSERT_OK(log);
-    AppendAll(log->get(), events);
-    ASSERT_OK((*log)->SealAll());
-    ASSERT_OK((*log)->Close());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
   const std::vector<std::string> idx = Files(dir.Sub("log"), ".idx");
   ASSERT_GE(idx.size(), 2u);
   DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
@@ -311,13 +305,7 @@ TEST(SealTest, ADamagedIndexIsDetectedAndRebuiltFromTheBlocks) {
 TEST(SealTest, ADamagedBlockIsReportedWithFileAndOffsetAndSkipped) {
   TempDir dir;
   const std::vector<std::string> events = Fleet(20);
-  {
-    auto log = Log::Open(dir.Sub("log"), Small());
-    ASSERT_OK(log);
-    AppendAll(log->get(), events);
-    ASSERT_OK((*log)->SealAll());
-    ASSERT_OK((*log)->Close());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
   const std::string path = dir.Sub("log/") + SealedFileName(1);
   std::string bytes = testing::ReadFileOrEmpty(path);
   const size_t at = kSealedHeaderSize + kBlockHeaderSize + 40;  // inside the first block
@@ -401,12 +389,7 @@ TEST_P(SealFaultTest, ACrashAtAnyStepOfSealingLosesNothing) {
     LogOptions o = Small(&fs);
     o.segment_size = 16 << 10;
     o.sync.kind = SyncPolicy::Kind::kAlways;
-    {
-      auto log = Log::Open("/log", o);
-      ASSERT_OK(log);
-      AppendAll(log->get(), events);
-      ASSERT_OK((*log)->Close());
-    }
+    ASSERT_NO_FATAL_FAILURE(WriteLog("/log", o, events, /*seal=*/false));
     {
       auto log = Log::Open("/log", o);
       ASSERT_OK(log);
@@ -492,13 +475,7 @@ TEST(RetainTest, ACrashDuringRetentionLeavesAGapFreeLog) {
     ASSERT_OK(fs.CreateDir("/log"));
     LogOptions o = Small(&fs);
     o.segment_size = 16 << 10;
-    {
-      auto log = Log::Open("/log", o);
-      ASSERT_OK(log);
-      AppendAll(log->get(), events);
-      ASSERT_OK((*log)->SealAll());
-      ASSERT_OK((*log)->Close());
-    }
+    ASSERT_NO_FATAL_FAILURE(WriteLog("/log", o, events, /*seal=*/true));
     {
       auto log = Log::Open("/log", o);
       ASSERT_OK(log);
