@@ -34,7 +34,7 @@ int RunVerify(const VerifyFlags& f) {
   BlockCodec codec;
   for (const SegmentSnapshot& seg : (*log)->SnapshotSegments()) {
     if (seg.sealed == nullptr) continue;
-    auto index = seg.sealed->Index(&codec);
+    auto index = seg.sealed->Index(&codec, /*with_sessions=*/false);
     if (!index.ok()) continue;  // the segment's own damage is reported below
     if (!seg.sealed->index_rebuilt().empty()) {
       ++damaged;

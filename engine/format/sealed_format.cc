@@ -367,7 +367,7 @@ std::string EncodeIndex(const SegmentIndex& index) {
   return out;
 }
 
-absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index) {
+absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_sessions) {
   if (auto s = CheckHeader(src, kIndexMagic, kIndexHeaderSize, "index"); !s.ok()) return s;
   const char* h = src.data();
   *index = SegmentIndex();
@@ -393,7 +393,9 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index) {
   }
   const uint32_t flags = DecodeFixed32(h + 12);
   if (flags > 1) return absl::DataLossError("unknown index flags at offset 12");
-  std::string unpacked;
+  // Reused across calls: a fresh buffer of this size is a fresh mmap whose
+  // pages fault in one by one (the CLI loads every segment's index).
+  thread_local std::string unpacked;
   if (flags & 1) {
     const unsigned long long size = ZSTD_getFrameContentSize(body.data(), body.size());
     if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
@@ -410,8 +412,11 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index) {
   for (auto& t : index->types) t = c.String();
   index->tools.resize(c.Count(1));
   for (auto& t : index->tools) t = c.String();
-  index->sessions.resize(c.Count(25));
-  for (SessionSummary& s : index->sessions) {
+  const uint64_t sessions = c.Count(25);
+  if (with_sessions) index->sessions.resize(sessions);
+  SessionSummary skipped;
+  for (uint64_t i = 0; i < sessions && c.ok; ++i) {
+    SessionSummary& s = with_sessions ? index->sessions[i] : skipped;
     s.id = c.String();
     s.agent = c.String();
     s.parent = c.String();
@@ -422,6 +427,9 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index) {
     s.tool_calls = c.Varint();
     s.errors = c.Varint();
     s.types = c.Counts();
+    for (const auto& [id, n] : s.types) {
+      if (id >= index->types.size()) c.ok = false;
+    }
   }
   index->blocks.resize(c.Count(25));
   uint64_t position = 0;
@@ -448,19 +456,14 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index) {
       if (combo.type >= index->types.size() || combo.tool > index->tools.size()) c.ok = false;
     }
     for (const auto& [id, n] : b.sessions) {
-      if (id >= index->sessions.size()) c.ok = false;
+      if (id >= sessions) c.ok = false;
       in_runs += n;
     }
     if (in_combos != b.count || in_runs != b.count) c.ok = false;
     position += b.count;
   }
-  for (const SessionSummary& s : index->sessions) {
-    for (const auto& [id, n] : s.types) {
-      if (id >= index->types.size()) c.ok = false;
-    }
-  }
   if (!c.ok || c.p != c.limit || position != index->event_count ||
-      dir.entries.size() != index->sessions.size()) {
+      dir.entries.size() != sessions) {
     return absl::DataLossError("index body is malformed");
   }
   return absl::OkStatus();

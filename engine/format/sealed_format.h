@@ -117,8 +117,10 @@ struct SegmentIndex {
   std::vector<BlockSummary> blocks;
 };
 std::string EncodeIndex(const SegmentIndex& index);
-// DataLossError (message without the file name) on any damage.
-absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index);
+// DataLossError (message without the file name) on any damage. Without
+// `with_sessions`, the session table is checked but left empty (most queries
+// need only the blocks; the sessions are most of the decoded memory).
+absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_sessions = true);
 
 // The session directory at the front of an index file: a session's blocks
 // found with one small read, without decoding the rest of the index.

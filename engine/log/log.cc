@@ -1000,7 +1000,7 @@ void Log::EnqueueSeal(uint64_t base) {
 void Log::SealLoop() {
   pthread_setname_np(pthread_self(), "tracelog-seal");
   // Sealing is background work: appenders come first.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 5);
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
   BlockCodec codec;
   std::unique_lock<std::mutex> l(seal_mu_);
   while (true) {
@@ -1119,7 +1119,7 @@ absl::StatusOr<RetainResult> Log::Retain(const RetainOptions& options) {
   size_t remove = 0;
   if (options.max_age_seconds > 0) {
     while (remove < entries.size() && entries[remove].sealed != nullptr) {
-      auto index = entries[remove].sealed->Index(&codec);
+      auto index = entries[remove].sealed->Index(&codec, /*with_sessions=*/false);
       if (!index.ok()) return index.status();
       bool any = false;
       double newest = 0;
@@ -1221,10 +1221,10 @@ LogStats Log::Stats() {
       st.first_timestamp = rec.timestamp;
     } else if (first_sealed != nullptr) {
       BlockCodec codec;
-      if (auto index = first_sealed->Index(&codec); index.ok()) {
-        for (const SessionSummary& s : (*index)->sessions) {
-          if (s.has_timestamp && (st.first_timestamp == 0 || s.first_timestamp < st.first_timestamp)) {
-            st.first_timestamp = s.first_timestamp;
+      if (auto index = first_sealed->Index(&codec, /*with_sessions=*/false); index.ok()) {
+        for (const BlockSummary& b : (*index)->blocks) {
+          if (b.has_timestamp && (st.first_timestamp == 0 || b.min_timestamp < st.first_timestamp)) {
+            st.first_timestamp = b.min_timestamp;
           }
         }
       }

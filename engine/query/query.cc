@@ -20,6 +20,7 @@
 namespace tracelog {
 
 struct QueryEngine::SegmentInfo {
+  bool has_sessions = false;  // session_ids and session_blocks are filled
   std::shared_ptr<SealedSegment> segment;
   std::shared_ptr<const SegmentIndex> index;
   absl::flat_hash_map<std::string, uint32_t> session_ids, type_ids, tool_ids;
@@ -150,23 +151,29 @@ QueryEngine::QueryEngine(Log* log) : log_(log) {}
 QueryEngine::~QueryEngine() = default;
 
 absl::StatusOr<std::shared_ptr<QueryEngine::SegmentInfo>> QueryEngine::Info(
-    const SegmentSnapshot& seg) {
+    const SegmentSnapshot& seg, bool sessions) {
   std::lock_guard<std::mutex> l(mu_);
-  if (auto it = infos_.find(seg.sealed.get()); it != infos_.end()) return it->second;
-  BlockCodec codec;
-  auto index = seg.sealed->Index(&codec);
+  if (auto it = infos_.find(seg.sealed.get());
+      it != infos_.end() && (it->second->has_sessions || !sessions)) {
+    return it->second;
+  }
+  thread_local BlockCodec codec;
+  auto index = seg.sealed->Index(&codec, sessions);
   if (!index.ok()) return index.status();
   auto info = std::make_shared<SegmentInfo>();
   info->segment = seg.sealed;
   info->index = *index;
   const SegmentIndex& idx = **index;
+  info->has_sessions = sessions || !idx.sessions.empty();
   info->session_ids.reserve(idx.sessions.size());
   for (uint32_t i = 0; i < idx.sessions.size(); ++i) info->session_ids[idx.sessions[i].id] = i;
   for (uint32_t i = 0; i < idx.types.size(); ++i) info->type_ids[idx.types[i]] = i;
   for (uint32_t i = 0; i < idx.tools.size(); ++i) info->tool_ids[idx.tools[i]] = i;
   info->session_blocks.resize(idx.sessions.size());
-  for (uint32_t b = 0; b < idx.blocks.size(); ++b) {
-    for (const auto& [s, n] : idx.blocks[b].sessions) info->session_blocks[s].push_back(b);
+  if (info->has_sessions) {
+    for (uint32_t b = 0; b < idx.blocks.size(); ++b) {
+      for (const auto& [s, n] : idx.blocks[b].sessions) info->session_blocks[s].push_back(b);
+    }
   }
   infos_[seg.sealed.get()] = info;
   return info;
@@ -331,7 +338,7 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
         continue;
       }
     }
-    auto info_or = Info(seg);
+    auto info_or = Info(seg, /*sessions=*/filters.by_session());
     if (!info_or.ok()) {
       count_reporter(Corruption{seg.sealed->path(), 0, 0, std::string(info_or.status().message())});
       continue;

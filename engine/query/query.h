@@ -92,7 +92,9 @@ class QueryEngine {
  private:
   struct SegmentInfo;
   struct Plan;
-  absl::StatusOr<std::shared_ptr<SegmentInfo>> Info(const SegmentSnapshot& seg);
+  // The segment's index, with its session tables if `sessions`.
+  absl::StatusOr<std::shared_ptr<SegmentInfo>> Info(const SegmentSnapshot& seg,
+                                                    bool sessions = true);
   bool Cached(const SegmentSnapshot& seg);
   absl::StatusOr<Plan> MakePlan(const Query& query);
   absl::StatusOr<uint64_t> Execute(const Query& query, const EventFn* fn, QueryStats* stats,

@@ -146,15 +146,16 @@ uint64_t SealedSegment::ReadAll(BlockCodec* codec,
   return damaged;
 }
 
-absl::StatusOr<std::shared_ptr<const SegmentIndex>> SealedSegment::Index(BlockCodec* codec) {
+absl::StatusOr<std::shared_ptr<const SegmentIndex>> SealedSegment::Index(BlockCodec* codec,
+                                                                        bool with_sessions) {
   std::lock_guard<std::mutex> l(index_mu_);
-  if (index_ != nullptr) return index_;
+  if (index_ != nullptr && (index_has_sessions_ || !with_sessions)) return index_;
   auto index = std::make_shared<SegmentIndex>();
   absl::Status why;
   auto contents = ReadWholeFile(fs_, index_path_);
   if (!contents.ok()) {
     why = contents.status();
-  } else if (absl::Status s = DecodeIndex(*contents, index.get()); !s.ok()) {
+  } else if (absl::Status s = DecodeIndex(*contents, index.get(), with_sessions); !s.ok()) {
     why = absl::DataLossError(absl::StrCat(index_path_, ": ", s.message()));
   } else if (index->base_sequence != header_.base_sequence ||
              index->last_sequence != header_.last_sequence ||
@@ -167,8 +168,10 @@ absl::StatusOr<std::shared_ptr<const SegmentIndex>> SealedSegment::Index(BlockCo
     if (!rebuilt.ok()) return rebuilt.status();
     *index = std::move(*rebuilt);
     index_rebuilt_ = why.ToString();
+    with_sessions = true;  // a rebuilt index has them all
   }
   index_ = std::move(index);
+  index_has_sessions_ = with_sessions;
   return index_;
 }
 

@@ -40,7 +40,10 @@ class SealedSegment {
   // The index, read from the .idx file and checked against this segment;
   // if that file is missing or damaged, rebuilt from the blocks (in memory;
   // see index_rebuilt()). Thread-safe; loaded once.
-  absl::StatusOr<std::shared_ptr<const SegmentIndex>> Index(BlockCodec* codec);
+  // Without `with_sessions` the session table may be left empty (see
+  // DecodeIndex); a later call with it decodes the index again, in full.
+  absl::StatusOr<std::shared_ptr<const SegmentIndex>> Index(BlockCodec* codec,
+                                                           bool with_sessions = true);
   // Why the .idx file could not be used, when Index() had to rebuild it.
   std::string index_rebuilt() const;
 
@@ -85,6 +88,7 @@ class SealedSegment {
   std::shared_ptr<const Dictionary> dict_;
   std::mutex index_mu_;
   std::shared_ptr<const SegmentIndex> index_;
+  bool index_has_sessions_ = false;
   std::string index_rebuilt_;
 };
 
