@@ -115,7 +115,8 @@ void BM_Query_Session(benchmark::State& state) {
   Fixture& f = TheFleet();
   std::mt19937_64 rng(42);
   std::vector<double> us;
-  uint64_t events = 0;
+  uint64_t events = 0, blocks = 0;
+  QueryStats stats;
   // Warm: every index loaded and cached once.
   Query warm;
   warm.types = {"session_start"};
@@ -124,11 +125,15 @@ void BM_Query_Session(benchmark::State& state) {
     Query q;
     q.sessions = {f.sessions[rng() % f.sessions.size()]};
     const auto t0 = std::chrono::steady_clock::now();
-    auto n = f.engine->Run(q, [](uint64_t, absl::string_view e) {
-      benchmark::DoNotOptimize(e.data());
-      return true;
-    });
+    auto n = f.engine->Run(
+        q,
+        [](uint64_t, absl::string_view e) {
+          benchmark::DoNotOptimize(e.data());
+          return true;
+        },
+        &stats);
     const auto t1 = std::chrono::steady_clock::now();
+    blocks += stats.blocks_read;
     if (!n.ok()) state.SkipWithError("query failed");
     events += *n;
     const double d = std::chrono::duration<double>(t1 - t0).count();
@@ -139,6 +144,7 @@ void BM_Query_Session(benchmark::State& state) {
   state.counters["p50_us"] = us[us.size() / 2];
   state.counters["p99_us"] = us[us.size() * 99 / 100];
   state.counters["events_per_session"] = static_cast<double>(events) / us.size();
+  state.counters["blocks_per_session"] = static_cast<double>(blocks) / us.size();
   state.SetItemsProcessed(events);
 }
 BENCHMARK(BM_Query_Session)->Iterations(2000)->UseManualTime()->Unit(benchmark::kMicrosecond);

@@ -127,17 +127,23 @@ class BufferPool {
     if (free_.empty()) return std::make_unique<std::string>();
     auto b = std::move(free_.back());
     free_.pop_back();
+    kept_ -= b->capacity();
     return b;
   }
+  // Keeps up to 64 MiB of buffers (a query holds all the blocks of a
+  // segment it matched in until it has sorted the matches).
   void Give(std::vector<std::unique_ptr<std::string>>* used) {
     for (auto& b : *used) {
-      if (free_.size() < 64) free_.push_back(std::move(b));
+      if (kept_ + b->capacity() > (64u << 20)) break;
+      kept_ += b->capacity();
+      free_.push_back(std::move(b));
     }
     used->clear();
   }
 
  private:
   std::vector<std::unique_ptr<std::string>> free_;
+  uint64_t kept_ = 0;
 };
 
 BufferPool& ThreadBuffers() {

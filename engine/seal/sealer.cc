@@ -218,7 +218,10 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
     block.push_back(BlockEvent{it.sequence, it.event});
     builder.Add(it.sequence, it.keys, it.event);
     block_bytes += it.event.size() + 4;
-    if (block_bytes >= options.block_size) {
+    // Error blocks are a quarter of the size: a session's errors are spread
+    // over the tools' error runs, and a session read decompresses each block
+    // that holds one of them.
+    if (block_bytes >= (k >= plain ? options.block_size / 4 : options.block_size)) {
       if (auto s = flush_block(); !s.ok()) return fail(s);
     }
   }
