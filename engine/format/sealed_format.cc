@@ -311,6 +311,13 @@ std::string EncodeIndex(const SegmentIndex& index) {
     dir.entries[i].main_offset = UINT64_MAX;
   }
   for (const BlockSummary& b : index.blocks) {
+    if (b.has_timestamp) {
+      dir.min_timestamp = dir.has_timestamp ? std::min(dir.min_timestamp, b.min_timestamp)
+                                            : b.min_timestamp;
+      dir.max_timestamp = dir.has_timestamp ? std::max(dir.max_timestamp, b.max_timestamp)
+                                            : b.max_timestamp;
+      dir.has_timestamp = true;
+    }
     bool all_errors = !b.combos.empty();
     for (const BlockCombo& c : b.combos) all_errors = all_errors && c.error;
     const uint64_t end = b.offset + kBlockHeaderSize + b.compressed_size;
@@ -344,6 +351,13 @@ std::string EncodeIndex(const SegmentIndex& index) {
   PutFixed64(&d, dir.entries.size());
   PutFixed64(&d, dir.error_offset);
   PutFixed64(&d, dir.error_bytes);
+  PutFixed64(&d, dir.has_timestamp ? 1 : 0);
+  {
+    char t[16];
+    EncodeDouble(t, dir.min_timestamp);
+    EncodeDouble(t + 8, dir.max_timestamp);
+    d.append(t, sizeof(t));
+  }
   for (const SessionDirEntry& e : dir.entries) {
     PutFixed64(&d, e.hash);
     PutFixed32(&d, e.ordinal);
@@ -477,11 +491,11 @@ absl::StatusOr<uint64_t> SessionDirectoryBytes(absl::string_view prefix) {
   if (n > (1ull << 32)) {
     return absl::DataLossError(absl::StrCat("index: bad session count ", n, " at offset 64"));
   }
-  return kIndexHeaderSize + 24 + n * kSessionDirEntrySize + 8;
+  return kIndexHeaderSize + kSessionDirHeaderSize + n * kSessionDirEntrySize + 8;
 }
 
 absl::Status DecodeSessionDirectory(absl::string_view src, SessionDirectory* dir,
-                                    std::optional<uint64_t> only_hash) {
+                                    std::optional<uint64_t> only_hash, bool no_entries) {
   auto size = SessionDirectoryBytes(src);
   if (!size.ok()) return size.status();
   if (src.size() < *size) return absl::DataLossError("index: session directory truncated");
@@ -494,7 +508,11 @@ absl::Status DecodeSessionDirectory(absl::string_view src, SessionDirectory* dir
   uint64_t n = DecodeFixed64(p);
   dir->error_offset = DecodeFixed64(p + 8);
   dir->error_bytes = DecodeFixed64(p + 16);
-  p += 24;
+  dir->has_timestamp = DecodeFixed64(p + 24) != 0;
+  dir->min_timestamp = DecodeDouble(p + 32);
+  dir->max_timestamp = DecodeDouble(p + 40);
+  p += kSessionDirHeaderSize;
+  if (no_entries) n = 0;
   if (only_hash) {
     // Entries are sorted by hash: the first with the hash, by bisection.
     uint64_t lo = 0, hi = n;

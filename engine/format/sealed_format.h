@@ -124,6 +124,7 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_s
 
 // The session directory at the front of an index file: a session's blocks
 // found with one small read, without decoding the rest of the index.
+inline constexpr size_t kSessionDirHeaderSize = 48;
 inline constexpr size_t kSessionDirEntrySize = 32;
 struct SessionDirEntry {
   uint64_t hash = 0;          // SessionHash(id)
@@ -136,6 +137,8 @@ struct SessionDirEntry {
 struct SessionDirectory {
   uint64_t error_offset = 0;  // the error blocks: [error_offset, +error_bytes)
   uint64_t error_bytes = 0;
+  bool has_timestamp = false;  // some event of the segment has a timestamp
+  double min_timestamp = 0, max_timestamp = 0;
   std::vector<SessionDirEntry> entries;  // sorted by hash
 };
 uint64_t SessionHash(absl::string_view id);
@@ -146,8 +149,10 @@ absl::StatusOr<uint64_t> SessionDirectoryBytes(absl::string_view prefix);
 // Decodes the directory from the first SessionDirectoryBytes() bytes; with
 // `only_hash`, only the entries of that hash (a binary search, no copy of
 // the rest).
+// With `no_entries`, only the directory's header fields (checked all the same).
 absl::Status DecodeSessionDirectory(absl::string_view src, SessionDirectory* dir,
-                                    std::optional<uint64_t> only_hash = std::nullopt);
+                                    std::optional<uint64_t> only_hash = std::nullopt,
+                                    bool no_entries = false);
 
 // ---- Dictionary file ----------------------------------------------------------
 inline constexpr char kDictMagic[8] = {'T', 'L', 'Z', 'D', 'I', 'C', 'T', '\0'};

@@ -288,6 +288,15 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
       }
       continue;
     }
+    if (by_time && !Cached(seg)) {
+      // A one-shot window query: skip segments outside the window by the
+      // time range in the index's directory, without loading the index.
+      if (auto dir = seg.sealed->DirectoryHeader(); dir.ok()) {
+        if (!dir->has_timestamp || dir->max_timestamp < since || dir->min_timestamp >= until) {
+          continue;
+        }
+      }
+    }
     if (filters.by_session() && !Cached(seg)) {
       // Sessions in a segment whose index is not loaded (a one-shot query,
       // as from the CLI): find their blocks through the index's session

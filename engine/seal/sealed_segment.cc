@@ -178,6 +178,15 @@ absl::StatusOr<std::shared_ptr<const SegmentIndex>> SealedSegment::Index(BlockCo
 std::string SealedSegment::index_rebuilt() const { return index_rebuilt_; }
 
 absl::StatusOr<SessionDirectory> SealedSegment::LookupSession(uint64_t hash) const {
+  return ReadDirectory(hash, false);
+}
+
+absl::StatusOr<SessionDirectory> SealedSegment::DirectoryHeader() const {
+  return ReadDirectory(std::nullopt, true);
+}
+
+absl::StatusOr<SessionDirectory> SealedSegment::ReadDirectory(std::optional<uint64_t> hash,
+                                                              bool no_entries) const {
   auto file = fs_->Open(index_path_, OpenMode::kRead);
   if (!file.ok()) return file.status();
   thread_local std::string bytes;  // reused: its pages are faulted in once
@@ -186,7 +195,7 @@ absl::StatusOr<SessionDirectory> SealedSegment::LookupSession(uint64_t hash) con
   if (!size.ok()) return absl::DataLossError(absl::StrCat(index_path_, ": ", size.status().message()));
   if (auto s = (*file)->Read(0, *size, &bytes); !s.ok()) return s;
   SessionDirectory dir;
-  if (auto s = DecodeSessionDirectory(bytes, &dir, hash); !s.ok()) {
+  if (auto s = DecodeSessionDirectory(bytes, &dir, hash, no_entries); !s.ok()) {
     return absl::DataLossError(absl::StrCat(index_path_, ": ", s.message()));
   }
   // It must describe this segment.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,14 @@ class SealedSegment {
   // the rest of the index). DataLossError if the index is damaged: use
   // Index() then.
   absl::StatusOr<SessionDirectory> LookupSession(uint64_t hash) const;
+  // The directory's header fields only (error region, time range).
+  absl::StatusOr<SessionDirectory> DirectoryHeader() const;
+
+ private:
+  absl::StatusOr<SessionDirectory> ReadDirectory(std::optional<uint64_t> hash,
+                                                 bool no_entries) const;
+
+ public:
 
   // Decompresses the block whose header is at `offset` (from a BlockSummary
   // or a walk): *raw receives its contents, *events views into *raw.

@@ -225,6 +225,9 @@ TEST(SpecVectorsTest, IndexVectorDecodes) {
   EXPECT_EQ(dir.entries[0].events, 1u);
   EXPECT_EQ(dir.entries[0].main_offset, kSealedHeaderSize);
   EXPECT_EQ(dir.error_bytes, 0u);
+  EXPECT_TRUE(dir.has_timestamp);
+  EXPECT_EQ(dir.min_timestamp, 1795440021.8558512);
+  EXPECT_EQ(dir.max_timestamp, 1795440022.5);
 }
 
 }  // namespace

@@ -269,6 +269,13 @@ TEST_F(QueryTest, OneShotSessionQueriesThroughTheSessionDirectoryMatchTheOracle)
     q.types = {e.type};
     QueryEngine engine(log_);
     Check(&engine, q, "session, type, error " + e.session);
+    // A window, one-shot: segments outside it are skipped by the time range
+    // in their index's directory.
+    Query w;
+    w.since = e.ts - 30;
+    w.until = e.ts + 30;
+    QueryEngine fresh(log_);
+    Check(&fresh, w, "one-shot window");
   }
 }
 
