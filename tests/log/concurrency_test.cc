@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/log/log.h"
+#include "engine/query/query.h"
 #include "tests/testutil/test_util.h"
 
 namespace tracelog {
@@ -57,10 +58,41 @@ TEST_P(ConcurrencyTest, AppendersAndReadersAgree) {
       }
     });
   }
+  // Queries (sharing one engine and its index cache) while writers append
+  // and the log seals rolled segments in the background.
+  QueryEngine engine(log->get());
+  std::atomic<uint64_t> query_checks{0};
+  for (int q = 0; q < 2; ++q) {
+    threads.emplace_back([&, q] {
+      uint64_t last_count = 0;
+      Query one;
+      one.sessions = {absl::StrCat("w", q + 1)};
+      while (!done.load()) {
+        auto count = engine.Count(one);
+        ASSERT_OK(count);
+        ASSERT_GE(*count, last_count) << "the log only grows";
+        last_count = *count;
+        uint64_t prev = 0, n = 0;
+        auto run = engine.Run(one, [&](uint64_t seq, absl::string_view event) {
+          EXPECT_GT(seq, prev);
+          prev = seq;
+          ++n;
+          EXPECT_NE(event.find(absl::StrCat("\"session_id\":\"w", q + 1, "\"")),
+                    absl::string_view::npos);
+          return true;
+        });
+        ASSERT_OK(run);
+        ASSERT_EQ(*run, n);
+        ASSERT_GE(n, *count) << "a later snapshot holds at least as much";
+        query_checks.fetch_add(1);
+      }
+    });
+  }
   for (int w = 0; w < kWriters; ++w) threads[w].join();
   done.store(true);
   for (size_t t = kWriters; t < threads.size(); ++t) threads[t].join();
   EXPECT_GT(reader_checks.load(), 0u);
+  EXPECT_GT(query_checks.load(), 0u);
 
   // Every sequence handed out exactly once; each writer's events in its order.
   std::set<uint64_t> all;
