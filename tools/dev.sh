@@ -2,7 +2,8 @@
 # tracelog developer entry point: installs what is missing, builds, and runs.
 #
 #   tools/dev.sh demo    install deps, build, record a sample fleet workload into
-#                        ./.tracelog-demo and show what was stored
+#                        ./.tracelog-demo, show what was stored, seal it,
+#                        and query it
 #   tools/dev.sh test    install deps, build (incl. sanitizer variants), run CTest
 #   tools/dev.sh build   install deps and build only
 #
@@ -56,12 +57,18 @@ demo() {
   "$bin" verify --log "$log"
   echo "== the first 3 stored events (tracelog dump --limit 3)"
   "$bin" dump --log "$log" --limit 3 | cut -c1-200
+  echo "== sealing it (zstd blocks clustered by session, with an index): tracelog seal"
+  "$bin" seal --log "$log"
   if cmp -s <("$bin" dump --log "$log") "$BUILD_DIR/demo-fleet.ndjson"; then
-    echo "== dump is byte-identical to the recorded NDJSON"
+    echo "== dump is byte-identical to the recorded NDJSON, before and after sealing"
   else
     echo "== MISMATCH between dump and input" >&2
     exit 1
   fi
+  echo "== tracelog query --tool Bash --error --count (from the index)"
+  "$bin" query --log "$log" --tool Bash --error --count
+  echo "== the session catalog (tracelog sessions | head -4)"
+  "$bin" sessions --log "$log" | head -4
 }
 
 run_tests() {
