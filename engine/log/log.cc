@@ -752,6 +752,12 @@ absl::Status Log::SyncThrough(uint64_t target) {
     if (!st.ok()) break;
   }
   if (st.ok() && sync_active) st = active->Sync();
+  // Close the rolled segments' descriptors before any waiter can wake: the
+  // caller of Sync() may count them.
+  RolledFile last_rolled{};
+  if (!rolled.empty()) last_rolled = rolled.back();
+  last_rolled.file.reset();
+  rolled.clear();
 
   sl.lock();
   sync_in_progress_ = false;
@@ -763,7 +769,7 @@ absl::Status Log::SyncThrough(uint64_t target) {
       durable_seq_ = std::max(durable_seq_, seq);
       WriteCheckpoint(active->base(), end, seq + 1, ts, false, true).IgnoreError();
     } else {
-      const RolledFile& r = rolled.back();
+      const RolledFile& r = last_rolled;
       durable_seq_ = std::max(durable_seq_, r.last_seq);
       WriteCheckpoint(r.next_base, kSegmentHeaderSize, r.last_seq + 1, r.last_ts, false, true)
           .IgnoreError();
