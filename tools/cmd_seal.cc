@@ -16,6 +16,7 @@ namespace {
 struct SealFlags {
   std::string dir;
   uint64_t block_size = 0;
+  uint64_t tool_call_block_size = 0;
   int level = 0;
   int64_t dictionary_size = -1;
 };
@@ -23,6 +24,7 @@ struct SealFlags {
 int RunSeal(const SealFlags& f) {
   SealOptions seal;
   if (f.block_size != 0) seal.block_size = f.block_size;
+  if (f.tool_call_block_size != 0) seal.tool_call_block_size = f.tool_call_block_size;
   if (f.level != 0) seal.level = f.level;
   if (f.dictionary_size >= 0) seal.dictionary_size = static_cast<uint64_t>(f.dictionary_size);
   auto log = OpenLog(f.dir, /*read_only=*/false, "", 0, &seal);
@@ -64,7 +66,7 @@ int RunReindex(const SealFlags& f) {
     auto index = BuildIndexFromBlocks(*seg.sealed, &codec);
     absl::Status s = index.status();
     if (s.ok()) {
-      s = WriteFileAtomically(DefaultFileSystem(), f.dir, seg.sealed->index_path(),
+      s = WriteFileAtomically(DefaultFileSystem(), (*log)->dir(), seg.sealed->index_path(),
                               EncodeIndex(*index));
     }
     if (!s.ok()) {
@@ -89,15 +91,25 @@ Command RegisterSeal(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "seal",
       "Seal every segment not sealed yet, the active one included (a new empty segment takes\n"
-      "its place): rewrite it as zstd blocks clustered by session, with an index. Returns once\n"
-      "they are durable. Writers also seal in the background whenever a segment rolls.");
+      "its place): rewrite it as zstd blocks clustered by session (tool calls apart, by tool;\n"
+      "errors apart), with an index. Returns once they are durable. Writers also seal in the\n"
+      "background whenever a segment rolls, with the default sizes.");
   AddLogOption(sub, &f->dir);
+  const SealOptions defaults;
   sub->add_option("--block-size", f->block_size,
-                  "Raw bytes per zstd block (default 65536; see bench/RESULTS.md)")
+                  absl::StrCat("Raw bytes per zstd block of the main region (default ",
+                               defaults.block_size, "; see bench/RESULTS.md)"))
       ->type_name("BYTES")
       ->check(CLI::Range(4096, 16 << 20));
+  sub->add_option("--tool-call-block-size", f->tool_call_block_size,
+                  absl::StrCat("Raw bytes per zstd block of the tool-call region (default ",
+                               defaults.tool_call_block_size, ")"))
+      ->type_name("BYTES")
+      ->check(CLI::Range(1024, 16 << 20));
   sub->add_option("--dictionary-size", f->dictionary_size,
-                  "Size of the dictionary trained if the log has none yet (0: none; default 1 MiB)")
+                  absl::StrCat("Size of the dictionary trained if the log has none yet (0: none; "
+                               "default ",
+                               defaults.dictionary_size, ")"))
       ->type_name("BYTES")
       ->check(CLI::Range(int64_t{0}, int64_t{16} << 20));
   sub->add_option("--level", f->level, "zstd level (default 3)")

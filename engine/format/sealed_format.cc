@@ -28,8 +28,9 @@ void SealHeader(const char magic[8], char* dst) {
   EncodeFixed32(dst + 8, kFormatVersion);
   EncodeFixed64(dst + 56, Checksum64(dst, 56));
 }
+// Files of versions [oldest, kFormatVersion] are accepted.
 absl::Status CheckHeader(absl::string_view src, const char magic[8], size_t size,
-                         const char* what) {
+                         const char* what, uint32_t oldest) {
   if (src.size() < size) return absl::DataLossError(absl::StrCat(what, " header truncated"));
   if (std::memcmp(src.data(), magic, 8) != 0) {
     return absl::DataLossError(absl::StrCat("not a tracelog ", what, " (bad magic at offset 0)"));
@@ -38,10 +39,10 @@ absl::Status CheckHeader(absl::string_view src, const char magic[8], size_t size
     return absl::DataLossError(absl::StrCat(what, " header checksum mismatch at offset 56"));
   }
   const uint32_t version = DecodeFixed32(src.data() + 8);
-  if (version != kFormatVersion) {
+  if (version < oldest || version > kFormatVersion) {
     return absl::DataLossError(absl::StrCat("unsupported ", what, " format version ", version,
-                                            " at offset 8 (this build reads version ",
-                                            kFormatVersion, ")"));
+                                            " at offset 8 (this build reads versions ", oldest,
+                                            " to ", kFormatVersion, ")"));
   }
   return absl::OkStatus();
 }
@@ -120,6 +121,21 @@ void PutCounts(std::string* dst, const IdCounts& c) {
   }
 }
 
+// A session's runs: per run, varints of the offset (the first absolute,
+// then the difference to the previous run's), bytes, skip and count.
+std::string EncodeRuns(const std::vector<SessionRun>& runs) {
+  std::string out;
+  uint64_t prev = 0;
+  for (const SessionRun& r : runs) {
+    PutVarint64(&out, r.offset - prev);
+    PutVarint64(&out, r.bytes);
+    PutVarint64(&out, r.skip);
+    PutVarint64(&out, r.count);
+    prev = r.offset;
+  }
+  return out;
+}
+
 }  // namespace
 
 void EncodeSealedHeader(const SealedHeader& h, char* dst) {
@@ -134,7 +150,7 @@ void EncodeSealedHeader(const SealedHeader& h, char* dst) {
 }
 
 absl::Status DecodeSealedHeader(absl::string_view src, SealedHeader* h) {
-  if (auto s = CheckHeader(src, kSealedMagic, kSealedHeaderSize, "sealed segment"); !s.ok()) {
+  if (auto s = CheckHeader(src, kSealedMagic, kSealedHeaderSize, "sealed segment", kOldestSealedVersion); !s.ok()) {
     return s;
   }
   const char* p = src.data();
@@ -300,57 +316,11 @@ std::string EncodeIndex(const SegmentIndex& index) {
     body.swap(packed);
   }
   std::string out(kIndexHeaderSize, '\0');
-  // The session directory, derived from the blocks: a block whose events are
-  // all errors belongs to the error region (the sealer keeps errors apart).
-  SessionDirectory dir;
-  dir.entries.resize(index.sessions.size());
-  std::vector<uint64_t> main_end(index.sessions.size(), 0);
-  for (uint32_t i = 0; i < index.sessions.size(); ++i) {
-    dir.entries[i].hash = SessionHash(index.sessions[i].id);
-    dir.entries[i].ordinal = i;
-    dir.entries[i].main_offset = UINT64_MAX;
-  }
-  for (const BlockSummary& b : index.blocks) {
-    if (b.has_timestamp) {
-      dir.min_timestamp = dir.has_timestamp ? std::min(dir.min_timestamp, b.min_timestamp)
-                                            : b.min_timestamp;
-      dir.max_timestamp = dir.has_timestamp ? std::max(dir.max_timestamp, b.max_timestamp)
-                                            : b.max_timestamp;
-      dir.has_timestamp = true;
-    }
-    bool all_errors = !b.combos.empty();
-    for (const BlockCombo& c : b.combos) all_errors = all_errors && c.error;
-    const uint64_t end = b.offset + kBlockHeaderSize + b.compressed_size;
-    if (all_errors) {
-      if (dir.error_bytes == 0) dir.error_offset = b.offset;
-      dir.error_bytes = end - dir.error_offset;
-    }
-    for (const auto& [s, n] : b.sessions) {
-      SessionDirEntry& e = dir.entries[s];
-      e.events += n;
-      if (all_errors) {
-        e.errors += n;
-        continue;
-      }
-      e.main_offset = std::min(e.main_offset, b.offset);
-      main_end[s] = std::max(main_end[s], end);
-    }
-  }
-  for (SessionDirEntry& e : dir.entries) {
-    if (e.main_offset == UINT64_MAX) {
-      e.main_offset = 0;
-    } else {
-      e.main_bytes = static_cast<uint32_t>(main_end[e.ordinal] - e.main_offset);
-    }
-  }
-  std::sort(dir.entries.begin(), dir.entries.end(),
-            [](const SessionDirEntry& a, const SessionDirEntry& b) {
-              return a.hash != b.hash ? a.hash < b.hash : a.ordinal < b.ordinal;
-            });
+  std::string run_area;
+  const SessionDirectory dir = BuildSessionDirectory(index, &run_area);
   std::string d;
   PutFixed64(&d, dir.entries.size());
-  PutFixed64(&d, dir.error_offset);
-  PutFixed64(&d, dir.error_bytes);
+  PutFixed64(&d, run_area.size());
   PutFixed64(&d, dir.has_timestamp ? 1 : 0);
   {
     char t[16];
@@ -358,16 +328,18 @@ std::string EncodeIndex(const SegmentIndex& index) {
     EncodeDouble(t + 8, dir.max_timestamp);
     d.append(t, sizeof(t));
   }
+  PutFixed64(&d, 0);  // reserved
   for (const SessionDirEntry& e : dir.entries) {
     PutFixed64(&d, e.hash);
     PutFixed32(&d, e.ordinal);
     PutFixed32(&d, e.events);
-    PutFixed64(&d, e.main_offset);
-    PutFixed32(&d, e.main_bytes);
-    PutFixed32(&d, e.errors);
+    PutFixed32(&d, e.runs_at);
+    PutFixed32(&d, e.runs_len);
+    PutFixed64(&d, e.runs_checksum);
   }
   PutFixed64(&d, Checksum64(d));
   out += d;
+  out += run_area;
   char* h = out.data();
   EncodeFixed32(h + 12, flags);
   EncodeFixed64(h + 16, index.base_sequence);
@@ -382,7 +354,7 @@ std::string EncodeIndex(const SegmentIndex& index) {
 }
 
 absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_sessions) {
-  if (auto s = CheckHeader(src, kIndexMagic, kIndexHeaderSize, "index"); !s.ok()) return s;
+  if (auto s = CheckHeader(src, kIndexMagic, kIndexHeaderSize, "index", kOldestIndexVersion); !s.ok()) return s;
   const char* h = src.data();
   *index = SegmentIndex();
   index->base_sequence = DecodeFixed64(h + 16);
@@ -393,7 +365,37 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_s
   if (!dir_bytes.ok()) return dir_bytes.status();
   SessionDirectory dir;
   if (auto s = DecodeSessionDirectory(src.substr(0, *dir_bytes), &dir); !s.ok()) return s;
-  const uint64_t body_at = *dir_bytes;
+  // The run area: every entry's slice checks, and the slices tile it.
+  if (dir.run_bytes > src.size() - *dir_bytes) {
+    return absl::DataLossError(absl::StrCat("index: run area of ", dir.run_bytes,
+                                            " bytes (offset 72) does not fit the file"));
+  }
+  {
+    std::vector<std::pair<uint64_t, uint64_t>> slices;
+    std::vector<SessionRun> runs;
+    for (const SessionDirEntry& e : dir.entries) {
+      if (e.runs_at > dir.run_bytes || e.runs_len > dir.run_bytes - e.runs_at) {
+        return absl::DataLossError("index: a session's runs lie outside the run area");
+      }
+      if (auto s = DecodeSessionRuns(src.substr(*dir_bytes + e.runs_at, e.runs_len), e, &runs);
+          !s.ok()) {
+        return absl::DataLossError(absl::StrCat(s.message(), " (run area at offset ",
+                                                *dir_bytes, ")"));
+      }
+      uint64_t events = 0;
+      for (const SessionRun& r : runs) events += r.count;
+      if (events != e.events) return absl::DataLossError("index: a session's runs do not add up");
+      slices.emplace_back(e.runs_at, e.runs_len);
+    }
+    std::sort(slices.begin(), slices.end());
+    uint64_t at = 0;
+    for (const auto& [begin, len] : slices) {
+      if (begin != at) return absl::DataLossError("index: the run area is not tiled by its sessions");
+      at += len;
+    }
+    if (at != dir.run_bytes) return absl::DataLossError("index: the run area is not tiled by its sessions");
+  }
+  const uint64_t body_at = *dir_bytes + dir.run_bytes;
   const uint64_t body_len = DecodeFixed64(h + 48);
   if (body_len > src.size() - body_at || src.size() - body_at - body_len != 8) {
     return absl::DataLossError(absl::StrCat("index body length ", body_len,
@@ -486,7 +488,7 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_s
 uint64_t SessionHash(absl::string_view id) { return Checksum64(id); }
 
 absl::StatusOr<uint64_t> SessionDirectoryBytes(absl::string_view prefix) {
-  if (auto s = CheckHeader(prefix, kIndexMagic, kIndexPrefixSize, "index"); !s.ok()) return s;
+  if (auto s = CheckHeader(prefix, kIndexMagic, kIndexPrefixSize, "index", kOldestIndexVersion); !s.ok()) return s;
   const uint64_t n = DecodeFixed64(prefix.data() + kIndexHeaderSize);
   if (n > (1ull << 32)) {
     return absl::DataLossError(absl::StrCat("index: bad session count ", n, " at offset 64"));
@@ -506,11 +508,14 @@ absl::Status DecodeSessionDirectory(absl::string_view src, SessionDirectory* dir
                                             *size - 8));
   }
   uint64_t n = DecodeFixed64(p);
-  dir->error_offset = DecodeFixed64(p + 8);
-  dir->error_bytes = DecodeFixed64(p + 16);
-  dir->has_timestamp = DecodeFixed64(p + 24) != 0;
-  dir->min_timestamp = DecodeDouble(p + 32);
-  dir->max_timestamp = DecodeDouble(p + 40);
+  dir->run_bytes = DecodeFixed64(p + 8);
+  dir->has_timestamp = DecodeFixed64(p + 16) != 0;
+  dir->min_timestamp = DecodeDouble(p + 24);
+  dir->max_timestamp = DecodeDouble(p + 32);
+  if (DecodeFixed64(p + 40) != 0) return absl::DataLossError("index: reserved field at offset 104 is not 0");
+  if (dir->run_bytes > (1ull << 40)) {
+    return absl::DataLossError(absl::StrCat("index: bad run area size ", dir->run_bytes, " at offset 72"));
+  }
   p += kSessionDirHeaderSize;
   if (no_entries) n = 0;
   if (only_hash) {
@@ -535,12 +540,93 @@ absl::Status DecodeSessionDirectory(absl::string_view src, SessionDirectory* dir
     e.hash = DecodeFixed64(p);
     e.ordinal = DecodeFixed32(p + 8);
     e.events = DecodeFixed32(p + 12);
-    e.main_offset = DecodeFixed64(p + 16);
-    e.main_bytes = DecodeFixed32(p + 24);
-    e.errors = DecodeFixed32(p + 28);
+    e.runs_at = DecodeFixed32(p + 16);
+    e.runs_len = DecodeFixed32(p + 20);
+    e.runs_checksum = DecodeFixed64(p + 24);
     p += kSessionDirEntrySize;
   }
   return absl::OkStatus();
+}
+
+absl::Status DecodeSessionRuns(absl::string_view src, const SessionDirEntry& entry,
+                               std::vector<SessionRun>* runs) {
+  runs->clear();
+  if (src.size() != entry.runs_len) return absl::DataLossError("index: session runs truncated");
+  if (Checksum64(src) != entry.runs_checksum) {
+    return absl::DataLossError(absl::StrCat("index: checksum mismatch in the runs of session ordinal ",
+                                            entry.ordinal));
+  }
+  Cursor c{src.data(), src.data() + src.size()};
+  uint64_t prev = 0;
+  while (c.ok && c.p < c.limit) {
+    SessionRun r;
+    r.offset = prev + c.Varint();
+    r.bytes = c.Varint();
+    r.skip = c.Varint32();
+    r.count = c.Varint32();
+    if (r.offset < prev || r.count == 0 || r.bytes <= kBlockHeaderSize) c.ok = false;
+    prev = r.offset;
+    runs->push_back(r);
+  }
+  if (!c.ok) {
+    runs->clear();
+    return absl::DataLossError("index: malformed session runs");
+  }
+  return absl::OkStatus();
+}
+
+SessionDirectory BuildSessionDirectory(const SegmentIndex& index, std::string* run_area) {
+  SessionDirectory dir;
+  // Each session's runs, in sealed order: a run goes on into the next block
+  // when it ends one block and starts the next.
+  std::vector<std::vector<SessionRun>> of(index.sessions.size());
+  std::vector<uint32_t> events(index.sessions.size(), 0);
+  uint32_t open_session = UINT32_MAX;  // the session whose run ended the last block
+  for (const BlockSummary& b : index.blocks) {
+    if (b.has_timestamp) {
+      dir.min_timestamp = dir.has_timestamp ? std::min(dir.min_timestamp, b.min_timestamp)
+                                            : b.min_timestamp;
+      dir.max_timestamp = dir.has_timestamp ? std::max(dir.max_timestamp, b.max_timestamp)
+                                            : b.max_timestamp;
+      dir.has_timestamp = true;
+    }
+    const uint64_t end = b.offset + kBlockHeaderSize + b.compressed_size;
+    uint32_t at = 0;  // events of the block before this run
+    for (size_t i = 0; i < b.sessions.size(); ++i) {
+      const auto& [s, n] = b.sessions[i];
+      if (s >= of.size()) break;  // DecodeIndex rejects such an index
+      events[s] += n;
+      if (i == 0 && s == open_session && !of[s].empty()) {
+        SessionRun& r = of[s].back();
+        r.bytes = end - r.offset;
+        r.count += n;
+      } else {
+        of[s].push_back(SessionRun{b.offset, end - b.offset, at, n});
+      }
+      at += n;
+    }
+    open_session = b.sessions.empty() ? UINT32_MAX : b.sessions.back().first;
+  }
+  dir.entries.resize(index.sessions.size());
+  for (uint32_t i = 0; i < index.sessions.size(); ++i) {
+    dir.entries[i].hash = SessionHash(index.sessions[i].id);
+    dir.entries[i].ordinal = i;
+    dir.entries[i].events = events[i];
+  }
+  std::sort(dir.entries.begin(), dir.entries.end(),
+            [](const SessionDirEntry& a, const SessionDirEntry& b) {
+              return a.hash != b.hash ? a.hash < b.hash : a.ordinal < b.ordinal;
+            });
+  run_area->clear();
+  for (SessionDirEntry& e : dir.entries) {
+    const std::string mine = EncodeRuns(of[e.ordinal]);
+    e.runs_at = static_cast<uint32_t>(run_area->size());
+    e.runs_len = static_cast<uint32_t>(mine.size());
+    e.runs_checksum = Checksum64(mine);
+    run_area->append(mine);
+  }
+  dir.run_bytes = run_area->size();
+  return dir;
 }
 
 uint64_t DictionaryId(absl::string_view dict) { return Checksum64(dict) | 1; }
@@ -579,7 +665,7 @@ std::string EncodeDictFile(absl::string_view dict) {
 
 absl::Status DecodeDictFile(absl::string_view src, uint64_t* id, absl::string_view* dict,
                             bool verify_content) {
-  if (auto s = CheckHeader(src, kDictMagic, kDictHeaderSize, "dictionary"); !s.ok()) return s;
+  if (auto s = CheckHeader(src, kDictMagic, kDictHeaderSize, "dictionary", kOldestSealedVersion); !s.ok()) return s;
   *id = DecodeFixed64(src.data() + 16);
   const uint64_t size = DecodeFixed64(src.data() + 24);
   if (size != src.size() - kDictHeaderSize) {

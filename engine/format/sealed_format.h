@@ -90,7 +90,9 @@ struct BlockSummary {
   uint64_t min_sequence = 0, max_sequence = 0;
   bool has_timestamp = false;  // some event of the block has a timestamp
   double min_timestamp = 0, max_timestamp = 0;
-  IdCounts sessions;  // (session ordinal, events) in block order: contiguous runs
+  // (session ordinal, events) runs in block order; a session may have more
+  // than one run in a block (its tool calls of two tools, say).
+  IdCounts sessions;
   std::vector<BlockCombo> combos;  // sorted by (type, tool, error)
 };
 
@@ -123,36 +125,53 @@ std::string EncodeIndex(const SegmentIndex& index);
 absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_sessions = true);
 
 // The session directory at the front of an index file: a session's blocks
-// found with one small read, without decoding the rest of the index.
+// found with three small reads, without decoding the rest of the index.
+// A session's events in sealed order form a few runs (its part of the main
+// region, its tool calls of each tool, its errors of each tool); each run is
+// a slice of the events of consecutive blocks.
 inline constexpr size_t kSessionDirHeaderSize = 48;
 inline constexpr size_t kSessionDirEntrySize = 32;
+struct SessionRun {
+  uint64_t offset = 0;  // of the header of the run's first block
+  uint64_t bytes = 0;   // from there to the end of the run's last block
+  uint32_t skip = 0;    // events of the first block before the run
+  uint32_t count = 0;   // the session's events in the run
+};
 struct SessionDirEntry {
-  uint64_t hash = 0;          // SessionHash(id)
-  uint32_t ordinal = 0;       // in SegmentIndex::sessions
-  uint32_t events = 0;        // the session's events in this segment
-  uint64_t main_offset = 0;   // its non-error events: the blocks in
-  uint32_t main_bytes = 0;    //   [main_offset, main_offset + main_bytes)
-  uint32_t errors = 0;        // its error events (in the error region)
+  uint64_t hash = 0;     // SessionHash(id)
+  uint32_t ordinal = 0;  // in SegmentIndex::sessions
+  uint32_t events = 0;   // the session's events in this segment
+  uint32_t runs_at = 0;    // its runs: bytes [runs_at, runs_at + runs_len)
+  uint32_t runs_len = 0;   //   of the directory's run area
+  uint64_t runs_checksum = 0;  // XXH3-64 of those bytes
+  std::vector<SessionRun> runs;  // decoded only by a lookup (SealedSegment::LookupSession)
 };
 struct SessionDirectory {
-  uint64_t error_offset = 0;  // the error blocks: [error_offset, +error_bytes)
-  uint64_t error_bytes = 0;
+  uint64_t run_bytes = 0;      // size of the run area
   bool has_timestamp = false;  // some event of the segment has a timestamp
   double min_timestamp = 0, max_timestamp = 0;
-  std::vector<SessionDirEntry> entries;  // sorted by hash
+  std::vector<SessionDirEntry> entries;  // sorted by (hash, ordinal)
 };
 uint64_t SessionHash(absl::string_view id);
-// Bytes of the index file needed to read its directory: 80 first, then
-// SessionDirectoryBytes(first 80 bytes) in all.
+// The session directory an index describes, derived from its per-block
+// session runs (EncodeIndex stores it), with the encoded run area.
+SessionDirectory BuildSessionDirectory(const SegmentIndex& index, std::string* run_area);
+// Bytes of the index file needed to read its directory (without the run
+// table): kIndexPrefixSize first, then SessionDirectoryBytes(those) in all.
+// The run area follows, at SessionDirectoryBytes(), run_bytes long.
 inline constexpr size_t kIndexPrefixSize = kIndexHeaderSize + 16;
 absl::StatusOr<uint64_t> SessionDirectoryBytes(absl::string_view prefix);
 // Decodes the directory from the first SessionDirectoryBytes() bytes; with
 // `only_hash`, only the entries of that hash (a binary search, no copy of
-// the rest).
-// With `no_entries`, only the directory's header fields (checked all the same).
+// the rest). With `no_entries`, only the directory's header fields (checked
+// all the same).
 absl::Status DecodeSessionDirectory(absl::string_view src, SessionDirectory* dir,
                                     std::optional<uint64_t> only_hash = std::nullopt,
                                     bool no_entries = false);
+// Decodes the runs of `entry` from `src`, the entry's slice of the run area,
+// checking it against entry.runs_checksum.
+absl::Status DecodeSessionRuns(absl::string_view src, const SessionDirEntry& entry,
+                               std::vector<SessionRun>* runs);
 
 // ---- Dictionary file ----------------------------------------------------------
 inline constexpr char kDictMagic[8] = {'T', 'L', 'Z', 'D', 'I', 'C', 'T', '\0'};

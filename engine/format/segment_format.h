@@ -19,8 +19,14 @@ namespace tracelog {
 // Version of the on-disk format. Bump on any change of any byte's meaning.
 // 1: raw segments. 2: adds sealed segments, their indexes and the dictionary
 // (raw segments are unchanged: a version-1 segment reads the same).
-inline constexpr uint32_t kFormatVersion = 2;
-inline constexpr uint32_t kOldestReadableVersion = 1;
+// 3: the index's session directory lists each session's runs of blocks, and
+// sealed order keeps tool calls apart by tool (sealed segment and dictionary
+// bytes are unchanged: version-2 ones read the same; a version-2 index is
+// rebuilt).
+inline constexpr uint32_t kFormatVersion = 3;
+inline constexpr uint32_t kOldestReadableVersion = 1;  // raw segments, CHECKPOINT
+inline constexpr uint32_t kOldestSealedVersion = 2;    // .sealed, DICT-*
+inline constexpr uint32_t kOldestIndexVersion = 3;     // .idx
 
 // ---- Segment header (64 bytes at offset 0) --------------------------------
 inline constexpr char kSegmentMagic[8] = {'T', 'R', 'A', 'C', 'E', 'L', 'O', 'G'};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
@@ -301,9 +302,9 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
       // Sessions in a segment whose index is not loaded (a one-shot query,
       // as from the CLI): find their blocks through the index's session
       // directory instead of decoding the whole index.
-      std::vector<std::pair<uint64_t, uint64_t>> ranges;  // [begin, end) of blocks
-      bool errors = false, exact = true, usable = true;
-      uint64_t count = 0, error_offset = 0, error_bytes = 0;
+      std::vector<SessionRun> runs;
+      bool exact = true, usable = true;
+      uint64_t count = 0;
       for (const std::string& id : plan->sessions) {
         auto dir = seg.sealed->LookupSession(SessionHash(id));
         if (!dir.ok()) {
@@ -311,44 +312,68 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
           break;
         }
         for (const SessionDirEntry& e : dir->entries) {
-          if (e.main_bytes > 0) ranges.emplace_back(e.main_offset, e.main_offset + e.main_bytes);
-          errors = errors || e.errors > 0;
+          runs.insert(runs.end(), e.runs.begin(), e.runs.end());
           count += e.events;
         }
         exact = exact && dir->entries.size() <= 1;
-        error_offset = dir->error_offset;
-        error_bytes = dir->error_bytes;
       }
       if (usable) {
-        if (ranges.empty() && !errors) continue;  // none of them here
+        if (runs.empty()) continue;  // none of them here
         if (fn == nullptr && countable && exact) {
           matched += count;
           continue;
         }
-        if (errors) ranges.emplace_back(error_offset, error_offset + error_bytes);
-        std::sort(ranges.begin(), ranges.end());
-        std::vector<std::unique_ptr<std::string>> buffers;
-        std::vector<BlockEvent> matches, events;
-        uint64_t done = 0;  // blocks before this offset were read
-        for (const auto& [begin, end] : ranges) {
-          for (uint64_t at = std::max(begin, done); at < end; at = seg.sealed->NextBlock(at)) {
-            auto raw = ThreadBuffers().Take();
-            if (auto s = seg.sealed->ReadBlock(at, &codec, raw.get(), &events); !s.ok()) {
-              count_reporter(Corruption{seg.sealed->path(), at, seg.sealed->NextBlock(at),
-                                        std::string(s.message())});
-              continue;
-            }
-            ++stats.blocks_read;
-            for (const BlockEvent& e : events) {
-              EventKeys keys;
-              if (extractor.Extract(e.event, &keys).ok() && filters.Matches(keys, true)) {
-                matches.push_back(e);
+        // Each run is a slice of the events of consecutive blocks; a block
+        // that two runs share is decompressed once. With a hash collision
+        // (`!exact`) the session ids are compared as well.
+        std::sort(runs.begin(), runs.end(), [](const SessionRun& a, const SessionRun& b) {
+          return std::tie(a.offset, a.skip) < std::tie(b.offset, b.skip);
+        });
+        struct ReadBlockData {
+          std::unique_ptr<std::string> raw;
+          std::vector<BlockEvent> events;
+          bool ok = false;
+        };
+        absl::flat_hash_map<uint64_t, ReadBlockData> read;
+        std::vector<BlockEvent> matches;
+        const bool check = !exact || filters.needs_keys();
+        for (const SessionRun& r : runs) {
+          uint64_t skip = r.skip, left = r.count;
+          for (uint64_t at = r.offset; at < r.offset + r.bytes && left > 0;
+               at = seg.sealed->NextBlock(at)) {
+            ReadBlockData& blk = read[at];
+            if (blk.raw == nullptr) {
+              blk.raw = ThreadBuffers().Take();
+              if (auto s = seg.sealed->ReadBlock(at, &codec, blk.raw.get(), &blk.events);
+                  !s.ok()) {
+                count_reporter(Corruption{seg.sealed->path(), at, seg.sealed->NextBlock(at),
+                                          std::string(s.message())});
+              } else {
+                blk.ok = true;
+                ++stats.blocks_read;
               }
             }
-            buffers.push_back(std::move(raw));
+            const uint64_t n = blk.ok ? blk.events.size() : 0;
+            if (!blk.ok) {
+              // Unknown length: the rest of this run cannot be placed.
+              break;
+            }
+            for (uint64_t i = skip; i < n && left > 0; ++i, --left) {
+              const BlockEvent& e = blk.events[i];
+              if (check) {
+                EventKeys keys;
+                if (!extractor.Extract(e.event, &keys).ok() || !filters.Matches(keys, !exact)) {
+                  continue;
+                }
+              }
+              matches.push_back(e);
+            }
+            skip = skip > n ? skip - n : 0;
           }
-          done = std::max(done, end);
         }
+        std::vector<std::unique_ptr<std::string>> buffers;
+        buffers.reserve(read.size());
+        for (auto& [at, blk] : read) buffers.push_back(std::move(blk.raw));
         deliver_sorted(&matches, &buffers);
         continue;
       }

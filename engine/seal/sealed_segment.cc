@@ -203,6 +203,18 @@ absl::StatusOr<SessionDirectory> SealedSegment::ReadDirectory(std::optional<uint
       DecodeFixed64(bytes.data() + 40) != header_.data_end) {
     return absl::DataLossError(absl::StrCat(index_path_, ": does not describe ", path_));
   }
+  // The entries' runs: one more small read each (usually one entry).
+  std::string slice;
+  for (SessionDirEntry& e : dir.entries) {
+    if (e.runs_at > dir.run_bytes || e.runs_len > dir.run_bytes - e.runs_at) {
+      return absl::DataLossError(absl::StrCat(index_path_, ": session runs outside the run area"));
+    }
+    const uint64_t at = *size + e.runs_at;
+    if (auto s = (*file)->Read(at, e.runs_len, &slice); !s.ok()) return s;
+    if (auto s = DecodeSessionRuns(slice, e, &e.runs); !s.ok()) {
+      return absl::DataLossError(absl::StrCat(index_path_, ": ", s.message(), " at offset ", at));
+    }
+  }
   return dir;
 }
 

@@ -142,24 +142,33 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   }
   stats.events = items.size();
 
-  // Sealed order: sessions in order of first appearance, each session's events
-  // in sequence order (a counting sort keeps the sequence order within), so a
-  // session is read from few blocks. Errors are the exception: they go last,
-  // in blocks of their own, by tool, so "the errors of tool X" reads only
-  // those blocks.
+  // Sealed order, in three regions (format-spec/README.md, "Sealed order"):
+  //   main:       every other event, by session (in order of first
+  //               appearance), then event type, then sequence: a session is
+  //               one run of few blocks;
+  //   tool calls: non-error tool_call events, by (tool, session, sequence),
+  //               in small blocks (tool_call_block_size), so "the calls of
+  //               tool X" reads only those blocks, and a session's calls of
+  //               one tool are one small run;
+  //   errors:     events flagged as errors, by (tool, session, sequence), in
+  //               blocks a quarter of the size.
+  enum Region : uint8_t { kMain = 0, kToolCalls = 1, kErrors = 2 };
+  auto region_of = [](const Item& it) {
+    return it.keys.error ? kErrors : it.keys.event_type == "tool_call" ? kToolCalls : kMain;
+  };
   std::vector<uint32_t> start(session_sizes.size() + 1, 0);
   for (const Item& it : items) {
-    if (!it.keys.error) ++start[it.session + 1];
+    if (region_of(it) == kMain) ++start[it.session + 1];
   }
   for (size_t s = 0; s < session_sizes.size(); ++s) start[s + 1] += start[s];
-  const uint32_t plain = start.back();
+  const uint32_t main_end = start.back();
   std::vector<uint32_t> order(items.size());
-  std::vector<uint32_t> errors;
+  std::vector<uint32_t> tool_calls, errors;
   for (uint32_t i = 0; i < items.size(); ++i) {
-    if (items[i].keys.error) {
-      errors.push_back(i);
-    } else {
-      order[start[items[i].session]++] = i;
+    switch (region_of(items[i])) {
+      case kMain: order[start[items[i].session]++] = i; break;  // a counting sort: stable
+      case kToolCalls: tool_calls.push_back(i); break;
+      case kErrors: errors.push_back(i); break;
     }
   }
   // Within a session, events of one type sit together: similar events next
@@ -171,11 +180,15 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
     });
     from = to;
   }
-  std::stable_sort(errors.begin(), errors.end(), [&](uint32_t a, uint32_t b) {
+  auto by_tool = [&](uint32_t a, uint32_t b) {
     return std::tie(items[a].keys.tool_name, items[a].session) <
            std::tie(items[b].keys.tool_name, items[b].session);
-  });
-  std::copy(errors.begin(), errors.end(), order.begin() + plain);
+  };
+  std::stable_sort(tool_calls.begin(), tool_calls.end(), by_tool);
+  std::stable_sort(errors.begin(), errors.end(), by_tool);
+  std::copy(tool_calls.begin(), tool_calls.end(), order.begin() + main_end);
+  const size_t errors_begin = main_end + tool_calls.size();
+  std::copy(errors.begin(), errors.end(), order.begin() + errors_begin);
 
   auto dict = ChooseDictionary(items, stats.event_bytes, options, dicts, codec,
                                &stats.trained_dictionary);
@@ -210,18 +223,20 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
     block_bytes = 0;
     return writer.AddBlock(frame, static_cast<uint32_t>(raw_block.size()));
   };
+  // Blocks end where a region ends. Tool-call and error blocks are smaller:
+  // a session read decompresses every one that holds one of its events.
+  uint64_t limit = options.block_size;
   for (size_t k = 0; k < order.size(); ++k) {
-    if (k == plain && !block.empty()) {
+    if ((k == main_end || k == errors_begin) && !block.empty()) {
       if (auto s = flush_block(); !s.ok()) return fail(s);
     }
+    if (k == main_end) limit = std::max<uint64_t>(options.tool_call_block_size, 1);
+    if (k == errors_begin) limit = std::max<uint64_t>(options.block_size / 4, 1);
     const Item& it = items[order[k]];
     block.push_back(BlockEvent{it.sequence, it.event});
     builder.Add(it.sequence, it.keys, it.event);
     block_bytes += it.event.size() + 4;
-    // Error blocks are a quarter of the size: a session's errors are spread
-    // over the tools' error runs, and a session read decompresses each block
-    // that holds one of them.
-    if (block_bytes >= (k >= plain ? options.block_size / 4 : options.block_size)) {
+    if (block_bytes >= limit) {
       if (auto s = flush_block(); !s.ok()) return fail(s);
     }
   }

@@ -217,14 +217,26 @@ TEST(SpecVectorsTest, IndexVectorDecodes) {
   EXPECT_EQ(index.blocks[0].max_timestamp, 1795440022.5);
   ASSERT_EQ(index.blocks[0].combos.size(), 2u);
   EXPECT_EQ(index.blocks[0].combos[1].tool, 1u);  // 1 + id of "Bash"
-  // The session directory: s-2 has one event in the block at offset 64.
+  // The session directory: s-2 has one run, its one event, the second of
+  // the block at offset 64.
   SessionDirectory dir;
   ASSERT_TRUE(DecodeSessionDirectory(bytes, &dir, SessionHash("s-2")).ok());
   ASSERT_EQ(dir.entries.size(), 1u);
-  EXPECT_EQ(dir.entries[0].ordinal, 1u);
-  EXPECT_EQ(dir.entries[0].events, 1u);
-  EXPECT_EQ(dir.entries[0].main_offset, kSealedHeaderSize);
-  EXPECT_EQ(dir.error_bytes, 0u);
+  const SessionDirEntry& e = dir.entries[0];
+  EXPECT_EQ(e.ordinal, 1u);
+  EXPECT_EQ(e.events, 1u);
+  auto dir_bytes = SessionDirectoryBytes(bytes);
+  ASSERT_TRUE(dir_bytes.ok());
+  EXPECT_EQ(*dir_bytes, kIndexHeaderSize + kSessionDirHeaderSize + 2 * kSessionDirEntrySize + 8);
+  EXPECT_EQ(dir.run_bytes, 10u);  // one run each: offset 64, bytes (two bytes), skip, count
+  EXPECT_EQ(e.runs_len, 5u);
+  std::vector<SessionRun> runs;
+  ASSERT_TRUE(DecodeSessionRuns(bytes.substr(*dir_bytes + e.runs_at, e.runs_len), e, &runs).ok());
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].offset, kSealedHeaderSize);
+  EXPECT_EQ(runs[0].bytes, ReadHex("sealed_segment.hex").size() - kSealedHeaderSize);
+  EXPECT_EQ(runs[0].skip, 1u);
+  EXPECT_EQ(runs[0].count, 1u);
   EXPECT_TRUE(dir.has_timestamp);
   EXPECT_EQ(dir.min_timestamp, 1795440021.8558512);
   EXPECT_EQ(dir.max_timestamp, 1795440022.5);

@@ -11,9 +11,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "bench/workload.h"
+#include "engine/format/checksum.h"
+#include "engine/format/coding.h"
+#include "engine/format/event_keys.h"
 #include "engine/format/sealed_format.h"
 #include "engine/format/segment_format.h"
 #include "engine/log/log.h"
+#include "engine/query/query.h"
 #include "engine/seal/block_codec.h"
 #include "engine/seal/index_builder.h"
 #include "engine/seal/sealed_segment.h"
@@ -53,6 +57,7 @@ LogOptions Small(FileSystem* fs = nullptr) {
   o.sync.kind = SyncPolicy::Kind::kNever;
   o.seal_on_roll = false;
   o.seal.block_size = 8 << 10;
+  o.seal.tool_call_block_size = 2 << 10;
   o.seal.dictionary_size = 16 << 10;  // small logs train a dictionary too
   o.seal.dictionary_min_bytes = 32 << 10;
   return o;
@@ -300,6 +305,111 @@ TEST(SealTest, ADamagedIndexIsDetectedAndRebuiltFromTheBlocks) {
   auto again = (*missing)->Index(&codec);
   ASSERT_OK(again);
   EXPECT_EQ(EncodeIndex(**again), EncodeIndex(**good));
+}
+
+TEST(SealTest, AVersionTwoIndexIsRebuiltAndReindexRewritesIt) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(20);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
+  DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
+  BlockCodec codec;
+  auto seg = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
+  ASSERT_OK(seg);
+  auto good = (*seg)->Index(&codec);
+  ASSERT_OK(good);
+  // A well-formed header of an index written by format version 2.
+  const std::string idx_path = dir.Sub("log/") + IndexFileName(1);
+  std::string bytes = testing::ReadFileOrEmpty(idx_path);
+  EncodeFixed32(bytes.data() + 8, 2);
+  EncodeFixed64(bytes.data() + 56, Checksum64(bytes.data(), 56));
+  testing::WriteFileOrDie(idx_path, bytes);
+  auto reopened = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
+  ASSERT_OK(reopened);
+  auto rebuilt = (*reopened)->Index(&codec);
+  ASSERT_OK(rebuilt);
+  EXPECT_NE((*reopened)->index_rebuilt().find("version 2"), std::string::npos)
+      << (*reopened)->index_rebuilt();
+  EXPECT_EQ(EncodeIndex(**rebuilt), EncodeIndex(**good));
+  // A version-2 sealed segment (same bytes) is still read as it is.
+  std::string sealed = testing::ReadFileOrEmpty(dir.Sub("log/") + SealedFileName(1));
+  SealedHeader h;
+  EncodeFixed32(sealed.data() + 8, 2);
+  EncodeFixed64(sealed.data() + 56, Checksum64(sealed.data(), 56));
+  EXPECT_OK(DecodeSealedHeader(sealed, &h));
+}
+
+TEST(SealTest, ToolCallsAreSealedApartByToolAndOneToolsCallsReadFewBlocks) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(40);
+  LogOptions o = Small();
+  o.segment_size = 1 << 20;  // one large sealed segment
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), o, events, /*seal=*/true));
+  DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
+  BlockCodec codec;
+  auto seg = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
+  ASSERT_OK(seg);
+  auto index = (*seg)->Index(&codec);
+  ASSERT_OK(index);
+  const SegmentIndex& idx = **index;
+  // Blocks in file order: main blocks (no tool call, no error), then tool-call
+  // blocks (only non-error tool calls, tools in ascending order), then error
+  // blocks (only errors).
+  int region = 0;
+  std::string last_tool;
+  size_t tool_blocks = 0;
+  for (const BlockSummary& b : idx.blocks) {
+    bool calls = false, others = false, errors = false;
+    for (const BlockCombo& c : b.combos) {
+      if (c.error) {
+        errors = true;
+      } else if (idx.types[c.type] == "tool_call") {
+        calls = true;
+      } else {
+        others = true;
+      }
+    }
+    const int r = errors ? 2 : calls ? 1 : 0;
+    ASSERT_EQ(int{calls} + int{others} + int{errors}, 1) << "a block of one region only";
+    ASSERT_GE(r, region) << "regions in order";
+    region = r;
+    if (r == 1) {
+      ++tool_blocks;
+      EXPECT_LE(b.raw_size, o.seal.tool_call_block_size + (64 << 10));
+      std::string highest;
+      for (const BlockCombo& c : b.combos) {
+        const std::string t = c.tool == 0 ? std::string() : idx.tools[c.tool - 1];
+        EXPECT_GE(t, last_tool) << "tools in ascending order";
+        highest = std::max(highest, t);
+      }
+      last_tool = highest;
+    }
+  }
+  ASSERT_GT(tool_blocks, 10u);
+  // The calls of one tool: few blocks, and exactly the right events.
+  LogOptions ro = Small();
+  ro.read_only = true;
+  auto log = Log::Open(dir.Sub("log"), ro);
+  ASSERT_OK(log);
+  QueryEngine q(log->get());
+  Query spec;
+  spec.tools = {"Bash"};
+  spec.types = {"tool_call"};
+  QueryStats stats;
+  std::vector<std::string> got;
+  ASSERT_OK(q.Run(spec, [&](uint64_t, absl::string_view e) {
+    got.emplace_back(e);
+    return true;
+  }, &stats));
+  std::vector<std::string> want;  // the oracle: a plain scan
+  EventKeyExtractor extractor;
+  for (const std::string& e : events) {
+    EventKeys k;
+    ASSERT_OK(extractor.Extract(e, &k));
+    if (k.event_type == "tool_call" && k.tool_name == "Bash") want.push_back(e);
+  }
+  ASSERT_GT(want.size(), 20u);
+  EXPECT_EQ(got, want);
+  EXPECT_LT(stats.blocks_read, tool_blocks / 4) << "only the blocks of Bash's calls";
 }
 
 TEST(SealTest, ADamagedBlockIsReportedWithFileAndOffsetAndSkipped) {
