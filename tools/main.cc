@@ -76,6 +76,9 @@ void UseHugePagesForTheHeap() {
   mallopt(M_TOP_PAD, kPad);
   mallopt(M_TRIM_THRESHOLD, 2 * kPad);
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // large blocks from the heap too
+  // Query threads allocate from this heap too, not from arenas of their own
+  // in small pages.
+  mallopt(M_ARENA_MAX, 1);
   // Grow the heap now (static initialisers already started it small).
   void* probe = std::malloc(kPad / 4);
   const uintptr_t start = reinterpret_cast<uintptr_t>(probe);

@@ -121,13 +121,27 @@ struct EventKeyExtractor::Impl {
   std::string padded;
   bool utf8_error = false;  // the last Parse failed on invalid UTF-8
 
-  absl::Status Parse(const char* buf, size_t len, EventKeys* keys);
+  absl::Status Parse(const char* buf, size_t len, EventKeys* keys, bool validate);
 };
 
 EventKeyExtractor::EventKeyExtractor() : impl_(std::make_unique<Impl>()) {}
 EventKeyExtractor::~EventKeyExtractor() = default;
 
-absl::Status EventKeyExtractor::Extract(absl::string_view line, EventKeys* keys) {
+static_assert(kExtractPadding >= simdjson::SIMDJSON_PADDING);
+
+absl::Status EventKeyExtractor::Extract(absl::string_view line, EventKeys* keys, bool validate,
+                                        size_t readable_after) {
+  if (readable_after < kExtractPadding) return Extract(line, keys, validate);
+  *keys = EventKeys();
+  if (line.find_first_not_of(" \t\r\n") == absl::string_view::npos) {
+    return absl::InvalidArgumentError("empty line: an event must be a JSON object");
+  }
+  absl::Status s = impl_->Parse(line.data(), line.size(), keys, validate);
+  if (s.ok() || !impl_->utf8_error) return s;
+  return Extract(line, keys, validate);  // the copy is scrubbed
+}
+
+absl::Status EventKeyExtractor::Extract(absl::string_view line, EventKeys* keys, bool validate) {
   *keys = EventKeys();
   Impl& im = *impl_;
   if (line.find_first_not_of(" \t\r\n") == absl::string_view::npos) {
@@ -136,17 +150,18 @@ absl::Status EventKeyExtractor::Extract(absl::string_view line, EventKeys* keys)
   // simdjson reads up to SIMDJSON_PADDING bytes past the end.
   im.padded.resize(line.size() + simdjson::SIMDJSON_PADDING);
   std::memcpy(im.padded.data(), line.data(), line.size());
-  absl::Status s = im.Parse(im.padded.data(), line.size(), keys);
+  absl::Status s = im.Parse(im.padded.data(), line.size(), keys, validate);
   if (s.ok() || !im.utf8_error) return s;
   // simdjson validates UTF-8 while it indexes; only then scrub and retry.
   *keys = EventKeys();
   im.padded.resize(line.size());
   ScrubInvalidUtf8(&im.padded);
   im.padded.resize(line.size() + simdjson::SIMDJSON_PADDING);
-  return im.Parse(im.padded.data(), line.size(), keys);
+  return im.Parse(im.padded.data(), line.size(), keys, validate);
 }
 
-absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKeys* keys) {
+absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKeys* keys,
+                                            bool validate) {
   auto fail = [&](const char* what, simdjson::error_code code,
                   od::document* doc) -> absl::Status {
     std::string where;
@@ -194,6 +209,7 @@ absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKe
     } else if (key == "data") {
       od::object data;
       if (value.get_object().get(data) != simdjson::SUCCESS) {
+        if (!validate) continue;
         if (auto err = Validate(value)) return fail("invalid JSON value of data", err, &doc);
         continue;
       }
@@ -208,10 +224,14 @@ absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKe
           keys->tool_name = StringOrRaw(dfield.value());
         } else if (dkey == "error" || dkey == "is_error") {
           if (Truthy(dfield.value())) keys->error = true;
+        } else if (!validate) {
+          continue;
         } else if (auto err = Validate(dfield.value())) {
           return fail("invalid JSON", err, &doc);
         }
       }
+    } else if (!validate) {
+      continue;
     } else if (auto err = Validate(value)) {
       return fail("invalid JSON", err, &doc);
     }

@@ -120,8 +120,9 @@ struct SegmentIndex {
 };
 std::string EncodeIndex(const SegmentIndex& index);
 // DataLossError (message without the file name) on any damage. Without
-// `with_sessions`, the session table is checked but left empty (most queries
-// need only the blocks; the sessions are most of the decoded memory).
+// `with_sessions`, the session table and the blocks' session runs are
+// checked but left empty (most queries need only the blocks' combos and
+// ranges; the sessions are most of the decoded memory).
 absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_sessions = true);
 
 // The session directory at the front of an index file: a session's blocks

@@ -32,6 +32,9 @@ class Mapping {
   // Hint: fault in [offset, offset+len) for writing ahead of the writer, so
   // the append path does not pay the page faults. May do nothing.
   virtual void PrefaultForWrite(uint64_t offset, uint64_t len) = 0;
+  // Hint: map [offset, offset+len) for reading in one go (a query about to
+  // read those blocks), instead of a page fault per page. May do nothing.
+  virtual void PrefaultForRead(uint64_t offset, uint64_t len) { (void)offset, (void)len; }
 };
 
 class File {

@@ -37,12 +37,15 @@ class PosixMapping final : public Mapping {
   uint64_t size() const override { return size_; }
   void PrefaultForWrite(uint64_t offset, uint64_t len) override {
 #ifdef MADV_POPULATE_WRITE
-    if (offset >= size_) return;
-    if (len > size_ - offset) len = size_ - offset;
-    const uint64_t page = 4096;
-    const uint64_t begin = offset & ~(page - 1);
-    const uint64_t end = offset + len;
-    if (end > begin) madvise(data_ + begin, end - begin, MADV_POPULATE_WRITE);
+    Populate(offset, len, MADV_POPULATE_WRITE);
+#else
+    (void)offset;
+    (void)len;
+#endif
+  }
+  void PrefaultForRead(uint64_t offset, uint64_t len) override {
+#ifdef MADV_POPULATE_READ
+    Populate(offset, len, MADV_POPULATE_READ);
 #else
     (void)offset;
     (void)len;
@@ -50,6 +53,15 @@ class PosixMapping final : public Mapping {
   }
 
  private:
+  void Populate(uint64_t offset, uint64_t len, int advice) {
+    if (offset >= size_) return;
+    if (len > size_ - offset) len = size_ - offset;
+    const uint64_t page = 4096;
+    const uint64_t begin = offset & ~(page - 1);
+    const uint64_t end = offset + len;
+    if (end > begin) madvise(data_ + begin, end - begin, advice);
+  }
+
   char* const data_;
   const uint64_t size_;
 };

@@ -1337,7 +1337,9 @@ bool LogReader::Next(LogEvent* ev) {
         ev->keys = EventKeys();
         if (options_.want_keys) {
           if (extractor_ == nullptr) extractor_ = std::make_unique<EventKeyExtractor>();
-          extractor_->Extract(e.event, &ev->keys).IgnoreError();
+          // Views into blocks read by ReadBlock: parsable in place.
+          extractor_->Extract(e.event, &ev->keys, /*validate=*/false, kExtractPadding)
+              .IgnoreError();
         }
         ev->timestamp = ev->keys.timestamp;
         ev->flags = (ev->keys.error ? kFlagError : 0) |

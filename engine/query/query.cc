@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 #include <tuple>
 
 #include "absl/container/flat_hash_set.h"
@@ -34,7 +35,35 @@ struct QueryEngine::Plan {
   std::vector<std::string> sessions;
 };
 
+// Buffers reused across queries and threads: a fresh 128 KiB string is a
+// fresh mmap (glibc's threshold) that page-faults and is zero-filled.
+class QueryEngine::StringPool {
+ public:
+  std::unique_ptr<std::string> Take() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (free_.empty()) return std::make_unique<std::string>();
+    auto b = std::move(free_.back());
+    free_.pop_back();
+    kept_ -= b->capacity();
+    return b;
+  }
+  void Give(std::unique_ptr<std::string> b) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (b == nullptr || kept_ + b->capacity() > kMaxKept) return;
+    kept_ += b->capacity();
+    free_.push_back(std::move(b));
+  }
+
+ private:
+  static constexpr uint64_t kMaxKept = 64 << 20;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<std::string>> free_;
+  uint64_t kept_ = 0;
+};
+
 namespace {
+
+using StringPool = QueryEngine::StringPool;
 
 // The filters, as an event's keys are tested against them.
 struct Filters {
@@ -120,52 +149,71 @@ void Merge(CatalogEntry* e, const SessionSummary& s, const std::vector<std::stri
   if (e->segments.empty() || e->segments.back() != base) e->segments.push_back(base);
 }
 
-// Decompression buffers, reused: a fresh 128 KiB string is a fresh mmap
-// (glibc's threshold) that page-faults and is zero-filled on every block.
-class BufferPool {
+// Per thread, kept across queries: a fresh zstd context and JSON parser
+// each time cost page faults on their new buffers.
+BlockCodec& LocalCodec() {
+  thread_local BlockCodec codec;
+  return codec;
+}
+EventKeyExtractor& LocalExtractor() {
+  thread_local EventKeyExtractor extractor;
+  return extractor;
+}
+
+// Copies of matching events, in chunks that never move, so the block
+// buffers go back to the pool as soon as a block is done.
+class Arena {
  public:
-  std::unique_ptr<std::string> Take() {
-    if (free_.empty()) return std::make_unique<std::string>();
-    auto b = std::move(free_.back());
-    free_.pop_back();
-    kept_ -= b->capacity();
-    return b;
+  explicit Arena(StringPool* pool) : pool_(pool) {}
+  ~Arena() {
+    for (auto& c : chunks_) pool_->Give(std::move(c));
   }
-  // Keeps up to 64 MiB of buffers (a query holds all the blocks of a
-  // segment it matched in until it has sorted the matches).
-  void Give(std::vector<std::unique_ptr<std::string>>* used) {
-    for (auto& b : *used) {
-      if (kept_ + b->capacity() > (64u << 20)) break;
-      kept_ += b->capacity();
-      free_.push_back(std::move(b));
+  absl::string_view Keep(absl::string_view e) {
+    if (chunks_.empty() || chunks_.back()->capacity() - chunks_.back()->size() < e.size()) {
+      auto c = pool_->Take();
+      c->clear();
+      c->reserve(std::max<size_t>(kChunk, e.size()));
+      chunks_.push_back(std::move(c));
     }
-    used->clear();
+    std::string& c = *chunks_.back();
+    const size_t at = c.size();
+    c.append(e.data(), e.size());  // within capacity: earlier views stay valid
+    return absl::string_view(c.data() + at, e.size());
   }
 
  private:
-  std::vector<std::unique_ptr<std::string>> free_;
-  uint64_t kept_ = 0;
+  static constexpr size_t kChunk = 1 << 20;
+  StringPool* const pool_;
+  std::vector<std::unique_ptr<std::string>> chunks_;
 };
-
-BufferPool& ThreadBuffers() {
-  thread_local BufferPool pool;
-  return pool;
-}
 
 }  // namespace
 
-QueryEngine::QueryEngine(Log* log) : log_(log) {}
+namespace {
+int DefaultThreads() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(cores, 1u, 4u));
+}
+}  // namespace
+
+QueryEngine::QueryEngine(Log* log, int threads)
+    : log_(log),
+      workers_(std::make_unique<WorkerPool>(threads > 0 ? threads : DefaultThreads())),
+      blocks_(std::make_unique<StringPool>()),
+      chunks_(std::make_unique<StringPool>()) {}
 QueryEngine::~QueryEngine() = default;
 
 absl::StatusOr<std::shared_ptr<QueryEngine::SegmentInfo>> QueryEngine::Info(
     const SegmentSnapshot& seg, bool sessions) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (auto it = infos_.find(seg.sealed.get());
-      it != infos_.end() && (it->second->has_sessions || !sessions)) {
-    return it->second;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (auto it = infos_.find(seg.sealed.get());
+        it != infos_.end() && (it->second->has_sessions || !sessions)) {
+      return it->second;
+    }
   }
-  thread_local BlockCodec codec;
-  auto index = seg.sealed->Index(&codec, sessions);
+  // Decoded without the lock, so several segments' indexes load at once.
+  auto index = seg.sealed->Index(&LocalCodec(), sessions);
   if (!index.ok()) return index.status();
   auto info = std::make_shared<SegmentInfo>();
   info->segment = seg.sealed;
@@ -182,8 +230,10 @@ absl::StatusOr<std::shared_ptr<QueryEngine::SegmentInfo>> QueryEngine::Info(
       for (const auto& [s, n] : idx.blocks[b].sessions) info->session_blocks[s].push_back(b);
     }
   }
-  infos_[seg.sealed.get()] = info;
-  return info;
+  std::lock_guard<std::mutex> l(mu_);
+  std::shared_ptr<SegmentInfo>& slot = infos_[seg.sealed.get()];
+  if (slot == nullptr || (!slot->has_sessions && info->has_sessions)) slot = info;
+  return slot;
 }
 
 bool QueryEngine::Cached(const SegmentSnapshot& seg) {
@@ -251,28 +301,92 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
     if (fn != nullptr && !(*fn)(seq, event)) stopped = true;
     if (matched >= limit) stopped = true;
   };
-  // A sealed segment's matches, in sequence order; then its buffers go back.
-  auto deliver_sorted = [&](std::vector<BlockEvent>* matches,
-                            std::vector<std::unique_ptr<std::string>>* buffers) {
-    std::sort(matches->begin(), matches->end(),
-              [](const BlockEvent& a, const BlockEvent& b) { return a.sequence < b.sequence; });
-    for (const BlockEvent& e : *matches) {
-      if (stopped) break;
-      deliver(e.sequence, e.event);
-    }
-    ThreadBuffers().Give(buffers);
-  };
   auto count_reporter = [&](const Corruption& c) {
     ++stats.corruptions;
     if (reporter) reporter(c);
   };
 
-  // Per thread, kept across queries: a fresh zstd context and JSON parser
-  // each time cost page faults on their new buffers.
-  thread_local BlockCodec codec;
-  thread_local EventKeyExtractor extractor;
+  // What one worker found in the blocks it read: copies of the matches.
+  struct Found {
+    explicit Found(StringPool* pool) : arena(pool) {}
+    Arena arena;
+    std::vector<BlockEvent> matches;
+    std::vector<BlockEvent> events;  // of the block being read
+    std::vector<Corruption> damage;
+    uint64_t blocks_read = 0;
+  };
+  std::vector<std::unique_ptr<Found>> found;
+  auto fresh_found = [&] {
+    found.clear();
+    for (int w = 0; w < workers_->size(); ++w) found.push_back(std::make_unique<Found>(chunks_.get()));
+  };
+  // Decompresses a block into a pooled buffer and passes its events to
+  // `take`, which keeps what matches; damage is noted for later.
+  auto read_block = [&](const SealedSegment& sealed, uint64_t offset, Found& f,
+                        const std::function<void(const std::vector<BlockEvent>&)>& take) {
+    auto raw = blocks_->Take();
+    if (auto s = sealed.ReadBlock(offset, &LocalCodec(), raw.get(), &f.events); !s.ok()) {
+      f.damage.push_back(Corruption{sealed.path(), offset, sealed.NextBlock(offset),
+                                    std::string(s.message())});
+      f.events.clear();
+    } else {
+      ++f.blocks_read;
+      take(f.events);
+    }
+    blocks_->Give(std::move(raw));
+  };
+  // Everything the workers found in one segment, in sequence order.
+  auto deliver_found = [&] {
+    std::vector<BlockEvent> all;
+    std::vector<Corruption> damage;
+    for (auto& f : found) {
+      stats.blocks_read += f->blocks_read;
+      all.insert(all.end(), f->matches.begin(), f->matches.end());
+      damage.insert(damage.end(), f->damage.begin(), f->damage.end());
+    }
+    std::sort(damage.begin(), damage.end(),
+              [](const Corruption& a, const Corruption& b) { return a.begin < b.begin; });
+    for (const Corruption& c : damage) count_reporter(c);
+    std::sort(all.begin(), all.end(),
+              [](const BlockEvent& a, const BlockEvent& b) { return a.sequence < b.sequence; });
+    for (const BlockEvent& e : all) {
+      if (stopped) break;
+      deliver(e.sequence, e.event);
+    }
+    found.clear();  // the arenas go back to the pool
+  };
+  // Whether an event (a view into a block read by ReadBlock, so parsable in
+  // place) passes the filters.
+  auto passes = [&](absl::string_view event, bool check_session) {
+    EventKeys keys;
+    return LocalExtractor().Extract(event, &keys, /*validate=*/false, kExtractPadding).ok() &&
+           filters.Matches(keys, check_session);
+  };
+
   std::vector<SegmentSnapshot> segments = log_->SnapshotSegments(count_reporter);
-  for (const SegmentSnapshot& seg : segments) {
+  // Segments a one-shot window query skips by the time range in their
+  // index's directory, without loading the index.
+  std::vector<char> outside(segments.size(), 0);
+  auto outside_window = [&](const SegmentSnapshot& seg) {
+    if (!by_time || Cached(seg)) return false;
+    auto dir = seg.sealed->DirectoryHeader();
+    return dir.ok() &&
+           (!dir->has_timestamp || dir->max_timestamp < since || dir->min_timestamp >= until);
+  };
+  if (!filters.by_session()) {
+    // Every sealed segment's index is needed (or its directory, for a
+    // window): load them on all workers at once.
+    workers_->Run(segments.size(), [&](size_t k, int) {
+      if (segments[k].sealed == nullptr) return;
+      if (outside_window(segments[k])) {
+        outside[k] = 1;
+        return;
+      }
+      (void)Info(segments[k], /*sessions=*/false);  // errors are reported below
+    });
+  }
+  for (size_t k = 0; k < segments.size(); ++k) {
+    const SegmentSnapshot& seg = segments[k];
     if (stopped) break;
     ++stats.segments;
     if (seg.raw != nullptr) {
@@ -289,24 +403,17 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
       }
       continue;
     }
-    if (by_time && !Cached(seg)) {
-      // A one-shot window query: skip segments outside the window by the
-      // time range in the index's directory, without loading the index.
-      if (auto dir = seg.sealed->DirectoryHeader(); dir.ok()) {
-        if (!dir->has_timestamp || dir->max_timestamp < since || dir->min_timestamp >= until) {
-          continue;
-        }
-      }
-    }
+    const SealedSegment& sealed = *seg.sealed;
+    if (outside[k] || (filters.by_session() && outside_window(seg))) continue;
     if (filters.by_session() && !Cached(seg)) {
       // Sessions in a segment whose index is not loaded (a one-shot query,
-      // as from the CLI): find their blocks through the index's session
+      // as from the CLI): find their runs through the index's session
       // directory instead of decoding the whole index.
       std::vector<SessionRun> runs;
       bool exact = true, usable = true;
       uint64_t count = 0;
       for (const std::string& id : plan->sessions) {
-        auto dir = seg.sealed->LookupSession(SessionHash(id));
+        auto dir = sealed.LookupSession(SessionHash(id));
         if (!dir.ok()) {
           usable = false;  // a damaged index: the path below rebuilds it
           break;
@@ -323,64 +430,49 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
           matched += count;
           continue;
         }
-        // Each run is a slice of the events of consecutive blocks; a block
-        // that two runs share is decompressed once. With a hash collision
-        // (`!exact`) the session ids are compared as well.
+        // Each run is a slice of the events of consecutive blocks, taken
+        // in order; a block that two runs share is decompressed once. With
+        // a hash collision (`!exact`) the session ids are compared as well.
         std::sort(runs.begin(), runs.end(), [](const SessionRun& a, const SessionRun& b) {
           return std::tie(a.offset, a.skip) < std::tie(b.offset, b.skip);
         });
-        struct ReadBlockData {
-          std::unique_ptr<std::string> raw;
-          std::vector<BlockEvent> events;
-          bool ok = false;
-        };
-        absl::flat_hash_map<uint64_t, ReadBlockData> read;
-        std::vector<BlockEvent> matches;
+        for (const SessionRun& r : runs) sealed.Prefetch(r.offset, r.bytes);
+        fresh_found();
+        Found& f = *found[0];
         const bool check = !exact || filters.needs_keys();
+        uint64_t cached_at = UINT64_MAX;  // the block whose events f.events holds
+        std::unique_ptr<std::string> cached = blocks_->Take();
         for (const SessionRun& r : runs) {
           uint64_t skip = r.skip, left = r.count;
           for (uint64_t at = r.offset; at < r.offset + r.bytes && left > 0;
-               at = seg.sealed->NextBlock(at)) {
-            ReadBlockData& blk = read[at];
-            if (blk.raw == nullptr) {
-              blk.raw = ThreadBuffers().Take();
-              if (auto s = seg.sealed->ReadBlock(at, &codec, blk.raw.get(), &blk.events);
-                  !s.ok()) {
-                count_reporter(Corruption{seg.sealed->path(), at, seg.sealed->NextBlock(at),
-                                          std::string(s.message())});
-              } else {
-                blk.ok = true;
-                ++stats.blocks_read;
+               at = sealed.NextBlock(at)) {
+            if (at != cached_at) {
+              cached_at = at;
+              if (auto s = sealed.ReadBlock(at, &LocalCodec(), cached.get(), &f.events); !s.ok()) {
+                f.damage.push_back(Corruption{sealed.path(), at, sealed.NextBlock(at),
+                                              std::string(s.message())});
+                f.events.clear();
+                break;  // the rest of this run cannot be placed
               }
+              ++f.blocks_read;
             }
-            const uint64_t n = blk.ok ? blk.events.size() : 0;
-            if (!blk.ok) {
-              // Unknown length: the rest of this run cannot be placed.
-              break;
-            }
+            const uint64_t n = f.events.size();
             for (uint64_t i = skip; i < n && left > 0; ++i, --left) {
-              const BlockEvent& e = blk.events[i];
-              if (check) {
-                EventKeys keys;
-                if (!extractor.Extract(e.event, &keys).ok() || !filters.Matches(keys, !exact)) {
-                  continue;
-                }
-              }
-              matches.push_back(e);
+              const BlockEvent& e = f.events[i];
+              if (check && !passes(e.event, !exact)) continue;
+              f.matches.push_back(BlockEvent{e.sequence, f.arena.Keep(e.event)});
             }
             skip = skip > n ? skip - n : 0;
           }
         }
-        std::vector<std::unique_ptr<std::string>> buffers;
-        buffers.reserve(read.size());
-        for (auto& [at, blk] : read) buffers.push_back(std::move(blk.raw));
-        deliver_sorted(&matches, &buffers);
+        blocks_->Give(std::move(cached));
+        deliver_found();
         continue;
       }
     }
     auto info_or = Info(seg, /*sessions=*/filters.by_session());
     if (!info_or.ok()) {
-      count_reporter(Corruption{seg.sealed->path(), 0, 0, std::string(info_or.status().message())});
+      count_reporter(Corruption{sealed.path(), 0, 0, std::string(info_or.status().message())});
       continue;
     }
     const SegmentInfo& info = **info_or;
@@ -388,12 +480,13 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
     const std::vector<uint32_t> sessions = Ids(plan->sessions, info.session_ids);
     const std::vector<uint32_t> types = Ids(query.types, info.type_ids);
     const std::vector<uint32_t> tools = Ids(query.tools, info.tool_ids);
+    stats.blocks_total += idx.blocks.size();
     if ((filters.by_session() && sessions.empty()) || (!query.types.empty() && types.empty()) ||
         (!query.tools.empty() && tools.empty())) {
-      stats.blocks_total += idx.blocks.size();
       continue;  // the segment holds none of them
     }
-    // Candidate blocks: those of the sessions, or all.
+    // Candidate blocks: those of the sessions, or all; then the ones whose
+    // summary can match.
     std::vector<uint32_t> blocks;
     if (filters.by_session()) {
       for (uint32_t s : sessions) {
@@ -405,10 +498,8 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
       blocks.resize(idx.blocks.size());
       for (uint32_t b = 0; b < blocks.size(); ++b) blocks[b] = b;
     }
-    stats.blocks_total += idx.blocks.size();
-    std::vector<std::unique_ptr<std::string>> buffers;
-    std::vector<BlockEvent> matches;
-    std::vector<BlockEvent> events;
+    std::vector<uint32_t> todo;
+    std::vector<char> whole;  // by todo: every event passes the filters beyond the session
     for (uint32_t bi : blocks) {
       const BlockSummary& b = idx.blocks[bi];
       uint64_t n = b.count;  // the exact number of matches when `countable`
@@ -419,7 +510,9 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
         }
         if (n == 0) continue;
       }
-      if (by_combo && (n = ComboCount(b, query, types, tools)) == 0) continue;
+      const uint64_t in_combos = by_combo ? ComboCount(b, query, types, tools) : b.count;
+      if (in_combos == 0) continue;
+      if (by_combo) n = in_combos;
       if (by_time && (!b.has_timestamp || b.max_timestamp < since || b.min_timestamp >= until)) {
         continue;
       }
@@ -428,34 +521,43 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
         matched += n;
         continue;
       }
-      auto raw = ThreadBuffers().Take();
-      if (auto s = seg.sealed->ReadBlock(b.offset, &codec, raw.get(), &events); !s.ok()) {
-        count_reporter(Corruption{seg.sealed->path(), b.offset, b.offset + kBlockHeaderSize +
-                                                                    b.compressed_size,
-                                  std::string(s.message())});
-        continue;
-      }
-      ++stats.blocks_read;
-      // Walk the block's session runs alongside its events.
-      size_t run = 0, left = b.sessions.empty() ? 0 : b.sessions[0].second;
-      for (const BlockEvent& e : events) {
-        while (left == 0 && run + 1 < b.sessions.size()) left = b.sessions[++run].second;
-        if (left > 0) --left;
-        if (filters.by_session() &&
-            (run >= b.sessions.size() ||
-             !std::binary_search(sessions.begin(), sessions.end(), b.sessions[run].first))) {
-          continue;
-        }
-        if (filters.needs_keys()) {
-          EventKeys keys;
-          if (!extractor.Extract(e.event, &keys).ok()) continue;
-          if (!filters.Matches(keys, /*check_session=*/false)) continue;
-        }
-        matches.push_back(e);
-      }
-      buffers.push_back(std::move(raw));
+      todo.push_back(bi);
+      // The combos say every event of the block passes the type, tool and
+      // error filters: no event needs its keys parsed.
+      whole.push_back(!by_time && in_combos == b.count);
     }
-    deliver_sorted(&matches, &buffers);
+    if (todo.empty()) continue;
+    // Map the blocks' pages in a few calls rather than a fault per page.
+    for (size_t k = 0; k < todo.size();) {
+      const uint64_t begin = idx.blocks[todo[k]].offset;
+      size_t j = k;
+      while (j + 1 < todo.size() && todo[j + 1] == todo[j] + 1) ++j;
+      const BlockSummary& last = idx.blocks[todo[j]];
+      sealed.Prefetch(begin, last.offset + kBlockHeaderSize + last.compressed_size - begin);
+      k = j + 1;
+    }
+    fresh_found();
+    workers_->Run(todo.size(), [&](size_t k, int w) {
+      const BlockSummary& b = idx.blocks[todo[k]];
+      const bool parse = filters.needs_keys() && !whole[k];
+      Found& f = *found[w];
+      read_block(sealed, b.offset, f, [&](const std::vector<BlockEvent>& events) {
+        // Walk the block's session runs alongside its events.
+        size_t run = 0, left = b.sessions.empty() ? 0 : b.sessions[0].second;
+        for (const BlockEvent& e : events) {
+          while (left == 0 && run + 1 < b.sessions.size()) left = b.sessions[++run].second;
+          if (left > 0) --left;
+          if (filters.by_session() &&
+              (run >= b.sessions.size() ||
+               !std::binary_search(sessions.begin(), sessions.end(), b.sessions[run].first))) {
+            continue;
+          }
+          if (parse && !passes(e.event, /*check_session=*/false)) continue;
+          f.matches.push_back(BlockEvent{e.sequence, f.arena.Keep(e.event)});
+        }
+      });
+    });
+    deliver_found();
   }
   // Drop cached indexes of segments that are gone (retention).
   {

@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/log/log.h"
+#include "engine/query/worker_pool.h"
 
 namespace tracelog {
 
@@ -69,8 +70,12 @@ struct CatalogEntry {
 class QueryEngine {
  public:
   // `log` must outlive the engine. Indexes are cached across queries.
-  explicit QueryEngine(Log* log);
+  // Blocks are decompressed by up to `threads` threads at once (the calling
+  // one included); 0: one per core, at most 4.
+  explicit QueryEngine(Log* log, int threads = 0);
   ~QueryEngine();
+
+  class StringPool;  // buffers reused across queries (query.cc)
 
   using EventFn = std::function<bool(uint64_t sequence, absl::string_view event)>;
   // Calls `fn` for every matching event, in sequence order, until it returns
@@ -101,6 +106,9 @@ class QueryEngine {
                                    const CorruptionReporter& reporter);
 
   Log* const log_;
+  std::unique_ptr<WorkerPool> workers_;
+  std::unique_ptr<StringPool> blocks_;  // decompression buffers
+  std::unique_ptr<StringPool> chunks_;  // arena chunks for copies of matches
   std::mutex mu_;
   absl::flat_hash_map<const void*, std::shared_ptr<SegmentInfo>> infos_;
 };

@@ -114,7 +114,8 @@ absl::Status BlockCodec::Decompress(absl::string_view src, size_t raw_size, cons
                                     std::string* dst) {
   if (dctx_ == nullptr) dctx_ = ZSTD_createDCtx();
   auto* dctx = static_cast<ZSTD_DCtx*>(dctx_);
-  dst->resize(raw_size);  // a reused buffer (capacity kept) is not zero-filled again
+  // Grow only: a reused buffer that is large enough is not zero-filled again.
+  if (dst->size() < raw_size) dst->resize(raw_size);
   size_t n;
   if (dict != nullptr) {
     n = ZSTD_decompress_usingDDict(dctx, dst->data(), raw_size, src.data(), src.size(),

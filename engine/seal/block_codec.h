@@ -64,8 +64,10 @@ class BlockCodec {
   // damaged dictionary cannot go unnoticed). `dict` may be null.
   absl::Status Compress(absl::string_view src, int level, const Dictionary* dict,
                         std::string* dst);
-  // Replaces *dst with the decompressed frame, which must be exactly
-  // `raw_size` bytes. DataLossError on any mismatch.
+  // Decompresses the frame, which must be exactly `raw_size` bytes, into the
+  // first `raw_size` bytes of *dst; *dst is grown to that size if smaller and
+  // never shrunk (so a reused buffer is not zero-filled again). DataLossError
+  // on any mismatch.
   absl::Status Decompress(absl::string_view src, size_t raw_size, const Dictionary* dict,
                           std::string* dst);
 

@@ -71,10 +71,14 @@ absl::Status SealedSegment::ReadBlock(uint64_t offset, BlockCodec* codec, std::s
   if (Checksum64(frame) != h.checksum) {
     return absl::DataLossError(absl::StrCat(path_, ": block checksum mismatch at offset ", offset));
   }
+  // Slack after the contents, so that every event can be parsed in place.
+  if (raw->size() < h.raw_size + kExtractPadding) raw->resize(h.raw_size + kExtractPadding);
   if (auto s = codec->Decompress(frame, h.raw_size, dict_.get(), raw); !s.ok()) {
     return absl::DataLossError(absl::StrCat(path_, ": block at offset ", offset, ": ", s.message()));
   }
-  if (auto s = DecodeRawBlock(header_.base_sequence, *raw, events); !s.ok()) {
+  if (auto s = DecodeRawBlock(header_.base_sequence, absl::string_view(*raw).substr(0, h.raw_size),
+                              events);
+      !s.ok()) {
     return absl::DataLossError(absl::StrCat(path_, ": block at offset ", offset, ": ", s.message()));
   }
   for (const BlockEvent& e : *events) {
@@ -231,7 +235,9 @@ absl::StatusOr<SegmentIndex> BuildIndexFromBlocks(const SealedSegment& segment,
           EventKeys keys;
           // Events were valid when appended; a failure here leaves the keys
           // empty rather than dropping the event from the index.
-          if (!extractor.Extract(e.event, &keys).ok()) keys = EventKeys();
+          if (!extractor.Extract(e.event, &keys, /*validate=*/false, kExtractPadding).ok()) {
+            keys = EventKeys();
+          }
           builder.Add(e.sequence, keys, e.event);
         }
         builder.EndBlock(offset, h.compressed_size, h.raw_size);

@@ -63,9 +63,15 @@ class SealedSegment {
  public:
 
   // Decompresses the block whose header is at `offset` (from a BlockSummary
-  // or a walk): *raw receives its contents, *events views into *raw.
+  // or a walk): *raw receives its contents, *events views into *raw. *raw
+  // is never shrunk and keeps at least kExtractPadding bytes after the
+  // contents, so every event can be parsed in place
+  // (EventKeyExtractor::Extract with readable_after).
   absl::Status ReadBlock(uint64_t offset, BlockCodec* codec, std::string* raw,
                          std::vector<BlockEvent>* events) const;
+
+  // Hint: the caller is about to read the blocks in [offset, offset+len).
+  void Prefetch(uint64_t offset, uint64_t len) const { mapping_->PrefaultForRead(offset, len); }
 
   // Offset of the block after the one at `offset` (from its header), or
   // data end if that header is unusable.

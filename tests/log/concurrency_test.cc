@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/log/log.h"
 #include "engine/query/query.h"
+#include "engine/query/worker_pool.h"
 #include "tests/testutil/test_util.h"
 
 namespace tracelog {
@@ -16,6 +17,35 @@ namespace {
 
 using ::tracelog::testing::MakeEvent;
 using ::tracelog::testing::TempDir;
+
+TEST(WorkerPoolTest, EveryItemRunsOnceAndTwoCallersShareThePool) {
+  WorkerPool pool(3);
+  ASSERT_EQ(pool.size(), 3);
+  for (size_t n : {0, 1, 2, 7, 1000}) {
+    std::vector<std::atomic<int>> hits(n);
+    std::atomic<int> bad_worker{0};
+    pool.Run(n, [&](size_t i, int w) {
+      if (w < 0 || w >= pool.size()) bad_worker.fetch_add(1);
+      hits[i].fetch_add(1);
+    });
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "item " << i << " of " << n;
+    EXPECT_EQ(bad_worker.load(), 0);
+  }
+  // Two callers at once: each gets all of its items done, whichever of them
+  // has the helpers.
+  std::vector<std::thread> callers;
+  std::atomic<uint64_t> sums[2] = {0, 0};
+  for (int c = 0; c < 2; ++c) {
+    callers.emplace_back([&, c] {
+      for (int round = 0; round < 50; ++round) {
+        pool.Run(100, [&](size_t i, int) { sums[c].fetch_add(i); });
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(sums[0].load(), 50u * 4950u);
+  EXPECT_EQ(sums[1].load(), 50u * 4950u);
+}
 
 class ConcurrencyTest : public ::testing::TestWithParam<SyncPolicy::Kind> {};
 
