@@ -38,10 +38,14 @@ void AddLogOption(CLI::App* sub, std::string* dir);
 // needed, record `fsync_flag` (or the default) as the log's policy in CONFIG
 // when the log is new, and use `fsync_flag` if given, else the log's policy.
 // Readers open read-only and see a consistent prefix even while a writer runs.
+// `this_process` overrides the policy for this process only (never
+// recorded): `tracelog import` appends under `never` and makes everything
+// durable when it commits.
 absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_only,
                                              const std::string& fsync_flag = "",
                                              uint64_t segment_size = 0,
-                                             const SealOptions* seal = nullptr);
+                                             const SealOptions* seal = nullptr,
+                                             const SyncPolicy* this_process = nullptr);
 
 // Prints "tracelog: <message>" to stderr.
 void PrintError(const absl::Status& status);
@@ -102,6 +106,8 @@ Command RegisterSessions(CLI::App& app);
 Command RegisterSeal(CLI::App& app);
 Command RegisterReindex(CLI::App& app);
 Command RegisterRetain(CLI::App& app);
+Command RegisterImport(CLI::App& app);
+Command RegisterExport(CLI::App& app);
 
 }  // namespace tracelog::cli
 

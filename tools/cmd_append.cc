@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "engine/ndjson/line_reader.h"
 #include "tools/cli.h"
 
 namespace tracelog::cli {
@@ -24,10 +25,6 @@ struct AppendFlags {
   uint64_t segment_size = 0;
 };
 
-bool IsBlank(absl::string_view line) {
-  return line.find_first_not_of(" \t\r") == absl::string_view::npos;
-}
-
 int RunAppend(const AppendFlags& f) {
   auto opened = OpenLog(f.dir, /*read_only=*/false, f.fsync, f.segment_size);
   if (!opened.ok()) {
@@ -36,38 +33,18 @@ int RunAppend(const AppendFlags& f) {
   }
   Log& log = **opened;
   const bool skip = f.on_error == "skip";
-  constexpr size_t kReadSize = 4 << 20;
-  std::string buf;
-  size_t used = 0;  // bytes of buf holding data
   std::vector<PreparedEvent> batch;
-  size_t batch_size = 0;
   uint64_t line_no = 0, rejected = 0;
-  bool eof = false, aborted = false;
+  bool aborted = false;
+  absl::Status failed;
   std::string acks;
-
-  while (!eof && !aborted) {
-    if (buf.size() < used + kReadSize) buf.resize(used + kReadSize);
-    ssize_t n = ::read(0, buf.data() + used, kReadSize);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      PrintError(absl::StrCat("reading stdin: ", std::strerror(errno)));
-      return kExitError;
-    }
-    if (n == 0) eof = true;
-    used += n;
-    // Prepare every complete line (and, at end of input, the unterminated last one).
-    size_t start = 0;
-    batch_size = 0;
-    while (start < used) {
-      const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', used - start));
-      if (nl == nullptr && !eof) break;
-      const size_t end = nl != nullptr ? nl - buf.data() : used;
-      const absl::string_view line(buf.data() + start, end - start);
-      start = nl != nullptr ? end + 1 : used;
-      ++line_no;
-      if (IsBlank(line)) continue;
+  absl::Status read = ForEachLineChunk(0, "stdin", [&](const std::vector<NdjsonLine>& lines) {
+    size_t batch_size = 0;
+    for (const NdjsonLine& line : lines) {
+      line_no = line.number;
+      if (IsBlankLine(line.text)) continue;
       if (batch_size == batch.size()) batch.emplace_back();
-      if (auto s = PrepareEvent(line, &batch[batch_size]); !s.ok()) {
+      if (auto s = PrepareEvent(line.text, &batch[batch_size]); !s.ok()) {
         std::fprintf(stderr, "tracelog: stdin:%llu: %s\n", static_cast<unsigned long long>(line_no),
                      std::string(s.message()).c_str());
         ++rejected;
@@ -90,19 +67,22 @@ int RunAppend(const AppendFlags& f) {
         }
         if (std::fwrite(acks.data(), 1, acks.size(), stdout) != acks.size() ||
             std::fflush(stdout) != 0) {
-          PrintError(absl::StrCat("writing acknowledgements: ", std::strerror(errno)));
-          return kExitError;
+          failed = absl::InternalError(absl::StrCat("writing acknowledgements: ", std::strerror(errno)));
+          return false;
         }
       }
       if (!r.status.ok()) {
-        PrintError(absl::StrCat(r.status.message(), " (", r.appended, " of ", batch_size,
-                                " events of this batch were appended before the error)"));
-        return kExitError;
+        failed = absl::Status(r.status.code(),
+                              absl::StrCat(r.status.message(), " (", r.appended, " of ", batch_size,
+                                           " events of this batch were appended before the error)"));
+        return false;
       }
     }
-    // Keep the unfinished line for the next read.
-    std::memmove(buf.data(), buf.data() + start, used - start);
-    used -= start;
+    return !aborted;
+  });
+  if (!read.ok() || !failed.ok()) {
+    PrintError(!failed.ok() ? failed : read);
+    return kExitError;
   }
   if (auto s = log.Close(); !s.ok()) {
     PrintError(s);

@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   const std::vector<Command> commands = {
       RegisterAppend(app), RegisterDump(app),     RegisterVerify(app),  RegisterInfo(app),
       RegisterQuery(app),  RegisterSessions(app), RegisterSeal(app),    RegisterReindex(app),
-      RegisterRetain(app), RegisterGen(app),
+      RegisterRetain(app), RegisterImport(app),   RegisterExport(app),  RegisterGen(app),
   };
 
   try {

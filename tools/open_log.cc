@@ -7,7 +7,8 @@ namespace tracelog::cli {
 
 absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_only,
                                              const std::string& fsync_flag,
-                                             uint64_t segment_size, const SealOptions* seal) {
+                                             uint64_t segment_size, const SealOptions* seal,
+                                             const SyncPolicy* this_process) {
   FileSystem* fs = DefaultFileSystem();
   LogOptions options;
   options.read_only = read_only;
@@ -35,11 +36,13 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_o
   } else {
     options.sync = flag.value_or(SyncPolicy::Default());
   }
+  const SyncPolicy recorded = options.sync;
+  if (this_process != nullptr) options.sync = *this_process;
   auto log = Log::Open(dir, options);
   if (!log.ok()) return log.status();
   if (!config.ok()) {
     LogConfig fresh;
-    fresh.sync = options.sync;
+    fresh.sync = recorded;
     if (auto s = SaveLogConfig(fs, dir, fresh); !s.ok()) return s;
   }
   return log;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/format/checksum.h"
 #include "engine/format/coding.h"
+#include "engine/format/file_header.h"
 #include "engine/format/segment_format.h"
 
 namespace tracelog {
@@ -20,47 +21,6 @@ namespace {
 
 uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
-
-// Header layout shared by the three file kinds: magic at 0, version at 8,
-// checksum of [0, 56) at 56.
-void SealHeader(const char magic[8], char* dst) {
-  std::memcpy(dst, magic, 8);
-  EncodeFixed32(dst + 8, kFormatVersion);
-  EncodeFixed64(dst + 56, Checksum64(dst, 56));
-}
-// Files of versions [oldest, kFormatVersion] are accepted.
-absl::Status CheckHeader(absl::string_view src, const char magic[8], size_t size,
-                         const char* what, uint32_t oldest) {
-  if (src.size() < size) return absl::DataLossError(absl::StrCat(what, " header truncated"));
-  if (std::memcmp(src.data(), magic, 8) != 0) {
-    return absl::DataLossError(absl::StrCat("not a tracelog ", what, " (bad magic at offset 0)"));
-  }
-  if (DecodeFixed64(src.data() + 56) != Checksum64(src.data(), 56)) {
-    return absl::DataLossError(absl::StrCat(what, " header checksum mismatch at offset 56"));
-  }
-  const uint32_t version = DecodeFixed32(src.data() + 8);
-  if (version < oldest || version > kFormatVersion) {
-    return absl::DataLossError(absl::StrCat("unsupported ", what, " format version ", version,
-                                            " at offset 8 (this build reads versions ", oldest,
-                                            " to ", kFormatVersion, ")"));
-  }
-  return absl::OkStatus();
-}
-
-std::string NumberedName(uint64_t base, const char* suffix) {
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%020" PRIu64 "%s", base, suffix);
-  return buf;
-}
-std::optional<uint64_t> ParseNumberedName(absl::string_view name, absl::string_view suffix) {
-  if (name.size() != 20 + suffix.size() || name.substr(20) != suffix) return std::nullopt;
-  for (char c : name.substr(0, 20)) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-  }
-  uint64_t v;
-  if (!absl::SimpleAtoi(name.substr(0, 20), &v)) return std::nullopt;
-  return v;
-}
 
 // A bounds-checked reader over the index body.
 struct Cursor {
@@ -158,11 +118,11 @@ void EncodeSealedHeader(const SealedHeader& h, char* dst) {
   EncodeFixed64(dst + 32, h.event_count);
   EncodeFixed64(dst + 40, h.data_end);
   EncodeFixed64(dst + 48, h.dict_id);
-  SealHeader(kSealedMagic, dst);
+  SealFileHeader(kSealedMagic, dst);
 }
 
 absl::Status DecodeSealedHeader(absl::string_view src, SealedHeader* h) {
-  if (auto s = CheckHeader(src, kSealedMagic, kSealedHeaderSize, "sealed segment", kOldestSealedVersion); !s.ok()) {
+  if (auto s = CheckFileHeader(src, kSealedMagic, kSealedHeaderSize, "sealed segment", kOldestSealedVersion); !s.ok()) {
     return s;
   }
   const char* p = src.data();
@@ -270,13 +230,13 @@ absl::Status DecodeRawBlock(uint64_t base, absl::string_view src, std::vector<Bl
   return absl::OkStatus();
 }
 
-std::string SealedFileName(uint64_t base) { return NumberedName(base, ".sealed"); }
+std::string SealedFileName(uint64_t base) { return NumberedFileName(base, ".sealed"); }
 std::optional<uint64_t> ParseSealedFileName(absl::string_view name) {
-  return ParseNumberedName(name, ".sealed");
+  return ParseNumberedFileName(name, ".sealed");
 }
-std::string IndexFileName(uint64_t base) { return NumberedName(base, ".idx"); }
+std::string IndexFileName(uint64_t base) { return NumberedFileName(base, ".idx"); }
 std::optional<uint64_t> ParseIndexFileName(absl::string_view name) {
-  return ParseNumberedName(name, ".idx");
+  return ParseNumberedFileName(name, ".idx");
 }
 
 std::string EncodeIndex(const SegmentIndex& index) {
@@ -359,14 +319,14 @@ std::string EncodeIndex(const SegmentIndex& index) {
   EncodeFixed64(h + 32, index.event_count);
   EncodeFixed64(h + 40, index.sealed_size);
   EncodeFixed64(h + 48, body.size());
-  SealHeader(kIndexMagic, h);
+  SealFileHeader(kIndexMagic, h);
   out += body;
   PutFixed64(&out, Checksum64(body));
   return out;
 }
 
 absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_sessions) {
-  if (auto s = CheckHeader(src, kIndexMagic, kIndexHeaderSize, "index", kOldestIndexVersion); !s.ok()) return s;
+  if (auto s = CheckFileHeader(src, kIndexMagic, kIndexHeaderSize, "index", kOldestIndexVersion); !s.ok()) return s;
   const char* h = src.data();
   *index = SegmentIndex();
   index->base_sequence = DecodeFixed64(h + 16);
@@ -526,7 +486,7 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_s
 uint64_t SessionHash(absl::string_view id) { return Checksum64(id); }
 
 absl::StatusOr<uint64_t> SessionDirectoryBytes(absl::string_view prefix) {
-  if (auto s = CheckHeader(prefix, kIndexMagic, kIndexPrefixSize, "index", kOldestIndexVersion); !s.ok()) return s;
+  if (auto s = CheckFileHeader(prefix, kIndexMagic, kIndexPrefixSize, "index", kOldestIndexVersion); !s.ok()) return s;
   const uint64_t n = DecodeFixed64(prefix.data() + kIndexHeaderSize);
   if (n > (1ull << 32)) {
     return absl::DataLossError(absl::StrCat("index: bad session count ", n, " at offset 64"));
@@ -696,14 +656,14 @@ std::string EncodeDictFile(absl::string_view dict) {
   std::string out(kDictHeaderSize, '\0');
   EncodeFixed64(out.data() + 16, DictionaryId(dict));
   EncodeFixed64(out.data() + 24, dict.size());
-  SealHeader(kDictMagic, out.data());
+  SealFileHeader(kDictMagic, out.data());
   out.append(dict.data(), dict.size());
   return out;
 }
 
 absl::Status DecodeDictFile(absl::string_view src, uint64_t* id, absl::string_view* dict,
                             bool verify_content) {
-  if (auto s = CheckHeader(src, kDictMagic, kDictHeaderSize, "dictionary", kOldestSealedVersion); !s.ok()) return s;
+  if (auto s = CheckFileHeader(src, kDictMagic, kDictHeaderSize, "dictionary", kOldestSealedVersion); !s.ok()) return s;
   *id = DecodeFixed64(src.data() + 16);
   const uint64_t size = DecodeFixed64(src.data() + 24);
   if (size != src.size() - kDictHeaderSize) {

@@ -35,6 +35,10 @@ class Mapping {
   // Hint: map [offset, offset+len) for reading in one go (a query about to
   // read those blocks), instead of a page fault per page. May do nothing.
   virtual void PrefaultForRead(uint64_t offset, uint64_t len) { (void)offset, (void)len; }
+  // Hint: drop [offset, offset+len) from this process's resident memory
+  // (the file keeps every byte; a later access maps it again). May do
+  // nothing.
+  virtual void ReleaseResident(uint64_t offset, uint64_t len) { (void)offset, (void)len; }
 };
 
 class File {

@@ -37,15 +37,20 @@ class PosixMapping final : public Mapping {
   uint64_t size() const override { return size_; }
   void PrefaultForWrite(uint64_t offset, uint64_t len) override {
 #ifdef MADV_POPULATE_WRITE
-    Populate(offset, len, MADV_POPULATE_WRITE);
+    Advise(offset, len, MADV_POPULATE_WRITE);
 #else
     (void)offset;
     (void)len;
 #endif
   }
+  void ReleaseResident(uint64_t offset, uint64_t len) override {
+    // Shared file mappings only: the pages (dirty ones too) stay in the
+    // page cache, only this mapping's page tables go.
+    Advise(offset, len, MADV_DONTNEED);
+  }
   void PrefaultForRead(uint64_t offset, uint64_t len) override {
 #ifdef MADV_POPULATE_READ
-    Populate(offset, len, MADV_POPULATE_READ);
+    Advise(offset, len, MADV_POPULATE_READ);
 #else
     (void)offset;
     (void)len;
@@ -53,7 +58,7 @@ class PosixMapping final : public Mapping {
   }
 
  private:
-  void Populate(uint64_t offset, uint64_t len, int advice) {
+  void Advise(uint64_t offset, uint64_t len, int advice) {
     if (offset >= size_) return;
     if (len > size_ - offset) len = size_ - offset;
     const uint64_t page = 4096;

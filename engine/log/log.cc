@@ -11,10 +11,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "engine/format/attachment_format.h"
 #include "engine/format/checkpoint_format.h"
 #include "engine/format/checksum.h"
 #include "engine/format/event_keys.h"
+#include "engine/io/atomic_file.h"
 #include "engine/io/file_system.h"
 #include "engine/log/segment.h"
 #include "engine/seal/block_codec.h"
@@ -138,7 +141,39 @@ absl::Status Log::LoadSegmentList() {
   const bool writable = !options_.read_only;
   std::vector<uint64_t> raw, sealed, index;
   bool removed = false;
+  // An import in progress (or left by a process that died): its files are
+  // not part of the log. A writer removes them, a reader ignores them.
+  std::optional<uint64_t> import_from;
+  const std::string marker = JoinPath(dir_, kImportMarkerFileName);
+  if (std::find(names->begin(), names->end(), kImportMarkerFileName) != names->end()) {
+    auto text = ReadWholeFile(fs_, marker);
+    if (!text.ok() && !absl::IsNotFound(text.status())) return text.status();
+    if (text.ok()) {
+      uint64_t from = 0;
+      if (auto s = DecodeImportMarker(*text, &from); !s.ok()) {
+        return absl::DataLossError(absl::StrCat(marker, ": ", s.message()));
+      }
+      import_from = from;
+    }
+  }
+  auto of_import = [&](std::optional<uint64_t> base) {
+    return base && import_from && *base >= *import_from;
+  };
   for (const std::string& name : *names) {
+    const std::optional<uint64_t> base_of = [](absl::string_view n) -> std::optional<uint64_t> {
+      n = absl::StripSuffix(absl::StripSuffix(n, ".tmp"), ".discarded");
+      if (auto b = ParseSegmentFileName(n)) return b;
+      if (auto b = ParseSealedFileName(n)) return b;
+      if (auto b = ParseIndexFileName(n)) return b;
+      return ParseAttachFileName(n);
+    }(name);
+    if (of_import(base_of) || (import_from && absl::EndsWith(name, ".tmp"))) {
+      if (writable) {
+        if (auto s = fs_->Remove(JoinPath(dir_, name)); !s.ok() && !absl::IsNotFound(s)) return s;
+        removed = true;
+      }
+      continue;
+    }
     if (auto base = ParseSegmentFileName(name)) {
       raw.push_back(*base);
     } else if (auto base = ParseSealedFileName(name)) {
@@ -198,6 +233,12 @@ absl::Status Log::LoadSegmentList() {
   }
   if (removed) {
     if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
+  }
+  if (import_from && writable) {
+    // Its files are gone (synced above): now the marker.
+    if (auto s = fs_->Remove(marker); !s.ok()) return s;
+    if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
+    recovery_.rolled_back_import = *import_from;
   }
   std::sort(segments_.begin(), segments_.end(),
             [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
@@ -855,14 +896,24 @@ void Log::PrefaultLoop() {
   pthread_setname_np(pthread_self(), "tracelog-fault");
   std::shared_ptr<Segment> seg;
   uint64_t generation = ~uint64_t{0};
+  // What the writer left behind is dropped from the process's resident
+  // memory in large steps (the page cache keeps it): a bulk append holds
+  // about the pre-fault window resident, not the whole segment.
+  constexpr uint64_t kReleaseStep = 16 << 20;
+  uint64_t released_to = 0;
   while (!stop_.load(std::memory_order_acquire)) {
     const uint64_t gen = roll_generation_.load(std::memory_order_acquire);
     if (gen != generation) {
       std::lock_guard<AdaptiveMutex> ml(mu_);
       seg = active_;
       generation = roll_generation_.load(std::memory_order_acquire);
+      released_to = 0;
     }
     const uint64_t published = published_offset_.load(std::memory_order_acquire);
+    if (published >= released_to + 2 * kReleaseStep) {
+      seg->ReleaseResident(released_to, published - kReleaseStep - released_to);
+      released_to = published - kReleaseStep;
+    }
     const uint64_t from = std::max(prefaulted_to_.load(std::memory_order_relaxed), published);
     const uint64_t target = std::min(published + options_.prefault_bytes, seg->size());
     if (from < target) {
@@ -1025,11 +1076,16 @@ void Log::SealLoop() {
 }
 
 absl::Status Log::SealOne(uint64_t base, BlockCodec* codec) {
-  std::lock_guard<std::mutex> w(seal_work_mu_);
+  std::shared_lock<std::shared_mutex> w(seal_work_mu_);
   std::shared_ptr<Segment> raw;
   std::string raw_path;
   {
-    std::lock_guard<std::mutex> l(segments_mu_);
+    std::unique_lock<std::mutex> l(segments_mu_);
+    // Another thread sealing it: wait for that one (the caller may promise
+    // the segment is durable when this returns).
+    seal_done_cv_.wait(l, [&] {
+      return std::find(sealing_.begin(), sealing_.end(), base) == sealing_.end();
+    });
     size_t i = 0;
     while (i < segments_.size() && segments_[i].base != base) ++i;
     if (i + 1 >= segments_.size() || segments_[i].is_sealed) {
@@ -1039,11 +1095,25 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec) {
     if (!seg.ok()) return seg.status();
     raw = *seg;
     raw_path = segments_[i].path;
+    sealing_.push_back(base);
   }
+  auto done = [&] {
+    {
+      std::lock_guard<std::mutex> l(segments_mu_);
+      sealing_.erase(std::find(sealing_.begin(), sealing_.end(), base));
+    }
+    seal_done_cv_.notify_all();
+  };
   auto stats = SealSegment(fs_, dir_, *raw, options_.seal, dicts_.get(), codec);
-  if (!stats.ok()) return stats.status();
+  if (!stats.ok()) {
+    done();
+    return stats.status();
+  }
   auto sealed = SealedSegment::Open(fs_, dir_, base, dicts_.get());
-  if (!sealed.ok()) return sealed.status();  // the raw segment stays authoritative
+  if (!sealed.ok()) {
+    done();
+    return sealed.status();  // the raw segment stays authoritative
+  }
   {
     std::lock_guard<std::mutex> l(segments_mu_);
     for (SegmentRef& ref : segments_) {
@@ -1054,8 +1124,46 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec) {
       ref.sealed = *sealed;
     }
   }
+  done();
   if (auto s = fs_->Remove(raw_path); !s.ok()) return s;
   return fs_->SyncDir(dir_);
+}
+
+absl::StatusOr<uint64_t> Log::BeginImport() {
+  if (options_.read_only) return absl::FailedPreconditionError(dir_ + ": log is open read-only");
+  if (failed()) return failed_status();
+  std::lock_guard<AdaptiveMutex> l(mu_);
+  if (closed_) return absl::FailedPreconditionError(dir_ + ": log is closed");
+  if (import_from_ != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(dir_, ": an import from sequence ",
+                                                      import_from_, " is in progress"));
+  }
+  if (write_offset_ > kSegmentHeaderSize) {
+    if (auto s = RollLocked(0); !s.ok()) return s;
+  }
+  const uint64_t from = next_seq_;
+  if (auto s = WriteFileAtomically(fs_, dir_, JoinPath(dir_, kImportMarkerFileName),
+                                   EncodeImportMarker(from));
+      !s.ok()) {
+    return s;
+  }
+  import_from_ = from;
+  return from;
+}
+
+absl::Status Log::CommitImport() {
+  {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    if (import_from_ == 0) return absl::FailedPreconditionError(dir_ + ": no import in progress");
+  }
+  // Durable whatever the policy: the import is acknowledged as a whole.
+  if (auto s = SyncThrough(published_seq_.load(std::memory_order_acquire)); !s.ok()) return s;
+  if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;  // its pack's rename, its segments
+  if (auto s = fs_->Remove(JoinPath(dir_, kImportMarkerFileName)); !s.ok()) return s;
+  if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
+  std::lock_guard<AdaptiveMutex> l(mu_);
+  import_from_ = 0;
+  return absl::OkStatus();
 }
 
 absl::Status Log::SealAll() {
@@ -1068,29 +1176,43 @@ absl::Status Log::SealAll() {
       if (auto s = RollLocked(0); !s.ok()) return s;
     }
   }
-  BlockCodec codec;
-  std::vector<uint64_t> tried;
-  while (true) {
-    std::optional<uint64_t> base;
-    {
-      std::lock_guard<std::mutex> l(segments_mu_);
-      for (size_t i = 0; i + 1 < segments_.size(); ++i) {
-        if (!segments_[i].is_sealed &&
-            std::find(tried.begin(), tried.end(), segments_[i].base) == tried.end()) {
-          base = segments_[i].base;
-          break;
-        }
+  std::vector<uint64_t> bases;
+  {
+    std::lock_guard<std::mutex> l(segments_mu_);
+    for (size_t i = 0; i + 1 < segments_.size(); ++i) {
+      if (!segments_[i].is_sealed) bases.push_back(segments_[i].base);
+    }
+  }
+  // On every core: sealing is CPU-bound (zstd), one segment per thread.
+  std::atomic<size_t> next{0};
+  std::mutex err_mu;
+  absl::Status first_error;
+  auto work = [&] {
+    BlockCodec codec;
+    for (size_t k; (k = next.fetch_add(1)) < bases.size();) {
+      {
+        std::lock_guard<std::mutex> l(err_mu);
+        if (!first_error.ok()) return;  // the first error stops it
+      }
+      if (auto s = SealOne(bases[k], &codec); !s.ok()) {
+        std::lock_guard<std::mutex> l(err_mu);
+        if (first_error.ok()) first_error = s;
       }
     }
-    if (!base) return absl::OkStatus();
-    tried.push_back(*base);
-    if (auto s = SealOne(*base, &codec); !s.ok()) return s;
-  }
+  };
+  const unsigned helpers =
+      std::min<unsigned>(std::max(1u, std::thread::hardware_concurrency()) - 1,
+                         static_cast<unsigned>(bases.size() > 1 ? bases.size() - 1 : 0));
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < helpers; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  return first_error;
 }
 
 absl::StatusOr<RetainResult> Log::Retain(const RetainOptions& options) {
   if (options_.read_only) return absl::FailedPreconditionError(dir_ + ": log is open read-only");
-  std::lock_guard<std::mutex> w(seal_work_mu_);  // no segment changes form meanwhile
+  std::unique_lock<std::shared_mutex> w(seal_work_mu_);  // no segment changes form meanwhile
   const double now = options.now > 0 ? options.now : absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
   struct Entry {
     std::shared_ptr<SealedSegment> sealed;  // null for a raw segment

@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,6 +93,8 @@ struct RecoveryReport {
   uint64_t truncated_at = 0;      // offset in the last segment where the log ends
   std::string truncation_reason;  // empty when the tail was clean
   std::vector<std::string> discarded_segments;  // after a gap, renamed *.discarded
+  // An unfinished import rolled back: its first sequence (0 if none).
+  uint64_t rolled_back_import = 0;
 };
 
 // One segment as a query sees it: sealed, or raw up to `limit`.
@@ -169,6 +172,18 @@ class Log {
   // segment but the new active one; returns once they are durable. The first
   // error stops it (the segment concerned stays raw and authoritative).
   absl::Status SealAll();
+  // Imports (format-spec/README.md, "Imports and attachments"). BeginImport
+  // rolls the active segment if it holds events, so the import starts a
+  // segment of its own, and writes the IMPORT marker naming the import's
+  // first sequence, which it returns. Until CommitImport, the events
+  // appended from there on (and the attachment pack of that sequence) are
+  // not part of the log: readers that open meanwhile do not see them, and
+  // if the process dies or the import is abandoned (Close, then the next
+  // open for writing), they are removed. CommitImport makes everything
+  // durable, whatever the sync policy, then removes the marker. One import
+  // at a time.
+  absl::StatusOr<uint64_t> BeginImport();
+  absl::Status CommitImport();
   // Removes whole sealed segments, oldest first, by age and then by size;
   // never a raw segment (so never the active one). Crash-safe: the log stays
   // a gap-free range of sequences at every step.
@@ -181,6 +196,7 @@ class Log {
   LogStats Stats();
   const RecoveryReport& recovery() const { return recovery_; }
   const std::string& dir() const { return dir_; }
+  FileSystem* file_system() const { return fs_; }
   const LogOptions& options() const { return options_; }
   // Highest sequence known durable (all events up to it were synced).
   uint64_t durable_sequence();
@@ -233,6 +249,7 @@ class Log {
   std::unique_ptr<class File> checkpoint_file_;
   RecoveryReport recovery_;
   uint64_t boot_hash_ = 0;  // of fs_->BootId(); 0 disables the volatile checkpoint
+  uint64_t import_from_ = 0;  // first sequence of the import in progress (0: none)
   double first_timestamp_ = 0;
 
   bool use_pwrite_ = false;  // append with pwrite instead of through the mapping
@@ -265,9 +282,13 @@ class Log {
   size_t removed_front_ = 0;
   std::unique_ptr<DictionaryStore> dicts_;
 
-  // Sealing. seal_work_mu_ is held while a segment is sealed or retention
-  // removes segments; the queue by seal_mu_.
-  std::mutex seal_work_mu_;
+  // Sealing. seal_work_mu_ is held shared while a segment is sealed (several
+  // may be at once) and exclusively while retention removes segments; the
+  // queue by seal_mu_. sealing_ (guarded by segments_mu_) holds the bases
+  // being sealed; seal_done_cv_ signals when one is done.
+  std::shared_mutex seal_work_mu_;
+  std::vector<uint64_t> sealing_;
+  std::condition_variable seal_done_cv_;
   std::mutex seal_mu_;
   std::condition_variable seal_cv_;
   std::deque<uint64_t> seal_queue_;

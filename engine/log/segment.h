@@ -45,6 +45,7 @@ class Segment {
   // Zeroes [offset, size()) and syncs. REQUIRES: writable().
   absl::Status ZeroTail(uint64_t offset);
   void PrefaultForWrite(uint64_t offset, uint64_t len) { mapping_->PrefaultForWrite(offset, len); }
+  void ReleaseResident(uint64_t offset, uint64_t len) { mapping_->ReleaseResident(offset, len); }
   // Reserves `capacity` bytes for this (writable) segment's file and returns a
   // new Segment mapping all of it (both share the descriptor).
   absl::StatusOr<std::shared_ptr<Segment>> Enlarge(uint64_t capacity);

@@ -63,6 +63,9 @@ absl::StatusOr<std::string> TrainDictionary(const std::vector<absl::string_view>
   std::string buffer;
   std::vector<size_t> sizes;
   sizes.reserve(samples.size());
+  size_t total = 0;
+  for (absl::string_view s : samples) total += s.size();
+  buffer.reserve(total);  // not grown by doubling: this is the sealer's largest buffer
   for (absl::string_view s : samples) {
     buffer.append(s.data(), s.size());
     sizes.push_back(s.size());

@@ -89,6 +89,9 @@ class DictionaryStore {
   absl::StatusOr<std::shared_ptr<const Dictionary>> Put(std::string bytes);
   // The dictionary new segments use, if any (the lowest id on disk, cached).
   absl::StatusOr<std::shared_ptr<const Dictionary>> Current();
+  // Held while a dictionary is chosen or trained, so that segments sealed
+  // at once do not each train one.
+  std::mutex& training_mutex() { return training_mu_; }
   // Remembers (for this process) that training did not pay.
   void Decline() { declined_.store(true); }
   bool declined() const { return declined_.load(); }
@@ -101,6 +104,7 @@ class DictionaryStore {
   std::shared_ptr<const Dictionary> current_;
   bool current_loaded_ = false;
   std::atomic<bool> declined_{false};
+  std::mutex training_mu_;
 };
 
 }  // namespace tracelog

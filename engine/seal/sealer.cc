@@ -30,6 +30,7 @@ constexpr size_t kWriteChunk = 4 << 20;
 absl::StatusOr<std::shared_ptr<const Dictionary>> ChooseDictionary(
     const std::vector<Item>& items, uint64_t event_bytes, const SealOptions& options,
     DictionaryStore* dicts, BlockCodec* codec, bool* trained) {
+  std::lock_guard<std::mutex> l(dicts->training_mutex());
   auto current = dicts->Current();
   if (!current.ok() || *current != nullptr) return current;
   if (options.dictionary_size == 0 || event_bytes < options.dictionary_min_bytes ||

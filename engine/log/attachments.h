@@ -1,0 +1,92 @@
+#ifndef TRACELOG_ENGINE_LOG_ATTACHMENTS_H_
+#define TRACELOG_ENGINE_LOG_ATTACHMENTS_H_
+
+// A log's attachments: what imports stored besides events, in one pack file
+// per import (engine/format/attachment_format.h). AttachmentPackWriter
+// writes the pack of an import in progress; AttachmentStore reads the
+// committed packs, later ones superseding earlier ones name by name.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/format/attachment_format.h"
+#include "engine/io/file_system.h"
+#include "engine/log/segment_scanner.h"
+
+namespace tracelog {
+
+class AttachmentPackWriter {
+ public:
+  // Creates <dir>/<first_sequence>.attach.tmp.
+  static absl::StatusOr<std::unique_ptr<AttachmentPackWriter>> Create(FileSystem* fs,
+                                                                      const std::string& dir,
+                                                                      uint64_t first_sequence);
+  ~AttachmentPackWriter();  // removes the temporary file unless Finish succeeded
+  absl::Status Add(const AttachRecord& record);
+  uint64_t records() const { return records_; }
+  // Writes the header, syncs, renames the file to <first_sequence>.attach
+  // (the caller syncs the directory: Log::CommitImport does). With no
+  // record, removes the file instead.
+  absl::Status Finish();
+
+ private:
+  AttachmentPackWriter(FileSystem* fs, std::string dir, uint64_t first, std::unique_ptr<File> f);
+  absl::Status Flush();
+
+  FileSystem* const fs_;
+  const std::string dir_;
+  const uint64_t first_;
+  const std::string tmp_path_;
+  std::unique_ptr<File> file_;
+  std::string buffer_;
+  uint64_t offset_;
+  uint64_t records_ = 0;
+  bool finished_ = false;
+};
+
+class AttachmentStore {
+ public:
+  struct Entry {
+    AttachKind kind = AttachKind::kSessionFile;
+    std::string session;
+    std::string name;
+    std::string path;      // of its pack
+    uint64_t offset = 0;   // of its record
+    uint64_t size = 0;     // record header and payload
+    uint64_t content_hash = 0;  // XXH3-64 of the content
+  };
+  // Reads every committed pack of `dir` (none while IMPORT names it).
+  // A damaged record is reported and left out; an I/O error fails.
+  static absl::StatusOr<std::unique_ptr<AttachmentStore>> Load(
+      FileSystem* fs, const std::string& dir, const CorruptionReporter& reporter = nullptr);
+
+  // The latest files of a session (kind kSessionFile), by name.
+  const std::map<std::string, Entry>* SessionFiles(const std::string& session) const;
+  // The latest files of the imported trees' roots, by relative path.
+  const std::map<std::string, Entry>& RootFiles() const { return root_; }
+  // The latest events layout of a session, if it was imported from a
+  // directory.
+  const EventsLayout* Layout(const std::string& session) const;
+  const std::map<std::string, EventsLayout>& Layouts() const { return layouts_; }
+  // Sessions that have files or a layout.
+  std::vector<std::string> Sessions() const;
+
+  // The content of an entry, checked against its record's checksum.
+  absl::StatusOr<std::string> Read(const Entry& e) const;
+
+ private:
+  explicit AttachmentStore(FileSystem* fs) : fs_(fs) {}
+  FileSystem* const fs_;
+  std::map<std::string, std::map<std::string, Entry>> files_;  // by session, then name
+  std::map<std::string, Entry> root_;
+  std::map<std::string, EventsLayout> layouts_;
+};
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_LOG_ATTACHMENTS_H_

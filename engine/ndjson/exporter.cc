@@ -1,0 +1,444 @@
+#include "engine/ndjson/exporter.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
+#include "engine/format/event_keys.h"
+#include "engine/log/attachments.h"
+#include "engine/ndjson/pyjson.h"
+#include "engine/ndjson/session_meta.h"
+#include "engine/seal/index_builder.h"
+
+namespace tracelog {
+
+namespace {
+
+constexpr size_t kSessionBuffer = 256 << 10;
+constexpr uint64_t kAllBuffers = 32 << 20;
+const std::string kNone;  // the "session" of superseded events: none
+
+absl::Status PosixError(const std::string& what, const std::string& path) {
+  const int e = errno;
+  const std::string msg = absl::StrCat(path, ": ", what, ": ", std::strerror(e));
+  if (e == ENOSPC || e == EDQUOT) return absl::ResourceExhaustedError(msg);
+  if (e == EEXIST) return absl::AlreadyExistsError(msg);
+  return absl::InternalError(msg);
+}
+
+// A descriptor closed on destruction.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// The output directory: every path below it is opened relative to it, one
+// checked component at a time, without following links.
+class OutDir {
+ public:
+  absl::Status Open(const std::string& path, bool force) {
+    path_ = path;
+    force_ = force;
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+      return PosixError("cannot create the output directory", path);
+    }
+    root_ = Fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (root_.get() < 0) return PosixError("cannot open the output directory", path);
+    if (!force) {
+      // Refuse to write into anything but an empty directory.
+      DIR* d = fdopendir(::dup(root_.get()));
+      if (d == nullptr) return PosixError("cannot read", path);
+      bool empty = true;
+      while (dirent* e = readdir(d)) {
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) empty = false;
+      }
+      closedir(d);
+      if (!empty) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            path, ": the output directory exists and is not empty (use --force to write into it)"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The directory at `rel` ("a/b"), created (0700) as needed.
+  absl::StatusOr<Fd> Dir(absl::string_view rel) {
+    Fd cur(::dup(root_.get()));
+    if (rel.empty()) return cur;
+    for (absl::string_view part : absl::StrSplit(rel, '/')) {
+      if (auto why = UnsafeName(part)) {
+        return absl::InvalidArgumentError(absl::StrCat("unsafe name '", rel, "': ", *why));
+      }
+      const std::string p(part);
+      if (::mkdirat(cur.get(), p.c_str(), 0700) != 0 && errno != EEXIST) {
+        return PosixError("cannot create the directory", Describe(rel));
+      }
+      Fd next(::openat(cur.get(), p.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (next.get() < 0) return PosixError("cannot open the directory", Describe(rel));
+      cur = std::move(next);
+    }
+    return cur;
+  }
+
+  // Writes `bytes` to the file at `rel` (created 0600; with `append` added
+  // to what it holds).
+  absl::Status Write(absl::string_view rel, absl::string_view bytes, bool append) {
+    const size_t slash = rel.rfind('/');
+    const absl::string_view dir = slash == absl::string_view::npos ? "" : rel.substr(0, slash);
+    const std::string name(slash == absl::string_view::npos ? rel : rel.substr(slash + 1));
+    if (auto why = UnsafeName(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("unsafe name '", rel, "': ", *why));
+    }
+    auto d = Dir(dir);
+    if (!d.ok()) return d.status();
+    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+    flags |= append ? O_APPEND : (force_ ? O_TRUNC : O_EXCL);
+    Fd f(::openat(d->get(), name.c_str(), flags, 0600));
+    if (f.get() < 0) return PosixError("cannot create", Describe(rel));
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(f.get(), bytes.data(), bytes.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("write", Describe(rel));
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return absl::OkStatus();
+  }
+
+  // Cuts the last `n` bytes of the file at `rel`.
+  absl::Status TrimEnd(absl::string_view rel, uint64_t n) {
+    const size_t slash = rel.rfind('/');
+    auto d = Dir(slash == absl::string_view::npos ? "" : rel.substr(0, slash));
+    if (!d.ok()) return d.status();
+    const std::string name(slash == absl::string_view::npos ? rel : rel.substr(slash + 1));
+    Fd f(::openat(d->get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st;
+    if (f.get() < 0 || ::fstat(f.get(), &st) != 0) return PosixError("cannot open", Describe(rel));
+    if (static_cast<uint64_t>(st.st_size) < n || ::ftruncate(f.get(), st.st_size - n) != 0) {
+      return PosixError("cannot truncate", Describe(rel));
+    }
+    return absl::OkStatus();
+  }
+
+  std::string Describe(absl::string_view rel) const { return absl::StrCat(path_, "/", rel); }
+
+ private:
+  std::string path_;
+  bool force_ = false;
+  Fd root_;
+};
+
+// One session being written.
+struct SessionOut {
+  std::string name;
+  std::string refused;  // why nothing is written for it (empty: written)
+  const EventsLayout* layout = nullptr;
+  size_t next_other = 0;  // in layout->others
+  uint64_t lines = 0;     // lines written so far
+  std::string buffer;     // of events.ndjson, not yet written
+  bool created = false;   // events.ndjson exists
+  SessionStats stats;
+};
+
+class Exporter {
+ public:
+  Exporter(Log* log, const ExportOptions& options, const CorruptionReporter& reporter)
+      : log_(log), options_(options), reporter_(reporter) {}
+
+  absl::StatusOr<ExportReport> Run(const std::string& out) {
+    auto store = AttachmentStore::Load(log_->file_system(), log_->dir(),
+                                       [&](const Corruption& c) { Damage(c); });
+    if (!store.ok()) return store.status();
+    store_ = std::move(*store);
+    if (auto s = out_.Open(out, options_.force); !s.ok()) return s;
+    for (const std::string& s : options_.sessions) wanted_.insert(s);
+    for (const auto& [rel, e] : store_->RootFiles()) {
+      root_names_.insert(std::string(absl::string_view(rel).substr(0, rel.find('/'))));
+    }
+    // Which sequences are the lines of which imported events.ndjson.
+    // Superseded ones (replaced by a later import) belong to no file.
+    for (const auto& [session, layout] : store_->Layouts()) {
+      for (const auto& [first, count] : layout.ranges) ranges_.push_back({first, count, &session});
+      for (const auto& [first, count] : layout.superseded) ranges_.push_back({first, count, &kNone});
+    }
+    std::sort(ranges_.begin(), ranges_.end(),
+              [](const Range& a, const Range& b) { return a.first < b.first; });
+    if (auto s = Events(); !s.ok()) return s;
+    if (auto s = Finish(); !s.ok()) return s;
+    return report_;
+  }
+
+ private:
+  struct Range {
+    uint64_t first, count;
+    const std::string* session;
+  };
+
+  void Damage(const Corruption& c) {
+    ++report_.corruptions;
+    if (reporter_) reporter_(c);
+  }
+
+  bool Wanted(const std::string& session) const {
+    return wanted_.empty() || wanted_.contains(session);
+  }
+
+  SessionOut& Session(const std::string& name) {
+    auto [it, inserted] = sessions_.try_emplace(name);
+    SessionOut& s = it->second;
+    if (inserted) {
+      s.name = name;
+      s.layout = store_->Layout(name);
+      if (auto why = UnsafeName(name)) {
+        s.refused = *why;
+      } else if (root_names_.contains(name)) {
+        s.refused = "the imported tree has a root entry of that name";
+      }
+      if (!s.refused.empty()) {
+        report_.refused.push_back(absl::StrCat("session '", absl::CHexEscape(name), "': ", s.refused));
+      } else {
+        ++report_.sessions;
+      }
+    }
+    return s;
+  }
+
+  // The stored lines that are not events and come next.
+  void Others(SessionOut& s) {
+    if (s.layout == nullptr) return;
+    const auto& others = s.layout->others;
+    while (s.next_other < others.size() && others[s.next_other].first == s.lines) {
+      s.buffer += others[s.next_other].second;
+      s.buffer += '\n';
+      ++s.next_other;
+      ++s.lines;
+    }
+  }
+
+  absl::Status Flush(SessionOut& s) {
+    if (s.buffer.empty()) return absl::OkStatus();
+    if (auto st = out_.Write(absl::StrCat(s.name, "/events.ndjson"), s.buffer, s.created); !st.ok()) {
+      return st;
+    }
+    if (!s.created) ++report_.files;
+    s.created = true;
+    report_.bytes += s.buffer.size();
+    buffered_ -= s.buffer.size();
+    s.buffer.clear();
+    s.buffer.shrink_to_fit();
+    return absl::OkStatus();
+  }
+
+  absl::Status Add(const std::string& session, uint64_t seq, absl::string_view event,
+                   const EventKeys& keys) {
+    (void)seq;
+    SessionOut& s = Session(session);
+    if (!s.refused.empty()) return absl::OkStatus();
+    const size_t before = s.buffer.size();
+    Others(s);
+    s.buffer.append(event.data(), event.size());
+    s.buffer += '\n';
+    ++s.lines;
+    buffered_ += s.buffer.size() - before;
+    s.stats.Add(keys, event);
+    ++report_.events;
+    // A session's buffer is written when it is large, when the session
+    // ends, and, when all buffers together pass their bound, largest first.
+    if (s.buffer.size() >= kSessionBuffer || keys.event_type == "session_end") {
+      if (auto st = Flush(s); !st.ok()) return st;
+    }
+    if (buffered_ >= kAllBuffers) {
+      std::vector<SessionOut*> by_size;
+      for (auto& [name, other] : sessions_) {
+        if (!other.buffer.empty()) by_size.push_back(&other);
+      }
+      std::sort(by_size.begin(), by_size.end(), [](const SessionOut* a, const SessionOut* b) {
+        return a->buffer.size() > b->buffer.size();
+      });
+      for (SessionOut* other : by_size) {
+        if (buffered_ < kAllBuffers / 2) break;
+        if (auto st = Flush(*other); !st.ok()) return st;
+      }
+    }
+    if (options_.progress && report_.events % 65536 == 0) {
+      options_.progress(ExportProgress{report_.events, total_, report_.bytes + buffered_});
+    }
+    return absl::OkStatus();
+  }
+
+  // The session an event belongs to: the imported events.ndjson whose line
+  // it is, else its session_id.
+  const std::string* ImportedSession(uint64_t seq) {
+    while (next_range_ < ranges_.size() &&
+           ranges_[next_range_].first + ranges_[next_range_].count <= seq) {
+      ++next_range_;
+    }
+    if (next_range_ < ranges_.size() && ranges_[next_range_].first <= seq) {
+      return ranges_[next_range_].session;
+    }
+    return nullptr;
+  }
+
+  absl::Status Events() {
+    total_ = log_->Stats().events;
+    absl::Status failed;
+    if (!options_.filter) {
+      ReaderOptions ro;
+      ro.reporter = [&](const Corruption& c) { Damage(c); };
+      auto reader = log_->NewReader(ro);
+      LogEvent ev;
+      while (reader->Next(&ev)) {
+        const std::string* imported = ImportedSession(ev.sequence);
+        if (imported == &kNone) continue;
+        const std::string session = imported != nullptr ? *imported : std::string(ev.keys.session_id);
+        if (!Wanted(session)) continue;
+        if (auto s = Add(session, ev.sequence, ev.event, ev.keys); !s.ok()) return s;
+      }
+      return reader->status().ok() || absl::IsDataLoss(reader->status()) ? absl::OkStatus()
+                                                                          : reader->status();
+    }
+    QueryEngine engine(log_);
+    Query q = *options_.filter;
+    EventKeyExtractor extractor;
+    auto n = engine.Run(
+        q,
+        [&](uint64_t seq, absl::string_view event) {
+          EventKeys keys;
+          extractor.Extract(event, &keys, /*validate=*/false).IgnoreError();
+          const std::string* imported = ImportedSession(seq);
+          if (imported == &kNone) return true;
+          const std::string session = imported != nullptr ? *imported : std::string(keys.session_id);
+          if (!Wanted(session)) return true;
+          failed = Add(session, seq, event, keys);
+          return failed.ok();
+        },
+        nullptr, [&](const Corruption& c) { Damage(c); });
+    if (!failed.ok()) return failed;
+    return n.status();
+  }
+
+  absl::Status Finish() {
+    // Sessions that an import stored but that have no event (an empty
+    // events.ndjson, or only attachments): written too, unless filtered.
+    if (!options_.filter) {
+      for (const std::string& name : store_->Sessions()) {
+        if (Wanted(name)) Session(name);
+      }
+    }
+    for (auto& [name, s] : sessions_) {
+      if (!s.refused.empty()) continue;
+      const EventsLayout* l = s.layout;
+      Others(s);
+      const bool exact = l != nullptr && s.lines == l->lines && !options_.filter;
+      const bool trim = exact && !l->final_newline && s.lines > 0;
+      if (trim && !s.buffer.empty()) {
+        s.buffer.pop_back();
+        --buffered_;
+      }
+      if (s.buffer.empty() && !s.created && (l != nullptr || s.lines > 0)) {
+        // An empty events.ndjson (agent-strace creates one for every session).
+        if (auto st = out_.Write(absl::StrCat(name, "/events.ndjson"), "", false); !st.ok()) return st;
+        ++report_.files;
+        s.created = true;
+      }
+      const bool trimmed_in_buffer = trim && !s.buffer.empty();
+      const bool was_created = s.created;
+      if (auto st = Flush(s); !st.ok()) return st;
+      if (trim && !trimmed_in_buffer && was_created) {
+        if (auto st = out_.TrimEnd(absl::StrCat(name, "/events.ndjson"), 1); !st.ok()) return st;
+      }
+      // meta.json and the other files, as stored; else a derived meta.json.
+      const auto* files = store_->SessionFiles(name);
+      bool have_meta = false;
+      if (files != nullptr) {
+        for (const auto& [rel, e] : *files) {
+          auto bytes = store_->Read(e);
+          if (!bytes.ok()) return bytes.status();
+          if (auto st = out_.Write(absl::StrCat(name, "/", rel), *bytes, false); !st.ok()) return st;
+          ++report_.files;
+          report_.bytes += bytes->size();
+          have_meta = have_meta || rel == "meta.json";
+        }
+      }
+      if (!have_meta) {
+        const std::string meta = AgentStraceMetaJson(name, s.stats);
+        if (auto st = out_.Write(absl::StrCat(name, "/meta.json"), meta, false); !st.ok()) return st;
+        ++report_.files;
+        report_.bytes += meta.size();
+      }
+    }
+    if (!options_.filter && options_.sessions.empty()) {
+      for (const auto& [rel, e] : store_->RootFiles()) {
+        auto bytes = store_->Read(e);
+        if (!bytes.ok()) return bytes.status();
+        if (auto st = out_.Write(rel, *bytes, false); !st.ok()) {
+          report_.refused.push_back(absl::StrCat("root file '", absl::CHexEscape(rel), "': ", st.message()));
+          continue;
+        }
+        ++report_.files;
+        report_.bytes += bytes->size();
+      }
+    }
+    if (options_.progress) {
+      options_.progress(ExportProgress{report_.events, total_, report_.bytes});
+    }
+    return absl::OkStatus();
+  }
+
+  Log* const log_;
+  const ExportOptions& options_;
+  const CorruptionReporter& reporter_;
+  ExportReport report_;
+  OutDir out_;
+  std::unique_ptr<AttachmentStore> store_;
+  absl::flat_hash_set<std::string> wanted_, root_names_;
+  std::vector<Range> ranges_;
+  size_t next_range_ = 0;
+  std::map<std::string, SessionOut> sessions_;
+  uint64_t buffered_ = 0;
+  uint64_t total_ = 0;
+};
+
+}  // namespace
+
+std::optional<std::string> UnsafeName(absl::string_view name) {
+  if (name.empty()) return "empty";
+  if (name == "." || name == "..") return "a relative directory name";
+  if (name.find('/') != absl::string_view::npos) return "holds '/'";
+  if (name.find('\0') != absl::string_view::npos) return "holds a NUL byte";
+  return std::nullopt;
+}
+
+absl::StatusOr<ExportReport> ExportDirectory(Log* log, const std::string& out,
+                                             const ExportOptions& options,
+                                             const CorruptionReporter& reporter) {
+  Exporter exporter(log, options, reporter);
+  return exporter.Run(out);
+}
+
+}  // namespace tracelog

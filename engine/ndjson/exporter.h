@@ -1,0 +1,73 @@
+#ifndef TRACELOG_ENGINE_NDJSON_EXPORTER_H_
+#define TRACELOG_ENGINE_NDJSON_EXPORTER_H_
+
+// Writes a log back as agent-strace's NDJSON directory tree
+// (<out>/<session_id>/meta.json + events.ndjson, and the other files an
+// import stored), and single sessions in agent-strace's export shapes.
+//
+// A session imported from a directory gets back its files byte for byte:
+// events.ndjson from its events and its layout (blank and skipped lines,
+// the final newline), meta.json and the other files as stored. Events that
+// came later for the same session (appended, or from a stream) follow, one
+// per line, in sequence order. A session with no stored meta.json (from a
+// stream, or appended) gets one in agent-strace's own form, derived from its
+// events.
+//
+// Session ids and stored names are untrusted: a name that is empty, "." or
+// "..", or holds "/" or NUL, is refused (reported, nothing written for it);
+// files are created with O_NOFOLLOW below directories opened without
+// following links, so nothing is ever written outside the output directory.
+// Directories are created 0700, files 0600.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/log/log.h"
+#include "engine/query/query.h"
+
+namespace tracelog {
+
+struct ExportProgress {
+  uint64_t events = 0, events_total = 0;
+  uint64_t bytes = 0;  // written
+};
+
+struct ExportOptions {
+  bool force = false;  // write into an existing, non-empty directory (replacing files)
+  // Only these sessions (full ids); empty: all.
+  std::vector<std::string> sessions;
+  // Only events that match (a filtered export gives back only those lines).
+  std::optional<Query> filter;
+  std::function<void(const ExportProgress&)> progress;
+};
+
+struct ExportReport {
+  uint64_t sessions = 0;
+  uint64_t events = 0;
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+  std::vector<std::string> refused;  // names not written, with the reason
+  uint64_t corruptions = 0;          // damaged ranges met (reported, skipped)
+};
+
+absl::StatusOr<ExportReport> ExportDirectory(Log* log, const std::string& out,
+                                             const ExportOptions& options,
+                                             const CorruptionReporter& reporter = nullptr);
+
+// agent-strace's `export --format`: "ndjson" (each event as TraceEvent.to_json
+// writes it), "json" (a list, indent 2) or "csv" (its csv.writer rows).
+absl::Status ExportSession(Log* log, const std::string& session, const std::string& format,
+                           const std::function<bool(absl::string_view)>& write,
+                           const CorruptionReporter& reporter = nullptr);
+
+// A name that may be a path component of the export: not empty, "." or
+// "..", without "/" or NUL. The reason when not.
+std::optional<std::string> UnsafeName(absl::string_view name);
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_NDJSON_EXPORTER_H_

@@ -1,0 +1,77 @@
+#ifndef TRACELOG_ENGINE_NDJSON_IMPORTER_H_
+#define TRACELOG_ENGINE_NDJSON_IMPORTER_H_
+
+// Imports agent-strace's NDJSON directory format
+// (../shared/agent-strace-format.md) and interleaved NDJSON streams into a
+// log, as one import (Log::BeginImport / CommitImport): the caller commits
+// on success and abandons the import on error, which rolls it back.
+//
+// A directory: every entry of the root that holds a meta.json is a
+// session, named by the entry. Each line of its events.ndjson is an event;
+// every other file under it (meta.json, annotations.jsonl, ...) is stored
+// verbatim as a session attachment, and the files elsewhere under the root
+// (dot-files, datasets/, ...) as root attachments; with the layout of
+// events.ndjson (its blank lines, a missing final newline) the export gives
+// every file back byte for byte.
+//
+// Importing a directory again: per session, an unchanged events.ndjson adds
+// nothing; one that grew (the stored one is a prefix of it, ending with a
+// newline) adds its new lines; one whose stored lines changed is a conflict:
+// an error, or with `replace` its lines are imported again and the export
+// gives the new file (the old events stay in the append-only log and in
+// queries). Attachments whose bytes changed are stored again; the newest
+// wins.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/log/log.h"
+
+namespace tracelog {
+
+struct ImportProgress {
+  uint64_t files = 0, files_total = 0;
+  uint64_t bytes = 0, bytes_total = 0;  // of input read
+  uint64_t events = 0;
+};
+
+struct ImportOptions {
+  // A line that is not a JSON object (or not UTF-8): an error that fails the
+  // import (false), or skipped and counted (true). A skipped line of a
+  // directory's events.ndjson is kept verbatim for the export, but is not
+  // an event.
+  bool skip_bad_lines = false;
+  bool replace = false;  // see the conflict rule above
+  std::function<void(const ImportProgress&)> progress;  // now and then
+};
+
+struct ImportReport {
+  uint64_t sessions = 0;           // session directories (or stream sessions) seen
+  uint64_t sessions_new = 0;       // not in the log before
+  uint64_t sessions_unchanged = 0; // events.ndjson as stored
+  uint64_t sessions_grown = 0;     // new lines appended
+  uint64_t sessions_replaced = 0;  // conflicts imported again (replace)
+  uint64_t events = 0;             // appended
+  uint64_t attachments = 0;        // files stored (new or changed)
+  uint64_t bytes = 0;              // of input read
+  uint64_t bad_lines = 0;          // skipped
+  std::vector<std::string> problems;  // "<file>:<line>: <reason>", skipped lines and files
+};
+
+// Imports the tree at `src`. The log must have an import begun
+// (BeginImport returned `first_sequence`). An error names the file and
+// line (and column where known).
+absl::StatusOr<ImportReport> ImportDirectory(Log* log, uint64_t first_sequence,
+                                             const std::string& src, const ImportOptions& options);
+
+// Imports an NDJSON stream read from `fd` (`what` names it in messages):
+// each non-blank line is an event, of the session its session_id names.
+absl::StatusOr<ImportReport> ImportNdjsonStream(Log* log, int fd, const std::string& what,
+                                                const ImportOptions& options);
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_NDJSON_IMPORTER_H_

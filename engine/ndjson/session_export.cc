@@ -1,0 +1,318 @@
+// ExportSession: one session in agent-strace's `export --format` shapes.
+// agent-strace loads each line as a TraceEvent (json.loads, then the
+// dataclass) and writes it back with json.dumps: fields in dataclass order,
+// None and "" dropped, numbers and strings as Python writes them. This file
+// re-serializes events that way (simdjson On-Demand for the parsing,
+// engine/ndjson/pyjson.h for the text).
+
+#include <simdjson.h>
+
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/ndjson/exporter.h"
+#include "engine/ndjson/pyjson.h"
+
+namespace tracelog {
+
+namespace {
+
+namespace od = simdjson::ondemand;
+
+struct Style {
+  int indent = -1;               // < 0: one line
+  const char* item_sep = ",";    // between items of one line
+  const char* key_sep = ":";
+};
+
+void Newline(const Style& st, int depth, std::string* out) {
+  out->push_back('\n');
+  out->append(static_cast<size_t>(st.indent * depth), ' ');
+}
+
+std::string_view Trim(std::string_view raw) {
+  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
+                          raw.back() == '\r')) {
+    raw.remove_suffix(1);
+  }
+  return raw;
+}
+
+// A number token as Python's json.loads then json.dumps writes it: ints of
+// any size as their digits ("-0" is 0), floats as repr(float).
+void AppendPyNumber(std::string_view raw, std::string* out) {
+  raw = Trim(raw);
+  if (raw == "NaN" || raw == "Infinity" || raw == "-Infinity") {
+    out->append(raw.data(), raw.size());
+    return;
+  }
+  if (raw.find_first_of(".eE") == std::string_view::npos) {
+    std::string_view digits = raw;
+    const bool negative = !digits.empty() && digits[0] == '-';
+    if (negative) digits.remove_prefix(1);
+    if (digits.find_first_not_of('0') == std::string_view::npos) {
+      out->push_back('0');
+      return;
+    }
+    if (negative) out->push_back('-');
+    out->append(digits.data(), digits.size());
+    return;
+  }
+  const std::string text(raw);
+  AppendPyFloat(out, std::strtod(text.c_str(), nullptr));
+}
+
+simdjson::error_code AppendValue(od::value v, const Style& st, int depth, std::string* out);
+
+simdjson::error_code AppendObject(od::object obj, const Style& st, int depth, std::string* out) {
+  // Duplicate keys keep the first position and the last value, as a dict.
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::map<std::string, size_t> at;
+  for (auto fr : obj) {
+    od::field field;
+    if (auto err = std::move(fr).get(field)) return err;
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key)) return err;
+    std::string value;
+    if (auto err = AppendValue(field.value(), st, depth + 1, &value)) return err;
+    auto [it, inserted] = at.try_emplace(std::string(key), fields.size());
+    if (inserted) {
+      fields.emplace_back(std::string(key), std::move(value));
+    } else {
+      fields[it->second].second = std::move(value);
+    }
+  }
+  if (fields.empty()) {
+    out->append("{}");
+    return simdjson::SUCCESS;
+  }
+  out->push_back('{');
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) out->append(st.indent >= 0 ? "," : st.item_sep);
+    if (st.indent >= 0) Newline(st, depth + 1, out);
+    AppendPyJsonString(out, fields[i].first);
+    out->append(st.key_sep);
+    out->append(fields[i].second);
+  }
+  if (st.indent >= 0) Newline(st, depth, out);
+  out->push_back('}');
+  return simdjson::SUCCESS;
+}
+
+simdjson::error_code AppendValue(od::value v, const Style& st, int depth, std::string* out) {
+  od::json_type type;
+  if (v.type().get(type) != simdjson::SUCCESS) {
+    AppendPyNumber(v.raw_json_token(), out);  // NaN, Infinity
+    return simdjson::SUCCESS;
+  }
+  switch (type) {
+    case od::json_type::object: {
+      od::object obj;
+      if (auto err = v.get_object().get(obj)) return err;
+      return AppendObject(obj, st, depth, out);
+    }
+    case od::json_type::array: {
+      od::array arr;
+      if (auto err = v.get_array().get(arr)) return err;
+      bool any = false;
+      std::string items;
+      for (auto er : arr) {
+        od::value e;
+        if (auto err = std::move(er).get(e)) return err;
+        if (any) items.append(st.indent >= 0 ? "," : st.item_sep);
+        if (st.indent >= 0) Newline(st, depth + 1, &items);
+        if (auto err = AppendValue(e, st, depth + 1, &items)) return err;
+        any = true;
+      }
+      if (!any) {
+        out->append("[]");
+        return simdjson::SUCCESS;
+      }
+      out->push_back('[');
+      out->append(items);
+      if (st.indent >= 0) Newline(st, depth, out);
+      out->push_back(']');
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      if (v.get_string().get(s) == simdjson::SUCCESS) {
+        AppendPyJsonString(out, absl::string_view(s.data(), s.size()));
+      } else {
+        const std::string_view raw = Trim(v.raw_json_token());  // a lone surrogate: as written
+        out->append(raw.data(), raw.size());
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number:
+      AppendPyNumber(v.raw_json_token(), out);
+      return simdjson::SUCCESS;
+    case od::json_type::boolean: {
+      bool b = false;
+      if (auto err = v.get_bool().get(b)) return err;
+      out->append(b ? "true" : "false");
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      if (auto err = v.is_null().get(is_null)) return err;
+      out->append("null");
+      return simdjson::SUCCESS;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+// The fields of a TraceEvent, in dataclass order, as serialized values
+// (empty: absent, None or "").
+struct EventFields {
+  static constexpr const char* kNames[] = {"event_type", "timestamp", "event_id", "session_id",
+                                           "parent_id",  "duration_ms", "data"};
+  std::string value[7];
+  std::string text[7];  // the value of string fields, decoded; of numbers, as Python's str()
+};
+
+absl::Status ParseEvent(absl::string_view line, const Style& st, int depth, EventFields* f) {
+  simdjson::padded_string padded(line.data(), line.size());
+  od::parser parser;
+  od::document doc;
+  if (auto err = parser.iterate(padded).get(doc)) {
+    return absl::DataLossError(absl::StrCat("stored event is not JSON: ", simdjson::error_message(err)));
+  }
+  od::object obj;
+  if (auto err = doc.get_object().get(obj)) {
+    return absl::DataLossError(absl::StrCat("stored event is not an object: ", simdjson::error_message(err)));
+  }
+  for (auto fr : obj) {
+    od::field field;
+    if (auto err = std::move(fr).get(field)) return absl::DataLossError(simdjson::error_message(err));
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key)) return absl::DataLossError(simdjson::error_message(err));
+    int k = -1;
+    for (int i = 0; i < 7; ++i) {
+      if (key == EventFields::kNames[i]) k = i;
+    }
+    if (k < 0) continue;  // TraceEvent has no such field (agent-strace would refuse the line)
+    od::value v = field.value();
+    f->value[k].clear();
+    f->text[k].clear();
+    od::json_type type;
+    const bool typed = v.type().get(type) == simdjson::SUCCESS;
+    if (typed && type == od::json_type::null) continue;  // None: dropped
+    if (typed && type == od::json_type::string) {
+      std::string_view s;
+      if (v.get_string().get(s) == simdjson::SUCCESS) {
+        if (s.empty()) continue;  // "": dropped
+        f->text[k].assign(s.data(), s.size());
+        AppendPyJsonString(&f->value[k], f->text[k]);
+        continue;
+      }
+    }
+    if (auto err = AppendValue(v, st, depth, &f->value[k])) {
+      return absl::DataLossError(simdjson::error_message(err));
+    }
+    f->text[k] = f->value[k];
+  }
+  return absl::OkStatus();
+}
+
+void AppendEventObject(const EventFields& f, const Style& st, int depth, std::string* out) {
+  out->push_back('{');
+  bool any = false;
+  for (int i = 0; i < 7; ++i) {
+    if (f.value[i].empty()) continue;
+    if (any) out->append(st.indent >= 0 ? "," : st.item_sep);
+    if (st.indent >= 0) Newline(st, depth + 1, out);
+    absl::StrAppend(out, "\"", EventFields::kNames[i], "\"", st.key_sep, f.value[i]);
+    any = true;
+  }
+  if (any && st.indent >= 0) Newline(st, depth, out);
+  out->push_back('}');
+}
+
+// A field of Python's csv.writer (excel dialect): quoted when it holds a
+// comma, a quote or a line break, quotes doubled.
+void AppendCsvField(absl::string_view v, std::string* out) {
+  if (v.find_first_of(",\"\r\n") == absl::string_view::npos) {
+    out->append(v.data(), v.size());
+    return;
+  }
+  out->push_back('"');
+  for (char c : v) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+absl::Status ExportSession(Log* log, const std::string& session, const std::string& format,
+                           const std::function<bool(absl::string_view)>& write,
+                           const CorruptionReporter& reporter) {
+  if (format != "ndjson" && format != "json" && format != "csv") {
+    return absl::InvalidArgumentError(absl::StrCat("unknown export format '", format, "'"));
+  }
+  QueryEngine engine(log);
+  Query q;
+  q.sessions = {session};
+  const Style compact{-1, ",", ":"};
+  const Style indented{2, ",", ": "};
+  const Style spaced{-1, ", ", ": "};  // json.dumps defaults (the csv's data column)
+  std::string out;
+  absl::Status failed;
+  bool first = true;
+  if (format == "csv") out = "timestamp,event_type,event_id,parent_id,duration_ms,data\r\n";
+  auto n = engine.Run(
+      q,
+      [&](uint64_t, absl::string_view event) {
+        EventFields f;
+        const Style& st = format == "json" ? indented : format == "csv" ? spaced : compact;
+        if (auto s = ParseEvent(event, st, format == "json" ? 2 : 0, &f); !s.ok()) {
+          failed = s;
+          return false;
+        }
+        if (format == "ndjson") {
+          AppendEventObject(f, compact, 0, &out);
+          out.push_back('\n');
+        } else if (format == "json") {
+          out.append(first ? "[" : ",");
+          Newline(indented, 1, &out);
+          AppendEventObject(f, indented, 1, &out);
+        } else {
+          // timestamp, event_type, event_id, parent_id, duration_ms or "",
+          // json.dumps(data).
+          AppendCsvField(f.text[1], &out);
+          out.push_back(',');
+          AppendCsvField(f.text[0], &out);
+          out.push_back(',');
+          AppendCsvField(f.text[2], &out);
+          out.push_back(',');
+          AppendCsvField(f.text[4], &out);
+          out.push_back(',');
+          const std::string& d = f.text[5];
+          if (d != "0.0" && d != "0") AppendCsvField(d, &out);
+          out.push_back(',');
+          AppendCsvField(f.value[6].empty() ? "{}" : f.value[6], &out);
+          out.append("\r\n");
+        }
+        first = false;
+        if (out.size() >= (1 << 20)) {
+          if (!write(out)) return false;
+          out.clear();
+        }
+        return true;
+      },
+      nullptr, reporter);
+  if (!failed.ok()) return failed;
+  if (!n.ok()) return n.status();
+  if (format == "json") out.append(first ? "[]\n" : "\n]\n");
+  if (!out.empty()) write(out);
+  return absl::OkStatus();
+}
+
+}  // namespace tracelog

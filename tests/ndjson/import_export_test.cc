@@ -1,0 +1,502 @@
+// Import and export of agent-strace's NDJSON directory format: byte-for-byte
+// round trips on a corpus of edge cases and on a generated fleet, re-import
+// rules, bad input (all or nothing), untrusted session ids, crashes during
+// an import, and the single-session export shapes.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "bench/workload.h"
+#include "engine/format/attachment_format.h"
+#include "engine/log/log.h"
+#include "engine/ndjson/exporter.h"
+#include "engine/ndjson/importer.h"
+#include "engine/ndjson/pyjson.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/test_util.h"
+
+namespace tracelog {
+namespace {
+
+namespace fs = std::filesystem;
+using ::tracelog::testing::ReadFileOrEmpty;
+using ::tracelog::testing::TempDir;
+using ::tracelog::testing::WriteFileOrDie;
+
+// Every regular file under `root`, by relative path, with its bytes.
+std::map<std::string, std::string> Tree(const std::string& root) {
+  std::map<std::string, std::string> out;
+  if (!fs::exists(root)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.is_regular_file()) {
+      out[fs::relative(e.path(), root).string()] = ReadFileOrEmpty(e.path().string());
+    }
+  }
+  return out;
+}
+
+void Put(const std::string& path, const std::string& bytes) {
+  fs::create_directories(fs::path(path).parent_path());
+  WriteFileOrDie(path, bytes);
+}
+
+std::string Event(const std::string& session, int i, const std::string& extra = "") {
+  return absl::StrCat(R"({"event_type":"tool_call","timestamp":1795440000.)", i,
+                      R"(,"event_id":"e)", i, R"(","session_id":")", session,
+                      R"(","data":{"tool_name":"Bash")", extra, "}}");
+}
+
+std::string Meta(const std::string& session) {
+  std::string quoted;
+  AppendPyJsonString(&quoted, session);
+  return absl::StrCat("{\n  \"session_id\": ", quoted,
+                      ",\n  \"started_at\": 1795440000.5,\n  \"attribution\": {}\n}");
+}
+
+// The edge cases of ../shared/agent-strace-format.md that decide
+// byte-exactness, as a directory agent-strace (or a hand) could leave.
+void WriteEdgeCorpus(const std::string& root) {
+  auto session = [&](const std::string& name, const std::string& events) {
+    Put(absl::StrCat(root, "/", name, "/meta.json"), Meta(name));
+    Put(absl::StrCat(root, "/", name, "/events.ndjson"), events);
+  };
+  session("plain", Event("plain", 1) + "\n" + Event("plain", 2) + "\n");
+  session("no final newline", Event("n", 1) + "\n" + Event("n", 2));
+  session("empty.events", "");
+  session("-leading-dash", Event("d", 1) + "\r\n" + Event("d", 2) + "\r\n");  // CRLF
+  session("\xc3\x9c" "n\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9-\xe3\x82\xbb\xf0\x9f\x9a\x80-",
+          Event("u", 1, R"(,"s":"\ud83d\ude00 \u00e9 \ud83d \u2028")") + "\n");
+  session("Case", Event("Case", 1) + "\n");
+  session("case", Event("case", 1) + "\n");
+  session("has  two spaces!", Event("h", 1) + "\n");
+  session("quote\"and'apos$%", Event("q", 1,
+                                     R"(,"n":[1e-05,1e+16,-0.0,18446744073709551617,NaN,Infinity,-Infinity,1.0,0.30000000000000004])") +
+                                   "\n\n  \n" + Event("q", 2) + "\n");
+  session("back\\slash#+=@~,", Event("b", 1) + "\n");
+  // A line over 16 MiB, and a sidecar.
+  session("big", Event("big", 1, absl::StrCat(R"(,"out":")", std::string(17 << 20, 'x'), "\"")) + "\n");
+  Put(root + "/big/annotations.jsonl", R"({"annotation_id":"a1","session_id":"big"})" "\n");
+  // Files at the root.
+  Put(root + "/.active-session", "plain");
+  Put(root + "/.pending-calls.json", "{}");
+  Put(root + "/datasets/default.jsonl", R"({"entry_id":"1"})" "\n");
+  Put(root + "/alerts.log", "");
+}
+
+LogOptions Opts() {
+  LogOptions o;
+  o.segment_size = 1 << 20;
+  o.sync.kind = SyncPolicy::Kind::kNever;
+  o.prefault_bytes = 0;
+  return o;
+}
+
+// Imports `src` as one import; commits on success, else abandons it (the
+// next open rolls it back).
+absl::StatusOr<ImportReport> Import(const std::string& log_dir, const std::string& src,
+                                    const ImportOptions& options = {}) {
+  auto log = Log::Open(log_dir, Opts());
+  if (!log.ok()) return log.status();
+  auto first = (*log)->BeginImport();
+  if (!first.ok()) return first.status();
+  auto report = ImportDirectory(log->get(), *first, src, options);
+  if (report.ok()) {
+    if (auto s = (*log)->CommitImport(); !s.ok()) return s;
+  }
+  if (auto s = (*log)->Close(); !s.ok()) return s;
+  return report;
+}
+
+absl::StatusOr<ExportReport> Export(const std::string& log_dir, const std::string& out,
+                                    const ExportOptions& options = {}) {
+  LogOptions o = Opts();
+  o.read_only = true;
+  auto log = Log::Open(log_dir, o);
+  if (!log.ok()) return log.status();
+  return ExportDirectory(log->get(), out, options);
+}
+
+std::vector<std::string> AllEvents(const std::string& log_dir) {
+  LogOptions o = Opts();
+  o.read_only = true;
+  std::vector<std::string> out;
+  auto log = Log::Open(log_dir, o);
+  if (!log.ok()) return out;
+  auto r = (*log)->NewReader(ReaderOptions());
+  LogEvent ev;
+  while (r->Next(&ev)) out.emplace_back(ev.event);
+  return out;
+}
+
+uint64_t EventCount(const std::string& log_dir) {
+  LogOptions o = Opts();
+  o.read_only = true;
+  auto log = Log::Open(log_dir, o);
+  if (!log.ok()) return 0;
+  return (*log)->Stats().events;
+}
+
+TEST(ImportExportTest, EdgeCasesComeBackByteForByte) {
+  TempDir dir;
+  WriteEdgeCorpus(dir.Sub("src"));
+  auto imported = Import(dir.Sub("log"), dir.Sub("src"));
+  ASSERT_OK(imported);
+  EXPECT_EQ(imported->sessions, 11u);
+  EXPECT_EQ(imported->sessions_new, 11u);
+  EXPECT_EQ(imported->events, 14u);
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
+  const auto want = Tree(dir.Sub("src"));
+  const auto got = Tree(dir.Sub("out"));
+  ASSERT_EQ(want.size(), got.size());
+  for (const auto& [path, bytes] : want) {
+    auto it = got.find(path);
+    ASSERT_NE(it, got.end()) << path;
+    EXPECT_TRUE(it->second == bytes) << path << ": " << it->second.size() << " vs " << bytes.size();
+  }
+  // Directories 0700, files 0600.
+  struct stat st;
+  ASSERT_EQ(::stat(dir.Sub("out/plain").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat(dir.Sub("out/plain/events.ndjson").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(ImportExportTest, AGeneratedFleetOfAThousandSessionsComesBackByteForByte) {
+  TempDir dir;
+  WorkloadOptions w;
+  w.seed = 11;
+  w.agents = 8;
+  w.sessions = 1000;
+  w.turns_per_session = 2;
+  w.max_output_bytes = 16 << 10;
+  ASSERT_OK(WriteAgentStraceDir(w, dir.Sub("src"), nullptr));
+  auto imported = Import(dir.Sub("log"), dir.Sub("src"));
+  ASSERT_OK(imported);
+  EXPECT_EQ(imported->sessions, 1000u);
+  {
+    // Sealed, as `tracelog import` leaves it: the export reads sealed segments.
+    auto log = Log::Open(dir.Sub("log"), Opts());
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->SealAll());
+    ASSERT_OK((*log)->Close());
+  }
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
+  EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out")));
+}
+
+TEST(ImportExportTest, AStreamGetsAgentStracesOwnMetaDerivedFromItsEvents) {
+  // The generator writes the same fleet as one interleaved stream and as
+  // agent-strace's directory (its meta.json as the decorator writes it):
+  // importing the stream and exporting gives that directory.
+  TempDir dir;
+  WorkloadOptions w;
+  w.seed = 5;
+  w.sessions = 40;
+  w.max_output_bytes = 16 << 10;
+  ASSERT_OK(WriteFleetNdjson(w, dir.Sub("fleet.ndjson"), nullptr));
+  ASSERT_OK(WriteAgentStraceDir(w, dir.Sub("want"), nullptr));
+  auto log = Log::Open(dir.Sub("log"), Opts());
+  ASSERT_OK(log);
+  ASSERT_OK((*log)->BeginImport());
+  const int fd = ::open(dir.Sub("fleet.ndjson").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  auto report = ImportNdjsonStream(log->get(), fd, "fleet.ndjson", ImportOptions());
+  ::close(fd);
+  ASSERT_OK(report);
+  EXPECT_EQ(report->sessions, 40u);
+  ASSERT_OK((*log)->CommitImport());
+  ASSERT_OK((*log)->Close());
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
+  const auto want = Tree(dir.Sub("want"));
+  const auto got = Tree(dir.Sub("out"));
+  ASSERT_EQ(want.size(), got.size());
+  for (const auto& [path, bytes] : want) {
+    ASSERT_TRUE(got.count(path)) << path;
+    EXPECT_EQ(got.at(path), bytes) << path;
+  }
+}
+
+TEST(ImportExportTest, ReimportAddsNothingThenOnlyNewLinesAndChangedFiles) {
+  TempDir dir;
+  WriteEdgeCorpus(dir.Sub("src"));
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  const uint64_t before = EventCount(dir.Sub("log"));
+  auto again = Import(dir.Sub("log"), dir.Sub("src"));
+  ASSERT_OK(again);
+  EXPECT_EQ(again->events, 0u);
+  EXPECT_EQ(again->attachments, 0u);
+  EXPECT_EQ(again->sessions_unchanged, 11u);
+  EXPECT_EQ(EventCount(dir.Sub("log")), before);
+  EXPECT_FALSE(fs::exists(dir.Sub("log/") + AttachFileName(before + 1))) << "an empty pack is not kept";
+  // The session grows (agent-strace appends), its meta.json is rewritten.
+  const std::string events = dir.Sub("src/plain/events.ndjson");
+  WriteFileOrDie(events, ReadFileOrEmpty(events) + Event("plain", 3) + "\n\n");
+  WriteFileOrDie(dir.Sub("src/plain/meta.json"), Meta("plain") + " ");
+  auto grown = Import(dir.Sub("log"), dir.Sub("src"));
+  ASSERT_OK(grown);
+  EXPECT_EQ(grown->sessions_grown, 1u);
+  EXPECT_EQ(grown->events, 1u);
+  EXPECT_EQ(grown->attachments, 1u);
+  EXPECT_EQ(EventCount(dir.Sub("log")), before + 1);
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
+  EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out")));
+}
+
+TEST(ImportExportTest, ARewrittenSessionIsAConflictUnlessReplaced) {
+  TempDir dir;
+  WriteEdgeCorpus(dir.Sub("src"));
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  const uint64_t before = EventCount(dir.Sub("log"));
+  WriteFileOrDie(dir.Sub("src/plain/events.ndjson"), Event("plain", 7) + "\n");
+  auto conflict = Import(dir.Sub("log"), dir.Sub("src"));
+  ASSERT_TRUE(absl::IsFailedPrecondition(conflict.status())) << conflict.status();
+  EXPECT_NE(conflict.status().message().find("plain/events.ndjson"), absl::string_view::npos);
+  EXPECT_NE(conflict.status().message().find("--replace"), absl::string_view::npos);
+  EXPECT_EQ(EventCount(dir.Sub("log")), before) << "a failed import adds nothing";
+  ImportOptions replace;
+  replace.replace = true;
+  auto replaced = Import(dir.Sub("log"), dir.Sub("src"), replace);
+  ASSERT_OK(replaced);
+  EXPECT_EQ(replaced->sessions_replaced, 1u);
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
+  EXPECT_EQ(ReadFileOrEmpty(dir.Sub("out/plain/events.ndjson")), Event("plain", 7) + "\n");
+}
+
+struct BadCase {
+  const char* name;
+  std::string file;      // relative to the corpus
+  std::string bytes;
+  std::string where;     // expected in the error
+};
+
+class BadInputTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadInputTest, NamesFileAndLineAndLeavesTheLogAsItWas) {
+  const BadCase& c = GetParam();
+  TempDir dir;
+  WriteEdgeCorpus(dir.Sub("src"));
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  const std::vector<std::string> events_before = AllEvents(dir.Sub("log"));
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("before")));
+  // A new session, with one good line before the bad input.
+  Put(dir.Sub("src/new/meta.json"), Meta("new"));
+  Put(dir.Sub("src/new/events.ndjson"), Event("new", 1) + "\n");
+  Put(dir.Sub("src/") + c.file, c.bytes);
+  auto bad = Import(dir.Sub("log"), dir.Sub("src"));
+  ASSERT_TRUE(absl::IsInvalidArgument(bad.status())) << bad.status();
+  EXPECT_NE(bad.status().message().find(c.where), absl::string_view::npos) << bad.status();
+  // Every reader sees the log as before: the same events and files, before
+  // the next writer rolls the import back and after.
+  EXPECT_EQ(AllEvents(dir.Sub("log")), events_before);
+  {
+    auto log = Log::Open(dir.Sub("log"), Opts());
+    ASSERT_OK(log);
+    EXPECT_GT((*log)->recovery().rolled_back_import, 0u);
+    ASSERT_OK((*log)->Close());
+  }
+  EXPECT_EQ(AllEvents(dir.Sub("log")), events_before);
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("after")));
+  EXPECT_TRUE(Tree(dir.Sub("before")) == Tree(dir.Sub("after")));
+  // With --on-error=skip: the rest goes in, the bad part is counted, and the
+  // export still gives back every byte.
+  ImportOptions skip;
+  skip.skip_bad_lines = true;
+  auto skipped = Import(dir.Sub("log"), dir.Sub("src"), skip);
+  ASSERT_OK(skipped);
+  EXPECT_FALSE(skipped->problems.empty());
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
+  EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out")));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadInputTest,
+    ::testing::Values(
+        BadCase{"NotAnObject", "new/events.ndjson", Event("new", 1) + "\n[1,2]\n",
+                "new/events.ndjson:2: not a JSON object"},
+        BadCase{"InvalidUtf8", "new/events.ndjson",
+                Event("new", 1) + "\n" + R"({"event_type":"a","s":")" "\xff\xfe" "\"}\n",
+                "new/events.ndjson:2: invalid UTF-8 at column 24"},
+        BadCase{"TruncatedFile", "new/events.ndjson", Event("new", 1) + "\n{\"event_type\":\"tool_c",
+                "new/events.ndjson:2: not JSON"},
+        BadCase{"MetaNotJson", "new/meta.json", "{\n  \"session_id\": \"new\",\n  \"x\": }",
+                "new/meta.json: not a JSON object: line 3"}),
+    [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
+
+TEST(ImportExportTest, UnsafeSessionIdsAreRefusedAndNothingIsWrittenOutside) {
+  TempDir dir;
+  const std::vector<std::string> ids = {"..", ".", "a/b", "", "/abs", "nul\\u0000byte", "fine"};
+  std::string stream;
+  for (const std::string& id : ids) {
+    absl::StrAppend(&stream, R"({"event_type":"decision","timestamp":1.5,"session_id":")", id,
+                    R"(","data":{}})", "\n");
+  }
+  WriteFileOrDie(dir.Sub("stream.ndjson"), stream);
+  {
+    auto log = Log::Open(dir.Sub("log"), Opts());
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->BeginImport());
+    const int fd = ::open(dir.Sub("stream.ndjson").c_str(), O_RDONLY);
+    ASSERT_OK(ImportNdjsonStream(log->get(), fd, "stream", ImportOptions()));
+    ::close(fd);
+    ASSERT_OK((*log)->CommitImport());
+    ASSERT_OK((*log)->Close());
+  }
+  fs::create_directories(dir.Sub("box"));
+  auto report = Export(dir.Sub("log"), dir.Sub("box/out"));
+  ASSERT_OK(report);
+  EXPECT_EQ(report->sessions, 1u);
+  EXPECT_EQ(report->refused.size(), 6u);
+  // Only box/out/fine was written.
+  std::vector<std::string> written;
+  for (const auto& e : fs::recursive_directory_iterator(dir.Sub("box"))) {
+    written.push_back(fs::relative(e.path(), dir.Sub("box")).string());
+  }
+  std::sort(written.begin(), written.end());
+  EXPECT_EQ(written, (std::vector<std::string>{"out", "out/fine", "out/fine/events.ndjson",
+                                               "out/fine/meta.json"}));
+  EXPECT_FALSE(fs::exists(dir.Sub("abs")));
+  // An existing, non-empty output directory is not written into without force.
+  auto again = Export(dir.Sub("log"), dir.Sub("box/out"));
+  EXPECT_TRUE(absl::IsAlreadyExists(again.status())) << again.status();
+  ExportOptions force;
+  force.force = true;
+  EXPECT_OK(Export(dir.Sub("log"), dir.Sub("box/out"), force));
+}
+
+TEST(ImportExportTest, ReadersDoNotSeeAnImportInProgressAndACrashRollsItBack) {
+  TempDir dir;
+  WriteEdgeCorpus(dir.Sub("src"));
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  const uint64_t before = EventCount(dir.Sub("log"));
+  WorkloadOptions w;
+  w.seed = 2;
+  w.sessions = 60;
+  w.max_output_bytes = 8 << 10;
+  ASSERT_OK(WriteAgentStraceDir(w, dir.Sub("more"), nullptr));
+  // A child imports, stops before its commit and is killed.
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto log = Log::Open(dir.Sub("log"), Opts());
+    if (!log.ok()) ::_exit(3);
+    auto first = (*log)->BeginImport();
+    if (!first.ok()) ::_exit(4);
+    if (!ImportDirectory(log->get(), *first, dir.Sub("more"), ImportOptions()).ok()) ::_exit(5);
+    (void)::write(ready[1], "x", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  // Meanwhile, a reader sees the log as it was.
+  EXPECT_EQ(EventCount(dir.Sub("log")), before);
+  auto out = Export(dir.Sub("log"), dir.Sub("during"));
+  ASSERT_OK(out);
+  EXPECT_EQ(out->sessions, 11u);
+  ::kill(pid, SIGKILL);
+  int status;
+  ::waitpid(pid, &status, 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  // The next writer rolls the import back: nothing of it is left.
+  auto log = Log::Open(dir.Sub("log"), Opts());
+  ASSERT_OK(log);
+  EXPECT_GT((*log)->recovery().rolled_back_import, before);
+  EXPECT_EQ((*log)->Stats().events, before);
+  ASSERT_OK((*log)->Close());
+  for (const auto& e : fs::directory_iterator(dir.Sub("log"))) {
+    const std::string name = e.path().filename().string();
+    EXPECT_FALSE(name == kImportMarkerFileName || absl::EndsWith(name, ".tmp")) << name;
+  }
+  // And importing it again works.
+  auto again = Import(dir.Sub("log"), dir.Sub("more"));
+  ASSERT_OK(again);
+  EXPECT_EQ(again->sessions_new, 60u);
+}
+
+std::string ExportOne(const std::string& log_dir, const std::string& session,
+                      const std::string& format) {
+  LogOptions o = Opts();
+  o.read_only = true;
+  auto log = Log::Open(log_dir, o);
+  EXPECT_TRUE(log.ok());
+  std::string out;
+  EXPECT_OK(ExportSession(log->get(), session, format, [&](absl::string_view b) {
+    out.append(b.data(), b.size());
+    return true;
+  }));
+  return out;
+}
+
+TEST(ImportExportTest, OneSessionInAgentStracesExportShapes) {
+  TempDir dir;
+  // Key order, "" and null fields, number spellings and escapes as
+  // TraceEvent(**json.loads(line)) then json.dumps writes them.
+  const std::string line =
+      R"({"data":{"tool_name":"Bash","arguments":{"command":"ls -l, \"x\""},"n":[1E5,-0,10000000000000000000000,2.50]},)"
+      R"("session_id":"s","event_type":"tool_result","timestamp":1795440021.5,"event_id":"e1","parent_id":"","duration_ms":0.0})";
+  Put(dir.Sub("src/s/meta.json"), Meta("s"));
+  Put(dir.Sub("src/s/events.ndjson"),
+      line + "\n" + R"({"event_type":"error","timestamp":2,"event_id":"e2","session_id":"s","duration_ms":12.5,"data":{"message":"caf\u00e9"}})" "\n");
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  EXPECT_EQ(ExportOne(dir.Sub("log"), "s", "ndjson"),
+            R"({"event_type":"tool_result","timestamp":1795440021.5,"event_id":"e1","session_id":"s","duration_ms":0.0,"data":{"tool_name":"Bash","arguments":{"command":"ls -l, \"x\""},"n":[100000.0,0,10000000000000000000000,2.5]}})"
+            "\n"
+            R"({"event_type":"error","timestamp":2,"event_id":"e2","session_id":"s","duration_ms":12.5,"data":{"message":"caf\u00e9"}})"
+            "\n");
+  EXPECT_EQ(ExportOne(dir.Sub("log"), "s", "json"),
+            "[\n"
+            "  {\n"
+            "    \"event_type\": \"tool_result\",\n"
+            "    \"timestamp\": 1795440021.5,\n"
+            "    \"event_id\": \"e1\",\n"
+            "    \"session_id\": \"s\",\n"
+            "    \"duration_ms\": 0.0,\n"
+            "    \"data\": {\n"
+            "      \"tool_name\": \"Bash\",\n"
+            "      \"arguments\": {\n"
+            "        \"command\": \"ls -l, \\\"x\\\"\"\n"
+            "      },\n"
+            "      \"n\": [\n"
+            "        100000.0,\n"
+            "        0,\n"
+            "        10000000000000000000000,\n"
+            "        2.5\n"
+            "      ]\n"
+            "    }\n"
+            "  },\n"
+            "  {\n"
+            "    \"event_type\": \"error\",\n"
+            "    \"timestamp\": 2,\n"
+            "    \"event_id\": \"e2\",\n"
+            "    \"session_id\": \"s\",\n"
+            "    \"duration_ms\": 12.5,\n"
+            "    \"data\": {\n"
+            "      \"message\": \"caf\\u00e9\"\n"
+            "    }\n"
+            "  }\n"
+            "]\n");
+  EXPECT_EQ(ExportOne(dir.Sub("log"), "s", "csv"),
+            "timestamp,event_type,event_id,parent_id,duration_ms,data\r\n"
+            "1795440021.5,tool_result,e1,,,\"{\"\"tool_name\"\": \"\"Bash\"\", \"\"arguments\"\": "
+            "{\"\"command\"\": \"\"ls -l, \\\"\"x\\\"\"\"\"}, \"\"n\"\": [100000.0, 0, "
+            "10000000000000000000000, 2.5]}\"\r\n"
+            "2,error,e2,,12.5,\"{\"\"message\"\": \"\"caf\\u00e9\"\"}\"\r\n");
+}
+
+}  // namespace
+}  // namespace tracelog

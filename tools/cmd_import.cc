@@ -1,0 +1,171 @@
+// tracelog import: agent-strace NDJSON directories and NDJSON streams into the log.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "engine/ndjson/importer.h"
+#include "tools/cli.h"
+#include "tools/progress.h"
+
+namespace tracelog::cli {
+namespace {
+
+struct ImportFlags {
+  std::string dir;
+  std::string src;
+  std::string ndjson;
+  std::string on_error = "abort";
+  bool replace = false;
+  bool no_seal = false;
+};
+
+// Abandons the import: closing the log and opening it for writing again
+// rolls it back (format-spec/README.md, "Imports and attachments").
+absl::Status RollBack(std::unique_ptr<Log> log, const std::string& dir) {
+  const std::string path = log->dir();
+  log->Close().IgnoreError();
+  log.reset();
+  auto again = OpenLog(path, /*read_only=*/false);
+  if (!again.ok()) return again.status();
+  return (*again)->Close();
+}
+
+int RunImport(const ImportFlags& f) {
+  if (f.src.empty() == f.ndjson.empty()) {
+    PrintError("give either SRC_DIR or --ndjson FILE|- (see tracelog import --help)");
+    return kExitError;
+  }
+  int fd = -1;
+  std::string what = f.ndjson;
+  if (!f.ndjson.empty()) {
+    if (f.ndjson == "-") {
+      fd = 0;
+      what = "stdin";
+    } else {
+      fd = ::open(f.ndjson.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        PrintError(absl::StrCat(f.ndjson, ": ", std::strerror(errno)));
+        return kExitError;
+      }
+    }
+  }
+  // Appends need no syncs of their own: CommitImport makes all of it
+  // durable at once, and until then nothing of it counts.
+  SyncPolicy never;
+  never.kind = SyncPolicy::Kind::kNever;
+  auto opened = OpenLog(f.dir, /*read_only=*/false, "", 0, nullptr, &never);
+  if (!opened.ok()) {
+    PrintError(opened.status());
+    return kExitError;
+  }
+  std::unique_ptr<Log> log = std::move(*opened);
+  const absl::Time start = absl::Now();
+  auto first = log->BeginImport();
+  if (!first.ok()) {
+    PrintError(first.status());
+    return kExitError;
+  }
+  Progress progress("import");
+  ImportOptions options;
+  options.skip_bad_lines = f.on_error == "skip";
+  options.replace = f.replace;
+  if (progress.enabled()) {
+    options.progress = [&](const ImportProgress& p) {
+      progress.Update(p.bytes, p.bytes_total,
+                      p.files_total > 0
+                          ? absl::StrFormat("%d/%d files, %d events", p.files, p.files_total, p.events)
+                          : absl::StrFormat("%d events", p.events));
+    };
+  }
+  absl::StatusOr<ImportReport> report =
+      fd >= 0 ? ImportNdjsonStream(log.get(), fd, what, options)
+              : ImportDirectory(log.get(), *first, f.src, options);
+  if (fd > 0) ::close(fd);
+  absl::Status st = report.status();
+  if (st.ok()) st = log->CommitImport();
+  if (!st.ok()) {
+    PrintError(st);
+    if (auto r = RollBack(std::move(log), f.dir); !r.ok()) {
+      PrintError(absl::StrCat("rolling the import back: ", r.message(),
+                              " (the next open for writing rolls it back)"));
+    } else {
+      PrintError("nothing was imported: the log is as it was");
+    }
+    return absl::IsInvalidArgument(st) || absl::IsFailedPrecondition(st) ? kExitNegative
+                                                                          : kExitError;
+  }
+  if (!f.no_seal) {
+    if (auto s = log->SealAll(); !s.ok()) {
+      PrintError(absl::StrCat("imported, but sealing failed: ", s.message(),
+                              " (the events are stored; sealing is tried again later)"));
+    }
+  }
+  if (auto s = log->Close(); !s.ok()) {
+    PrintError(s);
+    return kExitError;
+  }
+  const double secs = absl::ToDoubleSeconds(absl::Now() - start);
+  for (const std::string& p : report->problems) PrintError(absl::StrCat("warning: ", p));
+  std::printf(
+      "imported %llu session(s) (%llu new, %llu unchanged, %llu grown, %llu replaced): "
+      "%llu events, %llu attachment file(s), %.1f MB in %.2f s (%.0f MB/s)%s\n",
+      static_cast<unsigned long long>(report->sessions),
+      static_cast<unsigned long long>(report->sessions_new),
+      static_cast<unsigned long long>(report->sessions_unchanged),
+      static_cast<unsigned long long>(report->sessions_grown),
+      static_cast<unsigned long long>(report->sessions_replaced),
+      static_cast<unsigned long long>(report->events),
+      static_cast<unsigned long long>(report->attachments), report->bytes / 1e6, secs,
+      secs > 0 ? report->bytes / 1e6 / secs : 0,
+      report->bad_lines > 0
+          ? absl::StrCat("; skipped ", report->bad_lines, " bad line(s)").c_str()
+          : "");
+  return report->bad_lines > 0 ? kExitNegative : kExitOk;
+}
+
+}  // namespace
+
+Command RegisterImport(CLI::App& app) {
+  auto f = std::make_shared<ImportFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "import",
+      "Import an agent-strace trace directory (every entry of SRC_DIR that holds a meta.json is a\n"
+      "session: the lines of its events.ndjson become events, its other files and the files at\n"
+      "the root are kept verbatim, so `tracelog export` gives every file back byte for byte), or\n"
+      "an NDJSON stream of interleaved sessions (--ndjson). All or nothing: on an error nothing\n"
+      "is imported; other writers wait for the log's lock meanwhile.\n"
+      "Importing a directory again: per session, an unchanged events.ndjson adds nothing, one\n"
+      "that grew adds its new lines, one whose lines changed is a conflict (an error; with\n"
+      "--replace its lines are imported again: the old events stay in queries, export writes the\n"
+      "new file). Changed files are stored again. A stream is appended as it is.\n"
+      "Exit 0 on success, 1 when bad lines were skipped or bad input stopped the import, 2 on an\n"
+      "I/O or usage error.");
+  AddLogOption(sub, &f->dir);
+  sub->add_option("SRC_DIR", f->src, "agent-strace trace directory (e.g. .agent-traces)")
+      ->type_name("SRC_DIR");
+  sub->add_option("--ndjson", f->ndjson, "Import an NDJSON stream from FILE, or - for stdin")
+      ->type_name("FILE|-");
+  sub->add_option("--on-error", f->on_error,
+                  "On a line that is not a JSON object (or not UTF-8), or a meta.json that is not\n"
+                  "JSON: abort (import nothing) or skip (report it and go on; a skipped line of\n"
+                  "an events.ndjson is kept verbatim for export, but is not an event)")
+      ->check(CLI::IsMember({"abort", "skip"}))
+      ->type_name("abort|skip");
+  sub->add_flag("--replace", f->replace,
+                "Import again the sessions whose events.ndjson changed other than by growing");
+  sub->add_flag("--no-seal", f->no_seal,
+                "Do not seal what was imported before returning (writers seal it later)");
+  return {sub, [f] { return RunImport(*f); }};
+}
+
+}  // namespace tracelog::cli

@@ -1,0 +1,64 @@
+#include "tools/query_flags.h"
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+namespace tracelog::cli {
+
+namespace {
+
+// "a,b" and repeated flags both give lists.
+std::vector<std::string> SplitList(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const std::string& s : in) {
+    for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+      out.emplace_back(part);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void AddQueryFilterOptions(CLI::App* sub, QueryFilterFlags* f) {
+  sub->add_option("--session", f->sessions, "Session id, or an unambiguous prefix of one")
+      ->type_name("ID,..")
+      ->allow_extra_args(false);
+  sub->add_option("--type", f->types, "event_type (session_start, tool_call, error, ...)")
+      ->type_name("T,..")
+      ->allow_extra_args(false);
+  sub->add_option("--tool", f->tools, "data.tool_name (Bash, Read, ...)")
+      ->type_name("NAME,..")
+      ->allow_extra_args(false);
+  sub->add_flag("--error", f->error, "Only errors (event_type error, or data.error/is_error set)");
+  sub->add_option("--agent", f->agents, "Agent name of the session (from its session_start)")
+      ->type_name("NAME,..")
+      ->allow_extra_args(false);
+  sub->add_option("--since", f->since, "Events with timestamp >= TIME")->type_name("TIME");
+  sub->add_option("--until", f->until, "Events with timestamp < TIME")->type_name("TIME");
+}
+
+absl::StatusOr<Query> BuildQuery(const QueryFilterFlags& f, QueryEngine* engine) {
+  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  Query q;
+  q.types = SplitList(f.types);
+  q.tools = SplitList(f.tools);
+  q.agents = SplitList(f.agents);
+  q.error = f.error;
+  for (const auto& [text, out] : {std::pair{&f.since, &q.since}, std::pair{&f.until, &q.until}}) {
+    if (text->empty()) continue;
+    auto t = ParseQueryTime(*text, now);
+    if (!t.ok()) return t.status();
+    *out = *t;
+  }
+  for (const std::string& s : SplitList(f.sessions)) {
+    auto id = engine->ResolveSession(s);
+    if (!id.ok()) return id.status();
+    q.sessions.push_back(*id);
+  }
+  return q;
+}
+
+}  // namespace tracelog::cli
