@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
+#include "engine/format/attachment_format.h"
 #include "engine/format/checkpoint_format.h"
 #include "engine/format/checksum.h"
 #include "engine/format/event_keys.h"
@@ -103,6 +104,28 @@ std::string BuildSealed(std::string* index) {
   return file;
 }
 
+// An attachment pack for an import from sequence 7: session s-2's
+// meta.json, and the layout of its events.ndjson (one event line, the
+// sequence 8, then a blank line; no final newline).
+std::string BuildAttach() {
+  std::string records;
+  AttachRecord meta{AttachKind::kSessionFile, "s-2", "meta.json", "{\n  \"session_id\": \"s-2\"\n}"};
+  EncodeAttachRecord(meta, &records);
+  EventsLayout layout;
+  layout.file_bytes = sizeof(kEvent2) - 1 + 1;  // the event, "\n", an empty last line
+  layout.file_hash = Checksum64(std::string(kEvent2) + "\n");
+  layout.final_newline = false;
+  layout.ranges = {{8, 1}};
+  layout.lines = 2;
+  layout.others = {{1, ""}};
+  AttachRecord lr{AttachKind::kEventsLayout, "s-2", "events.ndjson", EncodeEventsLayout(layout)};
+  EncodeAttachRecord(lr, &records);
+  std::string file(kAttachHeaderSize, '\0');
+  AttachHeader h{7, 2, kAttachHeaderSize + records.size()};
+  EncodeAttachHeader(h, file.data());
+  return file + records;
+}
+
 TEST(SpecVectorsTest, RegenerateWhenAsked) {
   if (std::getenv("TRACELOG_WRITE_VECTORS") == nullptr) GTEST_SKIP() << "not regenerating";
   char h[kSegmentHeaderSize];
@@ -118,6 +141,8 @@ TEST(SpecVectorsTest, RegenerateWhenAsked) {
   const std::string sealed = BuildSealed(&index);
   WriteHex("sealed_segment.hex", "sealed segment: sequences 7-8, one block, no dictionary", sealed);
   WriteHex("index.hex", "index of sealed_segment.hex", index);
+  WriteHex("attach.hex", "attachment pack of an import from sequence 7: s-2's meta.json and events layout",
+           BuildAttach());
   WriteHex("checkpoint.hex", "checkpoint: clean, segment 1, end offset 64+record, next sequence 2",
            std::string(c, sizeof(c)));
 }
@@ -240,6 +265,50 @@ TEST(SpecVectorsTest, IndexVectorDecodes) {
   EXPECT_TRUE(dir.has_timestamp);
   EXPECT_EQ(dir.min_timestamp, 1795440021.8558512);
   EXPECT_EQ(dir.max_timestamp, 1795440022.5);
+}
+
+TEST(SpecVectorsTest, AttachmentPackVectorDecodes) {
+  const std::string bytes = ReadHex("attach.hex");
+  AttachHeader h;
+  ASSERT_TRUE(DecodeAttachHeader(bytes, &h).ok());
+  EXPECT_EQ(h.first_sequence, 7u);
+  EXPECT_EQ(h.records, 2u);
+  EXPECT_EQ(h.data_end, bytes.size());
+  size_t at = kAttachHeaderSize;
+  std::vector<AttachRecord> records;
+  while (at < bytes.size()) {
+    const size_t size = kAttachRecordHeaderSize + AttachPayloadSize(bytes.data() + at);
+    AttachRecord r;
+    ASSERT_TRUE(DecodeAttachRecord(bytes.substr(at, size), &r).ok());
+    records.push_back(r);
+    at += size;
+  }
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].kind, AttachKind::kSessionFile);
+  EXPECT_EQ(records[0].session, "s-2");
+  EXPECT_EQ(records[0].name, "meta.json");
+  EXPECT_EQ(records[1].kind, AttachKind::kEventsLayout);
+  EventsLayout l;
+  ASSERT_TRUE(DecodeEventsLayout(records[1].content, &l).ok());
+  EXPECT_FALSE(l.final_newline);
+  ASSERT_EQ(l.ranges.size(), 1u);
+  EXPECT_EQ(l.ranges[0], (std::pair<uint64_t, uint64_t>{8, 1}));
+  EXPECT_EQ(l.lines, 2u);
+  ASSERT_EQ(l.others.size(), 1u);
+  EXPECT_EQ(l.others[0].first, 1u);
+  EXPECT_EQ(l.file_hash, Checksum64(std::string(kEvent2) + "\n"));
+  EXPECT_EQ(BuildAttach(), bytes) << "the code writes exactly the vector";
+  // Any flipped byte of a record is caught by its checksum.
+  for (size_t i = kAttachHeaderSize + kAttachRecordHeaderSize; i < bytes.size(); ++i) {
+    std::string bad = bytes;
+    bad[i] ^= 0x20;
+    AttachRecord r;
+    const size_t first = kAttachRecordHeaderSize + AttachPayloadSize(bytes.data() + kAttachHeaderSize);
+    const size_t rec = i < kAttachHeaderSize + first ? kAttachHeaderSize : kAttachHeaderSize + first;
+    const size_t size = kAttachRecordHeaderSize + AttachPayloadSize(bad.data() + rec);
+    if (rec + size > bad.size()) continue;  // a length damaged past the end: caught by the reader
+    EXPECT_FALSE(DecodeAttachRecord(absl::string_view(bad).substr(rec, size), &r).ok()) << i;
+  }
 }
 
 }  // namespace
