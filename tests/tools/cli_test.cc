@@ -6,11 +6,18 @@
 
 #include <fcntl.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <chrono>
+#include <map>
+#include <random>
+#include <thread>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/format/sealed_format.h"
@@ -267,6 +274,112 @@ TEST(CliTest, SealQuerySessionsReindexRetainEndToEnd) {
   EXPECT_EQ(RunCli(dir, {"dump", "--log", log}).out, "");
   EXPECT_EQ(RunCli(dir, {"retain", "--log", log}).exit_code, 2) << "a limit is required";
   EXPECT_EQ(RunCli(dir, {"verify", "--log", log}).exit_code, 0);
+}
+
+// Every regular file under `root`, by relative path, with its bytes.
+std::map<std::string, std::string> Tree(const std::string& root) {
+  std::map<std::string, std::string> out;
+  if (!std::filesystem::exists(root)) return out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    if (e.is_regular_file()) {
+      out[std::filesystem::relative(e.path(), root).string()] = ReadFileOrEmpty(e.path().string());
+    }
+  }
+  return out;
+}
+
+TEST(CliTest, ImportThenExportGivesTheTreeBackAndBadInputImportsNothing) {
+  TempDir dir;
+  ASSERT_EQ(RunCli(dir, {"gen", "--sessions", "30", "--seed", "4", "--format", "dir", "--out",
+                         dir.Sub("src")})
+                .exit_code,
+            0);
+  WriteFileOrDie(dir.Sub("src/.active-session"), "x");
+  const std::string log = dir.Sub("log");
+  Result imported = RunCli(dir, {"import", "--log", log, dir.Sub("src")});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_NE(imported.out.find("30 new"), std::string::npos) << imported.out;
+  EXPECT_EQ(imported.err, "") << "no progress when stderr is not a terminal";
+  Result exported = RunCli(dir, {"export", "--log", log, dir.Sub("out")});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out")));
+  EXPECT_EQ(RunCli(dir, {"export", "--log", log, dir.Sub("out")}).exit_code, 2)
+      << "an existing output directory is not clobbered";
+  // Again: nothing new.
+  Result again = RunCli(dir, {"import", "--log", log, dir.Sub("src")});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("30 unchanged"), std::string::npos) << again.out;
+  // A bad line: exit 1, file and line named, nothing imported.
+  const std::string before = RunCli(dir, {"dump", "--log", log}).out;
+  std::filesystem::create_directories(dir.Sub("src/zz"));
+  WriteFileOrDie(dir.Sub("src/zz/meta.json"), "{}");
+  WriteFileOrDie(dir.Sub("src/zz/events.ndjson"), "{\"event_type\":\"a\"}\nnot json\n");
+  Result bad = RunCli(dir, {"import", "--log", log, dir.Sub("src")});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("zz/events.ndjson:2:"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("nothing was imported"), std::string::npos) << bad.err;
+  EXPECT_EQ(RunCli(dir, {"dump", "--log", log}).out, before);
+  // One session in agent-strace's export shapes.
+  std::string id;
+  for (const auto& [path, bytes] : Tree(dir.Sub("src"))) {
+    if (id.empty() && absl::EndsWith(path, "/meta.json")) id = path.substr(0, path.find('/'));
+  }
+  Result csv = RunCli(dir, {"export", "--log", log, "--session", id, "--format", "csv"});
+  EXPECT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("timestamp,event_type,event_id,parent_id,duration_ms,data\r\n", 0), 0u);
+}
+
+TEST(CliTest, ImportKilledAtRandomPointsIsAllOrNothing) {
+  TempDir dir;
+  ASSERT_EQ(RunCli(dir, {"gen", "--sessions", "200", "--seed", "8", "--format", "dir", "--out",
+                         dir.Sub("src")})
+                .exit_code,
+            0);
+  std::mt19937 rng(std::random_device{}());
+  const unsigned seed = rng();
+  rng.seed(seed);
+  SCOPED_TRACE(absl::StrCat("seed ", seed));
+  const std::string full = dir.Sub("full");
+  ASSERT_EQ(RunCli(dir, {"import", "--log", full, dir.Sub("src")}).exit_code, 0);
+  const std::string all = RunCli(dir, {"dump", "--log", full}).out;
+  int complete = 0, nothing = 0;
+  for (int round = 0; round < 16; ++round) {
+    const std::string log = dir.Sub(absl::StrCat("log", round));
+    std::vector<std::string> args = {TRACELOG_CLI, "import", "--log", log, dir.Sub("src")};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    ASSERT_EQ(posix_spawn(&pid, TRACELOG_CLI, &fa, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200000));
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    // Whatever the moment: the next writer sees all of it or none of it.
+    if (!std::filesystem::exists(log)) {
+      ++nothing;
+      continue;
+    }
+    ASSERT_EQ(RunCli(dir, {"verify", "--log", log}).exit_code, 0) << "round " << round;
+    const std::string got = RunCli(dir, {"dump", "--log", log}).out;
+    if (got.empty()) {
+      ++nothing;
+    } else {
+      ASSERT_EQ(got.size(), all.size()) << "round " << round << ": a partial import is visible";
+      ASSERT_TRUE(got == all) << "round " << round;
+      ++complete;
+      Result out = RunCli(dir, {"export", "--log", log, dir.Sub(absl::StrCat("out", round))});
+      ASSERT_EQ(out.exit_code, 0) << out.err;
+      ASSERT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub(absl::StrCat("out", round))));
+    }
+  }
+  RecordProperty("complete", complete);
+  RecordProperty("nothing", nothing);
 }
 
 }  // namespace
