@@ -1075,17 +1075,20 @@ void Log::SealLoop() {
   }
 }
 
-absl::Status Log::SealOne(uint64_t base, BlockCodec* codec) {
+absl::Status Log::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
   std::shared_lock<std::shared_mutex> w(seal_work_mu_);
   std::shared_ptr<Segment> raw;
   std::string raw_path;
   {
     std::unique_lock<std::mutex> l(segments_mu_);
     // Another thread sealing it: wait for that one (the caller may promise
-    // the segment is durable when this returns).
-    seal_done_cv_.wait(l, [&] {
-      return std::find(sealing_.begin(), sealing_.end(), base) == sealing_.end();
-    });
+    // the segment is durable when this returns), or say so.
+    auto free = [&] { return std::find(sealing_.begin(), sealing_.end(), base) == sealing_.end(); };
+    if (busy != nullptr && !free()) {
+      *busy = true;
+      return absl::OkStatus();
+    }
+    seal_done_cv_.wait(l, free);
     size_t i = 0;
     while (i < segments_.size() && segments_[i].base != base) ++i;
     if (i + 1 >= segments_.size() || segments_[i].is_sealed) {
@@ -1187,6 +1190,7 @@ absl::Status Log::SealAll() {
   std::atomic<size_t> next{0};
   std::mutex err_mu;
   absl::Status first_error;
+  std::vector<uint64_t> deferred;  // being sealed by the background sealer: waited for last
   auto work = [&] {
     BlockCodec codec;
     for (size_t k; (k = next.fetch_add(1)) < bases.size();) {
@@ -1194,19 +1198,29 @@ absl::Status Log::SealAll() {
         std::lock_guard<std::mutex> l(err_mu);
         if (!first_error.ok()) return;  // the first error stops it
       }
-      if (auto s = SealOne(bases[k], &codec); !s.ok()) {
-        std::lock_guard<std::mutex> l(err_mu);
-        if (first_error.ok()) first_error = s;
-      }
+      bool busy = false;
+      absl::Status s = SealOne(bases[k], &codec, &busy);
+      std::lock_guard<std::mutex> l(err_mu);
+      if (busy) deferred.push_back(bases[k]);
+      if (!s.ok() && first_error.ok()) first_error = s;
     }
   };
-  const unsigned helpers =
-      std::min<unsigned>(std::max(1u, std::thread::hardware_concurrency()) - 1,
-                         static_cast<unsigned>(bases.size() > 1 ? bases.size() - 1 : 0));
+  // The background sealer (if it runs) is one of the cores: it seals
+  // what it has queued meanwhile. Each seal maps a whole raw segment, so
+  // this also bounds the memory sealing holds.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned busy = seal_thread_.joinable() ? 2 : 1;
+  const unsigned helpers = std::min<unsigned>(
+      cores > busy ? cores - busy : 0, static_cast<unsigned>(bases.size() > 1 ? bases.size() - 1 : 0));
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < helpers; ++t) threads.emplace_back(work);
   work();
   for (std::thread& t : threads) t.join();
+  BlockCodec codec;
+  for (uint64_t base : deferred) {
+    if (!first_error.ok()) break;
+    first_error = SealOne(base, &codec);  // waits for the other sealer, then checks
+  }
   return first_error;
 }
 
@@ -1431,6 +1445,9 @@ bool LogReader::OpenSegment() {
       if (codec_ == nullptr) codec_ = std::make_unique<BlockCodec>();
       corruptions_ +=
           sealed->ReadAll(codec_.get(), &sealed_storage_, &sealed_events_, options_.reporter);
+      // Everything is decompressed: the file's pages need not stay resident
+      // (a reader through a whole log would otherwise hold every segment).
+      sealed->ReleaseResident();
       sealed_pos_ = std::lower_bound(sealed_events_.begin(), sealed_events_.end(),
                                      options_.from_sequence,
                                      [](const BlockEvent& e, uint64_t s) { return e.sequence < s; }) -

@@ -229,8 +229,10 @@ class Log {
   absl::Status LoadRefLocked(size_t index);
   // REQUIRES: segments_mu_ held; segments_[index] is sealed.
   absl::StatusOr<std::shared_ptr<SealedSegment>> SealedForReadLocked(size_t index);
-  // Seals the raw segment with base `base` (not the active one).
-  absl::Status SealOne(uint64_t base, BlockCodec* codec);
+  // Seals the raw segment with base `base` (not the active one). If another
+  // thread is sealing it: with `busy`, sets *busy and returns at once; else
+  // waits for that thread.
+  absl::Status SealOne(uint64_t base, BlockCodec* codec, bool* busy = nullptr);
   void SealLoop();
   void EnqueueSeal(uint64_t base);
   // Index in segments_ of the segment with logical number `n` (see

@@ -27,7 +27,7 @@ namespace tracelog {
 namespace {
 
 constexpr size_t kSessionBuffer = 256 << 10;
-constexpr uint64_t kAllBuffers = 32 << 20;
+constexpr uint64_t kAllBuffers = 16 << 20;
 const std::string kNone;  // the "session" of superseded events: none
 
 absl::Status PosixError(const std::string& what, const std::string& path) {

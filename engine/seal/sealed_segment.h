@@ -70,6 +70,9 @@ class SealedSegment {
   absl::Status ReadBlock(uint64_t offset, BlockCodec* codec, std::string* raw,
                          std::vector<BlockEvent>* events) const;
 
+  // Hint: drop the file's pages from this process's resident memory (they
+  // stay in the page cache; a later read maps them again).
+  void ReleaseResident() const { mapping_->ReleaseResident(0, mapping_->size()); }
   // Hint: the caller is about to read the blocks in [offset, offset+len).
   void Prefetch(uint64_t offset, uint64_t len) const { mapping_->PrefaultForRead(offset, len); }
 

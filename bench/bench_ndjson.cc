@@ -1,0 +1,163 @@
+// Import and export of agent-strace directories (issue 5), side by side with
+// the I/O floor: reading every file of the tree (the least an import does),
+// and reading and writing every file (the least an export does: `cp -r`).
+//
+// The tree is generated once per run in $TRACELOG_BENCH_DIR/ndjson-tree
+// (2,000 sessions of 24 agents, ~240 MB), or taken from
+// $TRACELOG_BENCH_TREE if that names one.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bench/bench_util.h"
+#include "bench/workload.h"
+#include "benchmark/benchmark.h"
+#include "engine/log/log.h"
+#include "engine/ndjson/exporter.h"
+#include "engine/ndjson/importer.h"
+
+namespace tracelog {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Tree {
+  std::string root;
+  std::vector<std::string> files;  // relative paths
+  uint64_t bytes = 0;
+};
+
+const Tree& TheTree() {
+  static Tree* t = [] {
+    auto* tree = new Tree();
+    if (const char* d = std::getenv("TRACELOG_BENCH_TREE")) {
+      tree->root = d;
+    } else {
+      tree->root = bench::FreshDir("ndjson-tree") + "/src";
+      WorkloadOptions w;
+      w.seed = 1;
+      w.agents = 24;
+      w.sessions = 2000;
+      if (!WriteAgentStraceDir(w, tree->root, nullptr).ok()) std::abort();
+    }
+    for (const auto& e : fs::recursive_directory_iterator(tree->root)) {
+      if (!e.is_regular_file()) continue;
+      tree->files.push_back(fs::relative(e.path(), tree->root).string());
+      tree->bytes += e.file_size();
+    }
+    return tree;
+  }();
+  return *t;
+}
+
+LogOptions Options() {
+  LogOptions o;
+  o.sync.kind = SyncPolicy::Kind::kNever;  // as `tracelog import`: durable at the commit
+  return o;
+}
+
+void BM_Import_Directory(benchmark::State& state) {
+  const Tree& tree = TheTree();
+  for (auto _ : state) {
+    state.PauseTiming();
+    const std::string dir = bench::FreshDir("ndjson-import");
+    state.ResumeTiming();
+    auto log = Log::Open(dir, Options());
+    if (!log.ok()) state.SkipWithError("open");
+    auto first = (*log)->BeginImport();
+    auto report = ImportDirectory(log->get(), *first, tree.root, ImportOptions());
+    if (!report.ok()) state.SkipWithError(std::string(report.status().message()).c_str());
+    if (!(*log)->CommitImport().ok() || !(*log)->SealAll().ok() || !(*log)->Close().ok()) {
+      state.SkipWithError("commit/seal");
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * tree.bytes);
+}
+BENCHMARK(BM_Import_Directory)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+void BM_Import_ReadTreeBaseline(benchmark::State& state) {
+  const Tree& tree = TheTree();
+  std::string buf;
+  for (auto _ : state) {
+    for (const std::string& f : tree.files) {
+      const int fd = ::open((tree.root + "/" + f).c_str(), O_RDONLY);
+      struct stat st;
+      ::fstat(fd, &st);
+      buf.resize(st.st_size);
+      if (::read(fd, buf.data(), buf.size()) < 0) state.SkipWithError("read");
+      ::close(fd);
+      benchmark::DoNotOptimize(buf.data());
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * tree.bytes);
+}
+BENCHMARK(BM_Import_ReadTreeBaseline)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+const std::string& ImportedLog() {
+  static std::string* dir = [] {
+    auto* d = new std::string(bench::FreshDir("ndjson-log"));
+    auto log = Log::Open(*d, Options());
+    auto first = (*log)->BeginImport();
+    if (!ImportDirectory(log->get(), *first, TheTree().root, ImportOptions()).ok() ||
+        !(*log)->CommitImport().ok() || !(*log)->SealAll().ok() || !(*log)->Close().ok()) {
+      std::abort();
+    }
+    return d;
+  }();
+  return *dir;
+}
+
+void BM_Export_Directory(benchmark::State& state) {
+  const Tree& tree = TheTree();
+  LogOptions ro = Options();
+  ro.read_only = true;
+  auto log = Log::Open(ImportedLog(), ro);
+  if (!log.ok()) state.SkipWithError("open");
+  int round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const std::string out = bench::FreshDir(absl::StrCat("ndjson-export-", round++));
+    state.ResumeTiming();
+    auto r = ExportDirectory(log->get(), out + "/out", ExportOptions());
+    if (!r.ok()) state.SkipWithError(std::string(r.status().message()).c_str());
+  }
+  state.SetBytesProcessed(state.iterations() * tree.bytes);
+}
+BENCHMARK(BM_Export_Directory)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+void BM_Export_CopyTreeBaseline(benchmark::State& state) {
+  const Tree& tree = TheTree();
+  std::string buf;
+  int round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const std::string out = bench::FreshDir(absl::StrCat("ndjson-copy-", round++));
+    state.ResumeTiming();
+    for (const std::string& f : tree.files) {
+      const int fd = ::open((tree.root + "/" + f).c_str(), O_RDONLY);
+      struct stat st;
+      ::fstat(fd, &st);
+      buf.resize(st.st_size);
+      if (::read(fd, buf.data(), buf.size()) < 0) state.SkipWithError("read");
+      ::close(fd);
+      const fs::path to = fs::path(out) / f;
+      fs::create_directories(to.parent_path());
+      const int wfd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+      if (::write(wfd, buf.data(), buf.size()) < 0) state.SkipWithError("write");
+      ::close(wfd);
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * tree.bytes);
+}
+BENCHMARK(BM_Export_CopyTreeBaseline)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+}  // namespace
+}  // namespace tracelog
