@@ -58,6 +58,17 @@ const Tree& TheTree() {
   return *t;
 }
 
+// A whole file into *buf.
+bool ReadInto(const std::string& path, std::string* buf) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0) return false;
+  buf->resize(st.st_size);
+  const bool ok = ::read(fd, buf->data(), buf->size()) == static_cast<ssize_t>(buf->size());
+  ::close(fd);
+  return ok;
+}
+
 LogOptions Options() {
   LogOptions o;
   o.sync.kind = SyncPolicy::Kind::kNever;  // as `tracelog import`: durable at the commit
@@ -88,12 +99,7 @@ void BM_Import_ReadTreeBaseline(benchmark::State& state) {
   std::string buf;
   for (auto _ : state) {
     for (const std::string& f : tree.files) {
-      const int fd = ::open((tree.root + "/" + f).c_str(), O_RDONLY);
-      struct stat st;
-      ::fstat(fd, &st);
-      buf.resize(st.st_size);
-      if (::read(fd, buf.data(), buf.size()) < 0) state.SkipWithError("read");
-      ::close(fd);
+      if (!ReadInto(tree.root + "/" + f, &buf)) state.SkipWithError("read");
       benchmark::DoNotOptimize(buf.data());
     }
   }
@@ -142,12 +148,7 @@ void BM_Export_CopyTreeBaseline(benchmark::State& state) {
     const std::string out = bench::FreshDir(absl::StrCat("ndjson-copy-", round++));
     state.ResumeTiming();
     for (const std::string& f : tree.files) {
-      const int fd = ::open((tree.root + "/" + f).c_str(), O_RDONLY);
-      struct stat st;
-      ::fstat(fd, &st);
-      buf.resize(st.st_size);
-      if (::read(fd, buf.data(), buf.size()) < 0) state.SkipWithError("read");
-      ::close(fd);
+      if (!ReadInto(tree.root + "/" + f, &buf)) state.SkipWithError("read");
       const fs::path to = fs::path(out) / f;
       fs::create_directories(to.parent_path());
       const int wfd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);

@@ -66,10 +66,9 @@ struct SourceTree {
   uint64_t files = 0, bytes = 0;
 };
 
-// The regular files under `dir`, recursively, with paths relative to it.
-// Symbolic links and special files are not followed: they are noted.
-absl::Status ListFiles(const std::string& dir, const std::string& rel_prefix,
-                       std::vector<SourceFile>* out, std::vector<std::string>* problems) {
+// The entries of `dir` but "." and "..", in byte order (imports are
+// deterministic).
+absl::StatusOr<std::vector<std::string>> SortedNames(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return PosixError("cannot read the directory", dir);
   std::vector<std::string> names;
@@ -79,7 +78,16 @@ absl::Status ListFiles(const std::string& dir, const std::string& rel_prefix,
   }
   closedir(d);
   std::sort(names.begin(), names.end());
-  for (const std::string& n : names) {
+  return names;
+}
+
+// The regular files under `dir`, recursively, with paths relative to it.
+// Symbolic links and special files are not followed: they are noted.
+absl::Status ListFiles(const std::string& dir, const std::string& rel_prefix,
+                       std::vector<SourceFile>* out, std::vector<std::string>* problems) {
+  auto names = SortedNames(dir);
+  if (!names.ok()) return names.status();
+  for (const std::string& n : *names) {
     const std::string path = JoinPath(dir, n);
     struct stat st;
     if (lstat(path.c_str(), &st) != 0) return PosixError("stat", path);
@@ -104,16 +112,9 @@ absl::StatusOr<SourceTree> Walk(const std::string& src, std::vector<std::string>
   if (!S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(src, ": not a directory"));
   }
-  DIR* d = opendir(src.c_str());
-  if (d == nullptr) return PosixError("cannot read the directory", src);
-  std::vector<std::string> names;
-  while (dirent* e = readdir(d)) {
-    const std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  for (const std::string& n : names) {
+  auto names = SortedNames(src);
+  if (!names.ok()) return names.status();
+  for (const std::string& n : *names) {
     const std::string path = JoinPath(src, n);
     struct stat es, ms;
     if (lstat(path.c_str(), &es) != 0) return PosixError("stat", path);
