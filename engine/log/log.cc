@@ -924,12 +924,16 @@ void Log::PrefaultLoop() {
       }
       continue;
     }
-    // Caught up: sleep until the writer is half a window from the edge.
+    // Caught up: sleep until the writer is half a window from the edge (or,
+    // when the whole segment is faulted in, until it rolls: without that, the
+    // last half window of every segment was a busy loop).
     std::unique_lock<std::mutex> l(prefault_mu_);
     prefault_waiting_.store(true, std::memory_order_seq_cst);
+    const uint64_t size = seg->size();
     prefault_cv_.wait_for(l, std::chrono::milliseconds(10), [&] {
+      const uint64_t done = prefaulted_to_.load();
       return stop_.load() || roll_generation_.load() != generation ||
-             published_offset_.load() + options_.prefault_bytes / 2 > prefaulted_to_.load();
+             (done < size && published_offset_.load() + options_.prefault_bytes / 2 > done);
     });
     prefault_waiting_.store(false, std::memory_order_relaxed);
   }
