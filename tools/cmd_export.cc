@@ -111,7 +111,7 @@ Command RegisterExport(CLI::App& app) {
       "With --format, one session (--session ID) goes to stdout in agent-strace's export shapes.\n"
       "Exit 0 on success, 1 when a session was not exported or damage was skipped, 2 on error.");
   AddLogOption(sub, &f->dir);
-  sub->add_option("OUT_DIR", f->out, "Output directory (created 0700)")->type_name("OUT_DIR");
+  sub->add_option("OUT_DIR", f->out, "Output directory (created 0700)")->type_name("DIR");
   sub->add_flag("--force", f->force, "Write into an existing, non-empty OUT_DIR (replacing files)");
   sub->add_option("--format", f->format, "One session to stdout: ndjson, json or csv")
       ->check(CLI::IsMember({"ndjson", "json", "csv"}))

@@ -152,7 +152,7 @@ Command RegisterImport(CLI::App& app) {
       "I/O or usage error.");
   AddLogOption(sub, &f->dir);
   sub->add_option("SRC_DIR", f->src, "agent-strace trace directory (e.g. .agent-traces)")
-      ->type_name("SRC_DIR");
+      ->type_name("DIR");
   sub->add_option("--ndjson", f->ndjson, "Import an NDJSON stream from FILE, or - for stdin")
       ->type_name("FILE|-");
   sub->add_option("--on-error", f->on_error,
