@@ -31,7 +31,7 @@ struct ImportFlags {
 
 // Abandons the import: closing the log and opening it for writing again
 // rolls it back (format-spec/README.md, "Imports and attachments").
-absl::Status RollBack(std::unique_ptr<Log> log, const std::string& dir) {
+absl::Status RollBack(std::unique_ptr<Log> log) {
   const std::string path = log->dir();
   log->Close().IgnoreError();
   log.reset();
@@ -95,7 +95,7 @@ int RunImport(const ImportFlags& f) {
   if (st.ok()) st = log->CommitImport();
   if (!st.ok()) {
     PrintError(st);
-    if (auto r = RollBack(std::move(log), f.dir); !r.ok()) {
+    if (auto r = RollBack(std::move(log)); !r.ok()) {
       PrintError(absl::StrCat("rolling the import back: ", r.message(),
                               " (the next open for writing rolls it back)"));
     } else {

@@ -12,6 +12,22 @@ namespace {
 constexpr size_t kWriteChunk = 4 << 20;
 }  // namespace
 
+absl::StatusOr<std::optional<uint64_t>> ImportInProgress(FileSystem* fs, const std::string& dir,
+                                                         const std::vector<std::string>& names) {
+  if (std::find(names.begin(), names.end(), kImportMarkerFileName) == names.end()) {
+    return std::optional<uint64_t>();
+  }
+  const std::string marker = JoinPath(dir, kImportMarkerFileName);
+  auto text = ReadWholeFile(fs, marker);
+  if (absl::IsNotFound(text.status())) return std::optional<uint64_t>();  // committed meanwhile
+  if (!text.ok()) return text.status();
+  uint64_t from = 0;
+  if (auto s = DecodeImportMarker(*text, &from); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(marker, ": ", s.message()));
+  }
+  return std::optional<uint64_t>(from);
+}
+
 AttachmentPackWriter::AttachmentPackWriter(FileSystem* fs, std::string dir, uint64_t first,
                                            std::unique_ptr<File> f)
     : fs_(fs),
@@ -77,14 +93,10 @@ absl::StatusOr<std::unique_ptr<AttachmentStore>> AttachmentStore::Load(
   std::unique_ptr<AttachmentStore> store(new AttachmentStore(fs));
   auto names = fs->ListDir(dir);
   if (!names.ok()) return names.status();
-  uint64_t import_from = UINT64_MAX;  // packs from here on are not committed
-  if (std::find(names->begin(), names->end(), kImportMarkerFileName) != names->end()) {
-    auto text = ReadWholeFile(fs, JoinPath(dir, kImportMarkerFileName));
-    if (text.ok()) {
-      uint64_t from = 0;
-      if (DecodeImportMarker(*text, &from).ok()) import_from = from;
-    }
-  }
+  auto in_progress = ImportInProgress(fs, dir, *names);
+  if (!in_progress.ok()) return in_progress.status();
+  // Packs from here on are not committed.
+  const uint64_t import_from = in_progress->value_or(UINT64_MAX);
   std::vector<uint64_t> packs;
   for (const std::string& n : *names) {
     if (auto first = ParseAttachFileName(n); first && *first < import_from) packs.push_back(*first);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,12 @@
 #include "engine/log/segment_scanner.h"
 
 namespace tracelog {
+
+// The first sequence of the import in progress in `dir` (its IMPORT marker),
+// or nullopt when there is none; `names` is the directory's listing.
+// DataLossError naming the file when the marker is unreadable.
+absl::StatusOr<std::optional<uint64_t>> ImportInProgress(FileSystem* fs, const std::string& dir,
+                                                         const std::vector<std::string>& names);
 
 class AttachmentPackWriter {
  public:

@@ -19,6 +19,7 @@
 #include "engine/format/event_keys.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/file_system.h"
+#include "engine/log/attachments.h"
 #include "engine/log/segment.h"
 #include "engine/seal/block_codec.h"
 #include "engine/seal/sealed_segment.h"
@@ -143,19 +144,10 @@ absl::Status Log::LoadSegmentList() {
   bool removed = false;
   // An import in progress (or left by a process that died): its files are
   // not part of the log. A writer removes them, a reader ignores them.
-  std::optional<uint64_t> import_from;
+  auto in_progress = ImportInProgress(fs_, dir_, *names);
+  if (!in_progress.ok()) return in_progress.status();
+  const std::optional<uint64_t> import_from = *in_progress;
   const std::string marker = JoinPath(dir_, kImportMarkerFileName);
-  if (std::find(names->begin(), names->end(), kImportMarkerFileName) != names->end()) {
-    auto text = ReadWholeFile(fs_, marker);
-    if (!text.ok() && !absl::IsNotFound(text.status())) return text.status();
-    if (text.ok()) {
-      uint64_t from = 0;
-      if (auto s = DecodeImportMarker(*text, &from); !s.ok()) {
-        return absl::DataLossError(absl::StrCat(marker, ": ", s.message()));
-      }
-      import_from = from;
-    }
-  }
   auto of_import = [&](std::optional<uint64_t> base) {
     return base && import_from && *base >= *import_from;
   };

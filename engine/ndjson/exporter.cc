@@ -254,9 +254,7 @@ class Exporter {
     return absl::OkStatus();
   }
 
-  absl::Status Add(const std::string& session, uint64_t seq, absl::string_view event,
-                   const EventKeys& keys) {
-    (void)seq;
+  absl::Status Add(const std::string& session, absl::string_view event, const EventKeys& keys) {
     SessionOut& s = Session(session);
     if (!s.refused.empty()) return absl::OkStatus();
     const size_t before = s.buffer.size();
@@ -317,7 +315,7 @@ class Exporter {
         if (imported == &kNone) continue;
         const std::string session = imported != nullptr ? *imported : std::string(ev.keys.session_id);
         if (!Wanted(session)) continue;
-        if (auto s = Add(session, ev.sequence, ev.event, ev.keys); !s.ok()) return s;
+        if (auto s = Add(session, ev.event, ev.keys); !s.ok()) return s;
       }
       return reader->status().ok() || absl::IsDataLoss(reader->status()) ? absl::OkStatus()
                                                                           : reader->status();
@@ -334,7 +332,7 @@ class Exporter {
           if (imported == &kNone) return true;
           const std::string session = imported != nullptr ? *imported : std::string(keys.session_id);
           if (!Wanted(session)) return true;
-          failed = Add(session, seq, event, keys);
+          failed = Add(session, event, keys);
           return failed.ok();
         },
         nullptr, [&](const Corruption& c) { Damage(c); });
