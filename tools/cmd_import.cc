@@ -63,7 +63,9 @@ int RunImport(const ImportFlags& f) {
   // durable at once, and until then nothing of it counts.
   SyncPolicy never;
   never.kind = SyncPolicy::Kind::kNever;
-  auto opened = OpenLog(f.dir, /*read_only=*/false, "", 0, nullptr, &never);
+  // The import seals what it appended before it returns: the background
+  // sealer runs at normal priority, on the core the import leaves.
+  auto opened = OpenLog(f.dir, /*read_only=*/false, "", 0, nullptr, &never, /*seal_nice=*/0);
   if (!opened.ok()) {
     PrintError(opened.status());
     return kExitError;
@@ -92,6 +94,17 @@ int RunImport(const ImportFlags& f) {
               : ImportDirectory(log.get(), *first, f.src, options);
   if (fd > 0) ::close(fd);
   absl::Status st = report.status();
+  if (st.ok() && !f.no_seal) {
+    // Sealed before the commit, which then has little left to sync: a
+    // sealed segment is durable on its own, and the raw segments it
+    // replaces are deleted without ever being written to disk. Until the
+    // commit, readers leave the sealed segments out like the rest of the
+    // import; a crash rolls them back with it.
+    if (auto s = log->SealAll(); !s.ok()) {
+      PrintError(absl::StrCat("warning: sealing failed: ", s.message(),
+                              " (the import goes on; sealing is tried again later)"));
+    }
+  }
   if (st.ok()) st = log->CommitImport();
   if (!st.ok()) {
     PrintError(st);
@@ -103,12 +116,6 @@ int RunImport(const ImportFlags& f) {
     }
     return absl::IsInvalidArgument(st) || absl::IsFailedPrecondition(st) ? kExitNegative
                                                                           : kExitError;
-  }
-  if (!f.no_seal) {
-    if (auto s = log->SealAll(); !s.ok()) {
-      PrintError(absl::StrCat("imported, but sealing failed: ", s.message(),
-                              " (the events are stored; sealing is tried again later)"));
-    }
   }
   if (auto s = log->Close(); !s.ok()) {
     PrintError(s);

@@ -8,12 +8,13 @@ namespace tracelog::cli {
 absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_only,
                                              const std::string& fsync_flag,
                                              uint64_t segment_size, const SealOptions* seal,
-                                             const SyncPolicy* this_process) {
+                                             const SyncPolicy* this_process, int seal_nice) {
   FileSystem* fs = DefaultFileSystem();
   LogOptions options;
   options.read_only = read_only;
   if (segment_size != 0) options.segment_size = segment_size;
   if (seal != nullptr) options.seal = *seal;
+  options.seal_nice = seal_nice;
   if (read_only) {
     auto exists = fs->Exists(dir);
     if (!exists.ok()) return exists.status();

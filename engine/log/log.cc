@@ -654,7 +654,8 @@ absl::Status Log::RollLocked(size_t needed) {
       return ro.status();
     }
     rolled = *ro;
-    unsynced_.push_back(RolledFile{active_->file(), next_seq_ - 1, next_seq_, last_ts_});
+    unsynced_.push_back(RolledFile{active_->file(), next_seq_ - 1, next_seq_, last_ts_,
+                                   active_->base(), write_offset_});
     rolled_target_ = next_seq_ - 1;
     rolled_unsynced_bytes_ += write_offset_;
   }
@@ -1052,8 +1053,8 @@ void Log::EnqueueSeal(uint64_t base) {
 
 void Log::SealLoop() {
   pthread_setname_np(pthread_self(), "tracelog-seal");
-  // Sealing is background work: appenders come first.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
+  // Sealing is background work: appenders come first (LogOptions::seal_nice).
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.seal_nice);
   BlockCodec codec;
   std::unique_lock<std::mutex> l(seal_mu_);
   while (true) {
@@ -1125,7 +1126,18 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
   }
   done();
   if (auto s = fs_->Remove(raw_path); !s.ok()) return s;
-  return fs_->SyncDir(dir_);
+  if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
+  // Durable as a sealed segment now: a later sync need not write the raw
+  // file's pages back (under `never`, an import's commit would otherwise
+  // write every raw segment to disk just before they are deleted).
+  std::lock_guard<AdaptiveMutex> l(mu_);
+  for (auto it = unsynced_.begin(); it != unsynced_.end(); ++it) {
+    if (it->base != base) continue;
+    rolled_unsynced_bytes_ -= std::min(rolled_unsynced_bytes_, it->bytes);
+    unsynced_.erase(it);
+    break;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> Log::BeginImport() {

@@ -268,8 +268,12 @@ class Log {
     uint64_t last_seq;   // last sequence in the rolled segment
     uint64_t next_base;  // base of the segment that followed it
     double last_ts;
+    uint64_t base;   // its own base
+    uint64_t bytes;  // its size, counted in rolled_unsynced_bytes_
   };
-  std::vector<RolledFile> unsynced_;  // rolled segments not yet synced
+  // Rolled segments not yet synced. One that is sealed meanwhile leaves the
+  // list (its sealed file is durable; its raw file is gone).
+  std::vector<RolledFile> unsynced_;
   uint64_t rolled_target_ = 0;        // last sequence of the newest rolled segment
   uint64_t rolled_unsynced_bytes_ = 0;  // bytes in unsynced_ segments
   int64_t last_roll_micros_ = 0;

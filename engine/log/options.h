@@ -98,6 +98,11 @@ struct LogOptions {
   // previous writer left unsealed). Log::SealAll() seals regardless.
   // Default: true.
   bool seal_on_roll = true;
+  // Nice value of the background sealing thread. 19: it takes only CPU the
+  // appenders leave (a writer's appends come first). A bulk import, which
+  // waits for its seals before it returns, uses 0 so that sealing overlaps
+  // the import on another core. Default: 19.
+  int seal_nice = 19;
   SealOptions seal;
 };
 
