@@ -857,7 +857,9 @@ void Log::BackgroundLoop() {
     } else {
       std::lock_guard<AdaptiveMutex> ml(mu_);
       const bool quiet = absl::ToUnixMicros(absl::Now()) - last_roll_micros_ >= 1000000;
-      if (requested || (!unsynced_.empty() && quiet)) {
+      // Not during an import: its commit syncs what is left of it, and
+      // most of its segments are sealed (and their raw files deleted) first.
+      if (requested || (!unsynced_.empty() && quiet && import_from_ == 0)) {
         target = rolled_target_;  // only the rolled segments
       }
     }

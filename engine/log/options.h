@@ -87,7 +87,8 @@ struct LogOptions {
   // Durability policy. Default: interval:100.
   SyncPolicy sync = SyncPolicy::Default();
   // Under `never`: rolled segments are synced in the background once no
-  // segment has rolled for a second, or at once when this many bytes of
+  // segment has rolled for a second (not during an import, whose commit
+  // syncs them), or at once when this many bytes of
   // rolled segments are unsynced. Bounds what recovery scans after an OS
   // crash. Default: 1 GiB.
   uint64_t never_sync_backlog_bytes = 1ull << 30;
