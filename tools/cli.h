@@ -11,6 +11,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "engine/format/sealed_format.h"
 #include "engine/log/log.h"
 
 namespace CLI {
@@ -61,6 +63,9 @@ class StdoutWriter {
     buf_.append(s.data(), s.size());
     if (buf_.size() >= (1 << 20)) Flush();
   }
+  // Each event followed by a newline, written from where it is (writev),
+  // after whatever is buffered.
+  void WriteLines(absl::Span<const BlockEvent> events);
   bool Flush();
   bool ok() const { return ok_; }
   bool broken_pipe() const { return broken_pipe_; }

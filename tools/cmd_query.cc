@@ -48,11 +48,10 @@ int RunQuery(const QueryFlags& f) {
     n = engine.Count(q, &stats, reporter);
     if (n.ok()) out.Write(absl::StrCat(*n, "\n"));
   } else {
-    n = engine.Run(
+    n = engine.RunBatches(
         q,
-        [&](uint64_t, absl::string_view event) {
-          out.Write(event);
-          out.Write("\n");
+        [&](absl::Span<const BlockEvent> events) {
+          out.WriteLines(events);
           return out.ok();
         },
         &stats, reporter);

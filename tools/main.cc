@@ -3,7 +3,10 @@
 
 #include <malloc.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
+#include <algorithm>
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +40,44 @@ void PrintError(const absl::Status& status) {
 }
 void PrintError(const std::string& message) {
   std::fprintf(stderr, "tracelog: %s\n", message.c_str());
+}
+
+void StdoutWriter::WriteLines(absl::Span<const BlockEvent> events) {
+  // At most 512 events (1,024 iovecs, IOV_MAX) a call.
+  static const char kNewline = '\n';
+  constexpr size_t kMaxEvents = 512;
+  iovec iov[2 * kMaxEvents];
+  if (!Flush()) return;
+  for (size_t at = 0; at < events.size() && ok_;) {
+    const size_t n = std::min(kMaxEvents, events.size() - at);
+    size_t k = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const absl::string_view e = events[at + i].event;
+      iov[k++] = iovec{const_cast<char*>(e.data()), e.size()};
+      iov[k++] = iovec{const_cast<char*>(&kNewline), 1};
+    }
+    at += n;
+    // Partial writes (a pipe) resume where they stopped.
+    for (iovec* v = iov; k > 0 && ok_;) {
+      ssize_t w = ::writev(1, v, static_cast<int>(std::min<size_t>(k, IOV_MAX)));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        ok_ = false;
+        broken_pipe_ = errno == EPIPE;
+        if (!broken_pipe_) PrintError(absl::StrCat("writing stdout: ", std::strerror(errno)));
+        break;
+      }
+      while (k > 0 && static_cast<size_t>(w) >= v->iov_len) {
+        w -= static_cast<ssize_t>(v->iov_len);
+        ++v;
+        --k;
+      }
+      if (k > 0) {
+        v->iov_base = static_cast<char*>(v->iov_base) + w;
+        v->iov_len -= static_cast<size_t>(w);
+      }
+    }
+  }
 }
 
 bool StdoutWriter::Flush() {

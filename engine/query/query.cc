@@ -268,6 +268,26 @@ absl::StatusOr<QueryEngine::Plan> QueryEngine::MakePlan(const Query& query) {
 
 absl::StatusOr<uint64_t> QueryEngine::Run(const Query& query, const EventFn& fn,
                                           QueryStats* stats, const CorruptionReporter& reporter) {
+  uint64_t delivered = 0;
+  bool stopped = false;
+  const BatchFn batch = [&](absl::Span<const BlockEvent> events) {
+    for (const BlockEvent& e : events) {
+      ++delivered;
+      if (!fn(e.sequence, e.event)) {
+        stopped = true;
+        return false;
+      }
+    }
+    return true;
+  };
+  auto n = Execute(query, &batch, stats, reporter);
+  if (!n.ok()) return n;
+  return stopped ? delivered : *n;
+}
+
+absl::StatusOr<uint64_t> QueryEngine::RunBatches(const Query& query, const BatchFn& fn,
+                                                 QueryStats* stats,
+                                                 const CorruptionReporter& reporter) {
   return Execute(query, &fn, stats, reporter);
 }
 
@@ -276,7 +296,7 @@ absl::StatusOr<uint64_t> QueryEngine::Count(const Query& query, QueryStats* stat
   return Execute(query, nullptr, stats, reporter);
 }
 
-absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn* fn,
+absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const BatchFn* fn,
                                               QueryStats* stats_out,
                                               const CorruptionReporter& reporter) {
   QueryStats local;
@@ -296,9 +316,19 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
   const uint64_t limit = query.limit == 0 ? UINT64_MAX : query.limit;
   uint64_t matched = 0;
   bool stopped = false;
+  // Matches wait here (views into blocks, arenas or raw segments that stay
+  // alive until flush()) and go to `fn` in runs.
+  std::vector<BlockEvent> pending;
+  auto flush = [&] {
+    if (fn != nullptr && !pending.empty() && !(*fn)(absl::MakeConstSpan(pending))) stopped = true;
+    pending.clear();
+  };
   auto deliver = [&](uint64_t seq, absl::string_view event) {
     ++matched;
-    if (fn != nullptr && !(*fn)(seq, event)) stopped = true;
+    if (fn != nullptr) {
+      pending.push_back(BlockEvent{seq, event});
+      if (pending.size() >= 4096) flush();
+    }
     if (matched >= limit) stopped = true;
   };
   auto count_reporter = [&](const Corruption& c) {
@@ -308,23 +338,35 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
 
   // What one worker found in the blocks it read: copies of the matches.
   struct Found {
-    explicit Found(StringPool* pool) : arena(pool) {}
+    Found(StringPool* chunks, StringPool* blocks) : arena(chunks), block_pool(blocks) {}
+    ~Found() {
+      for (auto& b : kept) block_pool->Give(std::move(b));
+    }
     Arena arena;
+    StringPool* block_pool;
+    std::vector<std::unique_ptr<std::string>> kept;  // blocks whose events are matches as they are
     std::vector<BlockEvent> matches;
     std::vector<BlockEvent> events;  // of the block being read
+    std::vector<BlockEvent> hits;    // its matches, views into it
     std::vector<Corruption> damage;
     uint64_t blocks_read = 0;
   };
   std::vector<std::unique_ptr<Found>> found;
   auto fresh_found = [&] {
     found.clear();
-    for (int w = 0; w < workers_->size(); ++w) found.push_back(std::make_unique<Found>(chunks_.get()));
+    for (int w = 0; w < workers_->size(); ++w) {
+      found.push_back(std::make_unique<Found>(chunks_.get(), blocks_.get()));
+    }
   };
   // Decompresses a block into a pooled buffer and passes its events to
-  // `take`, which keeps what matches; damage is noted for later.
+  // `take`, which puts the matching ones in f.hits; damage is noted for
+  // later. A block of which at least half the events match is kept as it
+  // is until the segment is delivered (no copy); from the others the
+  // matches are copied, so the buffer goes back to the pool at once.
   auto read_block = [&](const SealedSegment& sealed, uint64_t offset, Found& f,
                         const std::function<void(const std::vector<BlockEvent>&)>& take) {
     auto raw = blocks_->Take();
+    f.hits.clear();
     if (auto s = sealed.ReadBlock(offset, &LocalCodec(), raw.get(), &f.events); !s.ok()) {
       f.damage.push_back(Corruption{sealed.path(), offset, sealed.NextBlock(offset),
                                     std::string(s.message())});
@@ -333,6 +375,12 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
       ++f.blocks_read;
       take(f.events);
     }
+    if (!f.hits.empty() && 2 * f.hits.size() >= f.events.size()) {
+      f.matches.insert(f.matches.end(), f.hits.begin(), f.hits.end());
+      f.kept.push_back(std::move(raw));
+      return;
+    }
+    for (const BlockEvent& e : f.hits) f.matches.push_back(BlockEvent{e.sequence, f.arena.Keep(e.event)});
     blocks_->Give(std::move(raw));
   };
   // Everything the workers found in one segment, in sequence order.
@@ -353,7 +401,8 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
       if (stopped) break;
       deliver(e.sequence, e.event);
     }
-    found.clear();  // the arenas go back to the pool
+    flush();
+    found.clear();  // the arenas and kept blocks go back to the pool
   };
   // Whether an event (a view into a block read by ReadBlock, so parsable in
   // place) passes the filters.
@@ -401,6 +450,7 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
           deliver(rec.sequence, rec.event);
         }
       }
+      flush();  // the views point into this segment's mapping
       continue;
     }
     const SealedSegment& sealed = *seg.sealed;
@@ -553,12 +603,13 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const EventFn*
             continue;
           }
           if (parse && !passes(e.event, /*check_session=*/false)) continue;
-          f.matches.push_back(BlockEvent{e.sequence, f.arena.Keep(e.event)});
+          f.hits.push_back(e);
         }
       });
     });
     deliver_found();
   }
+  flush();  // nothing is left here; views into the segments end with them
   // Drop cached indexes of segments that are gone (retention).
   {
     std::lock_guard<std::mutex> l(mu_);

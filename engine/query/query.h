@@ -27,6 +27,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "engine/format/sealed_format.h"
 #include "engine/log/log.h"
 #include "engine/query/worker_pool.h"
 
@@ -84,6 +86,14 @@ class QueryEngine {
   absl::StatusOr<uint64_t> Run(const Query& query, const EventFn& fn,
                                QueryStats* stats = nullptr,
                                const CorruptionReporter& reporter = nullptr);
+  // As Run, but hands over the matches in runs (in sequence order; views
+  // valid during the call only), so that a caller can write many at once
+  // without copying them (the CLI's writev). Stops when `fn` returns false
+  // (the whole run counts as delivered) or at the limit.
+  using BatchFn = std::function<bool(absl::Span<const BlockEvent> events)>;
+  absl::StatusOr<uint64_t> RunBatches(const Query& query, const BatchFn& fn,
+                                      QueryStats* stats = nullptr,
+                                      const CorruptionReporter& reporter = nullptr);
   // The number of matches, from the index where the filters allow.
   absl::StatusOr<uint64_t> Count(const Query& query, QueryStats* stats = nullptr,
                                  const CorruptionReporter& reporter = nullptr);
@@ -102,7 +112,7 @@ class QueryEngine {
                                                     bool sessions = true);
   bool Cached(const SegmentSnapshot& seg);
   absl::StatusOr<Plan> MakePlan(const Query& query);
-  absl::StatusOr<uint64_t> Execute(const Query& query, const EventFn* fn, QueryStats* stats,
+  absl::StatusOr<uint64_t> Execute(const Query& query, const BatchFn* fn, QueryStats* stats,
                                    const CorruptionReporter& reporter);
 
   Log* const log_;

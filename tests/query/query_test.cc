@@ -222,6 +222,45 @@ TEST_F(QueryTest, EveryFilterAloneMatchesTheOracle) {
   Check(&engine, limit, "limit");
 }
 
+TEST_F(QueryTest, AStopDeliversExactlyWhatTheCallbackTookAndBatchesMatchRun) {
+  QueryEngine engine(log_);
+  const Query all;
+  std::vector<uint64_t> full;
+  auto n = engine.Run(all, [&](uint64_t seq, absl::string_view) {
+    full.push_back(seq);
+    return true;
+  });
+  ASSERT_OK(n);
+  EXPECT_EQ(full.size(), oracle_.size());
+  EXPECT_EQ(*n, full.size());
+  // Stopped at the fifth event: five delivered, the first five.
+  std::vector<uint64_t> seen;
+  n = engine.Run(all, [&](uint64_t seq, absl::string_view) {
+    seen.push_back(seq);
+    return seen.size() < 5;
+  });
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 5u);
+  EXPECT_EQ(seen, std::vector<uint64_t>(full.begin(), full.begin() + 5));
+  // In runs: the same events, in the same order, the bytes as Run gives them.
+  std::vector<uint64_t> batched;
+  std::vector<std::string> bytes, run_bytes;
+  n = engine.RunBatches(all, [&](absl::Span<const BlockEvent> events) {
+    for (const BlockEvent& e : events) {
+      batched.push_back(e.sequence);
+      bytes.emplace_back(e.event);
+    }
+    return true;
+  });
+  ASSERT_OK(n);
+  EXPECT_EQ(batched, full);
+  ASSERT_OK(engine.Run(all, [&](uint64_t, absl::string_view e) {
+    run_bytes.emplace_back(e);
+    return true;
+  }));
+  EXPECT_EQ(bytes, run_bytes);
+}
+
 TEST_F(QueryTest, RandomCombinationsMatchTheOracle) {
   uint64_t seed = std::random_device{}();
   if (const char* s = std::getenv("TRACELOG_QUERY_SEED")) seed = std::strtoull(s, nullptr, 10);

@@ -225,6 +225,9 @@ TEST(CliTest, SealQuerySessionsReindexRetainEndToEnd) {
   ASSERT_EQ(RunCli(dir, {"append", "--log", log, "--fsync", "never", "--segment-size", "65536"},
                    gen.out).exit_code,
             0);
+  // No filter: every event, in order, byte for byte (written with writev
+  // into a pipe), from the raw segments and then from the sealed ones.
+  EXPECT_EQ(RunCli(dir, {"query", "--log", log}).out, gen.out);
   // Counts from raw segments (scan) and from sealed ones (index) agree.
   Result raw_count = RunCli(dir, {"query", "--log", log, "--tool", "Bash", "--count"});
   ASSERT_EQ(raw_count.exit_code, 0) << raw_count.err;
@@ -235,6 +238,7 @@ TEST(CliTest, SealQuerySessionsReindexRetainEndToEnd) {
   EXPECT_EQ(sealed_count.out, raw_count.out);
   EXPECT_GT(std::stoi(sealed_count.out), 0);
   EXPECT_EQ(RunCli(dir, {"dump", "--log", log}).out, gen.out) << "byte for byte after sealing";
+  EXPECT_EQ(RunCli(dir, {"query", "--log", log}).out, gen.out) << "query, after sealing";
 
   // Sessions: a header and one line per session; a prefix selects one.
   Result sessions = RunCli(dir, {"sessions", "--log", log});
