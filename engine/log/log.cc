@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -17,6 +18,7 @@
 #include "engine/format/checkpoint_format.h"
 #include "engine/format/checksum.h"
 #include "engine/format/event_keys.h"
+#include "engine/format/sealed_format.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/file_system.h"
 #include "engine/log/attachments.h"
@@ -227,6 +229,11 @@ absl::Status Log::LoadSegmentList() {
     if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
   }
   if (import_from && writable) {
+    // A dictionary that no remaining sealed segment names was trained
+    // during the rolled-back import (or by a seal that never finished): it
+    // was made from the import's events, so it goes too (the next seal
+    // trains one again). If any sealed header is unreadable, all stay.
+    if (auto s = RemoveUnusedDictionaries(*names); !s.ok()) return s;
     // Its files are gone (synced above): now the marker.
     if (auto s = fs_->Remove(marker); !s.ok()) return s;
     if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
@@ -235,6 +242,29 @@ absl::Status Log::LoadSegmentList() {
   std::sort(segments_.begin(), segments_.end(),
             [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
   return absl::OkStatus();
+}
+
+absl::Status Log::RemoveUnusedDictionaries(const std::vector<std::string>& names) {
+  absl::flat_hash_set<uint64_t> named;
+  for (const SegmentRef& ref : segments_) {
+    if (!ref.is_sealed) continue;
+    auto file = fs_->Open(ref.path, OpenMode::kRead);
+    std::string header;
+    SealedHeader h;
+    if (!file.ok() || !(*file)->Read(0, kSealedHeaderSize, &header).ok() ||
+        !DecodeSealedHeader(header, &h).ok()) {
+      return absl::OkStatus();  // cannot tell which one it needs: keep them all
+    }
+    named.insert(h.dict_id);
+  }
+  bool removed = false;
+  for (const std::string& name : names) {
+    const std::optional<uint64_t> id = ParseDictFileName(name);
+    if (!id || named.contains(*id)) continue;
+    if (auto s = fs_->Remove(JoinPath(dir_, name)); !s.ok() && !absl::IsNotFound(s)) return s;
+    removed = true;
+  }
+  return removed ? fs_->SyncDir(dir_) : absl::OkStatus();
 }
 
 absl::Status Log::Recover() {

@@ -212,6 +212,9 @@ class Log {
   };
 
   Log(std::string dir, LogOptions options);
+  // Rollback of an import: removes DICT-* files no sealed segment in
+  // segments_ names (`names`: the directory listing).
+  absl::Status RemoveUnusedDictionaries(const std::vector<std::string>& names);
   absl::Status Recover();
   absl::Status LoadSegmentList();
   // Writes the durable slot (REQUIRES: everything before end_offset synced)

@@ -244,6 +244,56 @@ TEST(SealTest, ASealedSegmentIsDurableWithoutItsRawFileBeingSynced) {
   EXPECT_EQ(corruptions, 0u);
 }
 
+// A dictionary trained while sealing an import that is then rolled back
+// was made from the import's events: the rollback removes it, and keeps
+// one that a remaining sealed segment names.
+TEST(SealTest, ARolledBackImportTakesItsDictionaryWithIt) {
+  auto dicts = [](const std::string& dir) {
+    std::vector<std::string> out;
+    for (const std::string& n : Files(dir, "")) {
+      if (absl::StartsWith(n, "DICT-")) out.push_back(n);
+    }
+    return out;
+  };
+  const std::vector<std::string> events = Fleet(30);
+  TempDir dir;
+  const std::string path = dir.Sub("log");
+  {
+    auto log = Log::Open(path, Small());
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->BeginImport());
+    AppendAll(log->get(), events);
+    ASSERT_OK((*log)->SealAll());  // sealed before the commit, as tracelog import does
+    ASSERT_EQ(dicts(path).size(), 1u) << "the seal trained a dictionary";
+    log->reset();  // abandoned: never committed
+  }
+  {
+    auto log = Log::Open(path, Small());  // the writer's open rolls the import back
+    ASSERT_OK(log);
+    EXPECT_EQ((*log)->recovery().rolled_back_import, 1u);
+    EXPECT_TRUE(EventsOf(log->get()).empty());
+    EXPECT_TRUE(dicts(path).empty()) << "trained from the rolled-back events";
+    // Committed data whose sealed segments name a dictionary keeps it.
+    AppendAll(log->get(), events);
+    ASSERT_OK((*log)->SealAll());
+    ASSERT_OK((*log)->Close());
+  }
+  const std::vector<std::string> kept = dicts(path);
+  ASSERT_EQ(kept.size(), 1u);
+  {
+    auto log = Log::Open(path, Small());
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->BeginImport());
+    AppendAll(log->get(), events);
+    ASSERT_OK((*log)->SealAll());
+    log->reset();
+  }
+  auto log = Log::Open(path, Small());
+  ASSERT_OK(log);
+  EXPECT_EQ(dicts(path), kept);
+  EXPECT_EQ(EventsOf(log->get()), events);
+}
+
 TEST(SealTest, ReadersStartingMidSegmentAndSealingUnderThemStayConsistent) {
   TempDir dir;
   const std::vector<std::string> events = Fleet(20);
