@@ -28,6 +28,9 @@ namespace tracelog {
 inline constexpr char kAttachMagic[8] = {'T', 'L', 'A', 'T', 'T', 'A', 'C', 'H'};
 inline constexpr size_t kAttachHeaderSize = 64;
 inline constexpr size_t kAttachRecordHeaderSize = 16;
+// The largest payload a record holds (its length is a u32): the kind, the
+// length-prefixed session id and name, and the content.
+inline constexpr uint64_t kMaxAttachPayload = 0xFFFFFFFFull;
 inline constexpr char kImportMarkerFileName[] = "IMPORT";
 
 std::string AttachFileName(uint64_t first_sequence);  // 20 digits + ".attach"

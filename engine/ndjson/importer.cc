@@ -305,6 +305,12 @@ class Importer {
   // Stores a file verbatim unless the log has the same bytes under its name.
   absl::Status Attach(AttachKind kind, const std::string& session, const SourceFile& f,
                       const AttachmentStore::Entry* prev) {
+    // Refused before it is read: a record's payload length is a u32.
+    if (f.size + session.size() + f.rel.size() + 21 > kMaxAttachPayload) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          f.path, ": ", f.size, " bytes; a file other than events.ndjson is stored as one "
+          "attachment, of at most 4 GiB"));
+    }
     Contents& c = contents_;
     if (auto st = c.Open(f); !st.ok()) return st;
     CountFile(f.size);

@@ -334,6 +334,21 @@ INSTANTIATE_TEST_SUITE_P(
                 "new/meta.json: not a JSON object: line 3"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
 
+// An attachment's length is a u32: a larger file is refused before it is
+// read (a sparse file here), naming it, and nothing is imported.
+TEST(ImportExportTest, AFileTooLargeForAnAttachmentIsRefusedByName) {
+  TempDir dir;
+  Put(dir.Sub("src/s-1/meta.json"), Meta("s-1"));
+  Put(dir.Sub("src/s-1/events.ndjson"), Event("s-1", 1) + "\n");
+  Put(dir.Sub("src/s-1/huge.bin"), "");
+  std::filesystem::resize_file(dir.Sub("src/s-1/huge.bin"), (4ull << 30) + 1);
+  auto bad = Import(dir.Sub("log"), dir.Sub("src"));
+  ASSERT_TRUE(absl::IsInvalidArgument(bad.status())) << bad.status();
+  EXPECT_NE(bad.status().message().find("s-1/huge.bin"), absl::string_view::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("4 GiB"), absl::string_view::npos) << bad.status();
+  EXPECT_TRUE(AllEvents(dir.Sub("log")).empty());
+}
+
 TEST(ImportExportTest, UnsafeSessionIdsAreRefusedAndNothingIsWrittenOutside) {
   TempDir dir;
   const std::vector<std::string> ids = {"..", ".", "a/b", "", "/abs", "nul\\u0000byte", "fine"};
