@@ -4,6 +4,8 @@
 // Shared pieces of the `tracelog` command line: one Register function per
 // subcommand (each in its own cmd_*.cc), the --log option, exit codes.
 
+#include <sys/uio.h>
+
 #include <functional>
 #include <string>
 
@@ -71,6 +73,8 @@ class StdoutWriter {
   bool broken_pipe() const { return broken_pipe_; }
 
  private:
+  // Writes the k buffers at v whole (v is consumed), or sets ok_ false.
+  void WriteAll(iovec* v, size_t k);
   std::string buf_;
   bool ok_ = true;
   bool broken_pipe_ = false;

@@ -42,6 +42,29 @@ void PrintError(const std::string& message) {
   std::fprintf(stderr, "tracelog: %s\n", message.c_str());
 }
 
+void StdoutWriter::WriteAll(iovec* v, size_t k) {
+  // Partial writes (a pipe) resume where they stopped.
+  while (k > 0 && ok_) {
+    ssize_t w = ::writev(1, v, static_cast<int>(std::min<size_t>(k, IOV_MAX)));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      ok_ = false;
+      broken_pipe_ = errno == EPIPE;
+      if (!broken_pipe_) PrintError(absl::StrCat("writing stdout: ", std::strerror(errno)));
+      return;
+    }
+    while (k > 0 && static_cast<size_t>(w) >= v->iov_len) {
+      w -= static_cast<ssize_t>(v->iov_len);
+      ++v;
+      --k;
+    }
+    if (k > 0) {
+      v->iov_base = static_cast<char*>(v->iov_base) + w;
+      v->iov_len -= static_cast<size_t>(w);
+    }
+  }
+}
+
 void StdoutWriter::WriteLines(absl::Span<const BlockEvent> events) {
   // At most 512 events (1,024 iovecs, IOV_MAX) a call.
   static const char kNewline = '\n';
@@ -57,41 +80,14 @@ void StdoutWriter::WriteLines(absl::Span<const BlockEvent> events) {
       iov[k++] = iovec{const_cast<char*>(&kNewline), 1};
     }
     at += n;
-    // Partial writes (a pipe) resume where they stopped.
-    for (iovec* v = iov; k > 0 && ok_;) {
-      ssize_t w = ::writev(1, v, static_cast<int>(std::min<size_t>(k, IOV_MAX)));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        ok_ = false;
-        broken_pipe_ = errno == EPIPE;
-        if (!broken_pipe_) PrintError(absl::StrCat("writing stdout: ", std::strerror(errno)));
-        break;
-      }
-      while (k > 0 && static_cast<size_t>(w) >= v->iov_len) {
-        w -= static_cast<ssize_t>(v->iov_len);
-        ++v;
-        --k;
-      }
-      if (k > 0) {
-        v->iov_base = static_cast<char*>(v->iov_base) + w;
-        v->iov_len -= static_cast<size_t>(w);
-      }
-    }
+    WriteAll(iov, k);
   }
 }
 
 bool StdoutWriter::Flush() {
-  size_t off = 0;
-  while (ok_ && off < buf_.size()) {
-    ssize_t n = ::write(1, buf_.data() + off, buf_.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ok_ = false;
-      broken_pipe_ = errno == EPIPE;
-      if (!broken_pipe_) PrintError(absl::StrCat("writing stdout: ", std::strerror(errno)));
-      break;
-    }
-    off += n;
+  if (!buf_.empty()) {
+    iovec v{buf_.data(), buf_.size()};
+    WriteAll(&v, 1);
   }
   buf_.clear();
   return ok_;

@@ -31,6 +31,11 @@ inline constexpr size_t kAttachRecordHeaderSize = 16;
 // The largest payload a record holds (its length is a u32): the kind, the
 // length-prefixed session id and name, and the content.
 inline constexpr uint64_t kMaxAttachPayload = 0xFFFFFFFFull;
+// Whether a record of this session id, name and content size fits
+// (counting each length prefix at its largest, 10 bytes).
+inline bool AttachRecordFits(uint64_t session_bytes, uint64_t name_bytes, uint64_t content_bytes) {
+  return 1 + 20 + session_bytes + name_bytes + content_bytes <= kMaxAttachPayload;
+}
 inline constexpr char kImportMarkerFileName[] = "IMPORT";
 
 std::string AttachFileName(uint64_t first_sequence);  // 20 digits + ".attach"

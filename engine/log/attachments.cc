@@ -54,10 +54,7 @@ AttachmentPackWriter::~AttachmentPackWriter() {
 }
 
 absl::Status AttachmentPackWriter::Add(const AttachRecord& record) {
-  // Kind, two varint-prefixed strings (at most 10 bytes of prefix each).
-  const uint64_t payload = 1 + 20 + record.session.size() + record.name.size() +
-                           record.content.size();
-  if (payload > kMaxAttachPayload) {
+  if (!AttachRecordFits(record.session.size(), record.name.size(), record.content.size())) {
     return absl::InvalidArgumentError(absl::StrCat(
         record.session, record.session.empty() ? "" : "/", record.name, ": ",
         record.content.size(), " bytes; an attachment holds at most 4 GiB"));

@@ -306,7 +306,7 @@ class Importer {
   absl::Status Attach(AttachKind kind, const std::string& session, const SourceFile& f,
                       const AttachmentStore::Entry* prev) {
     // Refused before it is read: a record's payload length is a u32.
-    if (f.size + session.size() + f.rel.size() + 21 > kMaxAttachPayload) {
+    if (!AttachRecordFits(session.size(), f.rel.size(), f.size)) {
       return absl::InvalidArgumentError(absl::StrCat(
           f.path, ": ", f.size, " bytes; a file other than events.ndjson is stored as one "
           "attachment, of at most 4 GiB"));

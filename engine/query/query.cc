@@ -609,7 +609,6 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const BatchFn*
     });
     deliver_found();
   }
-  flush();  // nothing is left here; views into the segments end with them
   // Drop cached indexes of segments that are gone (retention).
   {
     std::lock_guard<std::mutex> l(mu_);

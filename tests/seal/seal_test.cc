@@ -107,6 +107,19 @@ std::vector<std::string> Files(const std::string& dir, absl::string_view suffix)
   return out;
 }
 
+// Opens the sealed segment of base 1 in `dir` and its index (read, or
+// rebuilt if the file is damaged).
+void OpenFirstSealed(const std::string& dir, DictionaryStore* dicts, BlockCodec* codec,
+                     std::shared_ptr<SealedSegment>* seg,
+                     std::shared_ptr<const SegmentIndex>* index) {
+  auto opened = SealedSegment::Open(DefaultFileSystem(), dir, 1, dicts);
+  ASSERT_OK(opened);
+  *seg = *opened;
+  auto idx = (*seg)->Index(codec);
+  ASSERT_OK(idx);
+  *index = *idx;
+}
+
 TEST(SealedFormatTest, RawBlocksRoundTripWithAndWithoutNewlines) {
   for (bool newline : {false, true}) {
     const std::string a = "{\"a\":1}", b = newline ? "{\"b\":\n2}" : "{\"b\":2}", c = "";
@@ -365,29 +378,26 @@ TEST(SealTest, ADamagedIndexIsDetectedAndRebuiltFromTheBlocks) {
   ASSERT_GE(idx.size(), 2u);
   DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
   BlockCodec codec;
-  auto seg = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
-  ASSERT_OK(seg);
-  auto good = (*seg)->Index(&codec);
-  ASSERT_OK(good);
+  std::shared_ptr<SealedSegment> seg;
+  std::shared_ptr<const SegmentIndex> good;
+  ASSERT_NO_FATAL_FAILURE(OpenFirstSealed(dir.Sub("log"), &dicts, &codec, &seg, &good));
   const std::string idx_path = dir.Sub("log/") + idx[0];
   std::string bytes = testing::ReadFileOrEmpty(idx_path);
   bytes[bytes.size() / 2] ^= 0x01;
   testing::WriteFileOrDie(idx_path, bytes);
-  auto reopened = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
-  ASSERT_OK(reopened);
-  auto rebuilt = (*reopened)->Index(&codec);
-  ASSERT_OK(rebuilt);
-  EXPECT_NE((*reopened)->index_rebuilt().find("checksum"), std::string::npos)
-      << (*reopened)->index_rebuilt();
+  std::shared_ptr<SealedSegment> reopened;
+  std::shared_ptr<const SegmentIndex> rebuilt;
+  ASSERT_NO_FATAL_FAILURE(OpenFirstSealed(dir.Sub("log"), &dicts, &codec, &reopened, &rebuilt));
+  EXPECT_NE(reopened->index_rebuilt().find("checksum"), std::string::npos)
+      << reopened->index_rebuilt();
   // The rebuilt index says what the written one said.
-  EXPECT_EQ(EncodeIndex(**rebuilt), EncodeIndex(**good));
+  EXPECT_EQ(EncodeIndex(*rebuilt), EncodeIndex(*good));
   // A missing index too.
   ASSERT_EQ(std::remove(idx_path.c_str()), 0);
-  auto missing = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
-  ASSERT_OK(missing);
-  auto again = (*missing)->Index(&codec);
-  ASSERT_OK(again);
-  EXPECT_EQ(EncodeIndex(**again), EncodeIndex(**good));
+  std::shared_ptr<SealedSegment> missing;
+  std::shared_ptr<const SegmentIndex> again;
+  ASSERT_NO_FATAL_FAILURE(OpenFirstSealed(dir.Sub("log"), &dicts, &codec, &missing, &again));
+  EXPECT_EQ(EncodeIndex(*again), EncodeIndex(*good));
 }
 
 TEST(SealTest, AVersionTwoIndexIsRebuiltAndReindexRewritesIt) {
@@ -396,23 +406,21 @@ TEST(SealTest, AVersionTwoIndexIsRebuiltAndReindexRewritesIt) {
   ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
   DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
   BlockCodec codec;
-  auto seg = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
-  ASSERT_OK(seg);
-  auto good = (*seg)->Index(&codec);
-  ASSERT_OK(good);
+  std::shared_ptr<SealedSegment> seg;
+  std::shared_ptr<const SegmentIndex> good;
+  ASSERT_NO_FATAL_FAILURE(OpenFirstSealed(dir.Sub("log"), &dicts, &codec, &seg, &good));
   // A well-formed header of an index written by format version 2.
   const std::string idx_path = dir.Sub("log/") + IndexFileName(1);
   std::string bytes = testing::ReadFileOrEmpty(idx_path);
   EncodeFixed32(bytes.data() + 8, 2);
   EncodeFixed64(bytes.data() + 56, Checksum64(bytes.data(), 56));
   testing::WriteFileOrDie(idx_path, bytes);
-  auto reopened = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
-  ASSERT_OK(reopened);
-  auto rebuilt = (*reopened)->Index(&codec);
-  ASSERT_OK(rebuilt);
-  EXPECT_NE((*reopened)->index_rebuilt().find("version 2"), std::string::npos)
-      << (*reopened)->index_rebuilt();
-  EXPECT_EQ(EncodeIndex(**rebuilt), EncodeIndex(**good));
+  std::shared_ptr<SealedSegment> reopened;
+  std::shared_ptr<const SegmentIndex> rebuilt;
+  ASSERT_NO_FATAL_FAILURE(OpenFirstSealed(dir.Sub("log"), &dicts, &codec, &reopened, &rebuilt));
+  EXPECT_NE(reopened->index_rebuilt().find("version 2"), std::string::npos)
+      << reopened->index_rebuilt();
+  EXPECT_EQ(EncodeIndex(*rebuilt), EncodeIndex(*good));
   // A version-2 sealed segment (same bytes) is still read as it is.
   std::string sealed = testing::ReadFileOrEmpty(dir.Sub("log/") + SealedFileName(1));
   SealedHeader h;
@@ -429,11 +437,10 @@ TEST(SealTest, ToolCallsAreSealedApartByToolAndOneToolsCallsReadFewBlocks) {
   ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), o, events, /*seal=*/true));
   DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
   BlockCodec codec;
-  auto seg = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
-  ASSERT_OK(seg);
-  auto index = (*seg)->Index(&codec);
-  ASSERT_OK(index);
-  const SegmentIndex& idx = **index;
+  std::shared_ptr<SealedSegment> seg;
+  std::shared_ptr<const SegmentIndex> index;
+  ASSERT_NO_FATAL_FAILURE(OpenFirstSealed(dir.Sub("log"), &dicts, &codec, &seg, &index));
+  const SegmentIndex& idx = *index;
   // Blocks in file order: main blocks (no tool call, no error), then tool-call
   // blocks (only non-error tool calls, tools in ascending order), then error
   // blocks (only errors).
