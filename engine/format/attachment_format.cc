@@ -138,19 +138,49 @@ absl::Status DecodeEventsLayout(absl::string_view in, EventsLayout* l) {
   return absl::OkStatus();
 }
 
+std::string EncodeAttachPrefix(AttachKind kind, absl::string_view session, absl::string_view name) {
+  std::string prefix;
+  prefix.push_back(static_cast<char>(kind));
+  PutLengthPrefixed(&prefix, session);
+  PutLengthPrefixed(&prefix, name);
+  return prefix;
+}
+
+void EncodeAttachRecordHeader(uint32_t payload_size, uint64_t payload_checksum, char* dst) {
+  EncodeFixed32(dst, payload_size);
+  EncodeFixed32(dst + 4, 0);  // reserved
+  EncodeFixed64(dst + 8, payload_checksum);
+}
+
 void EncodeAttachRecord(const AttachRecord& r, std::string* dst) {
-  std::string payload;
-  payload.push_back(static_cast<char>(r.kind));
-  PutLengthPrefixed(&payload, r.session);
-  PutLengthPrefixed(&payload, r.name);
+  std::string payload = EncodeAttachPrefix(r.kind, r.session, r.name);
   payload += r.content;
-  PutFixed32(dst, static_cast<uint32_t>(payload.size()));
-  PutFixed32(dst, 0);  // reserved
-  PutFixed64(dst, Checksum64(payload));
+  char header[kAttachRecordHeaderSize];
+  EncodeAttachRecordHeader(static_cast<uint32_t>(payload.size()), Checksum64(payload), header);
+  dst->append(header, sizeof(header));
   dst->append(payload);
 }
 
 uint32_t AttachPayloadSize(const char* src) { return DecodeFixed32(src); }
+uint64_t AttachPayloadChecksum(const char* src) { return DecodeFixed64(src + 8); }
+
+absl::Status DecodeAttachPrefix(absl::string_view payload, AttachKind* kind, std::string* session,
+                                std::string* name, size_t* prefix_size) {
+  const size_t total = payload.size();
+  if (payload.empty()) return absl::DataLossError("empty attachment record");
+  const uint8_t k = static_cast<uint8_t>(payload[0]);
+  if (k < 1 || k > 3) return absl::DataLossError(absl::StrCat("unknown attachment kind ", k));
+  payload.remove_prefix(1);
+  absl::string_view s, n;
+  if (!GetString(&payload, &s) || !GetString(&payload, &n)) {
+    return absl::DataLossError("malformed attachment record");
+  }
+  *kind = static_cast<AttachKind>(k);
+  *session = std::string(s);
+  *name = std::string(n);
+  *prefix_size = total - payload.size();
+  return absl::OkStatus();
+}
 
 absl::Status DecodeAttachRecord(absl::string_view src, AttachRecord* r) {
   if (src.size() < kAttachRecordHeaderSize) return absl::DataLossError("attachment record truncated");
@@ -160,21 +190,14 @@ absl::Status DecodeAttachRecord(absl::string_view src, AttachRecord* r) {
     return absl::DataLossError("attachment record length does not match");
   }
   absl::string_view payload = src.substr(kAttachRecordHeaderSize);
-  if (Checksum64(payload) != DecodeFixed64(src.data() + 8)) {
+  if (Checksum64(payload) != AttachPayloadChecksum(src.data())) {
     return absl::DataLossError("attachment record checksum mismatch");
   }
-  if (payload.empty()) return absl::DataLossError("empty attachment record");
-  const uint8_t kind = static_cast<uint8_t>(payload[0]);
-  if (kind < 1 || kind > 3) return absl::DataLossError(absl::StrCat("unknown attachment kind ", kind));
-  r->kind = static_cast<AttachKind>(kind);
-  payload.remove_prefix(1);
-  absl::string_view session, name;
-  if (!GetString(&payload, &session) || !GetString(&payload, &name)) {
-    return absl::DataLossError("malformed attachment record");
+  size_t prefix = 0;
+  if (auto s = DecodeAttachPrefix(payload, &r->kind, &r->session, &r->name, &prefix); !s.ok()) {
+    return s;
   }
-  r->session = std::string(session);
-  r->name = std::string(name);
-  r->content = std::string(payload);
+  r->content = std::string(payload.substr(prefix));
   return absl::OkStatus();
 }
 

@@ -83,6 +83,19 @@ struct AttachRecord {
 };
 // Appends one record (header and payload) to *dst.
 void EncodeAttachRecord(const AttachRecord& r, std::string* dst);
+// A record in pieces, for contents streamed rather than held (the payload
+// is the prefix, then the content): the start of the payload before the
+// content, and the record header once the payload's size and checksum are
+// known (kAttachRecordHeaderSize bytes at dst).
+std::string EncodeAttachPrefix(AttachKind kind, absl::string_view session, absl::string_view name);
+void EncodeAttachRecordHeader(uint32_t payload_size, uint64_t payload_checksum, char* dst);
+// The kind, session and name at the start of `payload` (which may hold
+// only part of the content) and the size of that prefix. DataLossError on
+// damage, or when `payload` ends within the prefix.
+absl::Status DecodeAttachPrefix(absl::string_view payload, AttachKind* kind, std::string* session,
+                                std::string* name, size_t* prefix_size);
+// The checksum in a record header at `src`; it covers the payload.
+uint64_t AttachPayloadChecksum(const char* src);
 // The payload length at `src` (a record header), checking nothing else.
 uint32_t AttachPayloadSize(const char* src);
 // Decodes the record whose header is at the start of `src` (header and

@@ -1,15 +1,18 @@
 #include "engine/log/attachments.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "engine/format/checksum.h"
+#include "engine/format/coding.h"
 #include "engine/io/atomic_file.h"
 
 namespace tracelog {
 
 namespace {
 constexpr size_t kWriteChunk = 4 << 20;
+constexpr uint64_t kReadChunk = 4 << 20;
 }  // namespace
 
 absl::StatusOr<std::optional<uint64_t>> ImportInProgress(FileSystem* fs, const std::string& dir,
@@ -53,6 +56,46 @@ AttachmentPackWriter::~AttachmentPackWriter() {
   fs_->Remove(tmp_path_).IgnoreError();
 }
 
+absl::Status AttachmentPackWriter::Append(absl::string_view bytes) {
+  buffer_.append(bytes.data(), bytes.size());
+  return buffer_.size() >= kWriteChunk ? Flush() : absl::OkStatus();
+}
+
+absl::Status AttachmentPackWriter::BeginRecord(AttachKind kind, absl::string_view session,
+                                               absl::string_view name) {
+  const std::string prefix = EncodeAttachPrefix(kind, session, name);
+  record_at_ = offset_ + buffer_.size();
+  record_payload_ = prefix.size();
+  record_what_ = absl::StrCat(session, session.empty() ? "" : "/", name);
+  record_sum_ = Checksum64Stream();
+  record_sum_.Update(prefix);
+  in_record_ = true;
+  buffer_.append(kAttachRecordHeaderSize, '\0');  // written by EndRecord
+  return Append(prefix);
+}
+
+absl::Status AttachmentPackWriter::AppendContent(absl::string_view bytes) {
+  record_payload_ += bytes.size();
+  if (record_payload_ > kMaxAttachPayload) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        record_what_, ": more than 4 GiB; an attachment holds at most 4 GiB"));
+  }
+  record_sum_.Update(bytes);
+  return Append(bytes);
+}
+
+absl::Status AttachmentPackWriter::EndRecord() {
+  in_record_ = false;
+  char header[kAttachRecordHeaderSize];
+  EncodeAttachRecordHeader(static_cast<uint32_t>(record_payload_), record_sum_.Digest(), header);
+  ++records_;
+  if (record_at_ >= offset_) {  // still in the buffer (which Flush writes whole)
+    std::memcpy(buffer_.data() + (record_at_ - offset_), header, sizeof(header));
+    return absl::OkStatus();
+  }
+  return file_->Write(record_at_, absl::string_view(header, sizeof(header)));
+}
+
 absl::Status AttachmentPackWriter::Add(const AttachRecord& record) {
   if (!AttachRecordFits(record.session.size(), record.name.size(), record.content.size())) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -73,6 +116,7 @@ absl::Status AttachmentPackWriter::Flush() {
 }
 
 absl::Status AttachmentPackWriter::Finish() {
+  if (in_record_) return absl::FailedPreconditionError(tmp_path_ + ": a record is unfinished");
   if (records_ == 0) {
     file_.reset();
     finished_ = true;
@@ -112,50 +156,90 @@ absl::StatusOr<std::unique_ptr<AttachmentStore>> AttachmentStore::Load(
   };
   for (uint64_t first : packs) {
     const std::string path = JoinPath(dir, AttachFileName(first));
-    auto bytes = ReadWholeFile(fs, path);
-    if (!bytes.ok()) return bytes.status();
+    auto file = fs->Open(path, OpenMode::kRead);
+    if (!file.ok()) return file.status();
+    auto file_size = (*file)->Size();
+    if (!file_size.ok()) return file_size.status();
+    const uint64_t size = *file_size;
+    std::string buf;
+    if (auto s = (*file)->Read(0, kAttachHeaderSize, &buf); !s.ok()) return s;
     AttachHeader h;
-    if (auto s = DecodeAttachHeader(*bytes, &h); !s.ok()) {
-      report(path, 0, bytes->size(), std::string(s.message()));
+    if (auto s = DecodeAttachHeader(buf, &h); !s.ok()) {
+      report(path, 0, size, std::string(s.message()));
       continue;
     }
-    if (h.first_sequence != first || h.data_end != bytes->size()) {
-      report(path, 0, bytes->size(), "header does not match the file");
+    if (h.first_sequence != first || h.data_end != size) {
+      report(path, 0, size, "header does not match the file");
       continue;
     }
+    // Record by record, each payload in pieces of at most kReadChunk: a
+    // pack holding a large file is never read whole.
     uint64_t at = kAttachHeaderSize, records = 0;
-    while (at + kAttachRecordHeaderSize <= bytes->size()) {
-      const uint64_t size = kAttachRecordHeaderSize + AttachPayloadSize(bytes->data() + at);
-      if (size > bytes->size() - at) {
-        report(path, at, bytes->size(), "attachment record runs past the end of the file");
+    while (at + kAttachRecordHeaderSize <= size) {
+      std::string header;
+      if (auto s = (*file)->Read(at, kAttachRecordHeaderSize, &header); !s.ok()) return s;
+      const uint64_t len = AttachPayloadSize(header.data());
+      if (header.size() < kAttachRecordHeaderSize || len > size - at - kAttachRecordHeaderSize) {
+        report(path, at, size, "attachment record runs past the end of the file");
         break;
       }
-      AttachRecord r;
-      if (auto s = DecodeAttachRecord(absl::string_view(*bytes).substr(at, size), &r); !s.ok()) {
-        report(path, at, at + size, std::string(s.message()));
-        at += size;
+      const uint64_t end = at + kAttachRecordHeaderSize + len;
+      Checksum64Stream payload_sum, content_sum;
+      AttachKind kind{};
+      std::string session, name, content;  // content: of a layout only
+      absl::Status bad;
+      if (DecodeFixed32(header.data() + 4) != 0) bad = absl::DataLossError("attachment record: reserved bytes");
+      for (uint64_t done = 0; bad.ok() && done < len;) {
+        std::string piece;
+        const uint64_t n = std::min<uint64_t>(len - done, kReadChunk);
+        if (auto s = (*file)->Read(at + kAttachRecordHeaderSize + done, n, &piece); !s.ok()) {
+          return s;
+        }
+        if (piece.size() != n) {
+          bad = absl::DataLossError("attachment record truncated");
+          break;
+        }
+        payload_sum.Update(piece);
+        absl::string_view part = piece;
+        if (done == 0) {
+          size_t prefix = 0;
+          bad = DecodeAttachPrefix(part, &kind, &session, &name, &prefix);
+          part.remove_prefix(std::min(prefix, part.size()));
+        }
+        content_sum.Update(part);
+        if (kind == AttachKind::kEventsLayout) content.append(part.data(), part.size());
+        done += n;
+      }
+      if (bad.ok() && len == 0) bad = absl::DataLossError("empty attachment record");
+      if (bad.ok() && payload_sum.Digest() != AttachPayloadChecksum(header.data())) {
+        bad = absl::DataLossError("attachment record checksum mismatch");
+      }
+      if (!bad.ok()) {
+        report(path, at, end, std::string(bad.message()));
+        at = end;
+        ++records;  // delimited, though unreadable: reported once, here
         continue;
       }
-      Entry e{r.kind, r.session, r.name, path, at, size, Checksum64(r.content)};
-      switch (r.kind) {
-        case AttachKind::kSessionFile: store->files_[r.session][r.name] = std::move(e); break;
-        case AttachKind::kRootFile: store->root_[r.name] = std::move(e); break;
+      Entry e{kind, session, name, path, at, end - at, content_sum.Digest()};
+      switch (kind) {
+        case AttachKind::kSessionFile: store->files_[session][name] = std::move(e); break;
+        case AttachKind::kRootFile: store->root_[name] = std::move(e); break;
         case AttachKind::kEventsLayout: {
           EventsLayout layout;
-          if (auto s = DecodeEventsLayout(r.content, &layout); !s.ok()) {
-            report(path, at, at + size, std::string(s.message()));
+          if (auto s = DecodeEventsLayout(content, &layout); !s.ok()) {
+            report(path, at, end, std::string(s.message()));
           } else {
-            store->layouts_[r.session] = std::move(layout);
+            store->layouts_[session] = std::move(layout);
           }
           break;
         }
       }
-      at += size;
+      at = end;
       ++records;
     }
-    if (at != bytes->size() || records != h.records) {
-      report(path, at, bytes->size(), absl::StrCat("pack holds ", records, " readable records of ",
-                                                   h.records));
+    if (at != size || records != h.records) {
+      report(path, at, size, absl::StrCat("pack holds ", records, " records where its header says ",
+                                          h.records));
     }
   }
   return store;
@@ -181,17 +265,48 @@ std::vector<std::string> AttachmentStore::Sessions() const {
   return out;
 }
 
-absl::StatusOr<std::string> AttachmentStore::Read(const Entry& e) const {
+absl::Status AttachmentStore::ReadTo(
+    const Entry& e, const std::function<absl::Status(absl::string_view)>& sink) const {
   auto f = fs_->Open(e.path, OpenMode::kRead);
   if (!f.ok()) return f.status();
-  std::string bytes;
-  if (auto s = (*f)->Read(e.offset, e.size, &bytes); !s.ok()) return s;
-  AttachRecord r;
-  if (auto s = DecodeAttachRecord(bytes, &r); !s.ok()) {
-    return absl::DataLossError(absl::StrCat(e.path, ": record at offset ", e.offset, ": ",
-                                            s.message()));
+  auto damaged = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat(e.path, ": record at offset ", e.offset, ": ", why));
+  };
+  std::string header;
+  if (auto s = (*f)->Read(e.offset, kAttachRecordHeaderSize, &header); !s.ok()) return s;
+  if (header.size() < kAttachRecordHeaderSize || e.size < kAttachRecordHeaderSize ||
+      AttachPayloadSize(header.data()) != e.size - kAttachRecordHeaderSize) {
+    return damaged("attachment record length does not match");
   }
-  return std::move(r.content);
+  const uint64_t len = e.size - kAttachRecordHeaderSize;
+  Checksum64Stream sum;
+  std::string piece;
+  for (uint64_t done = 0; done < len;) {
+    const uint64_t n = std::min<uint64_t>(len - done, kReadChunk);
+    if (auto s = (*f)->Read(e.offset + kAttachRecordHeaderSize + done, n, &piece); !s.ok()) {
+      return s;
+    }
+    if (piece.size() != n) return damaged("attachment record truncated");
+    sum.Update(piece);
+    absl::string_view part = piece;
+    if (done == 0) {
+      AttachKind kind;
+      std::string session, name;
+      size_t prefix = 0;
+      if (auto s = DecodeAttachPrefix(part, &kind, &session, &name, &prefix); !s.ok()) {
+        return damaged(s.message());
+      }
+      part.remove_prefix(prefix);
+    }
+    if (!part.empty()) {
+      if (auto s = sink(part); !s.ok()) return s;
+    }
+    done += n;
+  }
+  if (sum.Digest() != AttachPayloadChecksum(header.data())) {
+    return damaged("attachment record checksum mismatch");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace tracelog

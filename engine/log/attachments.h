@@ -7,6 +7,7 @@
 // committed packs, later ones superseding earlier ones name by name.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/format/attachment_format.h"
+#include "engine/format/checksum.h"
 #include "engine/io/file_system.h"
 #include "engine/log/segment_scanner.h"
 
@@ -35,6 +37,14 @@ class AttachmentPackWriter {
                                                                       uint64_t first_sequence);
   ~AttachmentPackWriter();  // removes the temporary file unless Finish succeeded
   absl::Status Add(const AttachRecord& record);
+  // A record streamed in pieces (a file of any size, through a bounded
+  // buffer): BeginRecord, AppendContent as often as needed, EndRecord. No
+  // other call in between.
+  absl::Status BeginRecord(AttachKind kind, absl::string_view session, absl::string_view name);
+  absl::Status AppendContent(absl::string_view bytes);
+  // Writes the record's header; InvalidArgumentError when it grew too large
+  // (see AttachRecordFits).
+  absl::Status EndRecord();
   uint64_t records() const { return records_; }
   // Writes the header, syncs, renames the file to <first_sequence>.attach
   // (the caller syncs the directory: Log::CommitImport does). With no
@@ -44,6 +54,7 @@ class AttachmentPackWriter {
  private:
   AttachmentPackWriter(FileSystem* fs, std::string dir, uint64_t first, std::unique_ptr<File> f);
   absl::Status Flush();
+  absl::Status Append(absl::string_view bytes);  // through buffer_
 
   FileSystem* const fs_;
   const std::string dir_;
@@ -54,6 +65,12 @@ class AttachmentPackWriter {
   uint64_t offset_;
   uint64_t records_ = 0;
   bool finished_ = false;
+  // The record being streamed (BeginRecord..EndRecord).
+  bool in_record_ = false;
+  uint64_t record_at_ = 0;       // file offset of its header
+  uint64_t record_payload_ = 0;  // payload bytes so far
+  std::string record_what_;      // "<session>/<name>", for messages
+  Checksum64Stream record_sum_;
 };
 
 class AttachmentStore {
@@ -83,8 +100,12 @@ class AttachmentStore {
   // Sessions that have files or a layout.
   std::vector<std::string> Sessions() const;
 
-  // The content of an entry, checked against its record's checksum.
-  absl::StatusOr<std::string> Read(const Entry& e) const;
+  // Streams the content of an entry to `sink` in pieces of at most 4 MiB,
+  // checking it against its record's checksum as it goes: DataLossError
+  // naming the pack and offset when they differ, which the sink learns only
+  // at the end (it must then discard what it got). A sink's error stops it.
+  absl::Status ReadTo(const Entry& e,
+                      const std::function<absl::Status(absl::string_view)>& sink) const;
 
  private:
   explicit AttachmentStore(FileSystem* fs) : fs_(fs) {}

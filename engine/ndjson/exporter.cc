@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -17,6 +18,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
 #include "engine/format/event_keys.h"
+#include "engine/io/unique_fd.h"
 #include "engine/log/attachments.h"
 #include "engine/ndjson/pyjson.h"
 #include "engine/ndjson/session_meta.h"
@@ -38,23 +40,6 @@ absl::Status PosixError(const std::string& what, const std::string& path) {
   return absl::InternalError(msg);
 }
 
-// A descriptor closed on destruction.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // The output directory: every path below it is opened relative to it, one
 // checked component at a time, without following links.
@@ -66,7 +51,7 @@ class OutDir {
     if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
       return PosixError("cannot create the output directory", path);
     }
-    root_ = Fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    root_ = UniqueFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (root_.get() < 0) return PosixError("cannot open the output directory", path);
     if (!force) {
       // Refuse to write into anything but an empty directory.
@@ -86,8 +71,8 @@ class OutDir {
   }
 
   // The directory at `rel` ("a/b"), created (0700) as needed.
-  absl::StatusOr<Fd> Dir(absl::string_view rel) {
-    Fd cur(::dup(root_.get()));
+  absl::StatusOr<UniqueFd> Dir(absl::string_view rel) {
+    UniqueFd cur(::dup(root_.get()));
     if (rel.empty()) return cur;
     for (absl::string_view part : absl::StrSplit(rel, '/')) {
       if (auto why = UnsafeName(part)) {
@@ -97,7 +82,7 @@ class OutDir {
       if (::mkdirat(cur.get(), p.c_str(), 0700) != 0 && errno != EEXIST) {
         return PosixError("cannot create the directory", Describe(rel));
       }
-      Fd next(::openat(cur.get(), p.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd next(::openat(cur.get(), p.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (next.get() < 0) return PosixError("cannot open the directory", Describe(rel));
       cur = std::move(next);
     }
@@ -107,27 +92,32 @@ class OutDir {
   // Writes `bytes` to the file at `rel` (created 0600; with `append` added
   // to what it holds).
   absl::Status Write(absl::string_view rel, absl::string_view bytes, bool append) {
-    const size_t slash = rel.rfind('/');
-    const absl::string_view dir = slash == absl::string_view::npos ? "" : rel.substr(0, slash);
-    const std::string name(slash == absl::string_view::npos ? rel : rel.substr(slash + 1));
-    if (auto why = UnsafeName(name)) {
-      return absl::InvalidArgumentError(absl::StrCat("unsafe name '", rel, "': ", *why));
-    }
-    auto d = Dir(dir);
-    if (!d.ok()) return d.status();
-    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
-    flags |= append ? O_APPEND : (force_ ? O_TRUNC : O_EXCL);
-    Fd f(::openat(d->get(), name.c_str(), flags, 0600));
-    if (f.get() < 0) return PosixError("cannot create", Describe(rel));
-    while (!bytes.empty()) {
-      const ssize_t n = ::write(f.get(), bytes.data(), bytes.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("write", Describe(rel));
-      }
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return absl::OkStatus();
+    UniqueFd dir;
+    std::string name;
+    auto f = Create(rel, append, &dir, &name);
+    if (!f.ok()) return f.status();
+    return WriteAll(f->get(), bytes, rel);
+  }
+
+  // Writes the file at `rel` (created 0600) from the pieces `produce` hands
+  // to its sink; if `produce` fails (the stored bytes are damaged, say),
+  // the file is removed: no partial file is left behind.
+  absl::Status WriteFrom(
+      absl::string_view rel,
+      const std::function<absl::Status(const std::function<absl::Status(absl::string_view)>&)>&
+          produce,
+      uint64_t* written) {
+    UniqueFd dir;
+    std::string name;
+    auto f = Create(rel, /*append=*/false, &dir, &name);
+    if (!f.ok()) return f.status();
+    *written = 0;
+    absl::Status s = produce([&](absl::string_view piece) {
+      *written += piece.size();
+      return WriteAll(f->get(), piece, rel);
+    });
+    if (!s.ok()) ::unlinkat(dir.get(), name.c_str(), 0);
+    return s;
   }
 
   // Cuts the last `n` bytes of the file at `rel`.
@@ -136,7 +126,7 @@ class OutDir {
     auto d = Dir(slash == absl::string_view::npos ? "" : rel.substr(0, slash));
     if (!d.ok()) return d.status();
     const std::string name(slash == absl::string_view::npos ? rel : rel.substr(slash + 1));
-    Fd f(::openat(d->get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd f(::openat(d->get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
     struct stat st;
     if (f.get() < 0 || ::fstat(f.get(), &st) != 0) return PosixError("cannot open", Describe(rel));
     if (static_cast<uint64_t>(st.st_size) < n || ::ftruncate(f.get(), st.st_size - n) != 0) {
@@ -148,9 +138,40 @@ class OutDir {
   std::string Describe(absl::string_view rel) const { return absl::StrCat(path_, "/", rel); }
 
  private:
+  // Opens the file at `rel` for writing (created 0600; with `append` added
+  // to), and the directory holding it (*dir, *name).
+  absl::StatusOr<UniqueFd> Create(absl::string_view rel, bool append, UniqueFd* dir, std::string* name) {
+    const size_t slash = rel.rfind('/');
+    const absl::string_view parent = slash == absl::string_view::npos ? "" : rel.substr(0, slash);
+    *name = std::string(slash == absl::string_view::npos ? rel : rel.substr(slash + 1));
+    if (auto why = UnsafeName(*name)) {
+      return absl::InvalidArgumentError(absl::StrCat("unsafe name '", rel, "': ", *why));
+    }
+    auto d = Dir(parent);
+    if (!d.ok()) return d.status();
+    *dir = std::move(*d);
+    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+    flags |= append ? O_APPEND : (force_ ? O_TRUNC : O_EXCL);
+    UniqueFd f(::openat(dir->get(), name->c_str(), flags, 0600));
+    if (f.get() < 0) return PosixError("cannot create", Describe(rel));
+    return f;
+  }
+
+  absl::Status WriteAll(int fd, absl::string_view bytes, absl::string_view rel) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("write", Describe(rel));
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return absl::OkStatus();
+  }
+
   std::string path_;
   bool force_ = false;
-  Fd root_;
+  UniqueFd root_;
 };
 
 // One session being written.
@@ -375,11 +396,7 @@ class Exporter {
       bool have_meta = false;
       if (files != nullptr) {
         for (const auto& [rel, e] : *files) {
-          auto bytes = store_->Read(e);
-          if (!bytes.ok()) return bytes.status();
-          if (auto st = out_.Write(absl::StrCat(name, "/", rel), *bytes, false); !st.ok()) return st;
-          ++report_.files;
-          report_.bytes += bytes->size();
+          if (auto st = Copy(absl::StrCat(name, "/", rel), e); !st.ok()) return st;
           have_meta = have_meta || rel == "meta.json";
         }
       }
@@ -392,19 +409,26 @@ class Exporter {
     }
     if (!options_.filter && options_.sessions.empty()) {
       for (const auto& [rel, e] : store_->RootFiles()) {
-        auto bytes = store_->Read(e);
-        if (!bytes.ok()) return bytes.status();
-        if (auto st = out_.Write(rel, *bytes, false); !st.ok()) {
+        if (auto st = Copy(rel, e); !st.ok()) {
+          if (absl::IsDataLoss(st)) return st;
           report_.refused.push_back(absl::StrCat("root file '", absl::CHexEscape(rel), "': ", st.message()));
-          continue;
         }
-        ++report_.files;
-        report_.bytes += bytes->size();
       }
     }
     if (options_.progress) {
       options_.progress(ExportProgress{report_.events, total_, report_.bytes});
     }
+    return absl::OkStatus();
+  }
+
+  // Writes a stored file to `rel`, streamed from its pack.
+  absl::Status Copy(const std::string& rel, const AttachmentStore::Entry& e) {
+    uint64_t written = 0;
+    absl::Status s = out_.WriteFrom(
+        rel, [&](const auto& sink) { return store_->ReadTo(e, sink); }, &written);
+    if (!s.ok()) return s;
+    ++report_.files;
+    report_.bytes += written;
     return absl::OkStatus();
   }
 

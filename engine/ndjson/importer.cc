@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <memory>
 
 #include "absl/container/flat_hash_set.h"
@@ -18,14 +20,13 @@
 #include "engine/format/event_keys.h"
 #include "engine/format/utf8.h"
 #include "engine/io/file_system.h"
+#include "engine/io/unique_fd.h"
 #include "engine/log/attachments.h"
 #include "engine/ndjson/line_reader.h"
 
 namespace tracelog {
 
 namespace {
-
-constexpr uint64_t kBatchBytes = 4 << 20;
 
 absl::Status PosixError(const std::string& what, const std::string& path) {
   const int e = errno;
@@ -145,41 +146,75 @@ absl::StatusOr<SourceTree> Walk(const std::string& src, std::vector<std::string>
   return tree;
 }
 
-// A file's bytes, read into a buffer that is reused from file to file (no
-// mapping: unmapping in a process with several threads costs every core a
-// TLB shootdown, per file).
-class Contents {
+// The files of an import in the order they are read, each opened a little
+// ahead of the reader with the kernel asked to read it in
+// (POSIX_FADV_WILLNEED): the disk reads the next files while the CPU parses
+// this one (an import's input is rarely all in the page cache, and most of
+// its files are small, so the kernel's read-ahead within a file does not
+// help).
+class FileQueue {
  public:
-  absl::Status Open(const SourceFile& f) {
-    buf_.clear();
-    const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return PosixError("cannot open", f.path);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      ::close(fd);
-      return PosixError("stat", f.path);
+  explicit FileQueue(std::vector<const SourceFile*> order) : order_(std::move(order)) {}
+
+  // The next file of the order, opened (not following a link).
+  absl::StatusOr<UniqueFd> Next() {
+    if (taken_ >= order_.size()) return absl::InternalError("import: read past its file list");
+    const SourceFile& f = *order_[taken_];
+    UniqueFd fd;
+    if (!ahead_.empty() && ahead_.front().index == taken_) {
+      fd = std::move(ahead_.front().fd);
+      ahead_bytes_ -= f.size;
+      ahead_.pop_front();
     }
-    size_t got = 0;
-    buf_.resize(static_cast<size_t>(st.st_size));
-    while (got < buf_.size()) {
-      const ssize_t n = ::read(fd, buf_.data() + got, buf_.size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        ::close(fd);
-        return PosixError("read", f.path);
+    ++taken_;
+    next_ = std::max(next_, taken_);
+    if (fd.get() < 0) fd = UniqueFd(::open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) return PosixError("cannot open", f.path);
+    while (next_ < order_.size() && ahead_.size() < kAheadFiles && ahead_bytes_ < kAheadBytes) {
+      const SourceFile& g = *order_[next_];
+      UniqueFd h(::open(g.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+      // One that cannot be opened now is opened again when its turn comes
+      // (and its error reported then).
+      if (h.get() >= 0) {
+        ::posix_fadvise(h.get(), 0, 0, POSIX_FADV_WILLNEED);
+        ahead_bytes_ += g.size;
+        ahead_.push_back(Ahead{next_, std::move(h)});
       }
-      if (n == 0) break;  // it shrank meanwhile
-      got += static_cast<size_t>(n);
+      ++next_;
     }
-    ::close(fd);
-    buf_.resize(got);
-    return absl::OkStatus();
+    return fd;
   }
-  absl::string_view view() const { return buf_; }
 
  private:
-  std::string buf_;
+  static constexpr size_t kAheadFiles = 64;
+  static constexpr uint64_t kAheadBytes = 32 << 20;
+  struct Ahead {
+    size_t index;
+    UniqueFd fd;
+  };
+  std::vector<const SourceFile*> order_;
+  std::deque<Ahead> ahead_;
+  size_t taken_ = 0, next_ = 0;
+  uint64_t ahead_bytes_ = 0;
 };
+
+// Reads `fd` from its current offset to its end in pieces of `buf`'s size,
+// calling `fn` with each. `path` names it in errors.
+absl::Status ReadPieces(int fd, const std::string& path, std::string* buf,
+                        const std::function<absl::Status(absl::string_view)>& fn) {
+  while (true) {
+    const ssize_t n = ::read(fd, buf->data(), buf->size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return PosixError("read", path);
+    if (n == 0) return absl::OkStatus();
+    if (auto s = fn(absl::string_view(buf->data(), static_cast<size_t>(n))); !s.ok()) return s;
+  }
+}
+
+absl::Status Rewind(int fd, uint64_t offset, const std::string& path) {
+  if (::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) return PosixError("seek", path);
+  return absl::OkStatus();
+}
 
 // "at column N" in an extractor message, as "line L, column C" of `text`.
 std::string WhereInText(absl::string_view text, absl::string_view message) {
@@ -214,6 +249,13 @@ class Importer {
     if (!tree.ok()) return tree.status();
     progress_.files_total = tree->files;
     progress_.bytes_total = tree->bytes;
+    std::vector<const SourceFile*> order;  // the order in which the loops below read them
+    for (const SourceSession& s : tree->sessions) {
+      for (const SourceFile& f : s.files) order.push_back(&f);
+    }
+    for (const SourceFile& f : tree->root_files) order.push_back(&f);
+    files_ = std::make_unique<FileQueue>(std::move(order));
+    piece_.resize(options_.read_chunk);
     for (const SourceSession& s : tree->sessions) {
       if (auto st = Session(s); !st.ok()) return st;
     }
@@ -235,10 +277,10 @@ class Importer {
     absl::flat_hash_set<std::string> sessions;
     std::vector<PreparedEvent> batch;
     absl::Status failed;
-    absl::Status read = ForEachLineChunk(fd, what, [&](const std::vector<NdjsonLine>& lines) {
+    absl::Status read = lines_.ForEach(fd, what, [&](const std::vector<NdjsonLine>& lines) {
       size_t n = 0;
       for (const NdjsonLine& line : lines) {
-        report_.bytes += line.text.size() + 1;
+        report_.bytes += line.text.size() + (line.terminated ? 1 : 0);
         if (IsBlankLine(line.text)) continue;
         if (n == batch.size()) batch.emplace_back();
         absl::Status s = CheckEvent(line.text, &batch[n]);
@@ -266,7 +308,7 @@ class Importer {
         return false;
       }
       return true;
-    });
+    }, options_.read_chunk);
     if (!read.ok()) return read;
     if (!failed.ok()) return failed;
     report_.sessions = sessions.size();
@@ -303,6 +345,9 @@ class Importer {
   }
 
   // Stores a file verbatim unless the log has the same bytes under its name.
+  // Streamed through a bounded buffer, but for a session's meta.json, which
+  // is checked to be a JSON object and so is read whole (agent-strace
+  // itself loads it whole).
   absl::Status Attach(AttachKind kind, const std::string& session, const SourceFile& f,
                       const AttachmentStore::Entry* prev) {
     // Refused before it is read: a record's payload length is a u32.
@@ -311,67 +356,131 @@ class Importer {
           f.path, ": ", f.size, " bytes; a file other than events.ndjson is stored as one "
           "attachment, of at most 4 GiB"));
     }
-    Contents& c = contents_;
-    if (auto st = c.Open(f); !st.ok()) return st;
+    auto fd = files_->Next();
+    if (!fd.ok()) return fd.status();
     CountFile(f.size);
     if (f.rel == "meta.json" && kind == AttachKind::kSessionFile) {
+      AttachRecord r;
+      if (auto st = ReadPieces(fd->get(), f.path, &piece_,
+                               [&](absl::string_view p) {
+                                 r.content.append(p.data(), p.size());
+                                 return absl::OkStatus();
+                               });
+          !st.ok()) {
+        return st;
+      }
       EventKeys ignored;
       EventKeyExtractor extractor;
-      if (auto st = extractor.Extract(c.view(), &ignored); !st.ok()) {
+      if (auto st = extractor.Extract(r.content, &ignored); !st.ok()) {
         const std::string problem =
-            absl::StrCat(f.path, ": not a JSON object: ", WhereInText(c.view(), st.message()));
+            absl::StrCat(f.path, ": not a JSON object: ", WhereInText(r.content, st.message()));
         if (!options_.skip_bad_lines) return absl::InvalidArgumentError(problem);
         report_.problems.push_back(absl::StrCat(problem, " (kept verbatim)"));
       }
+      if (prev != nullptr && prev->content_hash == Checksum64(r.content)) return absl::OkStatus();
+      r.kind = kind;
+      r.session = session;
+      r.name = f.rel;
+      ++report_.attachments;
+      return pack_->Add(r);
     }
-    if (prev != nullptr && prev->content_hash == Checksum64(c.view())) return absl::OkStatus();
-    AttachRecord r;
-    r.kind = kind;
-    r.session = session;
-    r.name = f.rel;
-    r.content = std::string(c.view());
+    if (prev != nullptr) {
+      // Stored before: a pass that only hashes it, to store it again only
+      // if it changed.
+      Checksum64Stream sum;
+      if (auto st = ReadPieces(fd->get(), f.path, &piece_,
+                               [&](absl::string_view p) {
+                                 sum.Update(p);
+                                 return absl::OkStatus();
+                               });
+          !st.ok()) {
+        return st;
+      }
+      if (sum.Digest() == prev->content_hash) return absl::OkStatus();
+      if (auto st = Rewind(fd->get(), 0, f.path); !st.ok()) return st;
+    }
+    if (auto st = pack_->BeginRecord(kind, session, f.rel); !st.ok()) return st;
+    if (auto st = ReadPieces(fd->get(), f.path, &piece_,
+                             [&](absl::string_view p) { return pack_->AppendContent(p); });
+        !st.ok()) {
+      return st;
+    }
     ++report_.attachments;
-    return pack_->Add(r);
+    return pack_->EndRecord();
   }
 
+  // Hashes `fd` from its current offset to its end: the whole file in
+  // *total (and its size in *size), and its first `split` bytes in
+  // *at_split (when it has that many; *has_split says whether it has).
+  absl::Status HashFile(int fd, const std::string& path, uint64_t split, Checksum64Stream* total,
+                        uint64_t* size, Checksum64Stream* at_split, bool* has_split) {
+    *size = 0;
+    *has_split = split == 0;
+    return ReadPieces(fd, path, &piece_, [&](absl::string_view p) {
+      if (!*has_split && *size + p.size() >= split) {
+        const size_t head = static_cast<size_t>(split - *size);
+        total->Update(p.substr(0, head));
+        *at_split = *total;
+        *has_split = true;
+        total->Update(p.substr(head));
+      } else {
+        total->Update(p);
+      }
+      *size += p.size();
+      return absl::OkStatus();
+    });
+  }
+
+  // The lines of a session's events.ndjson, streamed (memory: a chunk and
+  // the longest line), hashed as they are read for the re-import rule.
   absl::Status Events(const std::string& session, const SourceFile& f, const EventsLayout* old) {
-    Contents& c = contents_;
-    if (auto st = c.Open(f); !st.ok()) return st;
-    const absl::string_view data = c.view();
-    const uint64_t hash = Checksum64(data);
+    auto opened = files_->Next();
+    if (!opened.ok()) return opened.status();
+    const int fd = opened->get();
     EventsLayout layout;
-    uint64_t from = 0;  // offset where new lines begin
+    uint64_t from = 0;      // offset where new lines begin
+    Checksum64Stream sum;   // of the file's bytes up to `from`, then of all
+    uint64_t seen_bytes = 0, seen_hash = 0;  // of the file, by the first pass (old != nullptr)
     if (old != nullptr) {
-      if (old->file_bytes == data.size() && old->file_hash == hash) {
+      // A first pass that only hashes: unchanged, grown, or changed?
+      Checksum64Stream at_old;
+      bool long_enough = false;
+      if (auto st = HashFile(fd, f.path, old->file_bytes, &sum, &seen_bytes, &at_old, &long_enough);
+          !st.ok()) {
+        return st;
+      }
+      seen_hash = sum.Digest();
+      if (seen_bytes == old->file_bytes && seen_hash == old->file_hash) {
         ++report_.sessions_unchanged;
         CountFile(f.size);
         return absl::OkStatus();
       }
-      const bool grown = data.size() > old->file_bytes && old->final_newline &&
-                         Checksum64(data.substr(0, old->file_bytes)) == old->file_hash;
+      const bool grown = seen_bytes > old->file_bytes && old->final_newline && long_enough &&
+                         at_old.Digest() == old->file_hash;
       if (grown) {
         layout = *old;
         from = old->file_bytes;
+        sum = at_old;
         ++report_.sessions_grown;
       } else if (!options_.replace) {
         return absl::FailedPreconditionError(absl::StrCat(
             f.path, ": differs from the events.ndjson imported before for session ", session,
-            " (", old->file_bytes, " bytes then, ", data.size(),
+            " (", old->file_bytes, " bytes then, ", seen_bytes,
             " now, and not just new lines at the end): import with --replace to import it "
             "again"));
       } else {
         ++report_.sessions_replaced;
         layout.superseded = old->superseded;
         layout.superseded.insert(layout.superseded.end(), old->ranges.begin(), old->ranges.end());
+        sum = Checksum64Stream();
       }
+      if (auto st = Rewind(fd, from, f.path); !st.ok()) return st;
     }
-    layout.file_bytes = data.size();
-    layout.file_hash = hash;
-    layout.final_newline = data.empty() || data.back() == '\n';
     uint64_t line = layout.lines;  // index of the next line
-    size_t n = 0;
-    uint64_t batch_bytes = 0;
-    auto flush = [&]() -> absl::Status {
+    uint64_t bytes = from;         // of the file read so far
+    bool final_newline = true;     // so far (an empty file counts as ending with one)
+    absl::Status failed;
+    auto flush = [&](size_t n) -> absl::Status {
       if (n == 0) return absl::OkStatus();
       AppendBatchResult r = log_->AppendPrepared(absl::MakeConstSpan(batch_.data(), n));
       if (r.appended > 0) {
@@ -384,38 +493,57 @@ class Importer {
       }
       report_.events += r.appended;
       progress_.events = report_.events;
-      n = 0;
-      batch_bytes = 0;
       return r.status;
     };
-    for (size_t at = from; at < data.size();) {
-      const size_t nl = data.find('\n', at);
-      const size_t end = nl == absl::string_view::npos ? data.size() : nl;
-      const absl::string_view text = data.substr(at, end - at);
-      at = nl == absl::string_view::npos ? data.size() : nl + 1;
-      const uint64_t index = line++;
-      if (IsBlankLine(text)) {
-        layout.others.emplace_back(index, std::string(text));
-        continue;
-      }
-      if (n == batch_.size()) batch_.emplace_back();
-      if (absl::Status st = CheckEvent(text, &batch_[n]); !st.ok()) {
-        const std::string problem = absl::StrCat(f.path, ":", index + 1, ": ", st.message());
-        if (!options_.skip_bad_lines) return absl::InvalidArgumentError(problem);
-        ++report_.bad_lines;
-        report_.problems.push_back(absl::StrCat(problem, " (kept verbatim, not an event)"));
-        layout.others.emplace_back(index, std::string(text));
-        continue;
-      }
-      ++n;
-      batch_bytes += text.size();
-      if (batch_bytes >= kBatchBytes) {
-        if (auto st = flush(); !st.ok()) return st;
-        progress_.bytes = bytes_done_ + at;
-        Progress(false);
-      }
+    // Each call's lines are contiguous in the reader's buffer, each
+    // followed by its "\n" (but perhaps the last): appended before the
+    // buffer is reused.
+    absl::Status read = lines_.ForEach(
+        fd, f.path,
+        [&](const std::vector<NdjsonLine>& lines) {
+          const NdjsonLine& last = lines.back();
+          const char* begin = lines.front().text.data();
+          const char* end = last.text.data() + last.text.size() + (last.terminated ? 1 : 0);
+          sum.Update(absl::string_view(begin, static_cast<size_t>(end - begin)));
+          bytes += static_cast<uint64_t>(end - begin);
+          final_newline = last.terminated;
+          size_t n = 0;
+          for (const NdjsonLine& l : lines) {
+            const uint64_t index = line++;
+            if (IsBlankLine(l.text)) {
+              layout.others.emplace_back(index, std::string(l.text));
+              continue;
+            }
+            if (n == batch_.size()) batch_.emplace_back();
+            if (absl::Status st = CheckEvent(l.text, &batch_[n]); !st.ok()) {
+              const std::string problem = absl::StrCat(f.path, ":", index + 1, ": ", st.message());
+              if (!options_.skip_bad_lines) {
+                failed = absl::InvalidArgumentError(problem);
+                return false;
+              }
+              ++report_.bad_lines;
+              report_.problems.push_back(absl::StrCat(problem, " (kept verbatim, not an event)"));
+              layout.others.emplace_back(index, std::string(l.text));
+              continue;
+            }
+            ++n;
+          }
+          failed = flush(n);
+          progress_.bytes = bytes_done_ + bytes;
+          Progress(false);
+          return failed.ok();
+        },
+        options_.read_chunk);
+    if (!read.ok()) return read;
+    if (!failed.ok()) return failed;
+    if (old != nullptr && (bytes != seen_bytes || sum.Digest() != seen_hash)) {
+      return absl::AbortedError(absl::StrCat(
+          f.path, ": changed while it was being imported (", seen_bytes, " bytes, then ", bytes,
+          "): import again"));
     }
-    if (auto st = flush(); !st.ok()) return st;
+    layout.file_bytes = bytes;
+    layout.file_hash = sum.Digest();
+    layout.final_newline = bytes == 0 || (bytes == from ? old->final_newline : final_newline);
     layout.lines = line;
     CountFile(f.size);
     AttachRecord r;
@@ -449,7 +577,9 @@ class Importer {
   std::unique_ptr<AttachmentStore> existing_;
   std::unique_ptr<AttachmentPackWriter> pack_;
   std::vector<PreparedEvent> batch_;
-  Contents contents_;  // the file being imported (events are appended before the next)
+  std::unique_ptr<FileQueue> files_;  // of a directory import
+  LineReader lines_;                  // of each events.ndjson
+  std::string piece_;                 // a buffer for reading other files
 };
 
 }  // namespace

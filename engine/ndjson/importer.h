@@ -45,6 +45,10 @@ struct ImportOptions {
   // an event.
   bool skip_bad_lines = false;
   bool replace = false;  // see the conflict rule above
+  // Files are read in pieces of this size (memory stays bounded by it and
+  // the longest line, whatever the size of the files); tests make it small
+  // to cross piece boundaries.
+  size_t read_chunk = 4 << 20;
   std::function<void(const ImportProgress&)> progress;  // now and then
 };
 

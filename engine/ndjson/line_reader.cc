@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -16,14 +17,29 @@ bool IsBlankLine(absl::string_view line) {
 absl::Status ForEachLineChunk(int fd, const std::string& what,
                               const std::function<bool(const std::vector<NdjsonLine>&)>& fn,
                               size_t chunk_size) {
-  std::string buf;
-  size_t used = 0;  // bytes of buf holding data
+  LineReader reader;
+  return reader.ForEach(fd, what, fn, chunk_size);
+}
+
+absl::Status LineReader::ForEach(int fd, const std::string& what,
+                                 const std::function<bool(const std::vector<NdjsonLine>&)>& fn,
+                                 size_t chunk_size) {
+  std::string& buf = buf_;
+  std::vector<NdjsonLine>& lines = lines_;
+  struct LetGo {  // of a buffer grown past a few chunks by a long line
+    std::string* buf;
+    size_t keep;
+    ~LetGo() {
+      if (buf->size() > keep) std::string().swap(*buf);
+    }
+  } let_go{&buf, 2 * chunk_size};
+  size_t used = 0;     // bytes of buf holding data
+  size_t scanned = 0;  // bytes of the unfinished line at the front known to hold no "\n"
   uint64_t line_no = 0;
   bool eof = false;
-  std::vector<NdjsonLine> lines;
   while (!eof) {
-    if (buf.size() < used + chunk_size) buf.resize(used + chunk_size);
-    const ssize_t n = ::read(fd, buf.data() + used, chunk_size);
+    if (buf.size() < used + chunk_size) buf.resize(std::max(used + chunk_size, 2 * buf.size()));
+    const ssize_t n = ::read(fd, buf.data() + used, buf.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
       return absl::InternalError(absl::StrCat("reading ", what, ": ", std::strerror(errno)));
@@ -33,16 +49,19 @@ absl::Status ForEachLineChunk(int fd, const std::string& what,
     size_t start = 0;
     lines.clear();
     while (start < used) {
-      const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', used - start));
+      const size_t from = start + (start == 0 ? scanned : 0);
+      const char* nl = static_cast<const char*>(std::memchr(buf.data() + from, '\n', used - from));
       if (nl == nullptr && !eof) break;
       const size_t end = nl != nullptr ? static_cast<size_t>(nl - buf.data()) : used;
-      lines.push_back(NdjsonLine{absl::string_view(buf.data() + start, end - start), ++line_no});
+      lines.push_back(
+          NdjsonLine{absl::string_view(buf.data() + start, end - start), ++line_no, nl != nullptr});
       start = nl != nullptr ? end + 1 : used;
     }
     if (!lines.empty() && !fn(lines)) return absl::OkStatus();
-    // Keep the unfinished line for the next read.
+    // Keep the unfinished line for the next read; its bytes hold no "\n".
     std::memmove(buf.data(), buf.data() + start, used - start);
     used -= start;
+    scanned = used;
   }
   return absl::OkStatus();
 }

@@ -92,6 +92,13 @@ void WriteEdgeCorpus(const std::string& root) {
   Put(root + "/.active-session", "plain");
   Put(root + "/.pending-calls.json", "{}");
   Put(root + "/datasets/default.jsonl", R"({"entry_id":"1"})" "\n");
+  // Larger than a read piece and than the pack writer's buffer (4 MiB):
+  // streamed in, its record header written back once it is complete.
+  std::string large;
+  for (int i = 0; large.size() < (5 << 20); ++i) {
+    absl::StrAppend(&large, R"({"entry_id":")", i, R"(","input":"ls -la"})", "\n");
+  }
+  Put(root + "/datasets/large.jsonl", large);
   Put(root + "/alerts.log", "");
 }
 
@@ -148,10 +155,27 @@ uint64_t EventCount(const std::string& log_dir) {
   return (*log)->Stats().events;
 }
 
-TEST(ImportExportTest, EdgeCasesComeBackByteForByte) {
+// Files are read in pieces (ImportOptions::read_chunk): the default, and
+// pieces small enough that lines, the 17 MiB line, the grown part of a
+// file and attachments all cross piece boundaries.
+class PiecesTest : public ::testing::TestWithParam<size_t> {
+ protected:
+  ImportOptions Pieces() const {
+    ImportOptions o;
+    o.read_chunk = GetParam();
+    return o;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(ReadChunk, PiecesTest, ::testing::Values(size_t{4} << 20, size_t{1021}),
+                         [](const ::testing::TestParamInfo<size_t>& i) {
+                           return absl::StrCat(i.param, "Bytes");
+                         });
+
+TEST_P(PiecesTest, EdgeCasesComeBackByteForByte) {
   TempDir dir;
   WriteEdgeCorpus(dir.Sub("src"));
-  auto imported = Import(dir.Sub("log"), dir.Sub("src"));
+  auto imported = Import(dir.Sub("log"), dir.Sub("src"), Pieces());
   ASSERT_OK(imported);
   EXPECT_EQ(imported->sessions, 11u);
   EXPECT_EQ(imported->sessions_new, 11u);
@@ -228,12 +252,12 @@ TEST(ImportExportTest, AStreamGetsAgentStracesOwnMetaDerivedFromItsEvents) {
   }
 }
 
-TEST(ImportExportTest, ReimportAddsNothingThenOnlyNewLinesAndChangedFiles) {
+TEST_P(PiecesTest, ReimportAddsNothingThenOnlyNewLinesAndChangedFiles) {
   TempDir dir;
   WriteEdgeCorpus(dir.Sub("src"));
-  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src"), Pieces()));
   const uint64_t before = EventCount(dir.Sub("log"));
-  auto again = Import(dir.Sub("log"), dir.Sub("src"));
+  auto again = Import(dir.Sub("log"), dir.Sub("src"), Pieces());
   ASSERT_OK(again);
   EXPECT_EQ(again->events, 0u);
   EXPECT_EQ(again->attachments, 0u);
@@ -244,14 +268,63 @@ TEST(ImportExportTest, ReimportAddsNothingThenOnlyNewLinesAndChangedFiles) {
   const std::string events = dir.Sub("src/plain/events.ndjson");
   WriteFileOrDie(events, ReadFileOrEmpty(events) + Event("plain", 3) + "\n\n");
   WriteFileOrDie(dir.Sub("src/plain/meta.json"), Meta("plain") + " ");
-  auto grown = Import(dir.Sub("log"), dir.Sub("src"));
+  // The large dataset changes in its last byte only.
+  std::string large = ReadFileOrEmpty(dir.Sub("src/datasets/large.jsonl"));
+  large.back() = ' ';
+  WriteFileOrDie(dir.Sub("src/datasets/large.jsonl"), large);
+  auto grown = Import(dir.Sub("log"), dir.Sub("src"), Pieces());
   ASSERT_OK(grown);
   EXPECT_EQ(grown->sessions_grown, 1u);
+  EXPECT_EQ(grown->sessions_unchanged, 10u);
   EXPECT_EQ(grown->events, 1u);
-  EXPECT_EQ(grown->attachments, 1u);
+  EXPECT_EQ(grown->attachments, 2u);
   EXPECT_EQ(EventCount(dir.Sub("log")), before + 1);
   ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
   EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out")));
+  // A line added to the 17 MiB one's file: grown from there (the old size
+  // falls inside a piece or on its edge, and the prefix hash must match).
+  const std::string big = dir.Sub("src/big/events.ndjson");
+  WriteFileOrDie(big, ReadFileOrEmpty(big) + Event("big", 2) + "\n");
+  auto big_grown = Import(dir.Sub("log"), dir.Sub("src"), Pieces());
+  ASSERT_OK(big_grown);
+  EXPECT_EQ(big_grown->sessions_grown, 1u);
+  EXPECT_EQ(big_grown->events, 1u);
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out2")));
+  EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out2")));
+}
+
+// A damaged attachment record (a flipped byte in the second 4 MiB piece of
+// the large dataset) is reported with its pack and offset and not written;
+// everything else is exported.
+TEST(ImportExportTest, ADamagedAttachmentIsReportedAndNotWritten) {
+  TempDir dir;
+  WriteEdgeCorpus(dir.Sub("src"));
+  auto imported = Import(dir.Sub("log"), dir.Sub("src"));
+  ASSERT_OK(imported);
+  const std::string pack = dir.Sub("log/") + AttachFileName(1);
+  std::string bytes = ReadFileOrEmpty(pack);
+  const size_t at = bytes.find(R"({"entry_id":"120000",)");
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_GT(at, size_t{4} << 20);
+  bytes[at + 2] ^= 0x20;
+  WriteFileOrDie(pack, bytes);
+  LogOptions o = Opts();
+  o.read_only = true;
+  auto log = Log::Open(dir.Sub("log"), o);
+  ASSERT_OK(log);
+  std::vector<Corruption> damage;
+  auto exported = ExportDirectory(log->get(), dir.Sub("out"), ExportOptions(),
+                                  [&](const Corruption& c) { damage.push_back(c); });
+  ASSERT_OK(exported);
+  ASSERT_EQ(damage.size(), 1u);
+  EXPECT_EQ(damage[0].file, pack);
+  EXPECT_LT(damage[0].begin, at);
+  EXPECT_GT(damage[0].end, at);
+  EXPECT_NE(damage[0].reason.find("checksum mismatch"), std::string::npos) << damage[0].reason;
+  EXPECT_EQ(exported->corruptions, 1u);
+  auto want = Tree(dir.Sub("src"));
+  want.erase("datasets/large.jsonl");
+  EXPECT_TRUE(Tree(dir.Sub("out")) == want);
 }
 
 TEST(ImportExportTest, ARewrittenSessionIsAConflictUnlessReplaced) {
