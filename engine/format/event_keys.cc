@@ -120,6 +120,7 @@ struct EventKeyExtractor::Impl {
   od::parser parser;
   std::string padded;
   bool utf8_error = false;  // the last Parse failed on invalid UTF-8
+  bool scrubbed = false;    // the last Extract parsed a scrubbed copy
 
   absl::Status Parse(const char* buf, size_t len, EventKeys* keys, bool validate);
 };
@@ -127,12 +128,15 @@ struct EventKeyExtractor::Impl {
 EventKeyExtractor::EventKeyExtractor() : impl_(std::make_unique<Impl>()) {}
 EventKeyExtractor::~EventKeyExtractor() = default;
 
+bool EventKeyExtractor::last_was_invalid_utf8() const { return impl_->scrubbed; }
+
 static_assert(kExtractPadding >= simdjson::SIMDJSON_PADDING);
 
 absl::Status EventKeyExtractor::Extract(absl::string_view line, EventKeys* keys, bool validate,
                                         size_t readable_after) {
   if (readable_after < kExtractPadding) return Extract(line, keys, validate);
   *keys = EventKeys();
+  impl_->scrubbed = false;
   if (line.find_first_not_of(" \t\r\n") == absl::string_view::npos) {
     return absl::InvalidArgumentError("empty line: an event must be a JSON object");
   }
@@ -144,6 +148,7 @@ absl::Status EventKeyExtractor::Extract(absl::string_view line, EventKeys* keys,
 absl::Status EventKeyExtractor::Extract(absl::string_view line, EventKeys* keys, bool validate) {
   *keys = EventKeys();
   Impl& im = *impl_;
+  im.scrubbed = false;
   if (line.find_first_not_of(" \t\r\n") == absl::string_view::npos) {
     return absl::InvalidArgumentError("empty line: an event must be a JSON object");
   }
@@ -156,6 +161,7 @@ absl::Status EventKeyExtractor::Extract(absl::string_view line, EventKeys* keys,
   *keys = EventKeys();
   im.padded.resize(line.size());
   ScrubInvalidUtf8(&im.padded);
+  im.scrubbed = true;
   im.padded.resize(line.size() + simdjson::SIMDJSON_PADDING);
   return im.Parse(im.padded.data(), line.size(), keys, validate);
 }

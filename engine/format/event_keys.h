@@ -50,6 +50,10 @@ class EventKeyExtractor {
   // after it are readable (their content does not matter); else as above.
   absl::Status Extract(absl::string_view line, EventKeys* keys, bool validate,
                        size_t readable_after);
+  // Whether the line of the last Extract is not well-formed UTF-8 (its keys
+  // were then read from a copy with the bad bytes replaced). simdjson
+  // validates UTF-8 as it indexes, so this costs nothing extra.
+  bool last_was_invalid_utf8() const;
 
  private:
   struct Impl;

@@ -63,6 +63,7 @@ absl::Status PrepareEvent(absl::string_view event, PreparedEvent* out) {
   out->flags = (keys.error ? kFlagError : 0) | (keys.has_timestamp ? kFlagHasTimestamp : 0);
   out->timestamp = keys.timestamp;
   out->checksum = Checksum64(event);
+  out->invalid_utf8 = extractor.last_was_invalid_utf8();
   return absl::OkStatus();
 }
 

@@ -52,6 +52,7 @@ struct PreparedEvent {
   uint8_t flags = 0;
   double timestamp = 0;
   uint64_t checksum = 0;    // of `event`
+  bool invalid_utf8 = false;  // `event` is not well-formed UTF-8 (appended all the same)
 };
 
 // Extracts and encodes the keys of `event`. InvalidArgumentError when it is

@@ -319,10 +319,14 @@ class Importer {
  private:
   // Prepares an event line; the error says why it is not one.
   absl::Status CheckEvent(absl::string_view line, PreparedEvent* out) {
+    // simdjson checks UTF-8 as it parses; the column of a bad byte is
+    // looked for only when something is wrong (and is reported first).
+    absl::Status s = PrepareEvent(line, out);
+    if (s.ok() && !out->invalid_utf8) return s;
     if (const size_t bad = FirstInvalidUtf8(line); bad != absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat("invalid UTF-8 at column ", bad + 1));
     }
-    return PrepareEvent(line, out);
+    return s.ok() ? absl::InternalError("invalid UTF-8 not found again") : s;
   }
 
   absl::Status Session(const SourceSession& s) {
