@@ -44,13 +44,14 @@ void AddLogOption(CLI::App* sub, std::string* dir);
 // Readers open read-only and see a consistent prefix even while a writer runs.
 // `this_process` overrides the policy for this process only (never
 // recorded): `tracelog import` appends under `never` and makes everything
-// durable when it commits. `seal_nice`: LogOptions::seal_nice.
+// durable when it commits. `seal_nice`: LogOptions::seal_nice;
+// `prefault_bytes` (if not 0): LogOptions::prefault_bytes.
 absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_only,
                                              const std::string& fsync_flag = "",
                                              uint64_t segment_size = 0,
                                              const SealOptions* seal = nullptr,
                                              const SyncPolicy* this_process = nullptr,
-                                             int seal_nice = 19);
+                                             int seal_nice = 19, uint64_t prefault_bytes = 0);
 
 // Prints "tracelog: <message>" to stderr.
 void PrintError(const absl::Status& status);

@@ -8,13 +8,15 @@ namespace tracelog::cli {
 absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_only,
                                              const std::string& fsync_flag,
                                              uint64_t segment_size, const SealOptions* seal,
-                                             const SyncPolicy* this_process, int seal_nice) {
+                                             const SyncPolicy* this_process, int seal_nice,
+                                             uint64_t prefault_bytes) {
   FileSystem* fs = DefaultFileSystem();
   LogOptions options;
   options.read_only = read_only;
   if (segment_size != 0) options.segment_size = segment_size;
   if (seal != nullptr) options.seal = *seal;
   options.seal_nice = seal_nice;
+  if (prefault_bytes != 0) options.prefault_bytes = prefault_bytes;
   if (read_only) {
     auto exists = fs->Exists(dir);
     if (!exists.ok()) return exists.status();

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "absl/container/flat_hash_set.h"
@@ -51,6 +52,7 @@ void FutexWake(std::atomic<uint32_t>* word, int count) {
 }
 constexpr uint64_t kPrefaultChunk = 2ull << 20;
 constexpr size_t kMaxUnsyncedSegments = 16;  // rolled segments awaiting their sync
+constexpr size_t kMaxSpares = 4;             // sealed raw segments kept for an import
 }  // namespace
 
 absl::Status PrepareEvent(absl::string_view event, PreparedEvent* out) {
@@ -669,9 +671,26 @@ absl::Status Log::RollLocked(size_t needed) {
     if (!grown.ok()) return grown.status();
     next = *grown;
   } else {
-    auto created = Segment::Create(fs_, dir_, next_seq_, capacity);
+    absl::StatusOr<std::shared_ptr<Segment>> created;
+    if (import_from_ != 0 && !spares_.empty() && capacity == options_.segment_size) {
+      const std::string spare = spares_.back();
+      spares_.pop_back();
+      created = Segment::Recycle(fs_, dir_, spare, next_seq_, capacity);
+      if (created.ok()) {
+        ++recycled_segments_;
+      } else {
+        fs_->Remove(spare).IgnoreError();
+      }
+    }
+    if (!created.ok() || *created == nullptr) created = Segment::Create(fs_, dir_, next_seq_, capacity);
     if (!created.ok()) return created.status();
     next = *created;
+  }
+  if (active_->recycled() && write_offset_ < active_->size()) {
+    // The end marker after the last record (a zero record header): the
+    // bytes after it are an older segment's.
+    std::memset(active_->mutable_data() + write_offset_, 0,
+                std::min<uint64_t>(kRecordHeaderSize, active_->size() - write_offset_));
   }
   const bool replaced = next->base() == active_->base();
   std::shared_ptr<Segment> rolled;  // read-only view of the segment being rolled
@@ -925,7 +944,7 @@ void Log::PrefaultLoop() {
   // What the writer left behind is dropped from the process's resident
   // memory in large steps (the page cache keeps it): a bulk append holds
   // about the pre-fault window resident, not the whole segment.
-  constexpr uint64_t kReleaseStep = 16 << 20;
+  const uint64_t kReleaseStep = std::max<uint64_t>(options_.prefault_bytes / 2, 1 << 20);
   uint64_t released_to = 0;
   while (!stop_.load(std::memory_order_acquire)) {
     const uint64_t gen = roll_generation_.load(std::memory_order_acquire);
@@ -985,6 +1004,10 @@ absl::Status Log::Close() {
   if (bg_thread_.joinable()) bg_thread_.join();
   if (prefault_thread_.joinable()) prefault_thread_.join();
   if (seal_thread_.joinable()) seal_thread_.join();
+  {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    RemoveSparesLocked();
+  }
   absl::Status st;
   if (!options_.read_only) {
     // `never` promises no fdatasync: the events are in the page cache, and a
@@ -1158,7 +1181,24 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
     }
   }
   done();
-  if (auto s = fs_->Remove(raw_path); !s.ok()) return s;
+  std::string spare;  // the raw file's new name, if it is kept for the import
+  {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    if (import_from_ != 0 && base >= import_from_ && spares_.size() < kMaxSpares &&
+        raw->size() == options_.segment_size) {
+      spare = JoinPath(dir_, absl::StrCat("spare-", spare_names_++, ".seg.tmp"));
+    }
+  }
+  if (!spare.empty() && fs_->Rename(raw_path, spare).ok()) {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    if (import_from_ != 0) {
+      spares_.push_back(spare);
+    } else {
+      fs_->Remove(spare).IgnoreError();  // committed meanwhile
+    }
+  } else if (auto s = fs_->Remove(raw_path); !s.ok()) {
+    return s;
+  }
   if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
   // Durable as a sealed segment now: a later sync need not write the raw
   // file's pages back (under `never`, an import's commit would otherwise
@@ -1200,6 +1240,14 @@ absl::Status Log::CommitImport() {
     std::lock_guard<AdaptiveMutex> l(mu_);
     if (import_from_ == 0) return absl::FailedPreconditionError(dir_ + ": no import in progress");
   }
+  {
+    // After the commit the active segment may be appended to and recovered
+    // like any other: a recycled one gets a zero tail, as a new one has.
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    if (active_->recycled()) {
+      if (auto s = active_->ZeroTail(write_offset_); !s.ok()) return s;
+    }
+  }
   // Durable whatever the policy: the import is acknowledged as a whole.
   if (auto s = SyncThrough(published_seq_.load(std::memory_order_acquire)); !s.ok()) return s;
   if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;  // its pack's rename, its segments
@@ -1207,7 +1255,45 @@ absl::Status Log::CommitImport() {
   if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
   std::lock_guard<AdaptiveMutex> l(mu_);
   import_from_ = 0;
+  RemoveSparesLocked();
   return absl::OkStatus();
+}
+
+absl::Status Log::SealBacklog(size_t keep, BlockCodec* codec) {
+  if (options_.read_only || failed()) return absl::OkStatus();
+  while (true) {
+    uint64_t oldest = 0;
+    {
+      std::lock_guard<std::mutex> l(segments_mu_);
+      size_t waiting = 0;
+      for (size_t i = 0; i + 1 < segments_.size(); ++i) {
+        const uint64_t b = segments_[i].base;
+        if (segments_[i].is_sealed ||
+            std::find(sealing_.begin(), sealing_.end(), b) != sealing_.end()) {
+          continue;
+        }
+        if (waiting++ == 0) oldest = b;
+      }
+      if (waiting <= keep) return absl::OkStatus();
+    }
+    {
+      std::lock_guard<std::mutex> l(seal_mu_);
+      if (std::find(seal_failed_.begin(), seal_failed_.end(), oldest) != seal_failed_.end()) {
+        return absl::OkStatus();  // not again
+      }
+    }
+    bool busy = false;
+    if (auto s = SealOne(oldest, codec, &busy); !s.ok()) {
+      std::lock_guard<std::mutex> l(seal_mu_);
+      seal_failed_.push_back(oldest);
+      return s;
+    }
+  }
+}
+
+void Log::RemoveSparesLocked() {
+  for (const std::string& spare : spares_) fs_->Remove(spare).IgnoreError();
+  spares_.clear();
 }
 
 absl::Status Log::SealAll() {
@@ -1414,6 +1500,7 @@ LogStats Log::Stats() {
     }
     std::lock_guard<AdaptiveMutex> l(mu_);
     st.last_timestamp = last_ts_;
+    st.recycled_segments = recycled_segments_;
   }
   {
     std::lock_guard<std::mutex> l(sync_mu_);

@@ -44,6 +44,36 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(FileSystem* fs, const s
       new Segment(path, header, std::move(*file), std::move(*mapping)));
 }
 
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Recycle(FileSystem* fs, const std::string& dir,
+                                                          const std::string& spare_path,
+                                                          uint64_t base, uint64_t capacity) {
+  const std::string path = JoinPath(dir, SegmentFileName(base));
+  auto file = fs->Open(spare_path, OpenMode::kReadWrite);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  if (*size != capacity) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(spare_path, ": ", *size, " bytes, not the ", capacity, " wanted"));
+  }
+  SegmentHeader header;
+  header.base_sequence = base;
+  header.capacity = capacity;
+  header.created_micros = absl::ToUnixMicros(absl::Now());
+  char buf[kSegmentHeaderSize];
+  EncodeSegmentHeader(header, buf);
+  if (auto s = (*file)->Write(0, absl::string_view(buf, sizeof(buf))); !s.ok()) return s;
+  if (auto s = fs->Rename(spare_path, path); !s.ok()) return s;
+  auto mapping = (*file)->Map(capacity, /*writable=*/true);
+  if (!mapping.ok()) {
+    fs->Remove(path).IgnoreError();
+    return mapping.status();
+  }
+  std::shared_ptr<Segment> seg(new Segment(path, header, std::move(*file), std::move(*mapping)));
+  seg->recycled_ = true;
+  return seg;
+}
+
 absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs, const std::string& path,
                                                        uint64_t expected_base, bool writable) {
   auto file = fs->Open(path, writable ? OpenMode::kReadWrite : OpenMode::kRead);
@@ -79,8 +109,9 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Enlarge(uint64_t capacity) {
   if (auto s = file_->Sync(); !s.ok()) return s;
   auto mapping = file_->Map(capacity, /*writable=*/true);
   if (!mapping.ok()) return mapping.status();
-  return std::shared_ptr<Segment>(
-      new Segment(path_, header_, file_, std::move(*mapping)));
+  std::shared_ptr<Segment> grown(new Segment(path_, header_, file_, std::move(*mapping)));
+  grown->recycled_ = recycled_;
+  return grown;
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> Segment::ReadOnlyCopy() {

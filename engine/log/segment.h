@@ -25,6 +25,16 @@ class Segment {
   // left behind). The result is mapped writable.
   static absl::StatusOr<std::shared_ptr<Segment>> Create(FileSystem* fs, const std::string& dir,
                                                          uint64_t base, uint64_t capacity);
+  // Turns the file at `spare_path` (a segment that was sealed, whose pages
+  // are still in the page cache) into dir/SegmentFileName(base): a new
+  // header, then the rename. Writing over resident pages costs neither the
+  // page faults nor the zeroing of fresh ones. Its bytes past the header are
+  // the old segment's: the writer must put an end marker after its last
+  // record (see recycled()). Nothing is synced: for an import only, whose
+  // commit syncs everything and whose rollback removes the file.
+  static absl::StatusOr<std::shared_ptr<Segment>> Recycle(FileSystem* fs, const std::string& dir,
+                                                          const std::string& spare_path,
+                                                          uint64_t base, uint64_t capacity);
   // Opens an existing segment and checks its header (DataLossError naming the
   // file on damage) and that the header's base matches `expected_base`.
   static absl::StatusOr<std::shared_ptr<Segment>> Open(FileSystem* fs, const std::string& path,
@@ -39,6 +49,8 @@ class Segment {
   char* mutable_data() { return mapping_->data(); }
   uint64_t size() const { return mapping_->size(); }
   bool writable() const { return file_ != nullptr; }
+  // Made by Recycle: the bytes after the last record are not zero.
+  bool recycled() const { return recycled_; }
 
   // REQUIRES: writable().
   absl::Status Sync();
@@ -68,6 +80,7 @@ class Segment {
   const SegmentHeader header_;
   std::shared_ptr<File> file_;  // shared with an Enlarge()d successor
   std::unique_ptr<Mapping> mapping_;
+  bool recycled_ = false;
 };
 
 }  // namespace tracelog

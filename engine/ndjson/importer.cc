@@ -23,6 +23,7 @@
 #include "engine/io/unique_fd.h"
 #include "engine/log/attachments.h"
 #include "engine/ndjson/line_reader.h"
+#include "engine/seal/block_codec.h"
 
 namespace tracelog {
 
@@ -299,6 +300,7 @@ class Importer {
         ++n;
       }
       AppendBatchResult r = log_->AppendPrepared(absl::MakeConstSpan(batch.data(), n));
+      HelpSeal();
       report_.events += r.appended;
       progress_.events = report_.events;
       progress_.bytes = report_.bytes;
@@ -487,6 +489,7 @@ class Importer {
     auto flush = [&](size_t n) -> absl::Status {
       if (n == 0) return absl::OkStatus();
       AppendBatchResult r = log_->AppendPrepared(absl::MakeConstSpan(batch_.data(), n));
+      HelpSeal();
       if (r.appended > 0) {
         auto& ranges = layout.ranges;
         if (!ranges.empty() && ranges.back().first + ranges.back().second == r.first_sequence) {
@@ -558,6 +561,15 @@ class Importer {
     return pack_->Add(r);
   }
 
+  // When the background sealer falls behind (it does: parsing is faster
+  // than zstd), this thread seals too, between batches: both cores
+  // compress, and the import's raw segments go back to the log for reuse
+  // while their pages are resident (Log::SealBacklog).
+  void HelpSeal() {
+    if (!options_.help_seal) return;
+    log_->SealBacklog(1, &codec_).IgnoreError();  // a segment left raw is sealed (or reported) later
+  }
+
   void CountFile(uint64_t size) {
     ++progress_.files;
     bytes_done_ += size;
@@ -584,6 +596,7 @@ class Importer {
   std::unique_ptr<FileQueue> files_;  // of a directory import
   LineReader lines_;                  // of each events.ndjson
   std::string piece_;                 // a buffer for reading other files
+  BlockCodec codec_;                  // for HelpSeal
 };
 
 }  // namespace

@@ -49,6 +49,9 @@ struct ImportOptions {
   // the longest line, whatever the size of the files); tests make it small
   // to cross piece boundaries.
   size_t read_chunk = 4 << 20;
+  // Seal on this thread, between batches, the segments the background
+  // sealer has not got to (more than one waiting); see Log::SealBacklog.
+  bool help_seal = false;
   std::function<void(const ImportProgress&)> progress;  // now and then
 };
 
