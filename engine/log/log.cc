@@ -1262,6 +1262,11 @@ absl::Status Log::CommitImport() {
 absl::Status Log::SealBacklog(size_t keep, BlockCodec* codec) {
   if (options_.read_only || failed()) return absl::OkStatus();
   while (true) {
+    std::vector<uint64_t> failed_bases;  // not tried again
+    {
+      std::lock_guard<std::mutex> l(seal_mu_);
+      failed_bases = seal_failed_;
+    }
     uint64_t oldest = 0;
     {
       std::lock_guard<std::mutex> l(segments_mu_);
@@ -1269,18 +1274,13 @@ absl::Status Log::SealBacklog(size_t keep, BlockCodec* codec) {
       for (size_t i = 0; i + 1 < segments_.size(); ++i) {
         const uint64_t b = segments_[i].base;
         if (segments_[i].is_sealed ||
-            std::find(sealing_.begin(), sealing_.end(), b) != sealing_.end()) {
+            std::find(sealing_.begin(), sealing_.end(), b) != sealing_.end() ||
+            std::find(failed_bases.begin(), failed_bases.end(), b) != failed_bases.end()) {
           continue;
         }
         if (waiting++ == 0) oldest = b;
       }
       if (waiting <= keep) return absl::OkStatus();
-    }
-    {
-      std::lock_guard<std::mutex> l(seal_mu_);
-      if (std::find(seal_failed_.begin(), seal_failed_.end(), oldest) != seal_failed_.end()) {
-        return absl::OkStatus();  // not again
-      }
     }
     bool busy = false;
     if (auto s = SealOne(oldest, codec, &busy); !s.ok()) {
