@@ -682,7 +682,7 @@ absl::Status Log::RollLocked(size_t needed) {
         fs_->Remove(spare).IgnoreError();
       }
     }
-    if (!created.ok() || *created == nullptr) created = Segment::Create(fs_, dir_, next_seq_, capacity);
+    if (!created.ok()) created = Segment::Create(fs_, dir_, next_seq_, capacity);
     if (!created.ok()) return created.status();
     next = *created;
   }
