@@ -38,11 +38,21 @@ IndexBuilder::IndexBuilder(uint64_t base_sequence) {
   index_.last_sequence = base_sequence - 1;
 }
 
-uint32_t IndexBuilder::Intern(absl::string_view s, std::vector<std::string>* names,
-                              absl::flat_hash_map<std::string, uint32_t>* ids) {
-  auto [it, inserted] = ids->try_emplace(s, static_cast<uint32_t>(names->size()));
-  if (inserted) names->emplace_back(s);
+uint32_t IndexBuilder::Lookup(absl::string_view s, uint32_t next_id, Ids* ids, bool* inserted) {
+  *inserted = false;
+  if (ids->last_id != UINT32_MAX && s == ids->last) return ids->last_id;
+  auto [it, added] = ids->map.try_emplace(s, next_id);
+  *inserted = added;
+  ids->last.assign(s.data(), s.size());
+  ids->last_id = it->second;
   return it->second;
+}
+
+uint32_t IndexBuilder::Intern(absl::string_view s, std::vector<std::string>* names, Ids* ids) {
+  bool inserted = false;
+  const uint32_t id = Lookup(s, static_cast<uint32_t>(names->size()), ids, &inserted);
+  if (inserted) names->emplace_back(s);
+  return id;
 }
 
 void IndexBuilder::Bump(IdCounts* counts, uint32_t id) {
@@ -56,13 +66,13 @@ void IndexBuilder::Bump(IdCounts* counts, uint32_t id) {
 }
 
 void IndexBuilder::Add(uint64_t sequence, const EventKeys& keys, absl::string_view event) {
-  auto [it, inserted] =
-      session_ids_.try_emplace(keys.session_id, static_cast<uint32_t>(index_.sessions.size()));
+  bool inserted = false;
+  const uint32_t session = Lookup(keys.session_id, static_cast<uint32_t>(index_.sessions.size()),
+                                  &session_ids_, &inserted);
   if (inserted) {
     index_.sessions.emplace_back();
     index_.sessions.back().id = std::string(keys.session_id);
   }
-  const uint32_t session = it->second;
   SessionSummary& s = index_.sessions[session];
   const uint32_t type = Intern(keys.event_type, &index_.types, &type_ids_);
   if (keys.event_type == "tool_call") type_tool_call_ = type;

@@ -29,12 +29,21 @@ class IndexBuilder {
   SegmentIndex Finish(uint64_t sealed_size);
 
  private:
-  static uint32_t Intern(absl::string_view s, std::vector<std::string>* names,
-                         absl::flat_hash_map<std::string, uint32_t>* ids);
+  // A name's id, and the last name looked up: in sealed order the next
+  // event mostly has the same session, type and tool, and comparing with
+  // the last one costs less than hashing (bench/RESULTS.md).
+  struct Ids {
+    absl::flat_hash_map<std::string, uint32_t> map;
+    std::string last;
+    uint32_t last_id = UINT32_MAX;
+  };
+  // The id of `s` in `ids` (new ones get the next id; *inserted says so).
+  static uint32_t Lookup(absl::string_view s, uint32_t next_id, Ids* ids, bool* inserted);
+  static uint32_t Intern(absl::string_view s, std::vector<std::string>* names, Ids* ids);
   static void Bump(IdCounts* counts, uint32_t id);
 
   SegmentIndex index_;
-  absl::flat_hash_map<std::string, uint32_t> session_ids_, type_ids_, tool_ids_;
+  Ids session_ids_, type_ids_, tool_ids_;
   BlockSummary block_;
   uint32_t type_tool_call_ = UINT32_MAX;
 };

@@ -111,6 +111,8 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   std::vector<Item> items;
   absl::flat_hash_map<absl::string_view, uint32_t> session_of;
   std::vector<uint32_t> session_sizes;
+  uint32_t last_session = UINT32_MAX;
+  absl::string_view last_session_id;
   SegmentScanner scanner(raw.path(), raw.contents(), kSegmentHeaderSize, raw.size(), base,
                          SegmentScanner::Mode::kStopAtDamage);
   RecordView rec;
@@ -125,10 +127,17 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
     it.keys.timestamp = rec.timestamp;
     it.keys.has_timestamp = (rec.flags & kFlagHasTimestamp) != 0;
     it.keys.error = (rec.flags & kFlagError) != 0;
-    auto [pos, inserted] =
-        session_of.try_emplace(it.keys.session_id, static_cast<uint32_t>(session_sizes.size()));
-    if (inserted) session_sizes.push_back(0);
-    it.session = pos->second;
+    // Events of one session mostly follow each other (a directory import
+    // appends a session at a time): the last one is compared before the
+    // map is asked.
+    if (last_session == UINT32_MAX || it.keys.session_id != last_session_id) {
+      auto [pos, inserted] =
+          session_of.try_emplace(it.keys.session_id, static_cast<uint32_t>(session_sizes.size()));
+      if (inserted) session_sizes.push_back(0);
+      last_session = pos->second;
+      last_session_id = it.keys.session_id;  // a view into the raw segment, valid while sealing
+    }
+    it.session = last_session;
     ++session_sizes[it.session];
     stats.event_bytes += rec.event.size();
     items.push_back(it);
