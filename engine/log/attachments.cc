@@ -178,8 +178,12 @@ absl::StatusOr<std::unique_ptr<AttachmentStore>> AttachmentStore::Load(
     while (at + kAttachRecordHeaderSize <= size) {
       std::string header;
       if (auto s = (*file)->Read(at, kAttachRecordHeaderSize, &header); !s.ok()) return s;
+      if (header.size() < kAttachRecordHeaderSize) {
+        report(path, at, size, "attachment record truncated");
+        break;
+      }
       const uint64_t len = AttachPayloadSize(header.data());
-      if (header.size() < kAttachRecordHeaderSize || len > size - at - kAttachRecordHeaderSize) {
+      if (len > size - at - kAttachRecordHeaderSize) {
         report(path, at, size, "attachment record runs past the end of the file");
         break;
       }
