@@ -25,6 +25,7 @@
 #include "engine/ndjson/importer.h"
 #include "engine/ndjson/pyjson.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/test_util.h"
 
 namespace tracelog {
@@ -573,6 +574,93 @@ TEST(ImportExportTest, ACrashAfterTheCommitOfAnImportWithRecycledSegmentsLosesNo
   got.erase("after/events.ndjson");
   got.erase("after/meta.json");
   EXPECT_TRUE(Tree(dir.Sub("src")) == got);
+}
+
+// An import on a file system that dies at step n (its n-th write, sync,
+// rename, ... fails, and every later one), after which the machine loses
+// what was not synced: the log is as it was before the import, or, if the
+// commit was durable, holds all of it. Never a part, never damage, never a
+// crash; the failure is an error status.
+TEST(ImportExportTest, AnImportOnADiskThatDiesAtAnyStepIsAllOrNothing) {
+  TempDir dir;
+  WorkloadOptions w;
+  w.seed = 8;
+  w.sessions = 10;
+  w.max_output_bytes = 16 << 10;
+  ASSERT_OK(WriteAgentStraceDir(w, dir.Sub("first"), nullptr));
+  w.seed = 9;
+  w.sessions = 30;
+  ASSERT_OK(WriteAgentStraceDir(w, dir.Sub("second"), nullptr));
+  // What a reader must see: the first import, or both.
+  auto want_first = Tree(dir.Sub("first"));
+  auto want_both = want_first;
+  for (const auto& [path, bytes] : Tree(dir.Sub("second"))) want_both[path] = bytes;
+  const std::string kLog = "/faultlog";
+  auto run = [&](uint64_t steps, bool* committed) {
+    ::tracelog::testing::FaultInjectionFileSystem ffs;
+    LogOptions o = Opts();
+    o.fs = &ffs;
+    o.seal_nice = 0;  // the background sealer is not starved by other tests
+    {
+      auto log = Log::Open(kLog, o);
+      ASSERT_OK(log);
+      auto first = (*log)->BeginImport();
+      ASSERT_OK(first);
+      ImportOptions io;
+      io.help_seal = true;
+      ASSERT_OK(ImportDirectory(log->get(), *first, dir.Sub("first"), io));
+      ASSERT_OK((*log)->CommitImport());
+      ASSERT_OK((*log)->Close());
+    }
+    ffs.FailAfter(steps);
+    *committed = false;
+    {
+      auto log = Log::Open(kLog, o);
+      if (log.ok()) {
+        auto first = (*log)->BeginImport();
+        if (first.ok()) {
+          ImportOptions io;
+          io.help_seal = true;
+          auto report = ImportDirectory(log->get(), *first, dir.Sub("second"), io);
+          if (report.ok() && (*log)->SealAll().ok() && (*log)->CommitImport().ok()) {
+            *committed = true;
+          }
+        }
+        (*log)->Close().IgnoreError();
+      }
+    }
+    ffs.SetAllFail(false);
+    ffs.DropUnsyncedData(::tracelog::testing::FaultInjectionFileSystem::DropMode::kTornTail,
+                         steps);
+    auto log = Log::Open(kLog, o);
+    SCOPED_TRACE(absl::StrCat("after dying at step ", steps));
+    ASSERT_OK(log);
+    const std::string out = dir.Sub(absl::StrCat("out-", steps));
+    std::vector<Corruption> damage;
+    auto exported = ExportDirectory(log->get(), out, ExportOptions(),
+                                    [&](const Corruption& c) { damage.push_back(c); });
+    ASSERT_OK(exported);
+    EXPECT_TRUE(damage.empty()) << "after dying at step " << steps << ": " << damage[0].ToString();
+    const auto got = Tree(out);
+    if (*committed) {
+      EXPECT_TRUE(got == want_both) << "a committed import is all there, step " << steps;
+    } else {
+      EXPECT_TRUE(got == want_first || got == want_both) << "all or nothing, step " << steps;
+    }
+    ASSERT_OK((*log)->Close());
+    fs::remove_all(out);
+  };
+  // Steps 0, 1, 2, 3, 5, 8, ... until an import completes without dying.
+  bool committed = false;
+  int runs = 0;
+  for (uint64_t a = 0, b = 1; !committed; ++runs) {
+    run(a, &committed);
+    if (::testing::Test::HasFatalFailure()) return;
+    const uint64_t next = a + b;
+    a = b;
+    b = next;
+  }
+  EXPECT_GT(runs, 8);
 }
 
 std::string ExportOne(const std::string& log_dir, const std::string& session,
