@@ -162,7 +162,15 @@ void EncodeAttachRecord(const AttachRecord& r, std::string* dst) {
 }
 
 uint32_t AttachPayloadSize(const char* src) { return DecodeFixed32(src); }
-uint64_t AttachPayloadChecksum(const char* src) { return DecodeFixed64(src + 8); }
+
+absl::Status DecodeAttachRecordHeader(absl::string_view src, uint32_t* payload_size,
+                                      uint64_t* payload_checksum) {
+  if (src.size() < kAttachRecordHeaderSize) return absl::DataLossError("attachment record truncated");
+  if (DecodeFixed32(src.data() + 4) != 0) return absl::DataLossError("attachment record: reserved bytes");
+  *payload_size = DecodeFixed32(src.data());
+  *payload_checksum = DecodeFixed64(src.data() + 8);
+  return absl::OkStatus();
+}
 
 absl::Status DecodeAttachPrefix(absl::string_view payload, AttachKind* kind, std::string* session,
                                 std::string* name, size_t* prefix_size) {
@@ -183,14 +191,14 @@ absl::Status DecodeAttachPrefix(absl::string_view payload, AttachKind* kind, std
 }
 
 absl::Status DecodeAttachRecord(absl::string_view src, AttachRecord* r) {
-  if (src.size() < kAttachRecordHeaderSize) return absl::DataLossError("attachment record truncated");
-  const uint32_t len = DecodeFixed32(src.data());
-  if (DecodeFixed32(src.data() + 4) != 0) return absl::DataLossError("attachment record: reserved bytes");
+  uint32_t len = 0;
+  uint64_t checksum = 0;
+  if (auto s = DecodeAttachRecordHeader(src, &len, &checksum); !s.ok()) return s;
   if (src.size() - kAttachRecordHeaderSize != len) {
     return absl::DataLossError("attachment record length does not match");
   }
   absl::string_view payload = src.substr(kAttachRecordHeaderSize);
-  if (Checksum64(payload) != AttachPayloadChecksum(src.data())) {
+  if (Checksum64(payload) != checksum) {
     return absl::DataLossError("attachment record checksum mismatch");
   }
   size_t prefix = 0;

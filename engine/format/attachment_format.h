@@ -94,8 +94,11 @@ void EncodeAttachRecordHeader(uint32_t payload_size, uint64_t payload_checksum, 
 // damage, or when `payload` ends within the prefix.
 absl::Status DecodeAttachPrefix(absl::string_view payload, AttachKind* kind, std::string* session,
                                 std::string* name, size_t* prefix_size);
-// The checksum in a record header at `src`; it covers the payload.
-uint64_t AttachPayloadChecksum(const char* src);
+// The payload length and checksum in the record header at the start of
+// `src`; DataLossError when it is shorter than a header or its reserved
+// bytes are not zero.
+absl::Status DecodeAttachRecordHeader(absl::string_view src, uint32_t* payload_size,
+                                      uint64_t* payload_checksum);
 // The payload length at `src` (a record header), checking nothing else.
 uint32_t AttachPayloadSize(const char* src);
 // Decodes the record whose header is at the start of `src` (header and

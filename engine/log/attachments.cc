@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/format/checksum.h"
-#include "engine/format/coding.h"
 #include "engine/io/atomic_file.h"
 
 namespace tracelog {
@@ -14,6 +13,48 @@ namespace {
 constexpr size_t kWriteChunk = 4 << 20;
 constexpr uint64_t kReadChunk = 4 << 20;
 }  // namespace
+
+// The payload of the record at `at` in `file` (its header, read by the
+// caller, is `header`), read in pieces of at most kReadChunk and checked
+// against the header's checksum: its kind, session and name in *kind,
+// *session, *name, its content to `content` (whose error stops it and is
+// returned, like an I/O error). *damage says why the record is unreadable
+// (OK if it is not).
+absl::Status StreamRecord(File* file, uint64_t at, absl::string_view header, AttachKind* kind,
+                          std::string* session, std::string* name,
+                          const std::function<absl::Status(absl::string_view)>& content,
+                          absl::Status* damage) {
+  uint32_t len = 0;
+  uint64_t checksum = 0;
+  *damage = DecodeAttachRecordHeader(header, &len, &checksum);
+  if (damage->ok() && len == 0) *damage = absl::DataLossError("empty attachment record");
+  Checksum64Stream sum;
+  std::string piece;
+  for (uint64_t done = 0; damage->ok() && done < len;) {
+    const uint64_t n = std::min<uint64_t>(len - done, kReadChunk);
+    if (auto s = file->Read(at + kAttachRecordHeaderSize + done, n, &piece); !s.ok()) return s;
+    if (piece.size() != n) {
+      *damage = absl::DataLossError("attachment record truncated");
+      break;
+    }
+    sum.Update(piece);
+    absl::string_view part = piece;
+    if (done == 0) {
+      size_t prefix = 0;
+      *damage = DecodeAttachPrefix(part, kind, session, name, &prefix);
+      if (!damage->ok()) break;
+      part.remove_prefix(prefix);
+    }
+    if (!part.empty()) {
+      if (auto s = content(part); !s.ok()) return s;
+    }
+    done += n;
+  }
+  if (damage->ok() && sum.Digest() != checksum) {
+    *damage = absl::DataLossError("attachment record checksum mismatch");
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::optional<uint64_t>> ImportInProgress(FileSystem* fs, const std::string& dir,
                                                          const std::vector<std::string>& names) {
@@ -188,35 +229,21 @@ absl::StatusOr<std::unique_ptr<AttachmentStore>> AttachmentStore::Load(
         break;
       }
       const uint64_t end = at + kAttachRecordHeaderSize + len;
-      Checksum64Stream payload_sum, content_sum;
+      Checksum64Stream content_sum;
       AttachKind kind{};
       std::string session, name, content;  // content: of a layout only
       absl::Status bad;
-      if (DecodeFixed32(header.data() + 4) != 0) bad = absl::DataLossError("attachment record: reserved bytes");
-      for (uint64_t done = 0; bad.ok() && done < len;) {
-        std::string piece;
-        const uint64_t n = std::min<uint64_t>(len - done, kReadChunk);
-        if (auto s = (*file)->Read(at + kAttachRecordHeaderSize + done, n, &piece); !s.ok()) {
-          return s;
-        }
-        if (piece.size() != n) {
-          bad = absl::DataLossError("attachment record truncated");
-          break;
-        }
-        payload_sum.Update(piece);
-        absl::string_view part = piece;
-        if (done == 0) {
-          size_t prefix = 0;
-          bad = DecodeAttachPrefix(part, &kind, &session, &name, &prefix);
-          part.remove_prefix(std::min(prefix, part.size()));
-        }
-        content_sum.Update(part);
-        if (kind == AttachKind::kEventsLayout) content.append(part.data(), part.size());
-        done += n;
-      }
-      if (bad.ok() && len == 0) bad = absl::DataLossError("empty attachment record");
-      if (bad.ok() && payload_sum.Digest() != AttachPayloadChecksum(header.data())) {
-        bad = absl::DataLossError("attachment record checksum mismatch");
+      if (auto s = StreamRecord(file->get(), at, header, &kind, &session, &name,
+                                [&](absl::string_view part) {
+                                  content_sum.Update(part);
+                                  if (kind == AttachKind::kEventsLayout) {
+                                    content.append(part.data(), part.size());
+                                  }
+                                  return absl::OkStatus();
+                                },
+                                &bad);
+          !s.ok()) {
+        return s;
       }
       if (!bad.ok()) {
         report(path, at, end, std::string(bad.message()));
@@ -273,42 +300,23 @@ absl::Status AttachmentStore::ReadTo(
     const Entry& e, const std::function<absl::Status(absl::string_view)>& sink) const {
   auto f = fs_->Open(e.path, OpenMode::kRead);
   if (!f.ok()) return f.status();
-  auto damaged = [&](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat(e.path, ": record at offset ", e.offset, ": ", why));
-  };
   std::string header;
   if (auto s = (*f)->Read(e.offset, kAttachRecordHeaderSize, &header); !s.ok()) return s;
+  absl::Status damage;
   if (header.size() < kAttachRecordHeaderSize || e.size < kAttachRecordHeaderSize ||
       AttachPayloadSize(header.data()) != e.size - kAttachRecordHeaderSize) {
-    return damaged("attachment record length does not match");
-  }
-  const uint64_t len = e.size - kAttachRecordHeaderSize;
-  Checksum64Stream sum;
-  std::string piece;
-  for (uint64_t done = 0; done < len;) {
-    const uint64_t n = std::min<uint64_t>(len - done, kReadChunk);
-    if (auto s = (*f)->Read(e.offset + kAttachRecordHeaderSize + done, n, &piece); !s.ok()) {
+    damage = absl::DataLossError("attachment record length does not match");
+  } else {
+    AttachKind kind;
+    std::string session, name;
+    if (auto s = StreamRecord(f->get(), e.offset, header, &kind, &session, &name, sink, &damage);
+        !s.ok()) {
       return s;
     }
-    if (piece.size() != n) return damaged("attachment record truncated");
-    sum.Update(piece);
-    absl::string_view part = piece;
-    if (done == 0) {
-      AttachKind kind;
-      std::string session, name;
-      size_t prefix = 0;
-      if (auto s = DecodeAttachPrefix(part, &kind, &session, &name, &prefix); !s.ok()) {
-        return damaged(s.message());
-      }
-      part.remove_prefix(prefix);
-    }
-    if (!part.empty()) {
-      if (auto s = sink(part); !s.ok()) return s;
-    }
-    done += n;
   }
-  if (sum.Digest() != AttachPayloadChecksum(header.data())) {
-    return damaged("attachment record checksum mismatch");
+  if (!damage.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(e.path, ": record at offset ", e.offset, ": ", damage.message()));
   }
   return absl::OkStatus();
 }

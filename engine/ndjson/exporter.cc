@@ -122,11 +122,10 @@ class OutDir {
 
   // Cuts the last `n` bytes of the file at `rel`.
   absl::Status TrimEnd(absl::string_view rel, uint64_t n) {
-    const size_t slash = rel.rfind('/');
-    auto d = Dir(slash == absl::string_view::npos ? "" : rel.substr(0, slash));
-    if (!d.ok()) return d.status();
-    const std::string name(slash == absl::string_view::npos ? rel : rel.substr(slash + 1));
-    UniqueFd f(::openat(d->get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd dir;
+    std::string name;
+    if (auto s = Parent(rel, &dir, &name); !s.ok()) return s;
+    UniqueFd f(::openat(dir.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
     struct stat st;
     if (f.get() < 0 || ::fstat(f.get(), &st) != 0) return PosixError("cannot open", Describe(rel));
     if (static_cast<uint64_t>(st.st_size) < n || ::ftruncate(f.get(), st.st_size - n) != 0) {
@@ -141,6 +140,17 @@ class OutDir {
   // Opens the file at `rel` for writing (created 0600; with `append` added
   // to), and the directory holding it (*dir, *name).
   absl::StatusOr<UniqueFd> Create(absl::string_view rel, bool append, UniqueFd* dir, std::string* name) {
+    if (auto s = Parent(rel, dir, name); !s.ok()) return s;
+    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+    flags |= append ? O_APPEND : (force_ ? O_TRUNC : O_EXCL);
+    UniqueFd f(::openat(dir->get(), name->c_str(), flags, 0600));
+    if (f.get() < 0) return PosixError("cannot create", Describe(rel));
+    return f;
+  }
+
+  // The directory holding `rel` (created as needed) and its last component,
+  // checked to be a safe name.
+  absl::Status Parent(absl::string_view rel, UniqueFd* dir, std::string* name) {
     const size_t slash = rel.rfind('/');
     const absl::string_view parent = slash == absl::string_view::npos ? "" : rel.substr(0, slash);
     *name = std::string(slash == absl::string_view::npos ? rel : rel.substr(slash + 1));
@@ -150,11 +160,7 @@ class OutDir {
     auto d = Dir(parent);
     if (!d.ok()) return d.status();
     *dir = std::move(*d);
-    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
-    flags |= append ? O_APPEND : (force_ ? O_TRUNC : O_EXCL);
-    UniqueFd f(::openat(dir->get(), name->c_str(), flags, 0600));
-    if (f.get() < 0) return PosixError("cannot create", Describe(rel));
-    return f;
+    return absl::OkStatus();
   }
 
   absl::Status WriteAll(int fd, absl::string_view bytes, absl::string_view rel) {

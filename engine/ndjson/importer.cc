@@ -394,14 +394,8 @@ class Importer {
       // Stored before: a pass that only hashes it, to store it again only
       // if it changed.
       Checksum64Stream sum;
-      if (auto st = ReadPieces(fd->get(), f.path, &piece_,
-                               [&](absl::string_view p) {
-                                 sum.Update(p);
-                                 return absl::OkStatus();
-                               });
-          !st.ok()) {
-        return st;
-      }
+      uint64_t size = 0;
+      if (auto st = HashFile(fd->get(), f.path, &sum, &size); !st.ok()) return st;
       if (sum.Digest() == prev->content_hash) return absl::OkStatus();
       if (auto st = Rewind(fd->get(), 0, f.path); !st.ok()) return st;
     }
@@ -416,18 +410,22 @@ class Importer {
   }
 
   // Hashes `fd` from its current offset to its end: the whole file in
-  // *total (and its size in *size), and its first `split` bytes in
-  // *at_split (when it has that many; *has_split says whether it has).
-  absl::Status HashFile(int fd, const std::string& path, uint64_t split, Checksum64Stream* total,
-                        uint64_t* size, Checksum64Stream* at_split, bool* has_split) {
+  // *total (and its size in *size), and, if `at_split` is given, its first
+  // `split` bytes in *at_split (when it has that many; *has_split says
+  // whether it has).
+  absl::Status HashFile(int fd, const std::string& path, Checksum64Stream* total, uint64_t* size,
+                        uint64_t split = 0, Checksum64Stream* at_split = nullptr,
+                        bool* has_split = nullptr) {
     *size = 0;
-    *has_split = split == 0;
+    bool split_seen = at_split == nullptr || split == 0;
+    if (has_split != nullptr) *has_split = split_seen;
     return ReadPieces(fd, path, &piece_, [&](absl::string_view p) {
-      if (!*has_split && *size + p.size() >= split) {
+      if (!split_seen && *size + p.size() >= split) {
         const size_t head = static_cast<size_t>(split - *size);
         total->Update(p.substr(0, head));
         *at_split = *total;
-        *has_split = true;
+        split_seen = true;
+        if (has_split != nullptr) *has_split = true;
         total->Update(p.substr(head));
       } else {
         total->Update(p);
@@ -451,7 +449,7 @@ class Importer {
       // A first pass that only hashes: unchanged, grown, or changed?
       Checksum64Stream at_old;
       bool long_enough = false;
-      if (auto st = HashFile(fd, f.path, old->file_bytes, &sum, &seen_bytes, &at_old, &long_enough);
+      if (auto st = HashFile(fd, f.path, &sum, &seen_bytes, old->file_bytes, &at_old, &long_enough);
           !st.ok()) {
         return st;
       }
@@ -550,7 +548,7 @@ class Importer {
     }
     layout.file_bytes = bytes;
     layout.file_hash = sum.Digest();
-    layout.final_newline = bytes == 0 || (bytes == from ? old->final_newline : final_newline);
+    layout.final_newline = final_newline;  // new lines were read, or the file is empty
     layout.lines = line;
     CountFile(f.size);
     AttachRecord r;

@@ -111,17 +111,24 @@ LogOptions Opts() {
   return o;
 }
 
+// Begins an import on `log` and imports `src` into it, sealing as it goes
+// (as `tracelog import` does: segments are sealed and recycled); the caller
+// commits or abandons it.
+absl::StatusOr<ImportReport> ImportInto(Log* log, const std::string& src,
+                                        ImportOptions options = {}) {
+  auto first = log->BeginImport();
+  if (!first.ok()) return first.status();
+  options.help_seal = true;
+  return ImportDirectory(log, *first, src, options);
+}
+
 // Imports `src` as one import; commits on success, else abandons it (the
 // next open rolls it back).
 absl::StatusOr<ImportReport> Import(const std::string& log_dir, const std::string& src,
                                     const ImportOptions& options = {}) {
   auto log = Log::Open(log_dir, Opts());
   if (!log.ok()) return log.status();
-  auto first = (*log)->BeginImport();
-  if (!first.ok()) return first.status();
-  ImportOptions o = options;
-  o.help_seal = true;  // as `tracelog import` does: segments are sealed and recycled
-  auto report = ImportDirectory(log->get(), *first, src, o);
+  auto report = ImportInto(log->get(), src, options);
   if (report.ok()) {
     if (auto s = (*log)->CommitImport(); !s.ok()) return s;
   }
@@ -488,11 +495,7 @@ TEST(ImportExportTest, ReadersDoNotSeeAnImportInProgressAndACrashRollsItBack) {
   if (pid == 0) {
     auto log = Log::Open(dir.Sub("log"), Opts());
     if (!log.ok()) ::_exit(3);
-    auto first = (*log)->BeginImport();
-    if (!first.ok()) ::_exit(4);
-    ImportOptions o;
-    o.help_seal = true;
-    if (!ImportDirectory(log->get(), *first, dir.Sub("more"), o).ok()) ::_exit(5);
+    if (!ImportInto(log->get(), dir.Sub("more")).ok()) ::_exit(5);
     (void)::write(ready[1], "x", 1);
     ::pause();
     ::_exit(0);
@@ -542,11 +545,7 @@ TEST(ImportExportTest, ACrashAfterTheCommitOfAnImportWithRecycledSegmentsLosesNo
   if (pid == 0) {
     auto log = Log::Open(dir.Sub("log"), Opts());
     if (!log.ok()) ::_exit(3);
-    auto first = (*log)->BeginImport();
-    if (!first.ok()) ::_exit(4);
-    ImportOptions o;
-    o.help_seal = true;
-    if (!ImportDirectory(log->get(), *first, dir.Sub("src"), o).ok()) ::_exit(5);
+    if (!ImportInto(log->get(), dir.Sub("src")).ok()) ::_exit(5);
     if (!(*log)->CommitImport().ok()) ::_exit(6);
     if ((*log)->Stats().recycled_segments < 2) ::_exit(7);
     for (int i = 0; i < 3; ++i) {
@@ -604,11 +603,7 @@ TEST(ImportExportTest, AnImportOnADiskThatDiesAtAnyStepIsAllOrNothing) {
     {
       auto log = Log::Open(kLog, o);
       ASSERT_OK(log);
-      auto first = (*log)->BeginImport();
-      ASSERT_OK(first);
-      ImportOptions io;
-      io.help_seal = true;
-      ASSERT_OK(ImportDirectory(log->get(), *first, dir.Sub("first"), io));
+      ASSERT_OK(ImportInto(log->get(), dir.Sub("first")));
       ASSERT_OK((*log)->CommitImport());
       ASSERT_OK((*log)->Close());
     }
@@ -617,15 +612,8 @@ TEST(ImportExportTest, AnImportOnADiskThatDiesAtAnyStepIsAllOrNothing) {
     {
       auto log = Log::Open(kLog, o);
       if (log.ok()) {
-        auto first = (*log)->BeginImport();
-        if (first.ok()) {
-          ImportOptions io;
-          io.help_seal = true;
-          auto report = ImportDirectory(log->get(), *first, dir.Sub("second"), io);
-          if (report.ok() && (*log)->SealAll().ok() && (*log)->CommitImport().ok()) {
-            *committed = true;
-          }
-        }
+        *committed = ImportInto(log->get(), dir.Sub("second")).ok() && (*log)->SealAll().ok() &&
+                     (*log)->CommitImport().ok();
         (*log)->Close().IgnoreError();
       }
     }
