@@ -73,6 +73,13 @@ LogOptions Options() {
   LogOptions o;
   o.sync.kind = SyncPolicy::Kind::kNever;  // as `tracelog import`: durable at the commit
   o.seal_nice = 0;                         // and sealing on the other core meanwhile
+  o.prefault_bytes = 8 << 20;              // its pre-fault window
+  return o;
+}
+
+ImportOptions Importing() {
+  ImportOptions o;
+  o.help_seal = true;  // as `tracelog import`: the importing thread seals too
   return o;
 }
 
@@ -85,7 +92,7 @@ void BM_Import_Directory(benchmark::State& state) {
     auto log = Log::Open(dir, Options());
     if (!log.ok()) state.SkipWithError("open");
     auto first = (*log)->BeginImport();
-    auto report = ImportDirectory(log->get(), *first, tree.root, ImportOptions());
+    auto report = ImportDirectory(log->get(), *first, tree.root, Importing());
     if (!report.ok()) state.SkipWithError(std::string(report.status().message()).c_str());
     // As `tracelog import`: sealed, then committed.
     if (!(*log)->SealAll().ok() || !(*log)->CommitImport().ok() || !(*log)->Close().ok()) {
@@ -114,7 +121,7 @@ const std::string& ImportedLog() {
     auto* d = new std::string(bench::FreshDir("ndjson-log"));
     auto log = Log::Open(*d, Options());
     auto first = (*log)->BeginImport();
-    if (!ImportDirectory(log->get(), *first, TheTree().root, ImportOptions()).ok() ||
+    if (!ImportDirectory(log->get(), *first, TheTree().root, Importing()).ok() ||
         !(*log)->SealAll().ok() || !(*log)->CommitImport().ok() || !(*log)->Close().ok()) {
       std::abort();
     }
