@@ -59,6 +59,9 @@ class File {
   virtual absl::Status ZeroRange(uint64_t offset, uint64_t len) = 0;
   // Maps [0, size) shared; writable mappings need a file opened for writing.
   virtual absl::StatusOr<std::unique_ptr<Mapping>> Map(uint64_t size, bool writable) = 0;
+  // A hint, after Sync: the file's cached pages are not needed soon; the
+  // page cache may let them go. Default: nothing.
+  virtual void DropCache() {}
 };
 
 // An exclusive lock on a file, released on destruction.

@@ -144,6 +144,8 @@ class PosixFile final : public File {
     return absl::OkStatus();
   }
 
+  void DropCache() override { posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED); }
+
   absl::StatusOr<std::unique_ptr<Mapping>> Map(uint64_t size, bool writable) override {
     if (size == 0) return std::unique_ptr<Mapping>(new PosixMapping(nullptr, 0));
     void* p = mmap(nullptr, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd_, 0);

@@ -682,7 +682,9 @@ absl::Status Log::RollLocked(size_t needed) {
         fs_->Remove(spare).IgnoreError();
       }
     }
-    if (!created.ok()) created = Segment::Create(fs_, dir_, next_seq_, capacity);
+    if (!created.ok()) {
+      created = Segment::Create(fs_, dir_, next_seq_, capacity, /*for_import=*/import_from_ != 0);
+    }
     if (!created.ok()) return created.status();
     next = *created;
   }
@@ -1120,7 +1122,10 @@ void Log::SealLoop() {
     seal_queue_.pop_front();
     if (std::find(seal_failed_.begin(), seal_failed_.end(), base) != seal_failed_.end()) continue;
     l.unlock();
-    const absl::Status s = SealOne(base, &codec);
+    // A segment another thread is sealing (an importer helping, SealAll) is
+    // left to it: waiting for it would idle this core while others queue.
+    bool busy = false;
+    const absl::Status s = SealOne(base, &codec, &busy);
     l.lock();
     // A failure leaves the raw segment authoritative; the next process that
     // opens the log for writing (or SealAll) tries again.
@@ -1160,7 +1165,12 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
     }
     seal_done_cv_.notify_all();
   };
-  auto stats = SealSegment(fs_, dir_, *raw, options_.seal, dicts_.get(), codec);
+  SealOptions seal = options_.seal;
+  {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    seal.drop_cache = import_from_ != 0 && base >= import_from_;  // SealOptions::drop_cache
+  }
+  auto stats = SealSegment(fs_, dir_, *raw, seal, dicts_.get(), codec);
   if (!stats.ok()) {
     done();
     return stats.status();
@@ -1281,6 +1291,10 @@ absl::Status Log::SealBacklog(size_t keep, BlockCodec* codec) {
         if (waiting++ == 0) oldest = b;
       }
       if (waiting <= keep) return absl::OkStatus();
+      // While another thread trains the log's first dictionary, a segment
+      // sealed here would wait for it: the caller goes on writing instead,
+      // up to two more segments.
+      if (dicts_->training() && waiting <= keep + 2) return absl::OkStatus();
     }
     bool busy = false;
     if (auto s = SealOne(oldest, codec, &busy); !s.ok()) {

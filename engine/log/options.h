@@ -64,6 +64,13 @@ struct SealOptions {
   // A segment with fewer event bytes than this does not train a dictionary.
   // Default: 8 MiB.
   uint64_t dictionary_min_bytes = 8 << 20;
+  // Let the page cache drop a sealed file's pages once it is synced. Set by
+  // the log for the segments of an import: there the next sealed file's
+  // writes reuse the freed pages, and on this kind of VM a page the kernel
+  // has not used for a while costs ~3 ms per MB on first touch, a third of
+  // a bulk import's sealing time otherwise spent copying (bench/RESULTS.md).
+  // Queries then read those files from disk once. Default: false.
+  bool drop_cache = false;
 };
 
 // Parses a byte count: digits, optionally followed by k, m, g or t (powers of

@@ -6,7 +6,8 @@
 namespace tracelog {
 
 absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(FileSystem* fs, const std::string& dir,
-                                                         uint64_t base, uint64_t capacity) {
+                                                         uint64_t base, uint64_t capacity,
+                                                         bool for_import) {
   const std::string path = JoinPath(dir, SegmentFileName(base));
   const std::string tmp = path + ".tmp";
   if (auto exists = fs->Exists(tmp); exists.ok() && *exists) {
@@ -27,7 +28,9 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(FileSystem* fs, const s
   char buf[kSegmentHeaderSize];
   EncodeSegmentHeader(header, buf);
   if (auto s = (*file)->Write(0, absl::string_view(buf, sizeof(buf))); !s.ok()) return fail(s);
-  if (auto s = (*file)->Sync(); !s.ok()) return fail(s);
+  if (!for_import) {
+    if (auto s = (*file)->Sync(); !s.ok()) return fail(s);
+  }
   if (auto s = fs->Rename(tmp, path); !s.ok()) return fail(s);
   // From here a failure must not leave the file behind: recovery would take
   // an empty segment with this base for part of the log.
@@ -37,7 +40,9 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(FileSystem* fs, const s
     fs->SyncDir(dir).IgnoreError();
     return s;
   };
-  if (auto s = fs->SyncDir(dir); !s.ok()) return fail_renamed(s);
+  if (!for_import) {
+    if (auto s = fs->SyncDir(dir); !s.ok()) return fail_renamed(s);
+  }
   auto mapping = (*file)->Map(capacity, /*writable=*/true);
   if (!mapping.ok()) return fail_renamed(mapping.status());
   return std::shared_ptr<Segment>(

@@ -22,9 +22,14 @@ class Segment {
   // Creates dir/SegmentFileName(base) crash-safely: header and reserved space
   // go into a temporary file that is synced, renamed into place, and the
   // directory synced. ResourceExhaustedError if the disk is full (nothing is
-  // left behind). The result is mapped writable.
+  // left behind). The result is mapped writable. `for_import`: nothing is
+  // synced (as for Recycle below): an import's commit syncs its segments and
+  // the directory, and its rollback removes them; an fdatasync of a fresh
+  // preallocated file and a directory sync at every roll stalled the
+  // importing thread for tens of milliseconds each.
   static absl::StatusOr<std::shared_ptr<Segment>> Create(FileSystem* fs, const std::string& dir,
-                                                         uint64_t base, uint64_t capacity);
+                                                         uint64_t base, uint64_t capacity,
+                                                         bool for_import = false);
   // Turns the file at `spare_path` (a segment that was sealed, whose pages
   // are still in the page cache) into dir/SegmentFileName(base): a new
   // header, then the rename. Writing over resident pages costs neither the

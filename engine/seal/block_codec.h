@@ -92,6 +92,10 @@ class DictionaryStore {
   // Held while a dictionary is chosen or trained, so that segments sealed
   // at once do not each train one.
   std::mutex& training_mutex() { return training_mu_; }
+  // True while a thread trains a dictionary (under training_mutex): a
+  // segment sealed meanwhile would wait for it.
+  bool training() const { return training_.load(std::memory_order_relaxed); }
+  void set_training(bool on) { training_.store(on, std::memory_order_relaxed); }
   // Remembers (for this process) that training did not pay.
   void Decline() { declined_.store(true); }
   bool declined() const { return declined_.load(); }
@@ -104,6 +108,7 @@ class DictionaryStore {
   std::shared_ptr<const Dictionary> current_;
   bool current_loaded_ = false;
   std::atomic<bool> declined_{false};
+  std::atomic<bool> training_{false};
   std::mutex training_mu_;
 };
 

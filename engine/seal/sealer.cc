@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "engine/format/checksum.h"
@@ -37,6 +38,8 @@ absl::StatusOr<std::shared_ptr<const Dictionary>> ChooseDictionary(
       dicts->declined()) {
     return std::shared_ptr<const Dictionary>();
   }
+  dicts->set_training(true);
+  absl::Cleanup trained_or_not = [dicts] { dicts->set_training(false); };
   // Samples spread over the segment, about 32 times the dictionary size.
   const uint64_t budget = 32 * static_cast<uint64_t>(options.dictionary_size);
   const size_t step = std::max<uint64_t>(1, event_bytes / std::max<uint64_t>(budget, 1));
@@ -266,6 +269,7 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   EncodeSealedHeader(header, hb);
   if (auto s = (*file)->Write(0, absl::string_view(hb, sizeof(hb))); !s.ok()) return fail(s);
   if (auto s = (*file)->Sync(); !s.ok()) return fail(s);
+  if (options.drop_cache) (*file)->DropCache();
   file->reset();
   stats.sealed_bytes = header.data_end;
 

@@ -3,11 +3,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
 #include <cstdio>
 #include <thread>
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "bench/workload.h"
@@ -255,6 +260,210 @@ TEST(SealTest, ASealedSegmentIsDurableWithoutItsRawFileBeingSynced) {
   uint64_t corruptions = 1;
   EXPECT_EQ(EventsOf(again->get(), &corruptions), events);
   EXPECT_EQ(corruptions, 0u);
+}
+
+// The segments an import creates are not synced as they are created (a
+// preallocated file's fdatasync and a directory sync at every roll): the
+// commit syncs them. A crash after the commit loses nothing; one before it
+// leaves the log as it was.
+TEST(SealTest, AnImportSyncsItsSegmentsAtTheCommitNotAtEveryRoll) {
+  const std::vector<std::string> events = Fleet(12);
+  FaultInjectionFileSystem fs;
+  ASSERT_OK(fs.CreateDir("/log"));
+  LogOptions o = Small(&fs);
+  o.never_sync_backlog_bytes = 1ull << 40;  // no background sync during the test
+  {
+    auto log = Log::Open("/log", o);
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->BeginImport());  // (fewer than 16 rolled segments, which would be synced)
+    const uint64_t before = fs.syncs();
+    AppendAll(log->get(), events);
+    ASSERT_GT((*log)->Stats().segments, 4u);
+    EXPECT_EQ(fs.syncs(), before) << "a segment created for the import was synced";
+    ASSERT_OK((*log)->CommitImport());
+    EXPECT_GT(fs.syncs(), before);
+    log->reset();  // the process dies after the commit
+  }
+  fs.DropUnsyncedData(FaultInjectionFileSystem::DropMode::kUnsynced, 1);
+  {
+    auto log = Log::Open("/log", o);
+    ASSERT_OK(log);
+    uint64_t corruptions = 1;
+    EXPECT_EQ(EventsOf(log->get(), &corruptions), events);
+    EXPECT_EQ(corruptions, 0u);
+    ASSERT_OK((*log)->BeginImport());
+    AppendAll(log->get(), events);
+    log->reset();  // the process dies during a second import
+  }
+  fs.DropUnsyncedData(FaultInjectionFileSystem::DropMode::kTornTail, 2);
+  auto again = Log::Open("/log", o);
+  ASSERT_OK(again);
+  EXPECT_EQ((*again)->recovery().rolled_back_import, events.size() + 1);  // its first sequence
+  uint64_t corruptions = 1;
+  EXPECT_EQ(EventsOf(again->get(), &corruptions), events);
+  EXPECT_EQ(corruptions, 0u);
+}
+
+// The sealed files of an import's segments leave the page cache once they
+// are synced (SealOptions::drop_cache); those of ordinary appends stay.
+TEST(SealTest, AnImportsSealedFilesLeaveThePageCache) {
+  const std::vector<std::string> events = Fleet(30);
+  FaultInjectionFileSystem fs;
+  ASSERT_OK(fs.CreateDir("/log"));
+  auto log = Log::Open("/log", Small(&fs));
+  ASSERT_OK(log);
+  AppendAll(log->get(), events);
+  ASSERT_OK((*log)->SealAll());
+  EXPECT_TRUE(fs.dropped_caches().empty());
+  auto from = (*log)->BeginImport();
+  ASSERT_OK(from);
+  AppendAll(log->get(), events);
+  ASSERT_OK((*log)->SealAll());
+  const std::vector<std::string> dropped = fs.dropped_caches();
+  ASSERT_FALSE(dropped.empty());
+  for (const std::string& path : dropped) {
+    const std::string name = path.substr(path.rfind('/') + 1);
+    ASSERT_TRUE(absl::EndsWith(name, ".sealed.tmp")) << name;
+    auto base = ParseSealedFileName(name.substr(0, name.size() - 4));
+    ASSERT_TRUE(base.has_value()) << name;
+    EXPECT_GE(*base, *from) << name << " is not a segment of the import";
+  }
+  ASSERT_OK((*log)->CommitImport());
+  EXPECT_EQ(EventsOf(log->get()).size(), 2 * events.size());
+}
+
+// The background sealer leaves a segment that another thread is sealing (an
+// importer helping, Log::SealBacklog) to that thread and goes on with the
+// next one, instead of waiting for it with a core idle.
+TEST(SealTest, TheBackgroundSealerSkipsASegmentAnotherThreadIsSealing) {
+  const std::vector<std::string> events = Fleet(30);
+  FaultInjectionFileSystem fs;
+  ASSERT_OK(fs.CreateDir("/log"));
+  LogOptions o = Small(&fs);
+  o.seal_on_roll = true;
+  o.seal.dictionary_size = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::string> hold;                   // sealed files whose writers wait
+  std::map<std::string, std::thread::id> held;  // writers waiting, by file
+  std::set<std::string> written;                // sealed files written to
+  auto sealed_tmp = [](uint64_t base) { return "/log/" + SealedFileName(base) + ".tmp"; };
+  hold.insert(sealed_tmp(1));
+  fs.SetWriteHook([&](const std::string& path) {
+    std::unique_lock<std::mutex> l(mu);
+    written.insert(path);
+    cv.notify_all();
+    if (hold.count(path) == 0) return;
+    held[path] = std::this_thread::get_id();
+    cv.notify_all();
+    cv.wait(l, [&] { return hold.count(path) == 0; });
+    held.erase(path);
+  });
+  auto log = Log::Open("/log", o);
+  ASSERT_OK(log);
+  absl::Cleanup release = [&] {  // before the log closes, whatever failed
+    std::lock_guard<std::mutex> g(mu);
+    hold.clear();
+    cv.notify_all();
+  };
+  ASSERT_OK((*log)->BeginImport());
+  AppendAll(log->get(), events);
+  // Segments 1, 2 and 3 are rolled: the background sealer holds 1.
+  std::vector<uint64_t> bases;
+  auto names = fs.ListDir("/log");
+  ASSERT_OK(names);
+  for (const std::string& n : *names) {
+    if (auto b = ParseSegmentFileName(n)) bases.push_back(*b);
+  }
+  std::sort(bases.begin(), bases.end());
+  ASSERT_GE(bases.size(), 4u);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::unique_lock<std::mutex> l(mu);
+  ASSERT_TRUE(cv.wait_until(l, deadline, [&] { return held.count(sealed_tmp(1)) == 1; }));
+  const std::thread::id sealer = held[sealed_tmp(1)];
+  // Another thread takes segment 2 (the oldest one no thread seals) and is
+  // held there.
+  hold.insert(sealed_tmp(bases[1]));
+  l.unlock();
+  std::thread helper([&] {
+    BlockCodec codec;
+    EXPECT_OK((*log)->SealBacklog(0, &codec));
+  });
+  l.lock();
+  ASSERT_TRUE(cv.wait_until(l, deadline, [&] { return held.count(sealed_tmp(bases[1])) == 1; }));
+  EXPECT_NE(held[sealed_tmp(bases[1])], sealer);
+  // Segment 1 done, the background sealer seals segment 3 while 2 is held.
+  hold.erase(sealed_tmp(1));
+  cv.notify_all();
+  const bool went_on = cv.wait_until(l, deadline, [&] { return written.count(sealed_tmp(bases[2])) == 1; });
+  EXPECT_TRUE(went_on) << "the background sealer waited for segment 2";
+  hold.clear();
+  cv.notify_all();
+  l.unlock();
+  helper.join();
+  fs.SetWriteHook(nullptr);
+  ASSERT_OK((*log)->CommitImport());
+  ASSERT_OK((*log)->SealAll());
+  EXPECT_EQ(EventsOf(log->get()), events);
+}
+
+// While the background sealer trains the log's first dictionary, a writer
+// helping to seal (Log::SealBacklog) goes on writing instead of waiting for
+// the dictionary, as long as at most two segments more than it keeps wait.
+TEST(SealTest, AWriterHelpingToSealDoesNotWaitForADictionaryBeingTrained) {
+  const std::vector<std::string> events = Fleet(30);
+  FaultInjectionFileSystem fs;
+  ASSERT_OK(fs.CreateDir("/log"));
+  LogOptions o = Small(&fs);
+  o.seal_on_roll = true;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = true, trainer_held = false;
+  fs.SetWriteHook([&](const std::string& path) {
+    if (!absl::StartsWith(path, "/log/DICT-")) return;
+    std::unique_lock<std::mutex> l(mu);
+    trainer_held = true;
+    cv.notify_all();
+    cv.wait(l, [&] { return !hold; });
+  });
+  auto log = Log::Open("/log", o);
+  ASSERT_OK(log);
+  absl::Cleanup release = [&] {
+    std::lock_guard<std::mutex> g(mu);
+    hold = false;
+    cv.notify_all();
+  };
+  ASSERT_OK((*log)->BeginImport());
+  size_t i = 0;
+  while (i < events.size() && (*log)->Stats().segments < 5) ASSERT_OK((*log)->Append(events[i++]));
+  ASSERT_EQ((*log)->Stats().segments, 5u);  // 4 rolled: one being sealed (training), 3 waiting
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_until(l, deadline, [&] { return trainer_held; }));
+  }
+  bool returned = false;
+  std::thread helper([&] {
+    BlockCodec codec;
+    EXPECT_OK((*log)->SealBacklog(1, &codec));
+    std::lock_guard<std::mutex> g(mu);
+    returned = true;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> l(mu);
+    EXPECT_TRUE(cv.wait_until(l, deadline, [&] { return returned; }))
+        << "the helping writer waited for the dictionary";
+    EXPECT_EQ((*log)->Stats().sealed_segments, 0u);
+    hold = false;
+    cv.notify_all();
+  }
+  helper.join();
+  fs.SetWriteHook(nullptr);
+  while (i < events.size()) ASSERT_OK((*log)->Append(events[i++]));
+  ASSERT_OK((*log)->CommitImport());
+  ASSERT_OK((*log)->SealAll());
+  EXPECT_EQ(EventsOf(log->get()), events);
 }
 
 // A dictionary trained while sealing an import that is then rolled back

@@ -62,6 +62,12 @@ class FaultFile final : public File {
 
   absl::Status Write(uint64_t offset, absl::string_view data) override {
     if (!writable_) return absl::PermissionDeniedError(path_ + ": read-only");
+    std::function<void(const std::string&)> hook;
+    {
+      std::lock_guard<std::mutex> l(fs_->mu_);
+      hook = fs_->write_hook_;
+    }
+    if (hook) hook(path_);
     if (auto s = fs_->TakeFault(&fs_->fail_write_); !s.ok()) return s;
     std::lock_guard<std::mutex> l(node_->mu);
     if (offset + data.size() > node_->data.size()) {
@@ -101,6 +107,11 @@ class FaultFile final : public File {
       std::memset(node_->data.data() + offset, 0, len);
     }
     return absl::OkStatus();
+  }
+
+  void DropCache() override {
+    std::lock_guard<std::mutex> l(fs_->mu_);
+    fs_->dropped_caches_.push_back(path_);
   }
 
   absl::StatusOr<std::unique_ptr<Mapping>> Map(uint64_t size, bool writable) override {
@@ -147,6 +158,16 @@ absl::Status FaultInjectionFileSystem::TakeFault(absl::Status* slot) {
   absl::Status s = *slot;
   *slot = absl::OkStatus();
   return s;
+}
+
+void FaultInjectionFileSystem::SetWriteHook(std::function<void(const std::string&)> hook) {
+  std::lock_guard<std::mutex> l(mu_);
+  write_hook_ = std::move(hook);
+}
+
+std::vector<std::string> FaultInjectionFileSystem::dropped_caches() {
+  std::lock_guard<std::mutex> l(mu_);
+  return dropped_caches_;
 }
 
 void FaultInjectionFileSystem::SetAllFail(bool on) {

@@ -13,12 +13,14 @@
 // Mappings point straight at the in-memory file, like MAP_SHARED.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "engine/io/file_system.h"
 
@@ -56,6 +58,11 @@ class FaultInjectionFileSystem final : public FileSystem {
   // The kernel wrote this file back on its own: its current bytes are durable.
   void MarkDurable(const std::string& path);
   uint64_t syncs() const { return syncs_; }
+  // Called (from the writing thread, before the write) with the path of
+  // every File::Write: a test can hold a writer there.
+  void SetWriteHook(std::function<void(const std::string& path)> hook);
+  // Paths whose File::DropCache was called, in order.
+  std::vector<std::string> dropped_caches();
 
   // FileSystem
   absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override;
@@ -107,6 +114,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   uint64_t space_limit_ = UINT64_MAX;
   uint64_t syncs_ = 0;
   uint64_t boots_ = 0;
+  std::function<void(const std::string&)> write_hook_;
+  std::vector<std::string> dropped_caches_;
 };
 
 }  // namespace tracelog::testing
