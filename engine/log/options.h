@@ -66,10 +66,10 @@ struct SealOptions {
   uint64_t dictionary_min_bytes = 8 << 20;
   // Let the page cache drop a sealed file's pages once it is synced. Set by
   // the log for the segments of an import: there the next sealed file's
-  // writes reuse the freed pages, and on this kind of VM a page the kernel
-  // has not used for a while costs ~3 ms per MB on first touch, a third of
-  // a bulk import's sealing time otherwise spent copying (bench/RESULTS.md).
-  // Queries then read those files from disk once. Default: false.
+  // writes reuse the freed pages: on this kind of VM a page the kernel has
+  // not used for a while costs ~3 ms per MB on first touch, ~9 % of a bulk
+  // import's CPU otherwise (bench/RESULTS.md). Queries then read those
+  // files from disk once. Default: false.
   bool drop_cache = false;
 };
 

@@ -7,10 +7,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -180,6 +184,76 @@ class OutDir {
   UniqueFd root_;
 };
 
+// Writes files of an OutDir on a thread of its own, in the order they are
+// handed over, so that decoding the log (on the caller's thread) and the
+// file system's work (page cache, allocation: about as much again) use both
+// cores. At most kMaxPending bytes wait; the first error stops the writes
+// that follow and is returned by every later call.
+class WriteBehind {
+ public:
+  explicit WriteBehind(OutDir* out) : out_(out), thread_([this] { Loop(); }) {}
+  ~WriteBehind() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  absl::Status Write(std::string rel, std::string bytes, bool append) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return pending_bytes_ < kMaxPending || !status_.ok(); });
+    if (!status_.ok()) return status_;
+    pending_bytes_ += bytes.size();
+    queue_.push_back(Job{std::move(rel), std::move(bytes), append});
+    cv_.notify_all();
+    return absl::OkStatus();
+  }
+
+  // Waits until every file handed over is written.
+  absl::Status Drain() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return (queue_.empty() && !busy_) || !status_.ok(); });
+    return status_;
+  }
+
+ private:
+  static constexpr uint64_t kMaxPending = 32 << 20;
+  struct Job {
+    std::string rel, bytes;
+    bool append;
+  };
+
+  void Loop() {
+    std::unique_lock<std::mutex> l(mu_);
+    while (true) {
+      cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopped
+      Job job = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      l.unlock();
+      absl::Status s = status_.ok() ? out_->Write(job.rel, job.bytes, job.append) : absl::OkStatus();
+      l.lock();
+      busy_ = false;
+      pending_bytes_ -= job.bytes.size();
+      if (status_.ok()) status_ = s;
+      cv_.notify_all();
+    }
+  }
+
+  OutDir* const out_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  uint64_t pending_bytes_ = 0;
+  bool busy_ = false;
+  bool stop_ = false;
+  absl::Status status_;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
 // One session being written.
 struct SessionOut {
   std::string name;
@@ -215,7 +289,10 @@ class Exporter {
     }
     std::sort(ranges_.begin(), ranges_.end(),
               [](const Range& a, const Range& b) { return a.first < b.first; });
+    writer_ = std::make_unique<WriteBehind>(&out_);
     if (auto s = Events(); !s.ok()) return s;
+    if (auto s = writer_->Drain(); !s.ok()) return s;
+    writer_.reset();  // Finish writes on this thread, in the order it needs
     if (auto s = Finish(); !s.ok()) return s;
     return report_;
   }
@@ -269,15 +346,18 @@ class Exporter {
 
   absl::Status Flush(SessionOut& s) {
     if (s.buffer.empty()) return absl::OkStatus();
-    if (auto st = out_.Write(absl::StrCat(s.name, "/events.ndjson"), s.buffer, s.created); !st.ok()) {
+    const size_t size = s.buffer.size();
+    std::string rel = absl::StrCat(s.name, "/events.ndjson");
+    if (auto st = writer_ != nullptr ? writer_->Write(std::move(rel), std::move(s.buffer), s.created)
+                                     : out_.Write(rel, s.buffer, s.created);
+        !st.ok()) {
       return st;
     }
     if (!s.created) ++report_.files;
     s.created = true;
-    report_.bytes += s.buffer.size();
-    buffered_ -= s.buffer.size();
-    s.buffer.clear();
-    s.buffer.shrink_to_fit();
+    report_.bytes += size;
+    buffered_ -= size;
+    s.buffer = std::string();
     return absl::OkStatus();
   }
 
@@ -443,6 +523,7 @@ class Exporter {
   const CorruptionReporter& reporter_;
   ExportReport report_;
   OutDir out_;
+  std::unique_ptr<WriteBehind> writer_;  // while the events are read (Run)
   std::unique_ptr<AttachmentStore> store_;
   absl::flat_hash_set<std::string> wanted_, root_names_;
   std::vector<Range> ranges_;

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -232,6 +233,41 @@ TEST(ImportExportTest, AGeneratedFleetOfAThousandSessionsComesBackByteForByte) {
   }
   ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
   EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out")));
+}
+
+// A write that fails while the events are written (here past the process's
+// file size limit, EFBIG, as a full disk fails one) stops the export with an
+// error naming the file: the thread that writes the files behind the reader
+// does not swallow it, and the export does not go on.
+TEST(ImportExportTest, AWriteThatFailsStopsTheExportWithTheFilesName) {
+  TempDir dir;
+  WorkloadOptions w;
+  w.seed = 5;
+  w.agents = 2;
+  w.sessions = 20;
+  w.turns_per_session = 4;
+  w.max_output_bytes = 16 << 10;
+  ASSERT_OK(WriteAgentStraceDir(w, dir.Sub("src"), nullptr));
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  struct rlimit old;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  struct rlimit small = old;
+  small.rlim_cur = 4096;  // every session's events.ndjson is larger
+  void (*old_handler)(int) = ::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  auto exported = Export(dir.Sub("log"), dir.Sub("out"));
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(exported.ok());
+  EXPECT_TRUE(absl::StrContains(exported.status().message(), "events.ndjson"))
+      << exported.status();
+  EXPECT_TRUE(absl::StrContains(exported.status().message(), dir.Sub("out"))) << exported.status();
+  // It stopped at the first failure: no session got its meta.json.
+  size_t metas = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.Sub("out"))) {
+    if (e.path().filename() == "meta.json") ++metas;
+  }
+  EXPECT_EQ(metas, 0u);
 }
 
 TEST(ImportExportTest, AStreamGetsAgentStracesOwnMetaDerivedFromItsEvents) {
