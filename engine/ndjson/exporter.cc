@@ -206,6 +206,7 @@ class WriteBehind {
     cv_.wait(l, [&] { return pending_bytes_ < kMaxPending || !status_.ok(); });
     if (!status_.ok()) return status_;
     pending_bytes_ += bytes.size();
+    ++unfinished_;
     queue_.push_back(Job{std::move(rel), std::move(bytes), append});
     cv_.notify_all();
     return absl::OkStatus();
@@ -214,7 +215,7 @@ class WriteBehind {
   // Waits until every file handed over is written.
   absl::Status Drain() {
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return (queue_.empty() && !busy_) || !status_.ok(); });
+    cv_.wait(l, [&] { return unfinished_ == 0 || !status_.ok(); });
     return status_;
   }
 
@@ -232,11 +233,11 @@ class WriteBehind {
       if (queue_.empty()) return;  // stopped
       Job job = std::move(queue_.front());
       queue_.pop_front();
-      busy_ = true;
+      const bool write = status_.ok();  // after an error the rest is dropped
       l.unlock();
-      absl::Status s = status_.ok() ? out_->Write(job.rel, job.bytes, job.append) : absl::OkStatus();
+      absl::Status s = write ? out_->Write(job.rel, job.bytes, job.append) : absl::OkStatus();
       l.lock();
-      busy_ = false;
+      --unfinished_;
       pending_bytes_ -= job.bytes.size();
       if (status_.ok()) status_ = s;
       cv_.notify_all();
@@ -248,7 +249,7 @@ class WriteBehind {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   uint64_t pending_bytes_ = 0;
-  bool busy_ = false;
+  size_t unfinished_ = 0;  // handed over, not yet written (queued or being written)
   bool stop_ = false;
   absl::Status status_;
   std::thread thread_;  // last: starts once the rest is built

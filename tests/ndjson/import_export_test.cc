@@ -208,15 +208,20 @@ TEST_P(PiecesTest, EdgeCasesComeBackByteForByte) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+// A generated fleet of `sessions` sessions of `agents` agents.
+WorkloadOptions Fleet(uint64_t seed, int agents, int sessions, int turns) {
+  WorkloadOptions w;
+  w.seed = seed;
+  w.agents = agents;
+  w.sessions = sessions;
+  w.turns_per_session = turns;
+  w.max_output_bytes = 16 << 10;
+  return w;
+}
+
 TEST(ImportExportTest, AGeneratedFleetOfAThousandSessionsComesBackByteForByte) {
   TempDir dir;
-  WorkloadOptions w;
-  w.seed = 11;
-  w.agents = 8;
-  w.sessions = 1000;
-  w.turns_per_session = 2;
-  w.max_output_bytes = 16 << 10;
-  ASSERT_OK(WriteAgentStraceDir(w, dir.Sub("src"), nullptr));
+  ASSERT_OK(WriteAgentStraceDir(Fleet(11, 8, 1000, 2), dir.Sub("src"), nullptr));
   auto imported = Import(dir.Sub("log"), dir.Sub("src"));
   ASSERT_OK(imported);
   EXPECT_EQ(imported->sessions, 1000u);
@@ -241,13 +246,7 @@ TEST(ImportExportTest, AGeneratedFleetOfAThousandSessionsComesBackByteForByte) {
 // does not swallow it, and the export does not go on.
 TEST(ImportExportTest, AWriteThatFailsStopsTheExportWithTheFilesName) {
   TempDir dir;
-  WorkloadOptions w;
-  w.seed = 5;
-  w.agents = 2;
-  w.sessions = 20;
-  w.turns_per_session = 4;
-  w.max_output_bytes = 16 << 10;
-  ASSERT_OK(WriteAgentStraceDir(w, dir.Sub("src"), nullptr));
+  ASSERT_OK(WriteAgentStraceDir(Fleet(5, 2, 20, 4), dir.Sub("src"), nullptr));
   ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
   struct rlimit old;
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);

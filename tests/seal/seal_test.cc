@@ -91,6 +91,13 @@ void AppendAll(Log* log, const std::vector<std::string>& events) {
   for (const std::string& e : events) ASSERT_OK(log->Append(e));
 }
 
+// The log reads back exactly `events`, in order, none of them damaged.
+void ExpectIntact(Log* log, const std::vector<std::string>& events) {
+  uint64_t corruptions = 1;
+  EXPECT_EQ(EventsOf(log, &corruptions), events);
+  EXPECT_EQ(corruptions, 0u);
+}
+
 // Opens the log in `dir`, appends `events`, seals everything if asked, closes.
 void WriteLog(const std::string& dir, const LogOptions& o, const std::vector<std::string>& events,
               bool seal) {
@@ -218,9 +225,7 @@ TEST(SealTest, SealAllKeepsEveryEventInOrderAndRemovesRawSegments) {
                           [](const std::string& n) { return absl::StartsWith(n, "DICT-"); }),
             1)
       << "a dictionary was trained from the log";
-  uint64_t corruptions = 1;
-  EXPECT_EQ(EventsOf(log->get(), &corruptions), events);
-  EXPECT_EQ(corruptions, 0u);
+  ExpectIntact(log->get(), events);
   // Appends continue after the sealed part; a reopen reads the same.
   ASSERT_OK((*log)->Append(events[0]));
   ASSERT_OK((*log)->Close());
@@ -257,9 +262,7 @@ TEST(SealTest, ASealedSegmentIsDurableWithoutItsRawFileBeingSynced) {
   fs.DropUnsyncedData(FaultInjectionFileSystem::DropMode::kUnsynced, 1);
   auto again = Log::Open("/log", o);
   ASSERT_OK(again);
-  uint64_t corruptions = 1;
-  EXPECT_EQ(EventsOf(again->get(), &corruptions), events);
-  EXPECT_EQ(corruptions, 0u);
+  ExpectIntact(again->get(), events);
 }
 
 // The segments an import creates are not synced as they are created (a
@@ -288,9 +291,7 @@ TEST(SealTest, AnImportSyncsItsSegmentsAtTheCommitNotAtEveryRoll) {
   {
     auto log = Log::Open("/log", o);
     ASSERT_OK(log);
-    uint64_t corruptions = 1;
-    EXPECT_EQ(EventsOf(log->get(), &corruptions), events);
-    EXPECT_EQ(corruptions, 0u);
+    ExpectIntact(log->get(), events);
     ASSERT_OK((*log)->BeginImport());
     AppendAll(log->get(), events);
     log->reset();  // the process dies during a second import
@@ -299,9 +300,7 @@ TEST(SealTest, AnImportSyncsItsSegmentsAtTheCommitNotAtEveryRoll) {
   auto again = Log::Open("/log", o);
   ASSERT_OK(again);
   EXPECT_EQ((*again)->recovery().rolled_back_import, events.size() + 1);  // its first sequence
-  uint64_t corruptions = 1;
-  EXPECT_EQ(EventsOf(again->get(), &corruptions), events);
-  EXPECT_EQ(corruptions, 0u);
+  ExpectIntact(again->get(), events);
 }
 
 // The sealed files of an import's segments leave the page cache once they
@@ -776,9 +775,7 @@ TEST(SealTest, ACompleteSealedFileWinsOverTheRawSegmentItReplaced) {
     EXPECT_EQ(raw_kept, damage);
     EXPECT_EQ(sealed_kept, !damage);
     EXPECT_EQ(std::count(idx.begin(), idx.end(), IndexFileName(1)) == 1, !damage);
-    uint64_t corruptions = 1;
-    EXPECT_EQ(EventsOf(log->get(), &corruptions), events);
-    EXPECT_EQ(corruptions, 0u);
+    ExpectIntact(log->get(), events);
     ASSERT_OK((*log)->SealAll());
     EXPECT_EQ(EventsOf(log->get()), events);
   }
