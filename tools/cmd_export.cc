@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "engine/log/attachments.h"
 #include "engine/ndjson/exporter.h"
 #include "tools/cli.h"
 #include "tools/progress.h"
@@ -38,17 +39,33 @@ int RunExport(const ExportFlags& f) {
     PrintError(log.status());
     return kExitError;
   }
-  QueryEngine engine(log->get());
-  auto query = BuildQuery(f.filter, &engine);
-  if (!query.ok()) {
-    PrintError(query.status());
-    return absl::IsNotFound(query.status()) ? kExitNegative : kExitError;
-  }
   uint64_t damage = 0;
   auto reporter = [&](const Corruption& c) {
     ++damage;
     PrintError(absl::StrCat("warning: ", c.ToString(), " (skipped)"));
   };
+  QueryEngine engine(log->get());
+  // Imported session directories are named as they were, even where their
+  // events carry another session_id. Damage to the attachments is reported
+  // here for --format, by the directory export otherwise (it reads them
+  // again).
+  auto store = AttachmentStore::Load((*log)->file_system(), (*log)->dir(),
+                                     f.format.empty() ? CorruptionReporter() : reporter);
+  if (!store.ok()) {
+    PrintError(store.status());
+    return kExitError;
+  }
+  auto query = BuildQuery(f.filter, &engine, [&](const std::string& name) {
+    return (*store)->Layout(name) != nullptr || (*store)->SessionFiles(name) != nullptr;
+  });
+  if (!query.ok()) {
+    PrintError(query.status());
+    return absl::IsNotFound(query.status()) ? kExitNegative : kExitError;
+  }
+  if (!f.format.empty() && query->sessions.size() != 1) {
+    PrintError("--format writes one session to stdout: give one --session ID");
+    return kExitError;
+  }
   if (!f.format.empty()) {
     StdoutWriter out;
     absl::Status s = ExportSession(
@@ -57,7 +74,7 @@ int RunExport(const ExportFlags& f) {
           out.Write(bytes);
           return out.ok();
         },
-        reporter);
+        reporter, store->get());
     out.Flush();
     if (!s.ok()) {
       PrintError(s);
@@ -108,7 +125,9 @@ Command RegisterExport(CLI::App& app) {
       "sessions (--session) or events (the others). A session id that cannot be a directory\n"
       "name ('', '.', '..', '/' or NUL in it) is not exported, and reported. OUT_DIR must be new\n"
       "or empty unless --force.\n"
-      "With --format, one session (--session ID) goes to stdout in agent-strace's export shapes.\n"
+      "With --format, one session (--session ID) goes to stdout in agent-strace's export shapes:\n"
+      "for a session imported from a directory the lines of its events.ndjson (whatever\n"
+      "session_id they carry), else the events whose session_id is ID.\n"
       "Exit 0 on success, 1 when a session was not exported or damage was skipped, 2 on error.");
   AddLogOption(sub, &f->dir);
   sub->add_option("OUT_DIR", f->out, "Output directory (created 0700)")->type_name("DIR");

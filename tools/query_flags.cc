@@ -40,7 +40,8 @@ void AddQueryFilterOptions(CLI::App* sub, QueryFilterFlags* f) {
   sub->add_option("--until", f->until, "Events with timestamp < TIME")->type_name("TIME");
 }
 
-absl::StatusOr<Query> BuildQuery(const QueryFilterFlags& f, QueryEngine* engine) {
+absl::StatusOr<Query> BuildQuery(const QueryFilterFlags& f, QueryEngine* engine,
+                                 const std::function<bool(const std::string&)>& exact) {
   const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
   Query q;
   q.types = SplitList(f.types);
@@ -53,10 +54,28 @@ absl::StatusOr<Query> BuildQuery(const QueryFilterFlags& f, QueryEngine* engine)
     if (!t.ok()) return t.status();
     *out = *t;
   }
-  for (const std::string& s : SplitList(f.sessions)) {
-    auto id = engine->ResolveSession(s);
-    if (!id.ok()) return id.status();
-    q.sessions.push_back(*id);
+  for (const std::string& value : f.sessions) {
+    // A whole value that names a session exactly is that session, commas
+    // and all (agent-strace ids may hold commas); else it is a list.
+    if (exact && exact(value)) {
+      q.sessions.push_back(value);
+      continue;
+    }
+    if (value.find(',') != std::string::npos) {
+      if (auto id = engine->ResolveSession(value); id.ok() && *id == value) {
+        q.sessions.push_back(value);
+        continue;
+      }
+    }
+    for (const std::string& s : SplitList({value})) {
+      if (exact && exact(s)) {
+        q.sessions.push_back(s);
+        continue;
+      }
+      auto id = engine->ResolveSession(s);
+      if (!id.ok()) return id.status();
+      q.sessions.push_back(*id);
+    }
   }
   return q;
 }

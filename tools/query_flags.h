@@ -3,6 +3,7 @@
 
 // The filter flags `tracelog query` and `tracelog export` share.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,9 +30,15 @@ struct QueryFilterFlags {
 // Adds --session, --type, --tool, --error, --agent, --since, --until.
 void AddQueryFilterOptions(CLI::App* sub, QueryFilterFlags* f);
 
-// The query the flags describe; session prefixes resolved through `engine`.
-// NotFoundError when a --session names no session of the log.
-absl::StatusOr<Query> BuildQuery(const QueryFilterFlags& f, QueryEngine* engine);
+// The query the flags describe; session prefixes resolved through `engine`,
+// except names `exact` accepts as they are (the export's imported session
+// directories, whose events may carry another session_id or none). A whole
+// --session value that is a session id is one id even if it holds commas;
+// else it is a comma-separated list. NotFoundError when a --session names
+// no session of the log.
+absl::StatusOr<Query> BuildQuery(
+    const QueryFilterFlags& f, QueryEngine* engine,
+    const std::function<bool(const std::string&)>& exact = nullptr);
 
 }  // namespace tracelog::cli
 

@@ -12,16 +12,45 @@ namespace tracelog {
 namespace {
 constexpr size_t kWriteChunk = 4 << 20;
 constexpr uint64_t kReadChunk = 4 << 20;
-}  // namespace
+constexpr uint64_t kLoadWindow = 1 << 20;
 
-// The payload of the record at `at` in `file` (its header, read by the
+// Reads a pack through a window of `window` bytes (0: every read goes to
+// the file). Loading reads every record: most are small (a meta.json, a
+// layout), and two or three preads per record made loading the packs of
+// 8,000 imported sessions take ~20 ms.
+class PackReader {
+ public:
+  PackReader(File* file, uint64_t size, uint64_t window)
+      : file_(file), size_(size), window_size_(window) {}
+  // As File::Read: fewer than `n` bytes at the end of the file.
+  absl::Status Read(uint64_t at, uint64_t n, std::string* out) {
+    if (n > window_size_) return file_->Read(at, n, out);
+    if (at < start_ || at + n > start_ + window_.size()) {
+      const uint64_t want = at < size_ ? std::min(window_size_, size_ - at) : 0;
+      if (auto s = file_->Read(at, std::max(want, n), &window_); !s.ok()) return s;
+      start_ = at;
+    }
+    const uint64_t from = at - start_;
+    out->assign(window_, std::min<uint64_t>(from, window_.size()), n);
+    return absl::OkStatus();
+  }
+
+ private:
+  File* const file_;
+  const uint64_t size_;
+  const uint64_t window_size_;
+  uint64_t start_ = 0;
+  std::string window_;  // the bytes at start_
+};
+
+// The payload of the record at `at` in `reader` (its header, read by the
 // caller, is `header`), read in pieces of at most kReadChunk and checked
 // against the header's checksum: its kind, session and name in *kind,
 // *session, *name, its content to `content` (whose error stops it and is
 // returned, like an I/O error). *damage says why the record is unreadable
 // (OK if it is not).
-absl::Status StreamRecord(File* file, uint64_t at, absl::string_view header, AttachKind* kind,
-                          std::string* session, std::string* name,
+absl::Status StreamRecord(PackReader* reader, uint64_t at, absl::string_view header,
+                          AttachKind* kind, std::string* session, std::string* name,
                           const std::function<absl::Status(absl::string_view)>& content,
                           absl::Status* damage) {
   uint32_t len = 0;
@@ -32,7 +61,7 @@ absl::Status StreamRecord(File* file, uint64_t at, absl::string_view header, Att
   std::string piece;
   for (uint64_t done = 0; damage->ok() && done < len;) {
     const uint64_t n = std::min<uint64_t>(len - done, kReadChunk);
-    if (auto s = file->Read(at + kAttachRecordHeaderSize + done, n, &piece); !s.ok()) return s;
+    if (auto s = reader->Read(at + kAttachRecordHeaderSize + done, n, &piece); !s.ok()) return s;
     if (piece.size() != n) {
       *damage = absl::DataLossError("attachment record truncated");
       break;
@@ -55,6 +84,8 @@ absl::Status StreamRecord(File* file, uint64_t at, absl::string_view header, Att
   }
   return absl::OkStatus();
 }
+
+}  // namespace
 
 absl::StatusOr<std::optional<uint64_t>> ImportInProgress(FileSystem* fs, const std::string& dir,
                                                          const std::vector<std::string>& names) {
@@ -216,9 +247,10 @@ absl::StatusOr<std::unique_ptr<AttachmentStore>> AttachmentStore::Load(
     // Record by record, each payload in pieces of at most kReadChunk: a
     // pack holding a large file is never read whole.
     uint64_t at = kAttachHeaderSize, records = 0;
+    PackReader reader(file->get(), size, kLoadWindow);
+    std::string header;
     while (at + kAttachRecordHeaderSize <= size) {
-      std::string header;
-      if (auto s = (*file)->Read(at, kAttachRecordHeaderSize, &header); !s.ok()) return s;
+      if (auto s = reader.Read(at, kAttachRecordHeaderSize, &header); !s.ok()) return s;
       if (header.size() < kAttachRecordHeaderSize) {
         report(path, at, size, "attachment record truncated");
         break;
@@ -233,7 +265,7 @@ absl::StatusOr<std::unique_ptr<AttachmentStore>> AttachmentStore::Load(
       AttachKind kind{};
       std::string session, name, content;  // content: of a layout only
       absl::Status bad;
-      if (auto s = StreamRecord(file->get(), at, header, &kind, &session, &name,
+      if (auto s = StreamRecord(&reader, at, header, &kind, &session, &name,
                                 [&](absl::string_view part) {
                                   content_sum.Update(part);
                                   if (kind == AttachKind::kEventsLayout) {
@@ -309,7 +341,8 @@ absl::Status AttachmentStore::ReadTo(
   } else {
     AttachKind kind;
     std::string session, name;
-    if (auto s = StreamRecord(f->get(), e.offset, header, &kind, &session, &name, sink, &damage);
+    PackReader reader(f->get(), e.offset + e.size, /*window=*/0);
+    if (auto s = StreamRecord(&reader, e.offset, header, &kind, &session, &name, sink, &damage);
         !s.ok()) {
       return s;
     }

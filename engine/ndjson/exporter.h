@@ -31,6 +31,8 @@
 
 namespace tracelog {
 
+class AttachmentStore;
+
 struct ExportProgress {
   uint64_t events = 0, events_total = 0;
   uint64_t bytes = 0;  // written
@@ -60,9 +62,15 @@ absl::StatusOr<ExportReport> ExportDirectory(Log* log, const std::string& out,
 
 // agent-strace's `export --format`: "ndjson" (each event as TraceEvent.to_json
 // writes it), "json" (a list, indent 2) or "csv" (its csv.writer rows).
+// The session's events are, for a session imported from a directory, the
+// lines of its events.ndjson (whatever session_id they carry; not the lines
+// a replace superseded), else the events whose session_id is `session`.
+// `store`: the log's attachments if the caller has loaded them (else they
+// are loaded here).
 absl::Status ExportSession(Log* log, const std::string& session, const std::string& format,
                            const std::function<bool(absl::string_view)>& write,
-                           const CorruptionReporter& reporter = nullptr);
+                           const CorruptionReporter& reporter = nullptr,
+                           const AttachmentStore* store = nullptr);
 
 // A name that may be a path component of the export: not empty, "." or
 // "..", without "/" or NUL. The reason when not.

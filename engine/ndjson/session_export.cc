@@ -9,11 +9,13 @@
 
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/log/attachments.h"
 #include "engine/ndjson/exporter.h"
 #include "engine/ndjson/pyjson.h"
 
@@ -253,13 +255,10 @@ void AppendCsvField(absl::string_view v, std::string* out) {
 
 absl::Status ExportSession(Log* log, const std::string& session, const std::string& format,
                            const std::function<bool(absl::string_view)>& write,
-                           const CorruptionReporter& reporter) {
+                           const CorruptionReporter& reporter, const AttachmentStore* store) {
   if (format != "ndjson" && format != "json" && format != "csv") {
     return absl::InvalidArgumentError(absl::StrCat("unknown export format '", format, "'"));
   }
-  QueryEngine engine(log);
-  Query q;
-  q.sessions = {session};
   const Style compact{-1, ",", ":"};
   const Style indented{2, ",", ": "};
   const Style spaced{-1, ", ", ": "};  // json.dumps defaults (the csv's data column)
@@ -267,49 +266,117 @@ absl::Status ExportSession(Log* log, const std::string& session, const std::stri
   absl::Status failed;
   bool first = true;
   if (format == "csv") out = "timestamp,event_type,event_id,parent_id,duration_ms,data\r\n";
-  auto n = engine.Run(
-      q,
-      [&](uint64_t, absl::string_view event) {
-        EventFields f;
-        const Style& st = format == "json" ? indented : format == "csv" ? spaced : compact;
-        if (auto s = ParseEvent(event, st, format == "json" ? 2 : 0, &f); !s.ok()) {
-          failed = s;
-          return false;
-        }
-        if (format == "ndjson") {
-          AppendEventObject(f, compact, 0, &out);
-          out.push_back('\n');
-        } else if (format == "json") {
-          out.append(first ? "[" : ",");
-          Newline(indented, 1, &out);
-          AppendEventObject(f, indented, 1, &out);
-        } else {
-          // timestamp, event_type, event_id, parent_id, duration_ms or "",
-          // json.dumps(data).
-          AppendCsvField(f.text[1], &out);
-          out.push_back(',');
-          AppendCsvField(f.text[0], &out);
-          out.push_back(',');
-          AppendCsvField(f.text[2], &out);
-          out.push_back(',');
-          AppendCsvField(f.text[4], &out);
-          out.push_back(',');
-          const std::string& d = f.text[5];
-          if (d != "0.0" && d != "0") AppendCsvField(d, &out);
-          out.push_back(',');
-          AppendCsvField(f.value[6].empty() ? "{}" : f.value[6], &out);
-          out.append("\r\n");
-        }
-        first = false;
-        if (out.size() >= (1 << 20)) {
-          if (!write(out)) return false;
-          out.clear();
-        }
-        return true;
-      },
-      nullptr, reporter);
-  if (!failed.ok()) return failed;
-  if (!n.ok()) return n.status();
+  // Writes one event in the chosen shape; false stops (failed says why, or
+  // the writer refused).
+  auto emit = [&](absl::string_view event) {
+    EventFields f;
+    const Style& st = format == "json" ? indented : format == "csv" ? spaced : compact;
+    if (auto s = ParseEvent(event, st, format == "json" ? 2 : 0, &f); !s.ok()) {
+      failed = s;
+      return false;
+    }
+    if (format == "ndjson") {
+      AppendEventObject(f, compact, 0, &out);
+      out.push_back('\n');
+    } else if (format == "json") {
+      out.append(first ? "[" : ",");
+      Newline(indented, 1, &out);
+      AppendEventObject(f, indented, 1, &out);
+    } else {
+      // timestamp, event_type, event_id, parent_id, duration_ms or "",
+      // json.dumps(data).
+      AppendCsvField(f.text[1], &out);
+      out.push_back(',');
+      AppendCsvField(f.text[0], &out);
+      out.push_back(',');
+      AppendCsvField(f.text[2], &out);
+      out.push_back(',');
+      AppendCsvField(f.text[4], &out);
+      out.push_back(',');
+      const std::string& d = f.text[5];
+      if (d != "0.0" && d != "0") AppendCsvField(d, &out);
+      out.push_back(',');
+      AppendCsvField(f.value[6].empty() ? "{}" : f.value[6], &out);
+      out.append("\r\n");
+    }
+    first = false;
+    if (out.size() >= (1 << 20)) {
+      if (!write(out)) return false;
+      out.clear();
+    }
+    return true;
+  };
+
+  std::unique_ptr<AttachmentStore> loaded;
+  if (store == nullptr) {
+    auto s = AttachmentStore::Load(log->file_system(), log->dir(), reporter);
+    if (!s.ok()) return s.status();
+    loaded = std::move(*s);
+    store = loaded.get();
+  }
+  const EventsLayout* layout = store->Layout(session);
+  QueryEngine engine(log);
+  Query q;
+  q.sessions = {session};
+  if (layout == nullptr) {
+    // Not an imported directory: the events whose session_id it is.
+    auto n = engine.Run(q, [&](uint64_t, absl::string_view event) { return emit(event); },
+                        nullptr, reporter);
+    if (!failed.ok()) return failed;
+    if (!n.ok()) return n.status();
+  } else {
+    // The session directory's events.ndjson, as agent-strace reads it: the
+    // lines of the file (its layout's sequence ranges, in file order), not
+    // the events that carry this session_id (a line may carry another one,
+    // or none; superseded lines of a replaced file are not lines of it).
+    // Found through the index by session_id; a line that carries another
+    // one shows as a gap, from which on the log is read in sequence order.
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;  // [first, end)
+    for (const auto& [from, count] : layout->ranges) {
+      if (count == 0) continue;
+      if (!ranges.empty() && from < ranges.back().second) {
+        return absl::DataLossError(absl::StrCat(log->dir(), ": the stored layout of session '",
+                                                session, "' is not in sequence order"));
+      }
+      ranges.emplace_back(from, from + count);
+    }
+    size_t r = 0;                                      // the range of `next`
+    uint64_t next = ranges.empty() ? 0 : ranges[0].first;  // the next line's sequence
+    auto advance = [&] {
+      if (++next == ranges[r].second && ++r < ranges.size()) next = ranges[r].first;
+    };
+    if (!ranges.empty()) {
+      auto n = engine.Run(
+          q,
+          [&](uint64_t seq, absl::string_view event) {
+            if (seq < next) return true;  // not a line of the file
+            if (seq > next) return false;  // a gap: line `next` carries another id
+            if (!emit(event)) return false;
+            advance();
+            return r < ranges.size();
+          },
+          nullptr, reporter);
+      if (!failed.ok()) return failed;
+      if (!n.ok()) return n.status();
+    }
+    if (r < ranges.size()) {
+      ReaderOptions ro;
+      ro.from_sequence = next;
+      ro.reporter = reporter;
+      ro.want_keys = false;
+      auto reader = log->NewReader(ro);
+      LogEvent ev;
+      while (r < ranges.size() && reader->Next(&ev)) {
+        if (ev.sequence < next) continue;
+        while (r < ranges.size() && ev.sequence > next) advance();  // damaged lines: skipped
+        if (r == ranges.size() || ev.sequence != next) continue;
+        if (!emit(ev.event)) break;
+        advance();
+      }
+      if (!failed.ok()) return failed;
+      if (auto s = reader->status(); !s.ok()) return s;
+    }
+  }
   if (format == "json") out.append(first ? "[]\n" : "\n]\n");
   if (!out.empty()) write(out);
   return absl::OkStatus();

@@ -376,6 +376,52 @@ TEST(ImportExportTest, ADamagedAttachmentIsReportedAndNotWritten) {
   EXPECT_TRUE(Tree(dir.Sub("out")) == want);
 }
 
+// Packs are loaded through a read window (1 MiB): hundreds of small
+// records across several windows, records straddling their edges, and one
+// damaged record past the first window, reported alone.
+TEST(ImportExportTest, ManySmallAttachmentsLoadAcrossReadWindows) {
+  TempDir dir;
+  const int kSessions = 600;
+  for (int i = 0; i < kSessions; ++i) {
+    const std::string name = absl::StrCat("s", i);
+    // ~3 KB each: ~1.8 MiB of records in the pack.
+    Put(dir.Sub("src/" + name + "/meta.json"),
+        absl::StrCat(Meta(name), std::string(2800 + i % 97, ' ')));
+    Put(dir.Sub("src/" + name + "/events.ndjson"), Event(name, i) + "\n");
+  }
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
+  EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out")));
+
+  const std::string pack = dir.Sub("log/") + AttachFileName(1);
+  std::string bytes = ReadFileOrEmpty(pack);
+  ASSERT_GT(bytes.size(), size_t{3} << 19);
+  const size_t at = bytes.find(R"("session_id": "s599")");
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_GT(at, size_t{1} << 20);
+  bytes[at + 3] ^= 0x20;
+  WriteFileOrDie(pack, bytes);
+  LogOptions o = Opts();
+  o.read_only = true;
+  auto log = Log::Open(dir.Sub("log"), o);
+  ASSERT_OK(log);
+  std::vector<Corruption> damage;
+  auto exported = ExportDirectory(log->get(), dir.Sub("out2"), ExportOptions(),
+                                  [&](const Corruption& c) { damage.push_back(c); });
+  ASSERT_OK(exported);
+  ASSERT_EQ(damage.size(), 1u);
+  EXPECT_EQ(damage[0].file, pack);
+  EXPECT_LT(damage[0].begin, at);
+  EXPECT_GT(damage[0].end, at);
+  auto want = Tree(dir.Sub("src"));
+  want.erase("s599/meta.json");
+  auto got = Tree(dir.Sub("out2"));
+  // Its meta.json is derived from its events instead: what a stream import gets.
+  ASSERT_EQ(got.count("s599/meta.json"), 1u);
+  got.erase("s599/meta.json");
+  EXPECT_TRUE(got == want);
+}
+
 TEST(ImportExportTest, ARewrittenSessionIsAConflictUnlessReplaced) {
   TempDir dir;
   WriteEdgeCorpus(dir.Sub("src"));
@@ -698,6 +744,50 @@ std::string ExportOne(const std::string& log_dir, const std::string& session,
     return true;
   }));
   return out;
+}
+
+// agent-strace's `export ID` reads ID/events.ndjson: the lines of that file,
+// whatever session_id they carry (another one, or none), and not the lines
+// of other files that carry ID, nor those a replaced file no longer has.
+TEST(ImportExportTest, OneSessionIsTheLinesOfItsDirectorysEventsFile) {
+  TempDir dir;
+  const std::string none = R"({"event_type":"session_start","timestamp":7,"event_id":"e7","data":{}})";
+  const std::map<std::string, std::vector<std::string>> files = {
+      {"dirA", {Event("other", 1), Event("other", 2)}},
+      {"other", {Event("other", 3)}},
+      // The middle line carries another id: the index finds lines 1 and 3.
+      {"mixed", {Event("mixed", 4), Event("other", 5), Event("mixed", 6)}},
+      {"none", {none}},
+  };
+  auto lines = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const std::string& l : v) out += l + "\n";
+    return out;
+  };
+  for (const auto& [name, v] : files) {
+    Put(dir.Sub("src/" + name + "/meta.json"), Meta(name));
+    Put(dir.Sub("src/" + name + "/events.ndjson"), lines(v));
+  }
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  for (const auto& [name, v] : files) {
+    EXPECT_EQ(ExportOne(dir.Sub("log"), name, "ndjson"), lines(v)) << name;
+  }
+  // Sealed (the lines are then found through the index) and as before.
+  {
+    auto log = Log::Open(dir.Sub("log"), Opts());
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->SealAll());
+  }
+  for (const auto& [name, v] : files) {
+    EXPECT_EQ(ExportOne(dir.Sub("log"), name, "ndjson"), lines(v)) << name << ", sealed";
+  }
+  // Replaced: only the file's new lines.
+  Put(dir.Sub("src/other/events.ndjson"), lines({Event("other", 8)}));
+  ImportOptions replace;
+  replace.replace = true;
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src"), replace));
+  EXPECT_EQ(ExportOne(dir.Sub("log"), "other", "ndjson"), lines({Event("other", 8)}));
+  EXPECT_EQ(ExportOne(dir.Sub("log"), "dirA", "ndjson"), lines(files.at("dirA")));
 }
 
 TEST(ImportExportTest, OneSessionInAgentStracesExportShapes) {

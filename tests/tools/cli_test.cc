@@ -333,6 +333,35 @@ TEST(CliTest, ImportThenExportGivesTheTreeBackAndBadInputImportsNothing) {
   EXPECT_EQ(csv.out.rfind("timestamp,event_type,event_id,parent_id,duration_ms,data\r\n", 0), 0u);
 }
 
+// --session names an imported session directory as it is: one whose events
+// carry another session_id, and one whose name holds a comma.
+TEST(CliTest, ExportNamesImportedSessionsByTheirDirectory) {
+  TempDir dir;
+  const std::string a = R"({"event_type":"session_start","timestamp":1,"event_id":"a1","session_id":"other","data":{}})";
+  const std::string c = R"({"event_type":"session_start","timestamp":2,"event_id":"c1","session_id":"x,y","data":{}})";
+  for (const auto& [name, line] : {std::pair{std::string("dirA"), a}, std::pair{std::string("x,y"), c}}) {
+    std::filesystem::create_directories(dir.Sub("src/" + name));
+    WriteFileOrDie(dir.Sub("src/" + name + "/meta.json"), "{}");
+    WriteFileOrDie(dir.Sub("src/" + name + "/events.ndjson"), line + "\n");
+  }
+  const std::string log = dir.Sub("log");
+  ASSERT_EQ(RunCli(dir, {"import", "--log", log, dir.Sub("src")}).exit_code, 0);
+  Result one = RunCli(dir, {"export", "--log", log, "--session", "dirA", "--format", "ndjson"});
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(one.out, a + "\n");
+  Result comma = RunCli(dir, {"export", "--log", log, "--session", "x,y", "--format", "ndjson"});
+  EXPECT_EQ(comma.exit_code, 0) << comma.err;
+  EXPECT_EQ(comma.out, c + "\n");
+  Result two = RunCli(dir, {"export", "--log", log, "--session", "dirA", "--session", "x,y",
+                            "--format", "ndjson"});
+  EXPECT_EQ(two.exit_code, 2);
+  EXPECT_NE(two.err.find("one session"), std::string::npos) << two.err;
+  Result tree = RunCli(dir, {"export", "--log", log, dir.Sub("out"), "--session", "dirA"});
+  ASSERT_EQ(tree.exit_code, 0) << tree.err;
+  EXPECT_EQ(ReadFileOrEmpty(dir.Sub("out/dirA/events.ndjson")), a + "\n");
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("out/x,y")));
+}
+
 TEST(CliTest, ImportKilledAtRandomPointsIsAllOrNothing) {
   TempDir dir;
   ASSERT_EQ(RunCli(dir, {"gen", "--sessions", "200", "--seed", "8", "--format", "dir", "--out",
