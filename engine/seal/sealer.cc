@@ -38,41 +38,56 @@ absl::StatusOr<std::shared_ptr<const Dictionary>> ChooseDictionary(
       dicts->declined()) {
     return std::shared_ptr<const Dictionary>();
   }
+  // Until the dictionary is stored (or not trained): a segment sealed
+  // meanwhile would wait for it.
   dicts->set_training(true);
   absl::Cleanup trained_or_not = [dicts] { dicts->set_training(false); };
-  // Samples spread over the segment, about 32 times the dictionary size.
-  const uint64_t budget = 32 * static_cast<uint64_t>(options.dictionary_size);
-  const size_t step = std::max<uint64_t>(1, event_bytes / std::max<uint64_t>(budget, 1));
-  std::vector<absl::string_view> samples;
-  for (size_t i = 0; i < items.size(); i += step) samples.push_back(items[i].event);
-  auto bytes = TrainDictionary(samples, options.dictionary_size);
-  if (!bytes.ok()) {
-    dicts->Decline();
-    return std::shared_ptr<const Dictionary>();
+  std::string bytes;
+  if (auto kept = dicts->TakeUnstored()) {
+    bytes = std::move(*kept);  // trained and found to pay, but not stored
+  } else {
+    // Samples spread over the segment, about 32 times the dictionary size.
+    const uint64_t budget = 32 * static_cast<uint64_t>(options.dictionary_size);
+    const size_t step = std::max<uint64_t>(1, event_bytes / std::max<uint64_t>(budget, 1));
+    std::vector<absl::string_view> samples;
+    for (size_t i = 0; i < items.size(); i += step) samples.push_back(items[i].event);
+    dicts->CountTraining();
+    auto made = TrainDictionary(samples, options.dictionary_size);
+    if (!made.ok()) {
+      dicts->Decline();
+      return std::shared_ptr<const Dictionary>();
+    }
+    auto candidate = Dictionary::FromBytes(*made);
+    if (!candidate.ok()) {
+      dicts->Decline();
+      return std::shared_ptr<const Dictionary>();
+    }
+    // Does it pay? Compress the first few blocks' worth of events both ways.
+    std::string probe, with, without;
+    for (const Item& it : items) {
+      if (probe.size() >= 8 * options.block_size) break;
+      probe.append(it.event.data(), it.event.size());
+      probe.push_back('\n');
+    }
+    for (size_t at = 0; at < probe.size(); at += options.block_size) {
+      const absl::string_view part = absl::string_view(probe).substr(at, options.block_size);
+      if (auto s = codec->Compress(part, options.level, nullptr, &without); !s.ok()) return s;
+      if (auto s = codec->Compress(part, options.level, candidate->get(), &with); !s.ok()) {
+        return s;
+      }
+    }
+    if (with.size() > without.size() * 98 / 100) {
+      dicts->Decline();
+      return std::shared_ptr<const Dictionary>();
+    }
+    bytes = std::move(*made);
   }
-  auto candidate = Dictionary::FromBytes(*bytes);
-  if (!candidate.ok()) {
-    dicts->Decline();
-    return std::shared_ptr<const Dictionary>();
+  auto stored = dicts->Put(bytes);
+  if (stored.ok()) {
+    *trained = true;
+  } else {
+    dicts->KeepUnstored(std::move(bytes));
   }
-  // Does it pay? Compress the first few blocks' worth of events both ways.
-  std::string probe, with, without;
-  for (const Item& it : items) {
-    if (probe.size() >= 8 * options.block_size) break;
-    probe.append(it.event.data(), it.event.size());
-    probe.push_back('\n');
-  }
-  for (size_t at = 0; at < probe.size(); at += options.block_size) {
-    const absl::string_view part = absl::string_view(probe).substr(at, options.block_size);
-    if (auto s = codec->Compress(part, options.level, nullptr, &without); !s.ok()) return s;
-    if (auto s = codec->Compress(part, options.level, candidate->get(), &with); !s.ok()) return s;
-  }
-  if (with.size() > without.size() * 98 / 100) {
-    dicts->Decline();
-    return std::shared_ptr<const Dictionary>();
-  }
-  auto stored = dicts->Put(std::move(*bytes));
-  if (stored.ok()) *trained = true;
   return stored;
 }
 
@@ -154,6 +169,7 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
     return absl::FailedPreconditionError(absl::StrCat(raw.path(), ": no event to seal"));
   }
   stats.events = items.size();
+  }
 
   // Sealed order, in three regions (format-spec/README.md, "Sealed order"):
   //   main:       every other event, by session (in order of first

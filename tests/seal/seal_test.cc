@@ -465,6 +465,36 @@ TEST(SealTest, AWriterHelpingToSealDoesNotWaitForADictionaryBeingTrained) {
   EXPECT_EQ(EventsOf(log->get()), events);
 }
 
+// A dictionary trained but not stored (its file's write failed: a full
+// disk) is not trained again: the next seal (another sealing thread of the
+// same SealAll, or the next SealAll) stores the same one.
+TEST(SealTest, ADictionaryThatCouldNotBeStoredIsNotTrainedAgain) {
+  const std::vector<std::string> events = Fleet(30);
+  FaultInjectionFileSystem fs;
+  ASSERT_OK(fs.CreateDir("/log"));
+  auto log = Log::Open("/log", Small(&fs));
+  ASSERT_OK(log);
+  AppendAll(log->get(), events);
+  ASSERT_GE((*log)->Stats().segments, 3u);
+  // The disk refuses the dictionary's file (once).
+  bool refused = false;
+  fs.SetWriteHook([&](const std::string& path) {
+    if (refused || path.find("DICT-") == std::string::npos) return;
+    refused = true;
+    fs.FailNextWrite(absl::ResourceExhaustedError("no space left on device"));
+  });
+  const absl::Status failed = (*log)->SealAll();
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(absl::IsResourceExhausted(failed)) << failed;
+  EXPECT_EQ((*log)->dictionaries()->trainings(), 1u);
+  ASSERT_OK((*log)->SealAll());
+  EXPECT_EQ((*log)->dictionaries()->trainings(), 1u) << "trained again";
+  auto dict = (*log)->dictionaries()->Current();
+  ASSERT_OK(dict);
+  EXPECT_NE(*dict, nullptr);
+  ExpectIntact(log->get(), events);
+}
+
 // A dictionary trained while sealing an import that is then rolled back
 // was made from the import's events: the rollback removes it, and keeps
 // one that a remaining sealed segment names.
