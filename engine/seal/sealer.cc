@@ -20,8 +20,41 @@ namespace {
 struct Item {
   uint64_t sequence;
   uint32_t session;
+  // Ids of keys.event_type and keys.tool_name among the segment's distinct
+  // ones (Names), then their ranks in byte order: the sealed order's sorts
+  // compare these instead of the strings (memcmp was ~2.5 % of an import).
+  uint32_t type;
+  uint32_t tool;
   EventKeys keys;  // views into the raw segment
   absl::string_view event;
+};
+
+// The distinct values of one key in a segment (a few dozen at most: event
+// types, tool names), the last one looked up compared first.
+class Names {
+ public:
+  uint32_t Id(absl::string_view s) {
+    if (last_ < names_.size() && names_[last_] == s) return last_;
+    for (last_ = 0; last_ < names_.size(); ++last_) {
+      if (names_[last_] == s) return last_;
+    }
+    names_.push_back(s);
+    return last_;
+  }
+  // rank[id]: the name's position in byte order.
+  std::vector<uint32_t> Ranks() const {
+    std::vector<uint32_t> by_name(names_.size());
+    for (uint32_t i = 0; i < by_name.size(); ++i) by_name[i] = i;
+    std::sort(by_name.begin(), by_name.end(),
+              [&](uint32_t a, uint32_t b) { return names_[a] < names_[b]; });
+    std::vector<uint32_t> rank(names_.size());
+    for (uint32_t r = 0; r < by_name.size(); ++r) rank[by_name[r]] = r;
+    return rank;
+  }
+
+ private:
+  std::vector<absl::string_view> names_;  // views into the raw segment
+  uint32_t last_ = 0;
 };
 
 constexpr size_t kWriteChunk = 4 << 20;
@@ -131,6 +164,7 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   std::vector<uint32_t> session_sizes;
   uint32_t last_session = UINT32_MAX;
   absl::string_view last_session_id;
+  Names types, tools;
   SegmentScanner scanner(raw.path(), raw.contents(), kSegmentHeaderSize, raw.size(), base,
                          SegmentScanner::Mode::kStopAtDamage);
   RecordView rec;
@@ -156,6 +190,8 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
       last_session_id = it.keys.session_id;  // a view into the raw segment, valid while sealing
     }
     it.session = last_session;
+    it.type = types.Id(it.keys.event_type);
+    it.tool = tools.Id(it.keys.tool_name);
     ++session_sizes[it.session];
     stats.event_bytes += rec.event.size();
     items.push_back(it);
@@ -169,6 +205,12 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
     return absl::FailedPreconditionError(absl::StrCat(raw.path(), ": no event to seal"));
   }
   stats.events = items.size();
+  {
+    const std::vector<uint32_t> type_rank = types.Ranks(), tool_rank = tools.Ranks();
+    for (Item& it : items) {
+      it.type = type_rank[it.type];
+      it.tool = tool_rank[it.tool];
+    }
   }
 
   // Sealed order, in three regions (format-spec/README.md, "Sealed order"):
@@ -204,14 +246,12 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   // to each other compress ~1 % better, and the session stays one run.
   for (size_t s = 0, from = 0; s < session_sizes.size(); ++s) {
     const size_t to = start[s];  // advanced to the end of session s above
-    std::stable_sort(order.begin() + from, order.begin() + to, [&](uint32_t a, uint32_t b) {
-      return items[a].keys.event_type < items[b].keys.event_type;
-    });
+    std::stable_sort(order.begin() + from, order.begin() + to,
+                     [&](uint32_t a, uint32_t b) { return items[a].type < items[b].type; });
     from = to;
   }
   auto by_tool = [&](uint32_t a, uint32_t b) {
-    return std::tie(items[a].keys.tool_name, items[a].session) <
-           std::tie(items[b].keys.tool_name, items[b].session);
+    return std::tie(items[a].tool, items[a].session) < std::tie(items[b].tool, items[b].session);
   };
   std::stable_sort(tool_calls.begin(), tool_calls.end(), by_tool);
   std::stable_sort(errors.begin(), errors.end(), by_tool);
