@@ -51,7 +51,8 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_o
                                              uint64_t segment_size = 0,
                                              const SealOptions* seal = nullptr,
                                              const SyncPolicy* this_process = nullptr,
-                                             int seal_nice = 19, uint64_t prefault_bytes = 0);
+                                             int seal_nice = 19, uint64_t prefault_bytes = 0,
+                                             bool append_with_pwrite = false);
 
 // Prints "tracelog: <message>" to stderr.
 void PrintError(const absl::Status& status);

@@ -65,10 +65,11 @@ int RunImport(const ImportFlags& f) {
   never.kind = SyncPolicy::Kind::kNever;
   // The import seals what it appended before it returns: the background
   // sealer runs at normal priority, on the core the import leaves. Its
-  // segments mostly reuse the resident pages of sealed ones (cheap to
-  // fault in): a small pre-fault window keeps its memory down.
+  // segments mostly reuse the resident pages of sealed ones; it appends
+  // with pwrite, so the pages of its new segments are not zero-filled
+  // before they are written (LogOptions::append_with_pwrite).
   auto opened = OpenLog(f.dir, /*read_only=*/false, "", 0, nullptr, &never, /*seal_nice=*/0,
-                        /*prefault_bytes=*/8 << 20);
+                        /*prefault_bytes=*/0, /*append_with_pwrite=*/true);
   if (!opened.ok()) {
     PrintError(opened.status());
     return kExitError;

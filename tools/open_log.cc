@@ -9,7 +9,7 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_o
                                              const std::string& fsync_flag,
                                              uint64_t segment_size, const SealOptions* seal,
                                              const SyncPolicy* this_process, int seal_nice,
-                                             uint64_t prefault_bytes) {
+                                             uint64_t prefault_bytes, bool append_with_pwrite) {
   FileSystem* fs = DefaultFileSystem();
   LogOptions options;
   options.read_only = read_only;
@@ -17,6 +17,7 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_o
   if (seal != nullptr) options.seal = *seal;
   options.seal_nice = seal_nice;
   if (prefault_bytes != 0) options.prefault_bytes = prefault_bytes;
+  options.append_with_pwrite = append_with_pwrite;
   if (read_only) {
     auto exists = fs->Exists(dir);
     if (!exists.ok()) return exists.status();

@@ -104,7 +104,9 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const Log
   // write-protects the mapped pages it cleans; appending through the mapping
   // would then fault on every page again and flush TLBs of every core. A
   // pwrite per batch is cheaper there (bench/RESULTS.md).
-  log->use_pwrite_ = options.sync.kind == SyncPolicy::Kind::kAlways;
+  // A bulk writer asks for pwrite too (LogOptions::append_with_pwrite).
+  log->use_pwrite_ =
+      options.sync.kind == SyncPolicy::Kind::kAlways || options.append_with_pwrite;
   if (log->use_pwrite_) log->options_.prefault_bytes = 0;
   if (!options.read_only) {
     auto lock = fs->Lock(JoinPath(dir, kLockFileName));

@@ -104,13 +104,26 @@ void WriteEdgeCorpus(const std::string& root) {
   Put(root + "/alerts.log", "");
 }
 
+// How the logs these tests open append: through the mapping, or with pwrite
+// as `tracelog import` does (ImportWriteModeTest runs in both).
+bool g_append_with_pwrite = false;
+
 LogOptions Opts() {
   LogOptions o;
   o.segment_size = 1 << 20;
   o.sync.kind = SyncPolicy::Kind::kNever;
   o.prefault_bytes = 0;
+  o.append_with_pwrite = g_append_with_pwrite;
   return o;
 }
+
+// The tests that import through recycled segments and crashes, in both
+// ways of appending.
+class ImportWriteModeTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { g_append_with_pwrite = GetParam(); }
+  void TearDown() override { g_append_with_pwrite = false; }
+};
 
 // Begins an import on `log` and imports `src` into it, sealing as it goes
 // (as `tracelog import` does: segments are sealed and recycled); the caller
@@ -219,7 +232,7 @@ WorkloadOptions Fleet(uint64_t seed, int agents, int sessions, int turns) {
   return w;
 }
 
-TEST(ImportExportTest, AGeneratedFleetOfAThousandSessionsComesBackByteForByte) {
+TEST_P(ImportWriteModeTest, AGeneratedFleetOfAThousandSessionsComesBackByteForByte) {
   TempDir dir;
   ASSERT_OK(WriteAgentStraceDir(Fleet(11, 8, 1000, 2), dir.Sub("src"), nullptr));
   auto imported = Import(dir.Sub("log"), dir.Sub("src"));
@@ -614,7 +627,7 @@ TEST(ImportExportTest, ReadersDoNotSeeAnImportInProgressAndACrashRollsItBack) {
 // dies right after the commit, having appended more, loses nothing and
 // leaves no damage: recovery of the recycled active segment finds a clean
 // end, as in a new file.
-TEST(ImportExportTest, ACrashAfterTheCommitOfAnImportWithRecycledSegmentsLosesNothing) {
+TEST_P(ImportWriteModeTest, ACrashAfterTheCommitOfAnImportWithRecycledSegmentsLosesNothing) {
   TempDir dir;
   WorkloadOptions w;
   w.seed = 3;
@@ -661,7 +674,7 @@ TEST(ImportExportTest, ACrashAfterTheCommitOfAnImportWithRecycledSegmentsLosesNo
 // what was not synced: the log is as it was before the import, or, if the
 // commit was durable, holds all of it. Never a part, never damage, never a
 // crash; the failure is an error status.
-TEST(ImportExportTest, AnImportOnADiskThatDiesAtAnyStepIsAllOrNothing) {
+TEST_P(ImportWriteModeTest, AnImportOnADiskThatDiesAtAnyStepIsAllOrNothing) {
   TempDir dir;
   WorkloadOptions w;
   w.seed = 8;
@@ -845,6 +858,11 @@ TEST(ImportExportTest, OneSessionInAgentStracesExportShapes) {
             "10000000000000000000000, 2.5]}\"\r\n"
             "2,error,e2,,12.5,\"{\"\"message\"\": \"\"caf\\u00e9\"\"}\"\r\n");
 }
+
+INSTANTIATE_TEST_SUITE_P(Appends, ImportWriteModeTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Pwrite" : "Mapped";
+                         });
 
 }  // namespace
 }  // namespace tracelog
