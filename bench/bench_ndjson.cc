@@ -73,7 +73,7 @@ LogOptions Options() {
   LogOptions o;
   o.sync.kind = SyncPolicy::Kind::kNever;  // as `tracelog import`: durable at the commit
   o.seal_nice = 0;                         // and sealing on the other core meanwhile
-  o.prefault_bytes = 8 << 20;              // its pre-fault window
+  o.append_with_pwrite = true;             // and its appends
   return o;
 }
 

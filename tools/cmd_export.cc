@@ -49,14 +49,20 @@ int RunExport(const ExportFlags& f) {
   // events carry another session_id. Damage to the attachments is reported
   // here for --format, by the directory export otherwise (it reads them
   // again).
-  auto store = AttachmentStore::Load((*log)->file_system(), (*log)->dir(),
-                                     f.format.empty() ? CorruptionReporter() : reporter);
-  if (!store.ok()) {
-    PrintError(store.status());
-    return kExitError;
+  // Loaded only to name sessions (the directory export loads its own).
+  std::unique_ptr<AttachmentStore> store;
+  if (!f.filter.sessions.empty()) {
+    auto loaded = AttachmentStore::Load((*log)->file_system(), (*log)->dir(),
+                                        f.format.empty() ? CorruptionReporter() : reporter);
+    if (!loaded.ok()) {
+      PrintError(loaded.status());
+      return kExitError;
+    }
+    store = std::move(*loaded);
   }
   auto query = BuildQuery(f.filter, &engine, [&](const std::string& name) {
-    return (*store)->Layout(name) != nullptr || (*store)->SessionFiles(name) != nullptr;
+    return store != nullptr &&
+           (store->Layout(name) != nullptr || store->SessionFiles(name) != nullptr);
   });
   if (!query.ok()) {
     PrintError(query.status());
@@ -74,7 +80,7 @@ int RunExport(const ExportFlags& f) {
           out.Write(bytes);
           return out.ok();
         },
-        reporter, store->get());
+        reporter, store.get());
     out.Flush();
     if (!s.ok()) {
       PrintError(s);
