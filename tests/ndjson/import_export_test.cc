@@ -33,6 +33,7 @@ namespace tracelog {
 namespace {
 
 namespace fs = std::filesystem;
+using ::tracelog::testing::ExpectOneCorruptionAround;
 using ::tracelog::testing::ReadFileOrEmpty;
 using ::tracelog::testing::TempDir;
 using ::tracelog::testing::WriteFileOrDie;
@@ -355,6 +356,33 @@ TEST_P(PiecesTest, ReimportAddsNothingThenOnlyNewLinesAndChangedFiles) {
   EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out2")));
 }
 
+// Flips a bit of the byte `delta` bytes into the first `needle` of the
+// log's attachment pack (which must lie past `min_at`), exports the log to
+// `out`, and checks that exactly the record around it is reported: *damage.
+void ExportWithAFlippedByteInThePack(const TempDir& dir, absl::string_view needle, size_t delta,
+                                     size_t min_at, const std::string& out, Corruption* damage,
+                                     ExportReport* report) {
+  const std::string pack = dir.Sub("log/") + AttachFileName(1);
+  std::string bytes = ReadFileOrEmpty(pack);
+  const size_t at = absl::string_view(bytes).find(needle);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_GT(at, min_at);
+  bytes[at + delta] ^= 0x20;
+  WriteFileOrDie(pack, bytes);
+  LogOptions o = Opts();
+  o.read_only = true;
+  auto log = Log::Open(dir.Sub("log"), o);
+  ASSERT_OK(log);
+  std::vector<Corruption> found;
+  auto exported = ExportDirectory(log->get(), out, ExportOptions(),
+                                  [&](const Corruption& c) { found.push_back(c); });
+  ASSERT_OK(exported);
+  *report = *exported;
+  ExpectOneCorruptionAround(found, pack, at);
+  if (::testing::Test::HasFatalFailure()) return;
+  *damage = found[0];
+}
+
 // A damaged attachment record (a flipped byte in the second 4 MiB piece of
 // the large dataset) is reported with its pack and offset and not written;
 // everything else is exported.
@@ -363,27 +391,13 @@ TEST(ImportExportTest, ADamagedAttachmentIsReportedAndNotWritten) {
   WriteEdgeCorpus(dir.Sub("src"));
   auto imported = Import(dir.Sub("log"), dir.Sub("src"));
   ASSERT_OK(imported);
-  const std::string pack = dir.Sub("log/") + AttachFileName(1);
-  std::string bytes = ReadFileOrEmpty(pack);
-  const size_t at = bytes.find(R"({"entry_id":"120000",)");
-  ASSERT_NE(at, std::string::npos);
-  ASSERT_GT(at, size_t{4} << 20);
-  bytes[at + 2] ^= 0x20;
-  WriteFileOrDie(pack, bytes);
-  LogOptions o = Opts();
-  o.read_only = true;
-  auto log = Log::Open(dir.Sub("log"), o);
-  ASSERT_OK(log);
-  std::vector<Corruption> damage;
-  auto exported = ExportDirectory(log->get(), dir.Sub("out"), ExportOptions(),
-                                  [&](const Corruption& c) { damage.push_back(c); });
-  ASSERT_OK(exported);
-  ASSERT_EQ(damage.size(), 1u);
-  EXPECT_EQ(damage[0].file, pack);
-  EXPECT_LT(damage[0].begin, at);
-  EXPECT_GT(damage[0].end, at);
-  EXPECT_NE(damage[0].reason.find("checksum mismatch"), std::string::npos) << damage[0].reason;
-  EXPECT_EQ(exported->corruptions, 1u);
+  Corruption damage;
+  ExportReport exported;
+  ExportWithAFlippedByteInThePack(dir, R"({"entry_id":"120000",)", 2, size_t{4} << 20,
+                                  dir.Sub("out"), &damage, &exported);
+  if (::testing::Test::HasFatalFailure()) return;
+  EXPECT_NE(damage.reason.find("checksum mismatch"), std::string::npos) << damage.reason;
+  EXPECT_EQ(exported.corruptions, 1u);
   auto want = Tree(dir.Sub("src"));
   want.erase("datasets/large.jsonl");
   EXPECT_TRUE(Tree(dir.Sub("out")) == want);
@@ -406,26 +420,12 @@ TEST(ImportExportTest, ManySmallAttachmentsLoadAcrossReadWindows) {
   ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
   EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out")));
 
-  const std::string pack = dir.Sub("log/") + AttachFileName(1);
-  std::string bytes = ReadFileOrEmpty(pack);
-  ASSERT_GT(bytes.size(), size_t{3} << 19);
-  const size_t at = bytes.find(R"("session_id": "s599")");
-  ASSERT_NE(at, std::string::npos);
-  ASSERT_GT(at, size_t{1} << 20);
-  bytes[at + 3] ^= 0x20;
-  WriteFileOrDie(pack, bytes);
-  LogOptions o = Opts();
-  o.read_only = true;
-  auto log = Log::Open(dir.Sub("log"), o);
-  ASSERT_OK(log);
-  std::vector<Corruption> damage;
-  auto exported = ExportDirectory(log->get(), dir.Sub("out2"), ExportOptions(),
-                                  [&](const Corruption& c) { damage.push_back(c); });
-  ASSERT_OK(exported);
-  ASSERT_EQ(damage.size(), 1u);
-  EXPECT_EQ(damage[0].file, pack);
-  EXPECT_LT(damage[0].begin, at);
-  EXPECT_GT(damage[0].end, at);
+  ASSERT_GT(ReadFileOrEmpty(dir.Sub("log/") + AttachFileName(1)).size(), size_t{3} << 19);
+  Corruption damage;
+  ExportReport exported;
+  ExportWithAFlippedByteInThePack(dir, R"("session_id": "s599")", 3, size_t{1} << 20,
+                                  dir.Sub("out2"), &damage, &exported);
+  if (::testing::Test::HasFatalFailure()) return;
   auto want = Tree(dir.Sub("src"));
   want.erase("s599/meta.json");
   auto got = Tree(dir.Sub("out2"));

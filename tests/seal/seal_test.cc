@@ -119,6 +119,15 @@ std::vector<std::string> Files(const std::string& dir, absl::string_view suffix)
   return out;
 }
 
+// A log at /log on `fs` (Small options) holding `events`, not sealed.
+absl::StatusOr<std::unique_ptr<Log>> OpenAndAppend(FaultInjectionFileSystem* fs,
+                                                   const std::vector<std::string>& events) {
+  if (auto s = fs->CreateDir("/log"); !s.ok()) return s;
+  auto log = Log::Open("/log", Small(fs));
+  if (log.ok()) AppendAll(log->get(), events);
+  return log;
+}
+
 // Opens the sealed segment of base 1 in `dir` and its index (read, or
 // rebuilt if the file is damaged).
 void OpenFirstSealed(const std::string& dir, DictionaryStore* dicts, BlockCodec* codec,
@@ -308,10 +317,8 @@ TEST(SealTest, AnImportSyncsItsSegmentsAtTheCommitNotAtEveryRoll) {
 TEST(SealTest, AnImportsSealedFilesLeaveThePageCache) {
   const std::vector<std::string> events = Fleet(30);
   FaultInjectionFileSystem fs;
-  ASSERT_OK(fs.CreateDir("/log"));
-  auto log = Log::Open("/log", Small(&fs));
+  auto log = OpenAndAppend(&fs, events);
   ASSERT_OK(log);
-  AppendAll(log->get(), events);
   ASSERT_OK((*log)->SealAll());
   EXPECT_TRUE(fs.dropped_caches().empty());
   auto from = (*log)->BeginImport();
@@ -471,10 +478,8 @@ TEST(SealTest, AWriterHelpingToSealDoesNotWaitForADictionaryBeingTrained) {
 TEST(SealTest, ADictionaryThatCouldNotBeStoredIsNotTrainedAgain) {
   const std::vector<std::string> events = Fleet(30);
   FaultInjectionFileSystem fs;
-  ASSERT_OK(fs.CreateDir("/log"));
-  auto log = Log::Open("/log", Small(&fs));
+  auto log = OpenAndAppend(&fs, events);
   ASSERT_OK(log);
-  AppendAll(log->get(), events);
   ASSERT_GE((*log)->Stats().segments, 3u);
   // The disk refuses the dictionary's file (once).
   bool refused = false;

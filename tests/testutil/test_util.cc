@@ -52,4 +52,12 @@ void WriteFileOrDie(const std::string& path, const std::string& data) {
   ASSERT_TRUE(out.good()) << path;
 }
 
+void ExpectOneCorruptionAround(const std::vector<Corruption>& seen, const std::string& file,
+                               uint64_t at) {
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].file, file);
+  EXPECT_LT(seen[0].begin, at);
+  EXPECT_GT(seen[0].end, at);
+}
+
 }  // namespace tracelog::testing

@@ -1,10 +1,13 @@
 #ifndef TRACELOG_TESTS_TESTUTIL_TEST_UTIL_H_
 #define TRACELOG_TESTS_TESTUTIL_TEST_UTIL_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/log/segment_scanner.h"
 #include "gtest/gtest.h"
 
 namespace tracelog::testing {
@@ -42,6 +45,9 @@ std::string MakeEvent(uint64_t i, const std::string& session = "s1", size_t pad 
 // Reads a whole file; empty string if missing.
 std::string ReadFileOrEmpty(const std::string& path);
 void WriteFileOrDie(const std::string& path, const std::string& data);
+// Exactly one damaged range was reported (`seen`), in `file`, around byte `at`.
+void ExpectOneCorruptionAround(const std::vector<Corruption>& seen, const std::string& file,
+                               uint64_t at);
 
 }  // namespace tracelog::testing
 
