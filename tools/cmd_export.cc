@@ -45,25 +45,16 @@ int RunExport(const ExportFlags& f) {
     PrintError(absl::StrCat("warning: ", c.ToString(), " (skipped)"));
   };
   QueryEngine engine(log->get());
-  // Imported session directories are named as they were, even where their
-  // events carry another session_id. Damage to the attachments is reported
-  // here for --format, by the directory export otherwise (it reads them
-  // again).
-  // Loaded only to name sessions (the directory export loads its own).
-  std::unique_ptr<AttachmentStore> store;
-  if (!f.filter.sessions.empty()) {
-    auto loaded = AttachmentStore::Load((*log)->file_system(), (*log)->dir(),
-                                        f.format.empty() ? CorruptionReporter() : reporter);
-    if (!loaded.ok()) {
-      PrintError(loaded.status());
-      return kExitError;
-    }
-    store = std::move(*loaded);
+  // Loaded once for both the export and --session, which names imported
+  // session directories as they were (even where their events carry
+  // another session_id).
+  auto store = AttachmentStore::Load((*log)->file_system(), (*log)->dir(), reporter);
+  if (!store.ok()) {
+    PrintError(store.status());
+    return kExitError;
   }
-  auto query = BuildQuery(f.filter, &engine, [&](const std::string& name) {
-    return store != nullptr &&
-           (store->Layout(name) != nullptr || store->SessionFiles(name) != nullptr);
-  });
+  auto query = BuildQuery(f.filter, &engine,
+                          [&](const std::string& name) { return (*store)->HasSession(name); });
   if (!query.ok()) {
     PrintError(query.status());
     return absl::IsNotFound(query.status()) ? kExitNegative : kExitError;
@@ -80,7 +71,7 @@ int RunExport(const ExportFlags& f) {
           out.Write(bytes);
           return out.ok();
         },
-        reporter, store.get());
+        reporter, store->get());
     out.Flush();
     if (!s.ok()) {
       PrintError(s);
@@ -92,6 +83,7 @@ int RunExport(const ExportFlags& f) {
   ExportOptions options;
   options.force = f.force;
   options.sessions = query->sessions;
+  options.store = store->get();
   if (f.filter.Filters()) {
     Query q = *query;
     q.sessions.clear();  // by session is the export's own filter (imported files)

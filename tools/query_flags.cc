@@ -54,20 +54,17 @@ absl::StatusOr<Query> BuildQuery(const QueryFilterFlags& f, QueryEngine* engine,
     if (!t.ok()) return t.status();
     *out = *t;
   }
+  // A name taken as it is: one `exact` accepts, else a full session id.
+  auto named = [&](const std::string& s) {
+    if (exact && exact(s)) return true;
+    auto id = engine->ResolveSession(s);
+    return id.ok() && *id == s;
+  };
   for (const std::string& value : f.sessions) {
-    // A whole value that names a session exactly is that session, commas
-    // and all (agent-strace ids may hold commas); else it is a list.
-    if (exact && exact(value)) {
-      q.sessions.push_back(value);
-      continue;
-    }
-    if (value.find(',') != std::string::npos) {
-      if (auto id = engine->ResolveSession(value); id.ok() && *id == value) {
-        q.sessions.push_back(value);
-        continue;
-      }
-    }
-    for (const std::string& s : SplitList({value})) {
+    // A whole value that names a session is that session, commas and all
+    // (agent-strace ids may hold commas); else it is a list.
+    const bool list = value.find(',') != std::string::npos && !named(value);
+    for (const std::string& s : list ? SplitList({value}) : std::vector<std::string>{value}) {
       if (exact && exact(s)) {
         q.sessions.push_back(s);
         continue;

@@ -99,6 +99,10 @@ class AttachmentStore {
   const std::map<std::string, EventsLayout>& Layouts() const { return layouts_; }
   // Sessions that have files or a layout.
   std::vector<std::string> Sessions() const;
+  // Whether `session` is one of them.
+  bool HasSession(const std::string& session) const {
+    return files_.count(session) > 0 || layouts_.count(session) > 0;
+  }
 
   // Streams the content of an entry to `sink` in pieces of at most 4 MiB,
   // checking it against its record's checksum as it goes: DataLossError

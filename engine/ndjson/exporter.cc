@@ -273,10 +273,14 @@ class Exporter {
       : log_(log), options_(options), reporter_(reporter) {}
 
   absl::StatusOr<ExportReport> Run(const std::string& out) {
-    auto store = AttachmentStore::Load(log_->file_system(), log_->dir(),
-                                       [&](const Corruption& c) { Damage(c); });
-    if (!store.ok()) return store.status();
-    store_ = std::move(*store);
+    store_ = options_.store;
+    if (store_ == nullptr) {
+      auto store = AttachmentStore::Load(log_->file_system(), log_->dir(),
+                                         [&](const Corruption& c) { Damage(c); });
+      if (!store.ok()) return store.status();
+      owned_store_ = std::move(*store);
+      store_ = owned_store_.get();
+    }
     if (auto s = out_.Open(out, options_.force); !s.ok()) return s;
     for (const std::string& s : options_.sessions) wanted_.insert(s);
     for (const auto& [rel, e] : store_->RootFiles()) {
@@ -525,7 +529,8 @@ class Exporter {
   ExportReport report_;
   OutDir out_;
   std::unique_ptr<WriteBehind> writer_;  // while the events are read (Run)
-  std::unique_ptr<AttachmentStore> store_;
+  std::unique_ptr<AttachmentStore> owned_store_;  // loaded here, if not given
+  const AttachmentStore* store_ = nullptr;
   absl::flat_hash_set<std::string> wanted_, root_names_;
   std::vector<Range> ranges_;
   size_t next_range_ = 0;

@@ -42,6 +42,10 @@ struct ExportOptions {
   bool force = false;  // write into an existing, non-empty directory (replacing files)
   // Only these sessions (full ids); empty: all.
   std::vector<std::string> sessions;
+  // The log's attachments, if the caller has loaded them (damage met while
+  // loading was reported to its reporter, not counted here); else they are
+  // loaded by the export.
+  const AttachmentStore* store = nullptr;
   // Only events that match (a filtered export gives back only those lines).
   std::optional<Query> filter;
   std::function<void(const ExportProgress&)> progress;
