@@ -1,6 +1,11 @@
 // Import and export of agent-strace directories (issue 5), side by side with
 // the I/O floor: reading every file of the tree (the least an import does),
-// and reading and writing every file (the least an export does: `cp -r`).
+// and reading and writing every file (the least an export does: `cp -r`);
+// and with the compression floor: the tree through zstd level 3 on both
+// cores (what `zstd -3 -T2` of the concatenated files does). An import also
+// compresses every byte at level 3 (with the log's dictionary, in 128 KiB
+// frames), so its ratio to that baseline says how much of the machine's
+// speed it keeps, whichever way the machine's speed swings.
 //
 // The tree is generated once per run in $TRACELOG_BENCH_DIR/ndjson-tree
 // (2,000 sessions of 24 agents, ~240 MB), or taken from
@@ -11,15 +16,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "bench/bench_util.h"
 #include "bench/workload.h"
 #include "benchmark/benchmark.h"
+#include "zstd.h"
 #include "engine/log/log.h"
 #include "engine/ndjson/exporter.h"
 #include "engine/ndjson/importer.h"
@@ -115,6 +123,51 @@ void BM_Import_ReadTreeBaseline(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * tree.bytes);
 }
 BENCHMARK(BM_Import_ReadTreeBaseline)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Every file read and streamed through zstd level 3, on two threads (each
+// one frame over its half of the tree's bytes), as `zstd -3 -T2` would.
+void BM_Import_Zstd3TwoThreadsBaseline(benchmark::State& state) {
+  const Tree& tree = TheTree();
+  size_t middle = 0;  // files [0, middle) hold about half of the bytes
+  for (uint64_t bytes = 0; middle < tree.files.size() && bytes < tree.bytes / 2; ++middle) {
+    bytes += fs::file_size(tree.root + "/" + tree.files[middle]);
+  }
+  std::atomic<uint64_t> compressed{0};
+  std::atomic<bool> failed{false};
+  auto compress = [&](size_t begin, size_t end) {
+    ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 3);
+    std::string buf, out(ZSTD_CStreamOutSize(), '\0');
+    uint64_t n = 0;
+    for (size_t i = begin; i < end; ++i) {
+      if (!ReadInto(tree.root + "/" + tree.files[i], &buf)) failed = true;
+      const ZSTD_EndDirective mode = i + 1 == end ? ZSTD_e_end : ZSTD_e_continue;
+      ZSTD_inBuffer in{buf.data(), buf.size(), 0};
+      size_t left;
+      do {
+        ZSTD_outBuffer o{out.data(), out.size(), 0};
+        left = ZSTD_compressStream2(cctx, &o, &in, mode);
+        if (ZSTD_isError(left)) {
+          failed = true;
+          break;
+        }
+        n += o.pos;
+      } while (mode == ZSTD_e_end ? left != 0 : in.pos < in.size);
+    }
+    ZSTD_freeCCtx(cctx);
+    compressed += n;
+  };
+  for (auto _ : state) {
+    compressed = 0;
+    std::thread other(compress, middle, tree.files.size());
+    compress(0, middle);
+    other.join();
+  }
+  if (failed) state.SkipWithError("read or zstd failed");
+  state.SetBytesProcessed(state.iterations() * tree.bytes);
+  state.counters["ratio"] = static_cast<double>(tree.bytes) / static_cast<double>(compressed);
+}
+BENCHMARK(BM_Import_Zstd3TwoThreadsBaseline)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 const std::string& ImportedLog() {
   static std::string* dir = [] {
