@@ -333,6 +333,35 @@ TEST(CliTest, ImportThenExportGivesTheTreeBackAndBadInputImportsNothing) {
   EXPECT_EQ(csv.out.rfind("timestamp,event_type,event_id,parent_id,duration_ms,data\r\n", 0), 0u);
 }
 
+// --level sets the zstd level of the segments an import seals: the same tree
+// takes fewer bytes at level 19 than at level 1, and comes back the same.
+TEST(CliTest, ImportSealsAtTheLevelItIsGiven) {
+  TempDir dir;
+  ASSERT_EQ(RunCli(dir, {"gen", "--sessions", "40", "--seed", "6", "--format", "dir", "--out",
+                         dir.Sub("src")})
+                .exit_code,
+            0);
+  auto stored = [&](const std::string& level) -> uint64_t {
+    const std::string log = dir.Sub("log" + level);
+    Result r = RunCli(dir, {"import", "--log", log, "--level", level, dir.Sub("src")});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    Result out = RunCli(dir, {"export", "--log", log, dir.Sub("out" + level)});
+    EXPECT_EQ(out.exit_code, 0) << out.err;
+    EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out" + level)));
+    const std::string info = RunCli(dir, {"info", "--log", log}).out;
+    EXPECT_NE(info.find("(1 sealed)"), std::string::npos) << info;
+    const size_t at = info.find("stored bytes:");
+    EXPECT_NE(at, std::string::npos) << info;
+    return at == std::string::npos ? 0 : std::stoull(info.substr(at + 13));
+  };
+  const uint64_t fast = stored("1"), small = stored("19");
+  EXPECT_GT(small, 0u);
+  EXPECT_LT(small, fast) << "--level is ignored";
+  EXPECT_EQ(RunCli(dir, {"import", "--log", dir.Sub("log0"), "--level", "30", dir.Sub("src")})
+                .exit_code,
+            2);
+}
+
 // --session names an imported session directory as it is: one whose events
 // carry another session_id, and one whose name holds a comma.
 TEST(CliTest, ExportNamesImportedSessionsByTheirDirectory) {
