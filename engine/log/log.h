@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -78,6 +79,10 @@ struct ReaderOptions {
   // Fill LogEvent::keys of events from sealed segments (which costs a JSON
   // parse); raw segments store their keys. Default: true.
   bool want_keys = true;
+  // Decompress the next sealed segment on a thread of its own while this one
+  // is read (for readers through a whole log, as an export: one more segment
+  // of events in memory). Default: false.
+  bool read_ahead = false;
 };
 
 struct AppendBatchResult {
@@ -375,13 +380,20 @@ class LogReader {
   uint64_t corruptions() const {
     return corruptions_ + (scanner_ != nullptr ? scanner_->corruptions() : 0);
   }
+  // Sealed segments handed to the read-ahead thread so far.
+  uint64_t decoded_ahead() const { return decoded_ahead_; }
 
  private:
   friend class Log;
+  struct Decoded;
   LogReader(Log* log, ReaderOptions options, size_t segment_end, uint64_t last_seq,
             uint64_t active_limit);
   bool OpenSegment();
   void Report(const absl::Status& s, size_t logical);
+  static std::unique_ptr<Decoded> Decode(size_t index, std::shared_ptr<SealedSegment> sealed,
+                                         BlockCodec* codec);
+  // With read_ahead: starts decompressing segment `index` if it is sealed.
+  void StartReadAhead(size_t index);
 
   Log* const log_;
   const ReaderOptions options_;
@@ -401,6 +413,9 @@ class LogReader {
   std::unique_ptr<class EventKeyExtractor> extractor_;
   absl::Status status_;
   uint64_t corruptions_ = 0;
+  std::unique_ptr<BlockCodec> ahead_codec_;  // the read-ahead thread's (one at a time)
+  std::future<std::unique_ptr<Decoded>> ahead_;  // after ahead_codec_: waited for first
+  uint64_t decoded_ahead_ = 0;
 };
 
 }  // namespace tracelog

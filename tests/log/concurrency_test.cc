@@ -74,9 +74,11 @@ TEST_P(ConcurrencyTest, AppendersAndReadersAgree) {
     });
   }
   for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, r] {
       while (!done.load()) {
-        auto reader = (*log)->NewReader(ReaderOptions{});
+        ReaderOptions ro;
+        ro.read_ahead = r == 1;  // one reader decompresses sealed segments ahead
+        auto reader = (*log)->NewReader(ro);
         LogEvent ev;
         uint64_t expect = 1;
         while (reader->Next(&ev)) {

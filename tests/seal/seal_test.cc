@@ -771,6 +771,78 @@ TEST(SealTest, ADamagedBlockIsReportedWithFileAndOffsetAndSkipped) {
   }
 }
 
+// A reader that decompresses the next sealed segment ahead (an export's)
+// returns what one that does not returns: the same events, the same damage,
+// reported in the same order, from any starting sequence; and one dropped
+// half way waits for its read-ahead.
+TEST(SealTest, AReaderReadingAheadReturnsTheSameEventsAndDamage) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(40);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
+  // A damaged block in the second and in the fourth sealed segment.
+  const std::vector<std::string> sealed = Files(dir.Sub("log"), ".sealed");
+  ASSERT_GE(sealed.size(), 5u);
+  for (size_t i : {1, 3}) {
+    const std::string path = dir.Sub("log/") + sealed[i];
+    std::string bytes = testing::ReadFileOrEmpty(path);
+    bytes[kSealedHeaderSize + kBlockHeaderSize + 40] ^= 0x10;
+    testing::WriteFileOrDie(path, bytes);
+  }
+  LogOptions ro = Small();
+  ro.read_only = true;
+  auto log = Log::Open(dir.Sub("log"), ro);
+  ASSERT_OK(log);
+  struct Read {
+    std::vector<uint64_t> sequences;
+    std::vector<std::string> events, damage;
+    uint64_t corruptions = 0, ahead = 0;
+  };
+  auto read = [&](bool ahead, uint64_t from) {
+    Read out;
+    ReaderOptions o;
+    o.read_ahead = ahead;
+    o.from_sequence = from;
+    o.reporter = [&](const Corruption& c) {
+      // With the number of events returned before it: damage is reported
+      // where the reader meets it, not where the read-ahead does.
+      out.damage.push_back(absl::StrCat("after ", out.events.size(), " events: ", c.file, "@",
+                                        c.begin, "-", c.end, ": ", c.reason));
+    };
+    auto r = (*log)->NewReader(o);
+    LogEvent ev;
+    while (r->Next(&ev)) {
+      out.sequences.push_back(ev.sequence);
+      out.events.emplace_back(ev.event);
+    }
+    out.corruptions = r->corruptions();
+    out.ahead = r->decoded_ahead();
+    return out;
+  };
+  for (uint64_t from : {uint64_t{1}, uint64_t{events.size() / 3}, uint64_t{events.size()}}) {
+    SCOPED_TRACE(absl::StrCat("from sequence ", from));
+    const Read plain = read(false, from), ahead = read(true, from);
+    EXPECT_EQ(ahead.sequences, plain.sequences);
+    EXPECT_EQ(ahead.events, plain.events);
+    EXPECT_EQ(ahead.damage, plain.damage);
+    EXPECT_EQ(ahead.corruptions, plain.corruptions);
+    EXPECT_EQ(plain.ahead, 0u);
+    if (from == 1) {
+      EXPECT_EQ(plain.damage.size(), 2u);
+      EXPECT_GE(ahead.ahead, sealed.size() - 1) << "every sealed segment after the first";
+      EXPECT_LT(plain.events.size(), events.size());
+      EXPECT_GT(plain.events.size(), events.size() / 2);
+    }
+  }
+  {
+    ReaderOptions o;
+    o.read_ahead = true;
+    auto r = (*log)->NewReader(o);
+    LogEvent ev;
+    ASSERT_TRUE(r->Next(&ev));
+    EXPECT_EQ(r->decoded_ahead(), 1u);
+  }  // destroyed while the second segment may still be decompressing
+}
+
 TEST(SealTest, ACompleteSealedFileWinsOverTheRawSegmentItReplaced) {
   // A crash after the sealed file was renamed into place but before the raw
   // segment was removed: the seal finished, the sealed form is authoritative;

@@ -1,0 +1,203 @@
+// LogReader: every event of a log in sequence order, raw segments scanned,
+// sealed ones decompressed whole (the next one on a thread of its own while
+// this one is read, with ReaderOptions::read_ahead).
+
+#include <algorithm>
+
+#include "engine/format/event_keys.h"
+#include "engine/log/log.h"
+#include "engine/log/segment.h"
+#include "engine/seal/block_codec.h"
+#include "engine/seal/sealed_segment.h"
+
+namespace tracelog {
+
+// A sealed segment decompressed, with the damage met on the way (reported
+// by the reader's thread when it takes the segment, in order).
+struct LogReader::Decoded {
+  size_t index = 0;  // logical segment number
+  std::shared_ptr<SealedSegment> sealed;
+  std::vector<std::unique_ptr<std::string>> storage;
+  std::vector<BlockEvent> events;
+  std::vector<Corruption> damage;
+  uint64_t corruptions = 0;
+};
+
+std::unique_ptr<LogReader::Decoded> LogReader::Decode(size_t index,
+                                                     std::shared_ptr<SealedSegment> sealed,
+                                                     BlockCodec* codec) {
+  auto d = std::make_unique<Decoded>();
+  d->index = index;
+  d->sealed = std::move(sealed);
+  d->corruptions = d->sealed->ReadAll(codec, &d->storage, &d->events,
+                                      [&](const Corruption& c) { d->damage.push_back(c); });
+  // Everything is decompressed: the file's pages need not stay resident
+  // (a reader through a whole log would otherwise hold every segment).
+  d->sealed->ReleaseResident();
+  return d;
+}
+
+LogReader::LogReader(Log* log, ReaderOptions options, size_t segment_end, uint64_t last_seq,
+                     uint64_t active_limit)
+    : log_(log), options_(std::move(options)), segment_end_(segment_end),
+      last_seq_(last_seq), active_limit_(active_limit) {}
+
+LogReader::~LogReader() {
+  if (ahead_.valid()) ahead_.wait();  // it uses ahead_codec_
+}
+
+void LogReader::Report(const absl::Status& s, size_t physical) {
+  if (status_.ok()) status_ = s;
+  ++corruptions_;
+  if (options_.reporter) {
+    std::string path;
+    {
+      std::lock_guard<std::mutex> l(log_->segments_mu_);
+      path = log_->segments_[physical].path;
+    }
+    options_.reporter(Corruption{path, 0, 0, std::string(s.message())});
+  }
+}
+
+void LogReader::StartReadAhead(size_t index) {
+  if (!options_.read_ahead || index >= segment_end_) return;
+  std::shared_ptr<SealedSegment> sealed;
+  {
+    std::lock_guard<std::mutex> l(log_->segments_mu_);
+    const ptrdiff_t p = log_->Physical(index);
+    if (p < 0 || static_cast<size_t>(p) >= log_->segments_.size()) return;
+    // A segment that cannot be opened is left to OpenSegment, which reports it.
+    if (!log_->LoadRefLocked(p).ok() || !log_->segments_[p].is_sealed) return;
+    sealed = log_->segments_[p].sealed;
+  }
+  if (ahead_codec_ == nullptr) ahead_codec_ = std::make_unique<BlockCodec>();
+  ahead_ = std::async(std::launch::async, &LogReader::Decode, index, std::move(sealed), ahead_codec_.get());
+  ++decoded_ahead_;
+}
+
+bool LogReader::OpenSegment() {
+  while (index_ < segment_end_) {
+    std::shared_ptr<Segment> raw;
+    std::shared_ptr<SealedSegment> sealed;
+    absl::Status st;
+    bool skip = false;
+    bool last = false;
+    ptrdiff_t p;
+    {
+      std::lock_guard<std::mutex> l(log_->segments_mu_);
+      p = log_->Physical(index_);
+      if (p < 0 || static_cast<size_t>(p) >= log_->segments_.size()) {
+        skip = true;  // removed by retention after this reader was created
+      } else {
+        // Skip whole segments that end before from_sequence.
+        const size_t next = static_cast<size_t>(p) + 1;
+        if (index_ + 1 < segment_end_ && next < log_->segments_.size() &&
+            log_->segments_[next].base <= options_.from_sequence) {
+          skip = true;
+        } else {
+          st = log_->LoadRefLocked(p);
+          if (st.ok() && log_->segments_[p].is_sealed) {
+            sealed = log_->segments_[p].sealed;
+          } else if (st.ok()) {
+            raw = log_->segments_[p].segment;
+          }
+        }
+      }
+      last = index_ + 1 == segment_end_;
+    }
+    if (skip) {
+      ++index_;
+      continue;
+    }
+    if (!st.ok()) {
+      Report(st, p);
+      ++index_;
+      continue;
+    }
+    if (sealed != nullptr) {
+      std::unique_ptr<Decoded> d;
+      if (ahead_.valid()) {
+        d = ahead_.get();
+        if (d->index != index_ || d->sealed != sealed) d.reset();  // not this segment
+      }
+      if (d == nullptr) {
+        if (codec_ == nullptr) codec_ = std::make_unique<BlockCodec>();
+        d = Decode(index_, sealed, codec_.get());
+      }
+      StartReadAhead(index_ + 1);  // while this one is read
+      if (options_.reporter) {
+        for (const Corruption& c : d->damage) options_.reporter(c);
+      }
+      corruptions_ += d->corruptions;
+      sealed_storage_ = std::move(d->storage);
+      sealed_events_ = std::move(d->events);
+      sealed_pos_ = std::lower_bound(sealed_events_.begin(), sealed_events_.end(),
+                                     options_.from_sequence,
+                                     [](const BlockEvent& e, uint64_t s) { return e.sequence < s; }) -
+                    sealed_events_.begin();
+      in_sealed_ = true;
+      return true;
+    }
+    segment_ = raw;
+    const uint64_t limit = last ? std::min(active_limit_, segment_->size()) : segment_->size();
+    scanner_ = std::make_unique<SegmentScanner>(
+        segment_->path(), segment_->contents(), kSegmentHeaderSize, limit, segment_->base(),
+        SegmentScanner::Mode::kSkipDamage, options_.reporter);
+    return true;
+  }
+  return false;
+}
+
+bool LogReader::Next(LogEvent* ev) {
+  while (true) {
+    if (in_sealed_) {
+      if (sealed_pos_ < sealed_events_.size()) {
+        const BlockEvent& e = sealed_events_[sealed_pos_++];
+        if (e.sequence > last_seq_) return false;
+        ev->sequence = e.sequence;
+        ev->event = e.event;
+        ev->keys = EventKeys();
+        if (options_.want_keys) {
+          if (extractor_ == nullptr) extractor_ = std::make_unique<EventKeyExtractor>();
+          // Views into blocks read by ReadBlock: parsable in place.
+          extractor_->Extract(e.event, &ev->keys, /*validate=*/false, kExtractPadding)
+              .IgnoreError();
+        }
+        ev->timestamp = ev->keys.timestamp;
+        ev->flags = (ev->keys.error ? kFlagError : 0) |
+                    (ev->keys.has_timestamp ? kFlagHasTimestamp : 0);
+        return true;
+      }
+      in_sealed_ = false;
+      sealed_events_.clear();
+      sealed_storage_.clear();
+      ++index_;
+      continue;
+    }
+    if (scanner_ == nullptr) {
+      if (!OpenSegment()) return false;
+      if (in_sealed_) continue;
+    }
+    RecordView rec;
+    if (scanner_->Next(&rec)) {
+      if (rec.sequence < options_.from_sequence) continue;
+      if (rec.sequence > last_seq_) return false;
+      ev->sequence = rec.sequence;
+      ev->timestamp = rec.timestamp;
+      ev->flags = rec.flags;
+      ev->event = rec.event;
+      ev->keys = EventKeys();
+      DecodeKeys(rec.keys, &ev->keys);
+      ev->keys.timestamp = rec.timestamp;
+      ev->keys.has_timestamp = (rec.flags & kFlagHasTimestamp) != 0;
+      ev->keys.error = (rec.flags & kFlagError) != 0;
+      return true;
+    }
+    corruptions_ += scanner_->corruptions();
+    scanner_.reset();
+    held_.push_back(std::move(segment_));  // views returned earlier stay valid
+    ++index_;
+  }
+}
+
+}  // namespace tracelog
