@@ -292,12 +292,16 @@ std::map<std::string, std::string> Tree(const std::string& root) {
   return out;
 }
 
+// An agent-strace tree of `sessions` sessions at dir/src (`tracelog gen`).
+void GenerateTree(const TempDir& dir, int sessions, int seed) {
+  Result gen = RunCli(dir, {"gen", "--sessions", std::to_string(sessions), "--seed",
+                            std::to_string(seed), "--format", "dir", "--out", dir.Sub("src")});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+}
+
 TEST(CliTest, ImportThenExportGivesTheTreeBackAndBadInputImportsNothing) {
   TempDir dir;
-  ASSERT_EQ(RunCli(dir, {"gen", "--sessions", "30", "--seed", "4", "--format", "dir", "--out",
-                         dir.Sub("src")})
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(GenerateTree(dir, 30, 4));
   WriteFileOrDie(dir.Sub("src/.active-session"), "x");
   const std::string log = dir.Sub("log");
   Result imported = RunCli(dir, {"import", "--log", log, dir.Sub("src")});
@@ -337,10 +341,7 @@ TEST(CliTest, ImportThenExportGivesTheTreeBackAndBadInputImportsNothing) {
 // takes fewer bytes at level 19 than at level 1, and comes back the same.
 TEST(CliTest, ImportSealsAtTheLevelItIsGiven) {
   TempDir dir;
-  ASSERT_EQ(RunCli(dir, {"gen", "--sessions", "40", "--seed", "6", "--format", "dir", "--out",
-                         dir.Sub("src")})
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(GenerateTree(dir, 40, 6));
   auto stored = [&](const std::string& level) -> uint64_t {
     const std::string log = dir.Sub("log" + level);
     Result r = RunCli(dir, {"import", "--log", log, "--level", level, dir.Sub("src")});
@@ -393,10 +394,7 @@ TEST(CliTest, ExportNamesImportedSessionsByTheirDirectory) {
 
 TEST(CliTest, ImportKilledAtRandomPointsIsAllOrNothing) {
   TempDir dir;
-  ASSERT_EQ(RunCli(dir, {"gen", "--sessions", "200", "--seed", "8", "--format", "dir", "--out",
-                         dir.Sub("src")})
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(GenerateTree(dir, 200, 8));
   std::mt19937 rng(std::random_device{}());
   const unsigned seed = rng();
   rng.seed(seed);
