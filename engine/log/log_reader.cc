@@ -3,6 +3,7 @@
 // this one is read, with ReaderOptions::read_ahead).
 
 #include <algorithm>
+#include <system_error>
 
 #include "engine/format/event_keys.h"
 #include "engine/log/log.h"
@@ -71,7 +72,12 @@ void LogReader::StartReadAhead(size_t index) {
     sealed = log_->segments_[p].sealed;
   }
   if (ahead_codec_ == nullptr) ahead_codec_ = std::make_unique<BlockCodec>();
-  ahead_ = std::async(std::launch::async, &LogReader::Decode, index, std::move(sealed), ahead_codec_.get());
+  try {
+    ahead_ = std::async(std::launch::async, &LogReader::Decode, index, std::move(sealed),
+                        ahead_codec_.get());
+  } catch (const std::system_error&) {
+    return;  // no thread to be had: OpenSegment decompresses it when it gets there
+  }
   ++decoded_ahead_;
 }
 
