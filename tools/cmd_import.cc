@@ -181,8 +181,8 @@ Command RegisterImport(CLI::App& app) {
   sub->add_flag("--no-seal", f->no_seal,
                 "Do not seal what was imported before returning (writers seal it later)");
   sub->add_option("--level", f->level,
-                  "zstd level of the segments the import seals (default 3; 1 imports ~15 % faster\n"
-                  "for ~2 % more bytes stored, bench/RESULTS.md)")
+                  "zstd level of the segments the import seals (default 3; level 1 took 4-17 %\n"
+                  "less time on the benchmark machine, for ~2 % more bytes stored: bench/RESULTS.md)")
       ->type_name("N")
       ->check(CLI::Range(-7, 22));
   return {sub, [f] { return RunImport(*f); }};
