@@ -390,7 +390,7 @@ class LogReader {
             uint64_t active_limit);
   bool OpenSegment();
   void Report(const absl::Status& s, size_t logical);
-  static std::unique_ptr<Decoded> Decode(size_t index, std::shared_ptr<SealedSegment> sealed,
+  static std::unique_ptr<Decoded> Decode(std::shared_ptr<SealedSegment> sealed,
                                          BlockCodec* codec);
   // With read_ahead: starts decompressing segment `index` if it is sealed.
   void StartReadAhead(size_t index);

@@ -16,19 +16,16 @@ namespace tracelog {
 // A sealed segment decompressed, with the damage met on the way (reported
 // by the reader's thread when it takes the segment, in order).
 struct LogReader::Decoded {
-  size_t index = 0;  // logical segment number
-  std::shared_ptr<SealedSegment> sealed;
+  std::shared_ptr<SealedSegment> sealed;  // which segment it is
   std::vector<std::unique_ptr<std::string>> storage;
   std::vector<BlockEvent> events;
   std::vector<Corruption> damage;
   uint64_t corruptions = 0;
 };
 
-std::unique_ptr<LogReader::Decoded> LogReader::Decode(size_t index,
-                                                     std::shared_ptr<SealedSegment> sealed,
-                                                     BlockCodec* codec) {
+std::unique_ptr<LogReader::Decoded> LogReader::Decode(std::shared_ptr<SealedSegment> sealed,
+                                                      BlockCodec* codec) {
   auto d = std::make_unique<Decoded>();
-  d->index = index;
   d->sealed = std::move(sealed);
   d->corruptions = d->sealed->ReadAll(codec, &d->storage, &d->events,
                                       [&](const Corruption& c) { d->damage.push_back(c); });
@@ -40,8 +37,11 @@ std::unique_ptr<LogReader::Decoded> LogReader::Decode(size_t index,
 
 LogReader::LogReader(Log* log, ReaderOptions options, size_t segment_end, uint64_t last_seq,
                      uint64_t active_limit)
-    : log_(log), options_(std::move(options)), segment_end_(segment_end),
-      last_seq_(last_seq), active_limit_(active_limit) {}
+    : log_(log),
+      options_(std::move(options)),
+      segment_end_(segment_end),
+      last_seq_(last_seq),
+      active_limit_(active_limit) {}
 
 LogReader::~LogReader() {
   if (ahead_.valid()) ahead_.wait();  // it uses ahead_codec_
@@ -73,8 +73,8 @@ void LogReader::StartReadAhead(size_t index) {
   }
   if (ahead_codec_ == nullptr) ahead_codec_ = std::make_unique<BlockCodec>();
   try {
-    ahead_ = std::async(std::launch::async, &LogReader::Decode, index, std::move(sealed),
-                        ahead_codec_.get());
+    ahead_ =
+        std::async(std::launch::async, &LogReader::Decode, std::move(sealed), ahead_codec_.get());
   } catch (const std::system_error&) {
     return;  // no thread to be had: OpenSegment decompresses it when it gets there
   }
@@ -124,11 +124,11 @@ bool LogReader::OpenSegment() {
       std::unique_ptr<Decoded> d;
       if (ahead_.valid()) {
         d = ahead_.get();
-        if (d->index != index_ || d->sealed != sealed) d.reset();  // not this segment
+        if (d->sealed != sealed) d.reset();  // not this segment
       }
       if (d == nullptr) {
         if (codec_ == nullptr) codec_ = std::make_unique<BlockCodec>();
-        d = Decode(index_, sealed, codec_.get());
+        d = Decode(sealed, codec_.get());
       }
       StartReadAhead(index_ + 1);  // while this one is read
       if (options_.reporter) {
@@ -137,10 +137,10 @@ bool LogReader::OpenSegment() {
       corruptions_ += d->corruptions;
       sealed_storage_ = std::move(d->storage);
       sealed_events_ = std::move(d->events);
-      sealed_pos_ = std::lower_bound(sealed_events_.begin(), sealed_events_.end(),
-                                     options_.from_sequence,
-                                     [](const BlockEvent& e, uint64_t s) { return e.sequence < s; }) -
-                    sealed_events_.begin();
+      sealed_pos_ =
+          std::lower_bound(sealed_events_.begin(), sealed_events_.end(), options_.from_sequence,
+                           [](const BlockEvent& e, uint64_t s) { return e.sequence < s; }) -
+          sealed_events_.begin();
       in_sealed_ = true;
       return true;
     }
@@ -170,8 +170,8 @@ bool LogReader::Next(LogEvent* ev) {
               .IgnoreError();
         }
         ev->timestamp = ev->keys.timestamp;
-        ev->flags = (ev->keys.error ? kFlagError : 0) |
-                    (ev->keys.has_timestamp ? kFlagHasTimestamp : 0);
+        ev->flags =
+            (ev->keys.error ? kFlagError : 0) | (ev->keys.has_timestamp ? kFlagHasTimestamp : 0);
         return true;
       }
       in_sealed_ = false;
