@@ -9,6 +9,23 @@
 namespace tracelog::testing {
 
 using Node = FaultInjectionFileSystem::Node;
+constexpr uint64_t kPage = FaultInjectionFileSystem::kPageSize;
+
+bool Node::Dirty(uint64_t p) const {
+  if (p < written.size() && written[p]) return true;
+  const uint64_t at = p * kPage;
+  if (at >= data.size()) return false;
+  const uint64_t n = std::min<uint64_t>(kPage, data.size() - at);
+  if (at + n > clean.size()) return true;  // the file grew: new pages are dirty
+  return std::memcmp(data.data() + at, clean.data() + at, n) != 0;
+}
+
+void Node::MarkWritten(uint64_t offset, uint64_t len) {
+  if (len == 0) return;
+  const uint64_t last = (offset + len - 1) / kPage;
+  if (written.size() <= last) written.resize(last + 1, false);
+  for (uint64_t p = offset / kPage; p <= last; ++p) written[p] = true;
+}
 
 namespace {
 
@@ -75,6 +92,7 @@ class FaultFile final : public File {
       node_->data.resize(offset + data.size(), '\0');
     }
     std::memcpy(node_->data.data() + offset, data.data(), data.size());
+    node_->MarkWritten(offset, data.size());
     return absl::OkStatus();
   }
 
@@ -89,10 +107,29 @@ class FaultFile final : public File {
   }
 
   absl::Status Sync() override {
-    if (auto s = fs_->TakeFault(&fs_->fail_sync_); !s.ok()) return s;
+    bool forget = false;
+    if (auto s = fs_->TakeSyncFault(&forget); !s.ok()) {
+      if (forget) {
+        // The kernel marks the dirty pages clean without having written
+        // them: the page cache keeps the bytes, the disk never gets them.
+        std::lock_guard<std::mutex> l(node_->mu);
+        node_->clean = node_->data;
+        node_->written.assign(node_->written.size(), false);
+      }
+      return s;
+    }
     {
       std::lock_guard<std::mutex> l(node_->mu);
-      node_->synced = node_->data;
+      Node& n = *node_;
+      if (n.synced.size() != n.data.size()) n.synced.resize(n.data.size(), '\0');
+      for (uint64_t p = 0; p * kPage < n.data.size(); ++p) {
+        if (!n.Dirty(p)) continue;  // clean: on disk already, or forgotten
+        const uint64_t at = p * kPage;
+        std::memcpy(n.synced.data() + at, n.data.data() + at,
+                    std::min<uint64_t>(kPage, n.data.size() - at));
+      }
+      n.clean = n.data;
+      n.written.assign(n.written.size(), false);
     }
     std::lock_guard<std::mutex> fl(fs_->mu_);
     ++fs_->syncs_;
@@ -105,6 +142,7 @@ class FaultFile final : public File {
     if (offset < node_->data.size()) {
       len = std::min<uint64_t>(len, node_->data.size() - offset);
       std::memset(node_->data.data() + offset, 0, len);
+      node_->MarkWritten(offset, len);
     }
     return absl::OkStatus();
   }
@@ -150,6 +188,34 @@ class FaultLock final : public FileLock {
 std::string FaultInjectionFileSystem::Parent(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+absl::Status FaultInjectionFileSystem::TakeSyncFault(bool* forget) {
+  std::lock_guard<std::mutex> l(mu_);
+  *forget = false;
+  if (!ConsumeOpLocked()) return absl::InternalError("injected failure: the disk is gone");
+  absl::Status s = fail_sync_;
+  fail_sync_ = absl::OkStatus();
+  *forget = !s.ok() && forget_on_failed_sync_;
+  return s;
+}
+
+void FaultInjectionFileSystem::EvictCleanPages() {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& [name, node] : files_) {
+    std::lock_guard<std::mutex> nl(node->mu);
+    Node& n = *node;
+    for (uint64_t p = 0; p * kPage < n.data.size(); ++p) {
+      if (n.Dirty(p)) continue;
+      const uint64_t at = p * kPage;
+      const uint64_t len = std::min<uint64_t>(kPage, n.data.size() - at);
+      for (uint64_t i = at; i < at + len; ++i) {
+        n.data[i] = i < n.synced.size() ? n.synced[i] : '\0';
+      }
+      if (n.clean.size() < at + len) n.clean.resize(at + len, '\0');
+      std::memcpy(n.clean.data() + at, n.data.data() + at, len);
+    }
+  }
 }
 
 absl::Status FaultInjectionFileSystem::TakeFault(absl::Status* slot) {
@@ -227,13 +293,20 @@ void FaultInjectionFileSystem::SetContents(const std::string& path, const std::s
   std::lock_guard<std::mutex> nl(node->mu);
   node->data = data;
   node->synced = data;
+  node->clean = data;
+  node->written.clear();
 }
 
 void FaultInjectionFileSystem::DropUnsyncedData(DropMode mode, uint64_t seed) {
   std::lock_guard<std::mutex> l(mu_);
   std::mt19937_64 rng(seed);
   ++boots_;
-  files_ = durable_;
+  dirs_ = durable_dirs_;
+  files_.clear();
+  for (auto& [name, node] : durable_) {
+    if (dirs_.count(Parent(name))) files_[name] = node;  // its directory survived
+  }
+  durable_ = files_;
   for (auto& [name, node] : files_) {
     std::lock_guard<std::mutex> nl(node->mu);
     if (node->mappings != 0) std::abort();  // the Log must be gone
@@ -259,6 +332,8 @@ void FaultInjectionFileSystem::DropUnsyncedData(DropMode mode, uint64_t seed) {
     }
     node->data = kept;
     node->synced = kept;
+    node->clean = kept;
+    node->written.clear();
   }
 }
 
@@ -292,7 +367,14 @@ absl::StatusOr<std::unique_ptr<File>> FaultInjectionFileSystem::Open(const std::
 
 absl::Status FaultInjectionFileSystem::CreateDir(const std::string& path) {
   std::lock_guard<std::mutex> l(mu_);
+  const std::string parent = Parent(path);
+  if (!parent.empty() && !dirs_.count(parent)) {
+    return absl::NotFoundError("mkdir " + path + ": No such file or directory");
+  }
   dirs_.insert(path);
+  // A top-level directory stands for one the test set up: durable at once.
+  // Any other is durable once its parent is synced.
+  if (parent.empty()) durable_dirs_.insert(path);
   return absl::OkStatus();
 }
 
@@ -308,6 +390,9 @@ absl::Status FaultInjectionFileSystem::SyncDir(const std::string& path) {
   }
   for (auto& [name, node] : files_) {
     if (Parent(name) == path) durable_[name] = node;
+  }
+  for (const std::string& d : dirs_) {
+    if (Parent(d) == path) durable_dirs_.insert(d);
   }
   return absl::OkStatus();
 }
@@ -361,6 +446,8 @@ void FaultInjectionFileSystem::MarkDurable(const std::string& path) {
   if (it == files_.end()) return;
   std::lock_guard<std::mutex> nl(it->second->mu);
   it->second->synced = it->second->data;
+  it->second->clean = it->second->data;
+  it->second->written.clear();
 }
 
 std::string FaultInjectionFileSystem::BootId() {

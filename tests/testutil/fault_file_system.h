@@ -9,7 +9,14 @@
 //  - DropUnsyncedData() rolls every file and directory back to its durable
 //    state, optionally keeping a torn part of the unsynced bytes;
 //  - the next write / sync / allocate can be made to fail, and a space budget
-//    turns Allocate() into ENOSPC (ResourceExhaustedError).
+//    turns Allocate() into ENOSPC (ResourceExhaustedError);
+//  - with SetSyncFailureForgets(true), a sync that fails marks the file's
+//    dirty pages clean without writing them, as ext4 and XFS do after a
+//    writeback error ("fsyncgate"): the page cache still holds the bytes
+//    (until EvictCleanPages()), but no later Sync() writes them;
+//  - a directory made by CreateDir() is durable only once its parent is
+//    synced (SyncDir(parent)); top-level directories ("/log") are durable at
+//    once.
 // Mappings point straight at the in-memory file, like MAP_SHARED.
 
 #include <cstdint>
@@ -43,6 +50,17 @@ class FaultInjectionFileSystem final : public FileSystem {
   // Failure injection; each fires once.
   void FailNextSync(absl::Status s) { Set(&fail_sync_, std::move(s)); }
   void FailNextWrite(absl::Status s) { Set(&fail_write_, std::move(s)); }
+  // A sync that FailNextSync() fails forgets the file's dirty pages (marks
+  // them clean unwritten) instead of leaving them dirty for the next sync.
+  void SetSyncFailureForgets(bool on) {
+    std::lock_guard<std::mutex> l(mu_);
+    forget_on_failed_sync_ = on;
+  }
+  // Memory pressure: every page of every file that is clean in the page
+  // cache is dropped and read back from the disk (its durable bytes). Pages
+  // a failed sync forgot thereby lose their unwritten contents. Mappings
+  // see the change (they point at the same bytes).
+  void EvictCleanPages();
   // Fail every write, sync and allocation until cleared (a dead disk).
   void SetAllFail(bool on);
   // Let `n` more mutating calls (write, sync, directory sync, allocation,
@@ -76,11 +94,20 @@ class FaultInjectionFileSystem final : public FileSystem {
   // Changes with every DropUnsyncedData(): that is a reboot.
   std::string BootId() override;
 
+  static constexpr uint64_t kPageSize = 4096;
   struct Node {
     std::mutex mu;
-    std::string data;
-    std::string synced;
+    std::string data;    // the page cache: what reads and mappings see
+    std::string synced;  // the disk
+    // What the kernel believes the disk holds: a page whose bytes differ
+    // from it (written through a mapping) or that Write() touched is dirty.
+    // Equal to `synced` unless a failed sync forgot pages.
+    std::string clean;
+    std::vector<bool> written;  // pages Write()/ZeroRange() dirtied since the last sync
     int mappings = 0;
+    // REQUIRES: mu. Whether page p must be written back.
+    bool Dirty(uint64_t p) const;
+    void MarkWritten(uint64_t offset, uint64_t len);
   };
 
  private:
@@ -90,6 +117,8 @@ class FaultInjectionFileSystem final : public FileSystem {
     *slot = std::move(s);
   }
   absl::Status TakeFault(absl::Status* slot);
+  // Sync's fault: *forget when the kernel forgets the dirty pages.
+  absl::Status TakeSyncFault(bool* forget);
   absl::Status CheckAllocate(Node* node, uint64_t size);
   static std::string Parent(const std::string& path);
 
@@ -97,6 +126,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::map<std::string, std::shared_ptr<Node>> files_;    // current names
   std::map<std::string, std::shared_ptr<Node>> durable_;  // names as of the last SyncDir
   std::set<std::string> dirs_;
+  std::set<std::string> durable_dirs_;  // as of their parent's last SyncDir
+  bool forget_on_failed_sync_ = false;
   std::set<std::string> locks_;
   absl::Status fail_sync_, fail_write_;
   bool all_fail_ = false;
