@@ -8,13 +8,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/log/log.h"
-#include "tests/testutil/fault_file_system.h"
+#include "engine/io/fault_file_system.h"
 #include "tests/testutil/test_util.h"
 
 namespace tracelog {
 namespace {
 
-using ::tracelog::testing::FaultInjectionFileSystem;
+using ::tracelog::FaultInjectionFileSystem;
 using ::tracelog::testing::MakeEvent;
 using DropMode = FaultInjectionFileSystem::DropMode;
 

@@ -26,7 +26,7 @@
 #include "engine/ndjson/importer.h"
 #include "engine/ndjson/pyjson.h"
 #include "gtest/gtest.h"
-#include "tests/testutil/fault_file_system.h"
+#include "engine/io/fault_file_system.h"
 #include "tests/testutil/test_util.h"
 
 namespace tracelog {
@@ -690,7 +690,7 @@ TEST_P(ImportWriteModeTest, AnImportOnADiskThatDiesAtAnyStepIsAllOrNothing) {
   for (const auto& [path, bytes] : Tree(dir.Sub("second"))) want_both[path] = bytes;
   const std::string kLog = "/faultlog";
   auto run = [&](uint64_t steps, bool* committed) {
-    ::tracelog::testing::FaultInjectionFileSystem ffs;
+    ::tracelog::FaultInjectionFileSystem ffs;
     LogOptions o = Opts();
     o.fs = &ffs;
     o.seal_nice = 0;  // the background sealer is not starved by other tests
@@ -712,7 +712,7 @@ TEST_P(ImportWriteModeTest, AnImportOnADiskThatDiesAtAnyStepIsAllOrNothing) {
       }
     }
     ffs.SetAllFail(false);
-    ffs.DropUnsyncedData(::tracelog::testing::FaultInjectionFileSystem::DropMode::kTornTail,
+    ffs.DropUnsyncedData(::tracelog::FaultInjectionFileSystem::DropMode::kTornTail,
                          steps);
     auto log = Log::Open(kLog, o);
     SCOPED_TRACE(absl::StrCat("after dying at step ", steps));

@@ -27,13 +27,13 @@
 #include "engine/seal/index_builder.h"
 #include "engine/seal/sealed_segment.h"
 #include "gtest/gtest.h"
-#include "tests/testutil/fault_file_system.h"
+#include "engine/io/fault_file_system.h"
 #include "tests/testutil/test_util.h"
 
 namespace tracelog {
 namespace {
 
-using ::tracelog::testing::FaultInjectionFileSystem;
+using ::tracelog::FaultInjectionFileSystem;
 using ::tracelog::testing::TempDir;
 
 // A small fleet: several interleaved sessions, all event types.

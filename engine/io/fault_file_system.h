@@ -1,7 +1,8 @@
-#ifndef TRACELOG_TESTS_TESTUTIL_FAULT_FILE_SYSTEM_H_
-#define TRACELOG_TESTS_TESTUTIL_FAULT_FILE_SYSTEM_H_
+#ifndef TRACELOG_ENGINE_IO_FAULT_FILE_SYSTEM_H_
+#define TRACELOG_ENGINE_IO_FAULT_FILE_SYSTEM_H_
 
-// An in-memory FileSystem that remembers what was synced and can lose the
+// For tests and the crash-torture tool (tools/crash_torture): an in-memory
+// FileSystem that remembers what was synced and can lose the
 // rest, as an OS crash or power loss would:
 //  - every file keeps the content it had at its last Sync();
 //  - a directory's entries (creations, renames, removals) become durable only
@@ -31,7 +32,7 @@
 
 #include "engine/io/file_system.h"
 
-namespace tracelog::testing {
+namespace tracelog {
 
 class FaultInjectionFileSystem final : public FileSystem {
  public:
@@ -149,6 +150,6 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::vector<std::string> dropped_caches_;
 };
 
-}  // namespace tracelog::testing
+}  // namespace tracelog
 
-#endif  // TRACELOG_TESTS_TESTUTIL_FAULT_FILE_SYSTEM_H_
+#endif  // TRACELOG_ENGINE_IO_FAULT_FILE_SYSTEM_H_

@@ -1,4 +1,4 @@
-#include "tests/testutil/fault_file_system.h"
+#include "engine/io/fault_file_system.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-namespace tracelog::testing {
+namespace tracelog {
 
 using Node = FaultInjectionFileSystem::Node;
 constexpr uint64_t kPage = FaultInjectionFileSystem::kPageSize;
@@ -455,4 +455,4 @@ std::string FaultInjectionFileSystem::BootId() {
   return absl::StrCat("boot-", boots_);
 }
 
-}  // namespace tracelog::testing
+}  // namespace tracelog
