@@ -198,6 +198,7 @@ BENCHMARK(BM_Query_TenMinuteWindow)->Unit(benchmark::kMillisecond);
 struct SealInput {
   std::string dir;
   std::shared_ptr<Segment> segment;
+  uint64_t last_sequence = 0;  // of `segment`: the next segment's base - 1
   uint64_t event_bytes = 0;
   std::string ndjson;
 };
@@ -222,6 +223,7 @@ SealInput& TheSegment() {
     if (!seg.ok()) std::abort();
     s->segment = *seg;
     auto reader_log = Log::Open(s->dir, LogOptions{.read_only = true});
+    s->last_sequence = (*reader_log)->SnapshotSegments().at(1).base - 1;
     auto r = (*reader_log)->NewReader(ReaderOptions{});
     LogEvent ev;
     while (r->Next(&ev) && ev.sequence < (*seg)->base() + 1000000) {
@@ -243,9 +245,11 @@ void BM_Seal_Segment(benchmark::State& state) {
   if (const char* kb = std::getenv("TRACELOG_BENCH_DICT_KB")) o.dictionary_size = std::atoi(kb) << 10;
   uint64_t sealed = 0;
   // Train (or load) the dictionary outside the timed loop: it happens once per log.
-  if (!SealSegment(DefaultFileSystem(), in.dir, *in.segment, o, &dicts, &codec).ok()) std::abort();
+  if (!SealSegment(DefaultFileSystem(), in.dir, *in.segment, in.last_sequence, o, &dicts,
+                           &codec).ok()) std::abort();
   for (auto _ : state) {
-    auto st = SealSegment(DefaultFileSystem(), in.dir, *in.segment, o, &dicts, &codec);
+    auto st = SealSegment(DefaultFileSystem(), in.dir, *in.segment, in.last_sequence, o, &dicts,
+                           &codec);
     if (!st.ok()) state.SkipWithError(std::string(st.status().message()).c_str());
     sealed = st->sealed_bytes + st->index_bytes;
     state.counters["events"] = static_cast<double>(st->events);

@@ -54,6 +54,9 @@ absl::Status DecodeSegmentHeader(absl::string_view src, SegmentHeader* h) {
   if (DecodeFixed32(p + 12) != kSegmentHeaderSize) {
     return absl::DataLossError("bad segment header size at offset 12");
   }
+  if (DecodeFixed64(p + 40) != 0 || DecodeFixed64(p + 48) != 0) {
+    return absl::DataLossError("segment header: reserved bytes [40, 56) are not zero");
+  }
   h->base_sequence = DecodeFixed64(p + 16);
   h->capacity = DecodeFixed64(p + 24);
   h->created_micros = static_cast<int64_t>(DecodeFixed64(p + 32));
@@ -146,6 +149,7 @@ const char* RecordStatusName(RecordStatus s) {
     case RecordStatus::kBadHeaderChecksum: return "record header checksum mismatch";
     case RecordStatus::kBadEventChecksum: return "event checksum mismatch";
     case RecordStatus::kUnknownType: return "unknown record type";
+    case RecordStatus::kBadField: return "reserved record bytes or unknown flags set";
   }
   return "?";
 }
@@ -186,6 +190,10 @@ RecordStatus DecodeRecord(absl::string_view data, size_t offset, RecordView* out
   }
   if (out->type != kRecordTypeEvent && (out->type & kRecordTypeSkippableBit) == 0) {
     return RecordStatus::kUnknownType;
+  }
+  if (out->type == kRecordTypeEvent &&
+      ((out->flags & ~kKnownRecordFlags) != 0 || h[14] != 0 || h[15] != 0)) {
+    return RecordStatus::kBadField;
   }
   return RecordStatus::kOk;
 }

@@ -23,7 +23,11 @@ namespace tracelog {
 // sealed order keeps tool calls apart by tool (sealed segment and dictionary
 // bytes are unchanged: version-2 ones read the same; a version-2 index is
 // rebuilt).
-inline constexpr uint32_t kFormatVersion = 3;
+// 4: gap files (`<first>.gap`), the sequence lease and the sync-failed flag
+// in CHECKPOINT (two more slots), reserved record bytes and unknown flag
+// bits checked (records, segment headers, sealed files and indexes of
+// versions 1-3 read the same).
+inline constexpr uint32_t kFormatVersion = 4;
 inline constexpr uint32_t kOldestReadableVersion = 1;  // raw segments, CHECKPOINT
 inline constexpr uint32_t kOldestSealedVersion = 2;    // .sealed, DICT-*
 inline constexpr uint32_t kOldestIndexVersion = 3;     // .idx
@@ -61,6 +65,13 @@ inline constexpr uint8_t kRecordTypeSkippableBit = 0x80;
 // Record flags.
 inline constexpr uint8_t kFlagError = 1 << 0;         // event is an error
 inline constexpr uint8_t kFlagHasTimestamp = 1 << 1;  // timestamp field is valid
+inline constexpr uint8_t kKnownRecordFlags = kFlagError | kFlagHasTimestamp;
+
+// The largest event an append takes, in bytes: appends of larger ones fail
+// with InvalidArgumentError. It bounds every length a reader derives from
+// an event (records, sealed blocks: a block holds its events' bytes plus at
+// most a few bytes each). 64 MiB.
+inline constexpr size_t kMaxEventSize = size_t{64} << 20;
 
 // The index keys extracted from an event (views into the event or a scratch
 // buffer). See engine/format/event_keys.h for how they are derived.
@@ -113,6 +124,7 @@ enum class RecordStatus {
   kBadHeaderChecksum,  // header or keys damaged (lengths untrusted)
   kBadEventChecksum,   // event bytes damaged
   kUnknownType,        // type without the skippable bit
+  kBadField,           // reserved bytes not zero, or an unknown flag bit set
 };
 const char* RecordStatusName(RecordStatus s);
 

@@ -133,6 +133,7 @@ class FaultFile final : public File {
     }
     std::lock_guard<std::mutex> fl(fs_->mu_);
     ++fs_->syncs_;
+    ++fs_->syncs_by_path_[path_];
     return absl::OkStatus();
   }
 
@@ -198,6 +199,15 @@ absl::Status FaultInjectionFileSystem::TakeSyncFault(bool* forget) {
   fail_sync_ = absl::OkStatus();
   *forget = !s.ok() && forget_on_failed_sync_;
   return s;
+}
+
+uint64_t FaultInjectionFileSystem::syncs_of(const std::string& suffix) {
+  std::lock_guard<std::mutex> l(mu_);
+  uint64_t n = 0;
+  for (const auto& [path, count] : syncs_by_path_) {
+    if (absl::EndsWith(path, suffix)) n += count;
+  }
+  return n;
 }
 
 void FaultInjectionFileSystem::EvictCleanPages() {

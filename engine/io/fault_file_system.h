@@ -77,6 +77,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   // The kernel wrote this file back on its own: its current bytes are durable.
   void MarkDurable(const std::string& path);
   uint64_t syncs() const { return syncs_; }
+  // Syncs of files whose path ends with `suffix` (".seg": raw segments).
+  uint64_t syncs_of(const std::string& suffix);
   // Called (from the writing thread, before the write) with the path of
   // every File::Write: a test can hold a writer there.
   void SetWriteHook(std::function<void(const std::string& path)> hook);
@@ -145,6 +147,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   }
   uint64_t space_limit_ = UINT64_MAX;
   uint64_t syncs_ = 0;
+  std::map<std::string, uint64_t> syncs_by_path_;
   uint64_t boots_ = 0;
   std::function<void(const std::string&)> write_hook_;
   std::vector<std::string> dropped_caches_;

@@ -19,10 +19,12 @@
 #include "engine/format/checkpoint_format.h"
 #include "engine/format/checksum.h"
 #include "engine/format/event_keys.h"
+#include "engine/format/gap_format.h"
 #include "engine/format/sealed_format.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/file_system.h"
 #include "engine/log/attachments.h"
+#include "engine/log/checkpoint_file.h"
 #include "engine/log/segment.h"
 #include "engine/seal/block_codec.h"
 #include "engine/seal/sealed_segment.h"
@@ -56,6 +58,11 @@ constexpr size_t kMaxSpares = 4;             // sealed raw segments kept for an 
 }  // namespace
 
 absl::Status PrepareEvent(absl::string_view event, PreparedEvent* out) {
+  if (event.size() > kMaxEventSize) {
+    return absl::InvalidArgumentError(absl::StrCat("an event of ", event.size(),
+                                                   " bytes is larger than the maximum of ",
+                                                   kMaxEventSize, " bytes (64 MiB)"));
+  }
   thread_local EventKeyExtractor extractor;
   EventKeys keys;
   if (auto s = extractor.Extract(event, &keys); !s.ok()) return s;
@@ -98,6 +105,12 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const Log
       return absl::NotFoundError(absl::StrCat(dir, ": no such log directory"));
     }
     if (auto s = fs->CreateDir(dir); !s.ok()) return s;
+    // The directory's own entry is durable only once its parent is synced.
+    const size_t slash = dir.find_last_not_of('/') == std::string::npos
+                             ? std::string::npos
+                             : dir.rfind('/', dir.find_last_not_of('/'));
+    const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
+    if (auto s = fs->SyncDir(parent); !s.ok()) return s;
   }
   std::unique_ptr<Log> log(new Log(dir, options));
   // Under `always` every append is followed by an fdatasync, which
@@ -112,7 +125,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const Log
     auto lock = fs->Lock(JoinPath(dir, kLockFileName));
     if (!lock.ok()) return lock.status();
     log->lock_ = std::move(*lock);
-    auto cp = fs->Open(JoinPath(dir, kCheckpointFileName), OpenMode::kCreateOrOpen);
+    auto cp = CheckpointFile::Open(fs, dir);
     if (!cp.ok()) return cp.status();
     log->checkpoint_file_ = std::move(*cp);
   }
@@ -133,7 +146,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const Log
       {
         std::lock_guard<std::mutex> l(log->segments_mu_);
         for (size_t i = 0; i + 1 < log->segments_.size(); ++i) {
-          if (!log->segments_[i].is_sealed) pending.push_back(log->segments_[i].base);
+          if (log->segments_[i].is_raw()) pending.push_back(log->segments_[i].base);
         }
       }
       for (uint64_t base : pending) log->EnqueueSeal(base);
@@ -143,382 +156,49 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const Log
   return log;
 }
 
-absl::Status Log::LoadSegmentList() {
-  auto names = fs_->ListDir(dir_);
-  if (!names.ok()) return names.status();
-  const bool writable = !options_.read_only;
-  std::vector<uint64_t> raw, sealed, index;
-  bool removed = false;
-  // An import in progress (or left by a process that died): its files are
-  // not part of the log. A writer removes them, a reader ignores them.
-  auto in_progress = ImportInProgress(fs_, dir_, *names);
-  if (!in_progress.ok()) return in_progress.status();
-  const std::optional<uint64_t> import_from = *in_progress;
-  const std::string marker = JoinPath(dir_, kImportMarkerFileName);
-  auto of_import = [&](std::optional<uint64_t> base) {
-    return base && import_from && *base >= *import_from;
-  };
-  for (const std::string& name : *names) {
-    const std::optional<uint64_t> base_of = [](absl::string_view n) -> std::optional<uint64_t> {
-      n = absl::StripSuffix(absl::StripSuffix(n, ".tmp"), ".discarded");
-      if (auto b = ParseSegmentFileName(n)) return b;
-      if (auto b = ParseSealedFileName(n)) return b;
-      if (auto b = ParseIndexFileName(n)) return b;
-      return ParseAttachFileName(n);
-    }(name);
-    if (of_import(base_of) || (import_from && absl::EndsWith(name, ".tmp"))) {
-      if (writable) {
-        if (auto s = fs_->Remove(JoinPath(dir_, name)); !s.ok() && !absl::IsNotFound(s)) return s;
-        removed = true;
-      }
-      continue;
-    }
-    if (auto base = ParseSegmentFileName(name)) {
-      raw.push_back(*base);
-    } else if (auto base = ParseSealedFileName(name)) {
-      sealed.push_back(*base);
-    } else if (auto base = ParseIndexFileName(name)) {
-      index.push_back(*base);
-    } else if (writable && absl::EndsWith(name, ".tmp") &&
-               (absl::EndsWith(name, ".seg.tmp") || absl::EndsWith(name, ".sealed.tmp") ||
-                absl::EndsWith(name, ".idx.tmp") || absl::StartsWith(name, "DICT-"))) {
-      // A file whose creation did not finish: never part of the log.
-      fs_->Remove(JoinPath(dir_, name)).IgnoreError();
-    }
-  }
-  std::sort(raw.begin(), raw.end());
-  std::sort(sealed.begin(), sealed.end());
-  auto has = [](const std::vector<uint64_t>& v, uint64_t b) {
-    return std::binary_search(v.begin(), v.end(), b);
-  };
-  std::vector<uint64_t> superseded;  // raw segments whose sealed form is complete
-  for (uint64_t base : sealed) {
-    const std::string path = JoinPath(dir_, SealedFileName(base));
-    if (has(raw, base)) {
-      // Both: the seal finished (a .sealed file exists only once it was
-      // written and synced in full) but the raw segment's removal did not.
-      // The sealed form wins if it is intact; else the raw one stays.
-      if (SealedSegment::Open(fs_, dir_, base, dicts_.get()).ok()) {
-        superseded.push_back(base);
-      } else {
-        if (writable) {
-          if (auto s = fs_->Remove(path); !s.ok()) return s;
-          removed = true;
-        }
-        continue;
-      }
-    }
-    SegmentRef ref{base, path, nullptr};
-    ref.is_sealed = true;
-    segments_.push_back(std::move(ref));
-  }
-  for (uint64_t base : raw) {
-    const std::string path = JoinPath(dir_, SegmentFileName(base));
-    if (has(superseded, base)) {
-      if (writable) {
-        if (auto s = fs_->Remove(path); !s.ok()) return s;
-        removed = true;
-      }
-      continue;
-    }
-    segments_.push_back(SegmentRef{base, path, nullptr});
-  }
-  for (uint64_t base : index) {
-    const bool sealed_kept = has(sealed, base) && (!has(raw, base) || has(superseded, base));
-    if (writable && !sealed_kept) {
-      if (auto s = fs_->Remove(JoinPath(dir_, IndexFileName(base))); !s.ok()) return s;
-      removed = true;
-    }
-  }
-  if (removed) {
-    if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
-  }
-  if (import_from && writable) {
-    // A dictionary that no remaining sealed segment names was trained
-    // during the rolled-back import (or by a seal that never finished): it
-    // was made from the import's events, so it goes too (the next seal
-    // trains one again). If any sealed header is unreadable, all stay.
-    if (auto s = RemoveUnusedDictionaries(*names); !s.ok()) return s;
-    // Its files are gone (synced above): now the marker.
-    if (auto s = fs_->Remove(marker); !s.ok()) return s;
-    if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
-    recovery_.rolled_back_import = *import_from;
-  }
-  std::sort(segments_.begin(), segments_.end(),
-            [](const SegmentRef& a, const SegmentRef& b) { return a.base < b.base; });
-  return absl::OkStatus();
-}
-
-absl::Status Log::RemoveUnusedDictionaries(const std::vector<std::string>& names) {
-  absl::flat_hash_set<uint64_t> named;
-  for (const SegmentRef& ref : segments_) {
-    if (!ref.is_sealed) continue;
-    auto file = fs_->Open(ref.path, OpenMode::kRead);
-    std::string header;
-    SealedHeader h;
-    if (!file.ok() || !(*file)->Read(0, kSealedHeaderSize, &header).ok() ||
-        !DecodeSealedHeader(header, &h).ok()) {
-      return absl::OkStatus();  // cannot tell which one it needs: keep them all
-    }
-    named.insert(h.dict_id);
-  }
-  bool removed = false;
-  for (const std::string& name : names) {
-    const std::optional<uint64_t> id = ParseDictFileName(name);
-    if (!id || named.contains(*id)) continue;
-    if (auto s = fs_->Remove(JoinPath(dir_, name)); !s.ok() && !absl::IsNotFound(s)) return s;
-    removed = true;
-  }
-  return removed ? fs_->SyncDir(dir_) : absl::OkStatus();
-}
-
 absl::Status Log::Recover() {
   const bool writable = !options_.read_only;
-  if (auto s = LoadSegmentList(); !s.ok()) return s;
-  if (segments_.empty()) {
-    if (!writable) return absl::OkStatus();  // an empty log
-    auto seg = Segment::Create(fs_, dir_, 1, options_.segment_size);
-    if (!seg.ok()) return seg.status();
-    segments_.push_back(SegmentRef{1, (*seg)->path(), *seg});
-    active_ = *seg;
-    write_offset_ = kSegmentHeaderSize;
-    next_seq_ = 1;
-    active_created_micros_ = absl::ToUnixMicros(absl::Now());
-    published_offset_.store(write_offset_);
-    recovery_.clean_shutdown = true;
-    if (auto s = WriteCheckpoint(1, write_offset_, 1, 0, false, /*durable=*/false); !s.ok()) {
-      return s;
-    }
-    return WriteCheckpoint(1, write_offset_, 1, 0, /*clean=*/false, /*durable=*/true);
+  RecoveryInput in;
+  in.fs = fs_;
+  in.dir = dir_;
+  in.writable = writable;
+  in.boot_hash = boot_hash_;
+  in.segment_size = options_.segment_size;
+  in.dicts = dicts_.get();
+  in.checkpoint = checkpoint_file_.get();
+  auto recovered = RecoverLog(in);
+  if (!recovered.ok()) return recovered.status();
+  segments_ = std::move(recovered->segments);
+  recovery_ = std::move(recovered->report);
+  active_ = recovered->active;
+  write_offset_ = recovered->write_offset;
+  next_seq_ = recovered->next_sequence;
+  last_ts_ = recovered->last_timestamp;
+  active_created_micros_ = recovered->active_created_micros;
+  if (recovered->lease) {
+    lease_ = recovered->lease->lease;
+    lease_generation_ = recovered->lease->generation;
   }
-
-  // Where to start: the checkpoint, if it is intact and names a segment we have.
-  size_t start = 0;
-  uint64_t offset = kSegmentHeaderSize;
-  uint64_t expected = segments_[0].base;
-  double last_ts = 0;
-  bool clean = false;
-  bool from_volatile = false;
-  size_t durable_index = 0;  // where the durable slot points (0 if nowhere)
-  {
-    std::string buf;
-    std::unique_ptr<File> cpf;
-    if (auto f = fs_->Open(JoinPath(dir_, kCheckpointFileName), OpenMode::kRead); f.ok()) {
-      cpf = std::move(*f);
-    }
-    auto index_of = [&](const Checkpoint& cp) -> std::optional<size_t> {
-      for (size_t i = 0; i < segments_.size(); ++i) {
-        if (segments_[i].base == cp.segment_base && cp.end_offset >= kSegmentHeaderSize &&
-            cp.next_sequence >= cp.segment_base) {
-          return i;
-        }
-      }
-      return std::nullopt;
-    };
-    // Two slots: the durable one, and the volatile one if this boot wrote it.
-    std::optional<Checkpoint> best;
-    bool best_volatile = false;
-    if (cpf != nullptr && cpf->Read(0, kCheckpointFileSize, &buf).ok()) {
-      for (size_t slot = 0; slot < 2; ++slot) {
-        Checkpoint cp;
-        if (buf.size() < (slot + 1) * kCheckpointSize ||
-            !DecodeCheckpoint(absl::string_view(buf).substr(slot * kCheckpointSize), &cp).ok() ||
-            !index_of(cp)) {
-          continue;
-        }
-        if (slot == 1 && (cp.boot_hash == 0 || cp.boot_hash != boot_hash_)) continue;
-        if (slot == 0) durable_index = *index_of(cp);
-        if (!best || cp.next_sequence > best->next_sequence) {
-          best = cp;
-          best_volatile = slot == 1;
-        }
-      }
-    }
-    if (best) {
-      start = *index_of(*best);
-      offset = best->end_offset;
-      expected = best->next_sequence;
-      last_ts = best->last_timestamp;
-      clean = (best->flags & kCheckpointFlagClean) != 0 && start + 1 == segments_.size();
-      from_volatile = best_volatile;
-      recovery_.used_checkpoint = true;
-    }
-  }
-
-  // Scan forward from there through the last segment. If the checkpoint's own
-  // segment cannot be opened, scan again from the first segment.
-  size_t last = start;
-  uint64_t end = offset;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    bool restart = false;
-    last = start;
-    end = offset;
-    size_t i = start;
-    while (i < segments_.size()) {
-      SegmentRef& ref = segments_[i];
-      absl::Status gap;
-      std::shared_ptr<Segment> seg;
-      if (i > start && ref.base != expected) {
-        gap = absl::DataLossError(absl::StrCat(ref.path, ": starts at sequence ", ref.base,
-                                               ", the log before it ends at ", expected - 1));
-      } else if (ref.is_sealed) {
-        // Sealed segments are immutable and complete: no scan.
-        auto opened = SealedSegment::Open(fs_, dir_, ref.base, dicts_.get());
-        if (opened.ok()) {
-          ref.sealed = *opened;
-          expected = (*opened)->last_sequence() + 1;
-          last = i;
-          ++i;
-          continue;
-        }
-        if (!absl::IsDataLoss(opened.status())) return opened.status();
-        gap = opened.status();
-      } else {
-        auto opened = Segment::Open(fs_, ref.path, ref.base, writable);
-        if (!writable && absl::IsNotFound(opened.status())) {
-          // The writer sealed it since we listed the directory.
-          auto sealed = SealedSegment::Open(fs_, dir_, ref.base, dicts_.get());
-          if (sealed.ok()) {
-            ref.is_sealed = true;
-            ref.path = (*sealed)->path();
-            ref.sealed = *sealed;
-            expected = (*sealed)->last_sequence() + 1;
-            last = i;
-            ++i;
-            continue;
-          }
-        }
-        if (opened.ok()) {
-          seg = *opened;
-        } else if (!absl::IsDataLoss(opened.status())) {
-          return opened.status();  // an I/O error, not damage: change nothing
-        } else {
-          gap = opened.status();
-        }
-      }
-      if (!gap.ok() && i > start && ref.base < expected && !ref.is_sealed) {
-        // A segment created by a roll that then failed, before any event went
-        // into it: not part of the log.
-        auto leftover = Segment::Open(fs_, ref.path, ref.base, false);
-        RecordView rec;
-        if (leftover.ok() && DecodeRecord((*leftover)->contents(), kSegmentHeaderSize, &rec) ==
-                                 RecordStatus::kEndOfData) {
-          if (writable) {
-            if (auto s = fs_->Remove(ref.path); !s.ok()) return s;
-          }
-          segments_.erase(segments_.begin() + i);
-          continue;
-        }
-      }
-      if (!gap.ok() && i == start && start > 0 && attempt == 0) {
-        restart = true;  // the checkpoint's segment is damaged: no checkpoint
-        break;
-      }
-      if (!gap.ok()) {
-        // Everything from here on is not part of the gap-free prefix.
-        if (recovery_.truncation_reason.empty()) recovery_.truncation_reason = gap.ToString();
-        for (size_t j = i; j < segments_.size(); ++j) {
-          if (writable) {
-            const std::string to = segments_[j].path + ".discarded";
-            if (auto s = fs_->Rename(segments_[j].path, to); !s.ok()) return s;
-            recovery_.discarded_segments.push_back(to);
-          }
-        }
-        segments_.resize(i);
-        if (writable) {
-          if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
-        }
-        break;
-      }
-      const uint64_t from = i == start ? offset : kSegmentHeaderSize;
-      SegmentScanner scanner(seg->path(), seg->contents(), from, seg->size(), expected,
-                             SegmentScanner::Mode::kStopAtDamage);
-      RecordView rec;
-      while (scanner.Next(&rec)) last_ts = rec.timestamp;
-      recovery_.scanned_bytes += scanner.offset() - from;
-      expected = scanner.expected_sequence();
-      end = scanner.offset();
-      if (scanner.stop_status() != RecordStatus::kEndOfData) {
-        recovery_.truncation_reason =
-            absl::StrCat(seg->path(), ": ", RecordStatusName(scanner.stop_status()), " at offset ",
-                         end, "; the log ends there");
-      }
-      ref.segment = seg;
-      last = i;
-      ++i;
-    }
-    if (!restart) break;
-    start = 0;
-    offset = kSegmentHeaderSize;
-    expected = segments_[0].base;
-    last_ts = 0;
-    clean = false;
-    from_volatile = false;
-    durable_index = 0;
-    recovery_.used_checkpoint = false;
-    recovery_.clean_shutdown = false;
-  }
-  recovery_.clean_shutdown = clean;
-  if (segments_.empty()) return absl::DataLossError(dir_ + ": no readable segment");
-  recovery_.truncated_at = end;
-
-  // Everything kept becomes durable before new appends go after it; the tail
-  // beyond the end is zeroed so no stale record can ever follow new ones.
-  if (writable && from_volatile) {
-    // The volatile checkpoint vouched for segments that may never have been
-    // synced: sync them before the durable slot moves past them.
-    for (size_t j = durable_index; j < start; ++j) {
-      if (segments_[j].is_sealed) continue;  // sealed segments are durable
-      auto seg = Segment::Open(fs_, segments_[j].path, segments_[j].base, /*writable=*/true);
-      if (!seg.ok()) return seg.status();
-      if (auto s = (*seg)->Sync(); !s.ok()) return s;
-    }
-  }
-  for (size_t i = start; i <= last; ++i) {
-    const std::shared_ptr<Segment>& seg = segments_[i].segment;
-    if (!writable || segments_[i].is_sealed) continue;
-    if (i == last) {
-      const bool untouched = clean && recovery_.truncation_reason.empty() && last == start &&
-                             end == offset;
-      if (!untouched) {
-        if (auto s = seg->ZeroTail(end); !s.ok()) return s;
-      } else if (from_volatile) {
-        if (auto s = seg->Sync(); !s.ok()) return s;
-      }
-    } else {
-      if (auto s = seg->Sync(); !s.ok()) return s;
-      seg->ReleaseFile();
-    }
-  }
-  if (segments_[last].is_sealed && writable) {
-    // Every segment is sealed (a retention or seal run that left no raw
-    // segment): appends go into a new one.
-    auto seg = Segment::Create(fs_, dir_, expected, options_.segment_size);
-    if (!seg.ok()) return seg.status();
-    segments_.push_back(SegmentRef{expected, (*seg)->path(), *seg});
-    last = segments_.size() - 1;
-    end = kSegmentHeaderSize;
-  }
-  if (segments_[last].is_sealed) end = 0;  // read-only, no raw segment
-  active_ = segments_[last].segment;
-  write_offset_ = end;
-  next_seq_ = expected;
-  last_ts_ = last_ts;
-  if (active_ != nullptr) {
-    SegmentHeader h;
-    DecodeSegmentHeader(active_->contents(), &h).IgnoreError();
-    active_created_micros_ = h.created_micros;
-  }
-  published_offset_.store(end);
-  published_seq_.store(expected - 1);
-  durable_seq_ = expected - 1;
-  durable_atomic_.store(expected - 1);
+  if (!writable && active_ == nullptr) write_offset_ = 0;  // read-only, no raw segment
+  published_offset_.store(write_offset_);
+  published_seq_.store(next_seq_ - 1);
+  durable_seq_ = next_seq_ - 1;
+  durable_atomic_.store(next_seq_ - 1);
   if (!writable) return absl::OkStatus();
-  // Both slots: a stale clean volatile slot must not outlive this open.
-  if (auto s = WriteCheckpoint(active_->base(), end, expected, last_ts, false, false); !s.ok()) {
+  // Nothing above next_seq_ - 1 has been handed out: a lease that says so
+  // (or more) must be on disk before the first append, or a reboot would
+  // make the next recovery skip numbers it need not.
+  if (lease_ < next_seq_ - 1 || !recovered->lease) {
+    if (auto s = checkpoint_file_->WriteLease(next_seq_ - 1, &lease_generation_); !s.ok()) return s;
+    lease_ = next_seq_ - 1;
+  }
+  // Both slots: a stale clean (or sync-failed) volatile slot must not
+  // outlive this open.
+  if (auto s = WriteCheckpoint(active_->base(), write_offset_, next_seq_, last_ts_, false, false);
+      !s.ok()) {
     return s;
   }
-  return WriteCheckpoint(active_->base(), end, expected, last_ts, false, true);
+  return WriteCheckpoint(active_->base(), write_offset_, next_seq_, last_ts_, false, true);
 }
 
 absl::Status Log::WriteCheckpoint(uint64_t segment_base, uint64_t end_offset, uint64_t next_seq,
@@ -530,9 +210,52 @@ absl::Status Log::WriteCheckpoint(uint64_t segment_base, uint64_t end_offset, ui
   cp.next_sequence = next_seq;
   cp.last_timestamp = last_ts;
   cp.boot_hash = durable ? 0 : boot_hash_;
-  char buf[kCheckpointSize];
-  EncodeCheckpoint(cp, buf);
-  return checkpoint_file_->Write(durable ? 0 : kCheckpointSize, absl::string_view(buf, sizeof(buf)));
+  std::lock_guard<std::mutex> l(checkpoint_mu_);
+  // A failed state outlives the process in the volatile slot: read under
+  // the lock, so a write racing with the failure cannot clear it.
+  if (!durable && failed()) {
+    cp.flags = kCheckpointFlagSyncFailed;
+  }
+  return checkpoint_file_->Write(cp, durable);
+}
+
+absl::Status Log::EnterFailedStateLocked(const absl::Status& s, uint64_t segment_base,
+                                         uint64_t end_offset, uint64_t next_seq, double last_ts) {
+  if (failed_status_.ok()) {
+    failed_status_ = absl::Status(
+        s.code(), absl::StrCat(s.message(), "; the log is in a failed state until it is reopened"));
+  }
+  failed_flag_.store(true, std::memory_order_release);
+  // Best effort: if even this write fails, the disk is gone altogether.
+  WriteCheckpoint(segment_base, end_offset, next_seq, last_ts, false, /*durable=*/false)
+      .IgnoreError();
+  return failed_status_;
+}
+
+absl::Status Log::CoverByLeaseLocked(uint64_t last) {
+  if (last <= lease_) return absl::OkStatus();
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  if (last_lease_micros_ != 0) {
+    const int64_t since = now - last_lease_micros_;
+    if (since < 1000000) {
+      lease_step_ = std::min<uint64_t>(lease_step_ * 2, uint64_t{1} << 22);
+    } else if (since > 10000000) {
+      lease_step_ = std::max<uint64_t>(lease_step_ / 2, 4096);
+    }
+  }
+  const uint64_t lease = last + lease_step_;
+  absl::Status s;
+  {
+    std::lock_guard<std::mutex> l(checkpoint_mu_);
+    s = checkpoint_file_->WriteLease(lease, &lease_generation_);
+  }
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+    return EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_, last_ts_);
+  }
+  lease_ = lease;
+  last_lease_micros_ = now;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> Log::Append(absl::string_view event) {
@@ -568,7 +291,16 @@ AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
       return result;
     }
     result.first_sequence = next_seq_;
+    // No sequence is handed out before the lease covers it (one CHECKPOINT
+    // sync every lease_step_ sequences).
+    if (!events.empty()) {
+      if (auto s = CoverByLeaseLocked(next_seq_ + events.size() - 1); !s.ok()) {
+        result.status = s;
+        return result;
+      }
+    }
     char* base = active_->mutable_data();
+    size_t staged = 0;  // events staged in write_buffer_
     // With pwrite appends, records of this batch are staged in write_buffer_
     // and written at write_offset_ in one call (per segment).
     auto flush = [&]() -> absl::Status {
@@ -580,17 +312,19 @@ AppendBatchResult Log::AppendPrepared(absl::Span<const PreparedEvent> events) {
         // Part of the batch may be in the file past write_offset_: like a
         // failed sync, this ends the log's life until it is reopened (and
         // recovery cuts the tail), so no later append can land next to it.
-        s = absl::Status(s.code(), absl::StrCat(s.message(), "; the log is in a failed state "
-                                                             "until it is reopened"));
         std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
-        if (failed_status_.ok()) failed_status_ = s;
-        failed_flag_.store(true, std::memory_order_release);
+        s = EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_ - staged, last_ts_);
       }
       write_buffer_.clear();
       return s;
     };
-    size_t staged = 0;  // events staged in write_buffer_
     for (const PreparedEvent& ev : events) {
+      if (ev.event.size() > kMaxEventSize) {
+        result.status = absl::InvalidArgumentError(
+            absl::StrCat("an event of ", ev.event.size(), " bytes is larger than the maximum of ",
+                         kMaxEventSize, " bytes"));
+        break;
+      }
       const size_t size = RecordSize(ev.keys.size(), ev.event.size());
       if (write_offset_ + write_buffer_.size() + size > active_->size()) {
         if (auto s = flush(); !s.ok()) {
@@ -731,7 +465,11 @@ absl::Status Log::RollLocked(size_t needed) {
       segments_.back().segment = active_;
     } else {
       segments_.back().segment = rolled;
-      segments_.push_back(SegmentRef{active_->base(), active_->path(), active_});
+      SegmentRef ref;
+      ref.base = active_->base();
+      ref.path = active_->path();
+      ref.segment = active_;
+      segments_.push_back(std::move(ref));
     }
     published_offset_.store(write_offset_, std::memory_order_release);
   }
@@ -863,10 +601,7 @@ absl::Status Log::SyncThrough(uint64_t target) {
           .IgnoreError();
     }
   } else {
-    failed_status_ = absl::Status(
-        st.code(), absl::StrCat(st.message(),
-                                "; the log is in a failed state until it is reopened"));
-    failed_flag_.store(true, std::memory_order_release);
+    EnterFailedStateLocked(st, active->base(), end, seq + 1, ts).IgnoreError();
   }
   durable_atomic_.store(durable_seq_, std::memory_order_release);
   const uint64_t e = sync_epoch_;
@@ -1031,7 +766,8 @@ absl::Status Log::Close() {
 
 absl::Status Log::LoadRefLocked(size_t index) {
   SegmentRef& ref = segments_[index];
-  if (!ref.is_sealed) {
+  if (ref.is_gap()) return ref.gap_status;
+  if (!ref.is_sealed()) {
     if (ref.segment != nullptr) return absl::OkStatus();
     auto seg = Segment::Open(fs_, ref.path, ref.base, /*writable=*/false);
     if (seg.ok()) {
@@ -1042,22 +778,42 @@ absl::Status Log::LoadRefLocked(size_t index) {
     // directory: read the sealed form instead.
     if (!absl::IsNotFound(seg.status())) return seg.status();
     auto sealed = SealedSegment::Open(fs_, dir_, ref.base, dicts_.get());
+    if (absl::IsNotFound(sealed.status()) && RemovedByRetention(ref.base)) {
+      return absl::OutOfRangeError(ref.path + ": removed by retention since this log was opened");
+    }
     if (!sealed.ok()) return seg.status();
-    ref.is_sealed = true;
+    ref.kind = SegmentEntry::Kind::kSealed;
     ref.path = (*sealed)->path();
     ref.sealed = *sealed;
     return absl::OkStatus();
   }
   if (ref.sealed != nullptr) return absl::OkStatus();
   auto seg = SealedSegment::Open(fs_, dir_, ref.base, dicts_.get());
+  if (absl::IsNotFound(seg.status()) && RemovedByRetention(ref.base)) {
+    return absl::OutOfRangeError(ref.path + ": removed by retention since this log was opened");
+  }
   if (!seg.ok()) return seg.status();
   ref.sealed = *seg;
   return absl::OkStatus();
 }
 
+bool Log::RemovedByRetention(uint64_t base) {
+  // Retention removes a prefix of the log: a segment that is gone while a
+  // later one is the first now was removed on purpose, not lost.
+  auto names = fs_->ListDir(dir_);
+  if (!names.ok()) return false;
+  for (const std::string& name : *names) {
+    std::optional<uint64_t> b = ParseSealedFileName(name);
+    if (!b) b = ParseSegmentFileName(name);
+    if (!b) b = ParseGapFileName(name);
+    if (b && *b <= base) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<std::shared_ptr<Segment>> Log::SegmentForReadLocked(size_t index) {
   if (auto s = LoadRefLocked(index); !s.ok()) return s;
-  if (segments_[index].is_sealed) {
+  if (segments_[index].is_sealed()) {
     return absl::FailedPreconditionError(segments_[index].path + ": segment is sealed");
   }
   return segments_[index].segment;
@@ -1065,7 +821,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Log::SegmentForReadLocked(size_t index)
 
 absl::StatusOr<std::shared_ptr<SealedSegment>> Log::SealedForReadLocked(size_t index) {
   if (auto s = LoadRefLocked(index); !s.ok()) return s;
-  if (!segments_[index].is_sealed) {
+  if (!segments_[index].is_sealed()) {
     return absl::FailedPreconditionError(segments_[index].path + ": segment is not sealed");
   }
   return segments_[index].sealed;
@@ -1084,19 +840,39 @@ std::vector<SegmentSnapshot> Log::SnapshotSegments(const CorruptionReporter& rep
   const uint64_t last_seq = published_seq_.load(std::memory_order_acquire);
   const uint64_t active_limit = published_offset_.load(std::memory_order_acquire);
   for (size_t i = 0; i < segments_.size(); ++i) {
-    SegmentSnapshot snap;
-    snap.base = segments_[i].base;
-    const absl::Status st = LoadRefLocked(i);
-    if (st.ok() && segments_[i].is_sealed) {
-      snap.sealed = segments_[i].sealed;
-    } else if (st.ok()) {
-      snap.raw = segments_[i].segment;
-      snap.limit = i + 1 == segments_.size() ? active_limit : snap.raw->size();
-      snap.last_sequence = last_seq;
-    }
-    if (!st.ok()) {
-      if (reporter) reporter(Corruption{segments_[i].path, 0, 0, std::string(st.message())});
+    SegmentRef& ref = segments_[i];
+    const bool last = i + 1 == segments_.size();
+    if (ref.is_gap()) {
+      if (!reporter) continue;
+      if (!ref.gap_status.ok()) {
+        reporter(Corruption{ref.path, 0, kGapFileSize, std::string(ref.gap_status.message())});
+      } else if (ref.gap.reason == GapReason::kLost) {
+        reporter(Corruption{ref.path, 0, 0,
+                            absl::StrCat("sequences ", ref.gap.first, " to ", ref.gap.end - 1, " ",
+                                         GapReasonName(ref.gap.reason))});
+      }
       continue;
+    }
+    SegmentSnapshot snap;
+    snap.base = ref.base;
+    const absl::Status st = LoadRefLocked(i);
+    if (absl::IsOutOfRange(st)) continue;  // another process's retention removed it
+    if (!st.ok()) {
+      if (reporter) reporter(Corruption{ref.path, 0, 0, std::string(st.message())});
+      continue;
+    }
+    if (ref.is_sealed()) {
+      snap.sealed = ref.sealed;
+    } else {
+      snap.raw = ref.segment;
+      snap.limit = last ? std::min(active_limit, snap.raw->size()) : snap.raw->size();
+      snap.limit_is_data_end = last;
+      snap.end_sequence = last ? 0 : segments_[i + 1].base - 1;
+      snap.last_sequence = last_seq;
+      if (!snap.raw->header_status().ok() && reporter) {
+        reporter(Corruption{ref.path, 0, kSegmentHeaderSize,
+                            std::string(snap.raw->header_status().message())});
+      }
     }
     out.push_back(std::move(snap));
   }
@@ -1139,6 +915,7 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
   std::shared_lock<std::shared_mutex> w(seal_work_mu_);
   std::shared_ptr<Segment> raw;
   std::string raw_path;
+  uint64_t last_sequence = 0;
   {
     std::unique_lock<std::mutex> l(segments_mu_);
     // Another thread sealing it: wait for that one (the caller may promise
@@ -1151,13 +928,15 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
     seal_done_cv_.wait(l, free);
     size_t i = 0;
     while (i < segments_.size() && segments_[i].base != base) ++i;
-    if (i + 1 >= segments_.size() || segments_[i].is_sealed) {
-      return absl::OkStatus();  // sealed meanwhile, or the active segment
+    if (i + 1 >= segments_.size() || !segments_[i].is_raw()) {
+      return absl::OkStatus();  // sealed meanwhile, the active segment, or a gap
     }
     auto seg = SegmentForReadLocked(i);
     if (!seg.ok()) return seg.status();
     raw = *seg;
     raw_path = segments_[i].path;
+    // It must hold every sequence up to its successor's base.
+    last_sequence = segments_[i + 1].base - 1;
     sealing_.push_back(base);
   }
   auto done = [&] {
@@ -1172,7 +951,7 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
     std::lock_guard<AdaptiveMutex> l(mu_);
     seal.drop_cache = import_from_ != 0 && base >= import_from_;  // SealOptions::drop_cache
   }
-  auto stats = SealSegment(fs_, dir_, *raw, seal, dicts_.get(), codec);
+  auto stats = SealSegment(fs_, dir_, *raw, last_sequence, seal, dicts_.get(), codec);
   if (!stats.ok()) {
     done();
     return stats.status();
@@ -1186,7 +965,7 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
     std::lock_guard<std::mutex> l(segments_mu_);
     for (SegmentRef& ref : segments_) {
       if (ref.base != base) continue;
-      ref.is_sealed = true;
+      ref.kind = SegmentEntry::Kind::kSealed;
       ref.path = (*sealed)->path();
       ref.segment.reset();  // readers that hold it keep its mapping
       ref.sealed = *sealed;
@@ -1285,7 +1064,7 @@ absl::Status Log::SealBacklog(size_t keep, BlockCodec* codec) {
       size_t waiting = 0;
       for (size_t i = 0; i + 1 < segments_.size(); ++i) {
         const uint64_t b = segments_[i].base;
-        if (segments_[i].is_sealed ||
+        if (!segments_[i].is_raw() ||
             std::find(sealing_.begin(), sealing_.end(), b) != sealing_.end() ||
             std::find(failed_bases.begin(), failed_bases.end(), b) != failed_bases.end()) {
           continue;
@@ -1326,7 +1105,7 @@ absl::Status Log::SealAll() {
   {
     std::lock_guard<std::mutex> l(segments_mu_);
     for (size_t i = 0; i + 1 < segments_.size(); ++i) {
-      if (!segments_[i].is_sealed) bases.push_back(segments_[i].base);
+      if (segments_[i].is_raw()) bases.push_back(segments_[i].base);
     }
   }
   // On every core: sealing is CPU-bound (zstd), one segment per thread.
@@ -1372,8 +1151,10 @@ absl::StatusOr<RetainResult> Log::Retain(const RetainOptions& options) {
   std::unique_lock<std::shared_mutex> w(seal_work_mu_);  // no segment changes form meanwhile
   const double now = options.now > 0 ? options.now : absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
   struct Entry {
-    std::shared_ptr<SealedSegment> sealed;  // null for a raw segment
+    std::shared_ptr<SealedSegment> sealed;  // null for a raw segment or a gap
+    std::string gap_path;                   // a gap's file
     uint64_t bytes = 0;
+    bool removable() const { return sealed != nullptr || !gap_path.empty(); }
   };
   std::vector<Entry> entries;
   uint64_t total = 0;
@@ -1381,7 +1162,10 @@ absl::StatusOr<RetainResult> Log::Retain(const RetainOptions& options) {
     std::lock_guard<std::mutex> l(segments_mu_);
     for (size_t i = 0; i < segments_.size(); ++i) {
       Entry e;
-      if (segments_[i].is_sealed) {
+      if (segments_[i].is_gap()) {
+        e.gap_path = segments_[i].path;
+        e.bytes = kGapFileSize;
+      } else if (segments_[i].is_sealed()) {
         auto seg = SealedForReadLocked(i);
         if (!seg.ok()) return seg.status();
         e.sealed = *seg;
@@ -1403,7 +1187,12 @@ absl::StatusOr<RetainResult> Log::Retain(const RetainOptions& options) {
   BlockCodec codec;
   size_t remove = 0;
   if (options.max_age_seconds > 0) {
-    while (remove < entries.size() && entries[remove].sealed != nullptr) {
+    while (remove < entries.size() && entries[remove].removable()) {
+      if (entries[remove].sealed == nullptr) {  // a gap holds no event
+        total -= entries[remove].bytes;
+        ++remove;
+        continue;
+      }
       auto index = entries[remove].sealed->Index(&codec, /*with_sessions=*/false);
       if (!index.ok()) return index.status();
       bool any = false;
@@ -1419,19 +1208,33 @@ absl::StatusOr<RetainResult> Log::Retain(const RetainOptions& options) {
     }
   }
   while (options.max_bytes > 0 && total > options.max_bytes && remove < entries.size() &&
-         entries[remove].sealed != nullptr) {
+         entries[remove].removable()) {
     total -= entries[remove].bytes;
     ++remove;
+  }
+  // Gaps that would lead what remains go too.
+  if (remove > 0) {
+    while (remove < entries.size() && entries[remove].sealed == nullptr &&
+           !entries[remove].gap_path.empty()) {
+      total -= entries[remove].bytes;
+      ++remove;
+    }
   }
   RetainResult result;
   absl::Status st;
   for (size_t i = 0; i < remove && st.ok(); ++i) {
-    const SealedSegment& seg = *entries[i].sealed;
     {
       std::lock_guard<std::mutex> l(segments_mu_);
       segments_.erase(segments_.begin());
       ++removed_front_;
     }
+    if (entries[i].sealed == nullptr) {
+      st = fs_->Remove(entries[i].gap_path);
+      result.removed.push_back(entries[i].gap_path);
+      result.removed_bytes += entries[i].bytes;
+      continue;
+    }
+    const SealedSegment& seg = *entries[i].sealed;
     // The data first: a crash between the two leaves an orphan index, which
     // the next open removes.
     st = fs_->Remove(seg.path());
@@ -1464,24 +1267,45 @@ LogStats Log::Stats() {
     st.last_sequence = published_seq_.load();
     st.active_used_bytes = published_offset_.load();
     if (!segments_.empty()) st.first_sequence = segments_.front().base;
+    // The last event's sequence: appends after a gap (or into an empty
+    // active segment) have not used the numbers below the active base.
+    if (st.active_used_bytes <= kSegmentHeaderSize && !segments_.empty() &&
+        segments_.back().is_raw()) {
+      st.last_sequence = segments_.back().base - 1;
+      for (size_t i = segments_.size() - 1; i-- > 0 && segments_[i].is_gap();) {
+        if (segments_[i].gap_status.ok()) st.last_sequence = segments_[i].gap.first - 1;
+      }
+    }
     for (size_t i = 0; i < segments_.size(); ++i) {
       const SegmentRef& ref = segments_[i];
-      if (ref.is_sealed) ++st.sealed_segments;
-      files.push_back(File{ref.path, ref.is_sealed ? JoinPath(dir_, IndexFileName(ref.base)) : "",
-                           !ref.is_sealed && i + 1 == segments_.size()});
+      if (ref.is_gap()) {
+        ++st.gaps;
+        if (!ref.gap_status.ok()) continue;
+        if (st.first_sequence == ref.base) {
+          st.first_sequence = ref.gap.end;  // a leading gap: the log starts after it
+        } else if (ref.gap.first <= st.last_sequence) {
+          st.skipped_sequences += std::min(ref.gap.end, st.last_sequence + 1) - ref.gap.first;
+        }
+        continue;
+      }
+      if (ref.is_sealed()) ++st.sealed_segments;
+      files.push_back(File{ref.path, ref.is_sealed() ? JoinPath(dir_, IndexFileName(ref.base)) : "",
+                           !ref.is_sealed() && i + 1 == segments_.size()});
     }
     if (!segments_.empty()) {
-      if (segments_[0].is_sealed) {
+      if (segments_[0].is_sealed()) {
         if (auto s = SealedForReadLocked(0); s.ok()) first_sealed = *s;
       } else if (auto s = SegmentForReadLocked(0); s.ok()) {
         first_raw = *s;
       }
     }
   }
+  st.segments -= st.gaps;
   if (st.first_sequence == 0 || st.last_sequence < st.first_sequence) {
     st.first_sequence = st.last_sequence = 0;
   } else {
     st.events = st.last_sequence - st.first_sequence + 1;
+    st.events -= std::min(st.events, st.skipped_sequences);  // (leading gaps are not counted)
   }
   auto size_of = [&](const std::string& p) -> uint64_t {
     if (p.empty()) return 0;
@@ -1517,6 +1341,10 @@ LogStats Log::Stats() {
     std::lock_guard<AdaptiveMutex> l(mu_);
     st.last_timestamp = last_ts_;
     st.recycled_segments = recycled_segments_;
+  }
+  {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    st.sequence_lease = lease_;
   }
   {
     std::lock_guard<std::mutex> l(sync_mu_);

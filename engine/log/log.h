@@ -32,11 +32,13 @@
 #include "engine/format/segment_format.h"
 #include "engine/log/adaptive_mutex.h"
 #include "engine/log/options.h"
+#include "engine/log/recovery.h"
 #include "engine/log/segment_scanner.h"
 
 namespace tracelog {
 
 class BlockCodec;
+class CheckpointFile;
 class DictionaryStore;
 class FileLock;
 class FileSystem;
@@ -72,10 +74,17 @@ struct LogEvent {
   absl::string_view event;  // the original bytes, no newline
 };
 
+// Sequence numbers no event holds, on purpose (a gap file): recovery skipped
+// them so that none is given twice. Readers step over them.
+using GapReporter = std::function<void(const GapRecord&)>;
+
 struct ReaderOptions {
   uint64_t from_sequence = 1;
-  // Receives every damaged range met; damage is skipped either way.
+  // Receives every damaged range met; damage is skipped either way. A gap
+  // of events lost to damage (GapReason::kLost) is reported here too.
   CorruptionReporter reporter;
+  // Receives every gap of skipped sequence numbers met (GapReason::kSkipped).
+  GapReporter gap_reporter;
   // Fill LogEvent::keys of events from sealed segments (which costs a JSON
   // parse); raw segments store their keys. Default: true.
   bool want_keys = true;
@@ -91,25 +100,18 @@ struct AppendBatchResult {
   size_t appended = 0;          // events appended (a prefix of the batch)
 };
 
-// What Open found and did.
-struct RecoveryReport {
-  bool used_checkpoint = false;
-  bool clean_shutdown = false;
-  uint64_t scanned_bytes = 0;     // bytes of records checked during recovery
-  uint64_t truncated_at = 0;      // offset in the last segment where the log ends
-  std::string truncation_reason;  // empty when the tail was clean
-  std::vector<std::string> discarded_segments;  // after a gap, renamed *.discarded
-  // An unfinished import rolled back: its first sequence (0 if none).
-  uint64_t rolled_back_import = 0;
-};
-
-// One segment as a query sees it: sealed, or raw up to `limit`.
+// One segment as a query sees it: sealed, or raw up to `limit`. Gaps are
+// left out.
 struct SegmentSnapshot {
   uint64_t base = 0;
   std::shared_ptr<SealedSegment> sealed;  // a sealed segment
   std::shared_ptr<Segment> raw;           // a raw segment
   uint64_t limit = 0;                     // raw: end of its readable records
   uint64_t last_sequence = 0;             // raw: last readable sequence
+  // Raw: the last sequence it must hold (the next segment's or gap's base -
+  // 1), 0 for the last segment; see SegmentScanner::Bounds.
+  uint64_t end_sequence = 0;
+  bool limit_is_data_end = false;  // raw: `limit` is where its records end
 };
 
 struct RetainOptions {
@@ -146,6 +148,9 @@ struct LogStats {
   // Segments this Log object made by writing over the file of a sealed
   // segment of the import in progress (see Log::SealBacklog).
   uint64_t recycled_segments = 0;
+  uint64_t gaps = 0;           // gap files (sequence numbers skipped on purpose)
+  uint64_t skipped_sequences = 0;  // numbers they cover
+  uint64_t sequence_lease = 0;  // no sequence above it is handed out before it is raised
 };
 
 class Log {
@@ -219,24 +224,26 @@ class Log {
 
  private:
   friend class LogReader;
-  struct SegmentRef {
-    uint64_t base;
-    std::string path;
-    std::shared_ptr<Segment> segment;  // raw: null until first read (lazy)
-    bool is_sealed = false;
-    std::shared_ptr<SealedSegment> sealed;  // sealed: null until first read
-  };
+  using SegmentRef = SegmentEntry;
 
   Log(std::string dir, LogOptions options);
-  // Rollback of an import: removes DICT-* files no sealed segment in
-  // segments_ names (`names`: the directory listing).
-  absl::Status RemoveUnusedDictionaries(const std::vector<std::string>& names);
   absl::Status Recover();
-  absl::Status LoadSegmentList();
   // Writes the durable slot (REQUIRES: everything before end_offset synced)
-  // or the volatile slot of CHECKPOINT.
+  // or the volatile slot of CHECKPOINT. The volatile slot says whether the
+  // log is in the failed state (a sync failed in this boot).
   absl::Status WriteCheckpoint(uint64_t segment_base, uint64_t end_offset, uint64_t next_seq,
                                double last_ts, bool clean, bool durable);
+  // Puts the log into the failed state with `s` and records it in the
+  // volatile checkpoint slot, so that the next open in this boot writes
+  // again what the failed sync may have left unwritten. Returns the status
+  // callers return. REQUIRES: sync_mu_ held (and `at` the position of the
+  // writer's end known to the caller).
+  absl::Status EnterFailedStateLocked(const absl::Status& s, uint64_t segment_base,
+                                      uint64_t end_offset, uint64_t next_seq, double last_ts);
+  // Makes sure no sequence up to `last` is handed out before the lease
+  // covers it: raises the lease (one CHECKPOINT sync) when it does not.
+  // REQUIRES: mu_ held.
+  absl::Status CoverByLeaseLocked(uint64_t last);
   absl::Status RollLocked(size_t needed);            // REQUIRES: mu_ held
   void RemoveSparesLocked();                         // REQUIRES: mu_ held
   absl::Status SyncThrough(uint64_t sequence);       // group commit
@@ -245,8 +252,14 @@ class Log {
   // REQUIRES: segments_mu_ held.
   absl::StatusOr<std::shared_ptr<Segment>> SegmentForReadLocked(size_t index);
   // Opens segments_[index] for reading if not yet (a raw segment that
-  // another process sealed meanwhile becomes sealed). REQUIRES: segments_mu_.
+  // another process sealed meanwhile becomes sealed). OutOfRangeError when
+  // another process's retention removed it; a gap's damage for a damaged
+  // gap. REQUIRES: segments_mu_.
   absl::Status LoadRefLocked(size_t index);
+  // Whether the segment of `base`, whose file is gone, was removed by
+  // retention (after a later segment became the first): readers then skip
+  // it quietly (LoadRefLocked says OutOfRangeError).
+  bool RemovedByRetention(uint64_t base);
   // REQUIRES: segments_mu_ held; segments_[index] is sealed.
   absl::StatusOr<std::shared_ptr<SealedSegment>> SealedForReadLocked(size_t index);
   // Seals the raw segment with base `base` (not the active one). If another
@@ -268,7 +281,8 @@ class Log {
   LogOptions options_;
   FileSystem* fs_;
   std::unique_ptr<FileLock> lock_;
-  std::unique_ptr<class File> checkpoint_file_;
+  std::unique_ptr<CheckpointFile> checkpoint_file_;
+  std::mutex checkpoint_mu_;  // serialises CHECKPOINT slot writes (innermost lock)
   RecoveryReport recovery_;
   uint64_t boot_hash_ = 0;  // of fs_->BootId(); 0 disables the volatile checkpoint
   uint64_t import_from_ = 0;  // first sequence of the import in progress (0: none)
@@ -283,6 +297,15 @@ class Log {
   std::string write_buffer_;   // records staged for one pwrite (use_pwrite_)
   uint64_t next_seq_ = 1;
   double last_ts_ = 0;
+  // The sequence lease (CHECKPOINT slots 2-3): no sequence above lease_ is
+  // handed out. Raised by lease_step_ at a time, which doubles while raises
+  // come less than a second apart (up to 4 Mi) and halves when they are
+  // more than ten seconds apart (down to 4 Ki): after a crash that may have
+  // lost events, recovery skips at most one step of numbers.
+  uint64_t lease_ = 0;
+  uint64_t lease_generation_ = 0;
+  uint64_t lease_step_ = 4096;
+  int64_t last_lease_micros_ = 0;
   struct RolledFile {
     std::shared_ptr<File> file;
     uint64_t last_seq;   // last sequence in the rolled segment
@@ -390,6 +413,8 @@ class LogReader {
             uint64_t active_limit);
   bool OpenSegment();
   void Report(const absl::Status& s, size_t logical);
+  // Reports the sequences between the previous segment's end and `base`.
+  void ReportMissing(uint64_t base, const std::string& path);
   static std::unique_ptr<Decoded> Decode(std::shared_ptr<SealedSegment> sealed,
                                          BlockCodec* codec);
   // With read_ahead: starts decompressing segment `index` if it is sealed.
@@ -401,6 +426,7 @@ class LogReader {
   const uint64_t last_seq_;
   const uint64_t active_limit_;  // readable end of the last segment
   size_t index_ = 0;  // logical segment number
+  uint64_t next_expected_ = 0;  // the sequence after the previous segment's (0: unknown)
   std::shared_ptr<Segment> segment_;
   std::vector<std::shared_ptr<Segment>> held_;  // segments read so far (mappings kept)
   std::unique_ptr<SegmentScanner> scanner_;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <system_error>
 
+#include "absl/strings/str_cat.h"
+#include "engine/format/gap_format.h"
 #include "engine/format/event_keys.h"
 #include "engine/log/log.h"
 #include "engine/log/segment.h"
@@ -68,7 +70,7 @@ void LogReader::StartReadAhead(size_t index) {
     const ptrdiff_t p = log_->Physical(index);
     if (p < 0 || static_cast<size_t>(p) >= log_->segments_.size()) return;
     // A segment that cannot be opened is left to OpenSegment, which reports it.
-    if (!log_->LoadRefLocked(p).ok() || !log_->segments_[p].is_sealed) return;
+    if (!log_->LoadRefLocked(p).ok() || !log_->segments_[p].is_sealed()) return;
     sealed = log_->segments_[p].sealed;
   }
   if (ahead_codec_ == nullptr) ahead_codec_ = std::make_unique<BlockCodec>();
@@ -81,6 +83,19 @@ void LogReader::StartReadAhead(size_t index) {
   ++decoded_ahead_;
 }
 
+void LogReader::ReportMissing(uint64_t base, const std::string& path) {
+  // Sequences between the end of the previous segment and this one that no
+  // file holds (a segment lost, or never there).
+  if (next_expected_ != 0 && base > next_expected_ && base > options_.from_sequence) {
+    ++corruptions_;
+    if (options_.reporter) {
+      options_.reporter(Corruption{path, 0, 0,
+                                   absl::StrCat("sequences ", next_expected_, " to ", base - 1,
+                                                " are missing: no segment holds them")});
+    }
+  }
+}
+
 bool LogReader::OpenSegment() {
   while (index_ < segment_end_) {
     std::shared_ptr<Segment> raw;
@@ -88,6 +103,10 @@ bool LogReader::OpenSegment() {
     absl::Status st;
     bool skip = false;
     bool last = false;
+    bool gap = false;
+    GapRecord gap_record;
+    uint64_t base = 0, end_sequence = 0;
+    std::string path;
     ptrdiff_t p;
     {
       std::lock_guard<std::mutex> l(log_->segments_mu_);
@@ -95,14 +114,22 @@ bool LogReader::OpenSegment() {
       if (p < 0 || static_cast<size_t>(p) >= log_->segments_.size()) {
         skip = true;  // removed by retention after this reader was created
       } else {
+        const Log::SegmentRef& ref = log_->segments_[p];
+        base = ref.base;
+        path = ref.path;
         // Skip whole segments that end before from_sequence.
         const size_t next = static_cast<size_t>(p) + 1;
-        if (index_ + 1 < segment_end_ && next < log_->segments_.size() &&
-            log_->segments_[next].base <= options_.from_sequence) {
-          skip = true;
-        } else {
+        if (index_ + 1 < segment_end_ && next < log_->segments_.size()) {
+          end_sequence = log_->segments_[next].base - 1;
+          if (log_->segments_[next].base <= options_.from_sequence) skip = true;
+        }
+        if (!skip && ref.is_gap()) {
+          gap = true;
+          st = ref.gap_status;
+          gap_record = ref.gap;
+        } else if (!skip) {
           st = log_->LoadRefLocked(p);
-          if (st.ok() && log_->segments_[p].is_sealed) {
+          if (st.ok() && log_->segments_[p].is_sealed()) {
             sealed = log_->segments_[p].sealed;
           } else if (st.ok()) {
             raw = log_->segments_[p].segment;
@@ -111,12 +138,37 @@ bool LogReader::OpenSegment() {
       }
       last = index_ + 1 == segment_end_;
     }
-    if (skip) {
+    if (skip || absl::IsOutOfRange(st)) {  // (another process's retention removed it)
+      next_expected_ = 0;
       ++index_;
+      continue;
+    }
+    ReportMissing(base, path);
+    if (gap) {
+      ++index_;
+      if (!st.ok()) {
+        Report(st, p);
+        next_expected_ = end_sequence + 1;
+        continue;
+      }
+      next_expected_ = gap_record.end;
+      if (gap_record.end <= options_.from_sequence) continue;
+      if (gap_record.reason == GapReason::kLost) {
+        ++corruptions_;
+        if (options_.reporter) {
+          options_.reporter(Corruption{path, 0, 0,
+                                       absl::StrCat("sequences ", gap_record.first, " to ",
+                                                    gap_record.end - 1, " ",
+                                                    GapReasonName(gap_record.reason))});
+        }
+      } else if (options_.gap_reporter) {
+        options_.gap_reporter(gap_record);
+      }
       continue;
     }
     if (!st.ok()) {
       Report(st, p);
+      next_expected_ = end_sequence == 0 ? 0 : end_sequence + 1;
       ++index_;
       continue;
     }
@@ -141,14 +193,29 @@ bool LogReader::OpenSegment() {
           std::lower_bound(sealed_events_.begin(), sealed_events_.end(), options_.from_sequence,
                            [](const BlockEvent& e, uint64_t s) { return e.sequence < s; }) -
           sealed_events_.begin();
+      next_expected_ = sealed->last_sequence() + 1;
       in_sealed_ = true;
       return true;
     }
     segment_ = raw;
-    const uint64_t limit = last ? std::min(active_limit_, segment_->size()) : segment_->size();
+    if (!segment_->header_status().ok()) {
+      // Its records carry their own checksums: they are read all the same.
+      ++corruptions_;
+      if (options_.reporter) {
+        options_.reporter(Corruption{segment_->path(), 0, kSegmentHeaderSize,
+                                     std::string(segment_->header_status().message())});
+      }
+    }
+    SegmentScanner::Bounds bounds;
+    bounds.last_sequence = last ? 0 : end_sequence;
+    uint64_t limit = segment_->size();
+    if (last) {
+      limit = std::min(active_limit_, segment_->size());
+      bounds.limit_is_data_end = true;
+    }
     scanner_ = std::make_unique<SegmentScanner>(
         segment_->path(), segment_->contents(), kSegmentHeaderSize, limit, segment_->base(),
-        SegmentScanner::Mode::kSkipDamage, options_.reporter);
+        SegmentScanner::Mode::kSkipDamage, options_.reporter, bounds);
     return true;
   }
   return false;
@@ -200,6 +267,7 @@ bool LogReader::Next(LogEvent* ev) {
       return true;
     }
     corruptions_ += scanner_->corruptions();
+    next_expected_ = scanner_->expected_sequence();
     scanner_.reset();
     held_.push_back(std::move(segment_));  // views returned earlier stay valid
     ++index_;

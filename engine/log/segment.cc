@@ -92,19 +92,26 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs, const std
   auto mapping = (*file)->Map(*size, writable);
   if (!mapping.ok()) return mapping.status();
   SegmentHeader header;
-  if (auto s = DecodeSegmentHeader(absl::string_view((*mapping)->data(), kSegmentHeaderSize),
-                                   &header);
-      !s.ok()) {
-    return absl::DataLossError(absl::StrCat(path, ": ", s.message()));
+  absl::Status header_status =
+      DecodeSegmentHeader(absl::string_view((*mapping)->data(), kSegmentHeaderSize), &header);
+  if (!header_status.ok()) {
+    header_status = absl::DataLossError(absl::StrCat(path, ": ", header_status.message()));
+  } else if (header.base_sequence != expected_base) {
+    header_status = absl::DataLossError(absl::StrCat(path, ": header says base sequence ",
+                                                     header.base_sequence, " at offset 16, name says ",
+                                                     expected_base));
   }
-  if (header.base_sequence != expected_base) {
-    return absl::DataLossError(absl::StrCat(path, ": header says base sequence ",
-                                            header.base_sequence, " at offset 16, name says ",
-                                            expected_base));
+  if (!header_status.ok()) {
+    // The name is the base; the records say the rest.
+    header = SegmentHeader{};
+    header.base_sequence = expected_base;
+    header.capacity = *size;
   }
   std::shared_ptr<File> keep;
   if (writable) keep = std::move(*file);
-  return std::shared_ptr<Segment>(new Segment(path, header, std::move(keep), std::move(*mapping)));
+  std::shared_ptr<Segment> seg(new Segment(path, header, std::move(keep), std::move(*mapping)));
+  seg->header_status_ = std::move(header_status);
+  return seg;
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> Segment::Enlarge(uint64_t capacity) {
@@ -116,6 +123,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Enlarge(uint64_t capacity) {
   if (!mapping.ok()) return mapping.status();
   std::shared_ptr<Segment> grown(new Segment(path_, header_, file_, std::move(*mapping)));
   grown->recycled_ = recycled_;
+  grown->header_status_ = header_status_;
   return grown;
 }
 
@@ -124,7 +132,9 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::ReadOnlyCopy() {
   auto mapping = file_->Map(size(), /*writable=*/false);
   if (!mapping.ok()) return mapping.status();
   // No descriptor: the copy is for reading; the log syncs through file().
-  return std::shared_ptr<Segment>(new Segment(path_, header_, nullptr, std::move(*mapping)));
+  std::shared_ptr<Segment> copy(new Segment(path_, header_, nullptr, std::move(*mapping)));
+  copy->header_status_ = header_status_;
+  return copy;
 }
 
 absl::Status Segment::Sync() {

@@ -40,12 +40,19 @@ class Segment {
   static absl::StatusOr<std::shared_ptr<Segment>> Recycle(FileSystem* fs, const std::string& dir,
                                                           const std::string& spare_path,
                                                           uint64_t base, uint64_t capacity);
-  // Opens an existing segment and checks its header (DataLossError naming the
-  // file on damage) and that the header's base matches `expected_base`.
+  // Opens an existing segment. A damaged header (or one naming another base
+  // than `expected_base`, the file name's) does not fail the open: the
+  // records carry their own checksums and sequence numbers, so they stay
+  // readable; header_status() says what is wrong (a DataLossError naming
+  // the file and offset) and base() is `expected_base`. DataLossError if
+  // the file is shorter than a header; other errors (I/O, no descriptors)
+  // as they come.
   static absl::StatusOr<std::shared_ptr<Segment>> Open(FileSystem* fs, const std::string& path,
                                                        uint64_t expected_base, bool writable);
 
   uint64_t base() const { return header_.base_sequence; }
+  // OK, or why the header cannot be trusted (see Open).
+  const absl::Status& header_status() const { return header_status_; }
   const std::string& path() const { return path_; }
   // The whole mapped file, header included.
   absl::string_view contents() const {
@@ -83,6 +90,7 @@ class Segment {
 
   const std::string path_;
   const SegmentHeader header_;
+  absl::Status header_status_;
   std::shared_ptr<File> file_;  // shared with an Enlarge()d successor
   std::unique_ptr<Mapping> mapping_;
   bool recycled_ = false;

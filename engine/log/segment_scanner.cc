@@ -1,5 +1,7 @@
 #include "engine/log/segment_scanner.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace tracelog {
@@ -10,75 +12,141 @@ std::string Corruption::ToString() const {
 
 SegmentScanner::SegmentScanner(absl::string_view file, absl::string_view data, uint64_t offset,
                                uint64_t limit, uint64_t expected_sequence, Mode mode,
-                               CorruptionReporter reporter)
+                               CorruptionReporter reporter, Bounds bounds)
     : file_(file),
-      data_(data.substr(0, limit)),
+      data_(data.substr(0, std::min<uint64_t>(limit, data.size()))),
+      bounds_(bounds),
       offset_(offset),
       expected_(expected_sequence),
+      records_end_(offset),
       mode_(mode),
       reporter_(std::move(reporter)) {}
+
+int64_t SegmentScanner::FindRecord(absl::string_view data, uint64_t from, uint64_t to,
+                                   uint64_t min_sequence, uint64_t max_sequence, RecordView* rec) {
+  to = std::min<uint64_t>(to, data.size());
+  for (uint64_t off = AlignRecord(from); off + kRecordHeaderSize <= to; off += kRecordAlignment) {
+    // Most candidates are zeros or the middle of an event: the magic word
+    // rules them out before any checksum is computed.
+    if (data[off + 8] != 'T' || DecodeRecord(data, off, rec) != RecordStatus::kOk) continue;
+    if (rec->sequence < min_sequence) continue;
+    if (max_sequence != 0 && rec->sequence > max_sequence) continue;
+    return static_cast<int64_t>(off);
+  }
+  return -1;
+}
+
+std::string SegmentScanner::Missing() const {
+  if (bounds_.last_sequence == 0 || expected_ == 0 || expected_ > bounds_.last_sequence) return "";
+  return absl::StrCat("sequences ", expected_, " to ", bounds_.last_sequence,
+                      " are missing (the next segment starts at ", bounds_.last_sequence + 1, ")");
+}
 
 bool SegmentScanner::Next(RecordView* rec) {
   while (!done_) {
     const RecordStatus st = DecodeRecord(data_, offset_, rec);
-    const char* reason = nullptr;
     if (st == RecordStatus::kEndOfData) {
+      const bool short_of_last = bounds_.last_sequence != 0 && expected_ != 0 &&
+                                 expected_ <= bounds_.last_sequence;
+      const bool before_limit = bounds_.limit_is_data_end && offset_ < data_.size();
+      if (short_of_last || before_limit) {
+        Damage(st, "zeros where a record should be", rec);
+        continue;
+      }
+      if (bounds_.lookahead > 0 && mode_ == Mode::kSkipDamage) {
+        // A zeroed page at a record boundary looks like the end of the data:
+        // look a little further for the records after it.
+        RecordView found;
+        const int64_t at =
+            FindRecord(data_, offset_ + kRecordAlignment, offset_ + bounds_.lookahead,
+                       std::max<uint64_t>(expected_, 1), 0, &found);
+        if (at >= 0) {
+          ++corruptions_;
+          if (reporter_) {
+            reporter_(Corruption{file_, offset_, static_cast<uint64_t>(at),
+                                 absl::StrCat("zeros where a record should be; skipped to sequence ",
+                                              found.sequence)});
+          }
+          offset_ = static_cast<uint64_t>(at);
+          expected_ = found.sequence;
+          continue;
+        }
+      }
       done_ = true;
       stop_status_ = st;
       return false;
     }
+    std::string reason;
     if (st != RecordStatus::kOk) {
       reason = RecordStatusName(st);
     } else if (expected_ != 0 && rec->sequence != expected_) {
-      reason = "unexpected sequence number";
+      reason = absl::StrCat("sequence ", rec->sequence, " where ", expected_, " was expected");
+    } else if (bounds_.last_sequence != 0 && rec->sequence > bounds_.last_sequence) {
+      reason = absl::StrCat("sequence ", rec->sequence, " is past the segment's last, ",
+                            bounds_.last_sequence);
     }
-    if (reason == nullptr) {
+    if (reason.empty()) {
       offset_ += rec->size;
+      records_end_ = offset_;
       expected_ = rec->sequence + 1;
       if (rec->type != kRecordTypeEvent) continue;  // skippable unknown type
       return true;
     }
-    if (mode_ == Mode::kStopAtDamage) {
-      done_ = true;
-      stop_status_ = st == RecordStatus::kOk ? RecordStatus::kBadHeaderChecksum : st;
-      return false;
-    }
-    if (Resync(offset_, reason, rec)) return true;
+    Damage(st, reason, rec);
   }
   return false;
 }
 
-// Looks for the next aligned offset holding a valid record with a sequence
-// above the last one returned; reports the skipped range.
-bool SegmentScanner::Resync(uint64_t damage_begin, const char* reason, RecordView* rec) {
+void SegmentScanner::Damage(RecordStatus status, const std::string& reason, RecordView* rec) {
+  if (mode_ == Mode::kStopAtDamage) {
+    done_ = true;
+    stop_status_ = status == RecordStatus::kOk || status == RecordStatus::kEndOfData
+                       ? RecordStatus::kBadHeaderChecksum
+                       : status;
+    stop_reason_ = absl::StrCat(reason, " at offset ", offset_);
+    if (std::string m = Missing(); !m.empty()) absl::StrAppend(&stop_reason_, "; ", m);
+    stopped_at_damage_ = true;
+    return;
+  }
   ++corruptions_;
-  const uint64_t min_seq = expected_;
-  for (uint64_t off = AlignRecord(damage_begin + 1); off + kRecordHeaderSize <= data_.size();
-       off += kRecordAlignment) {
-    RecordView candidate;
-    if (DecodeRecord(data_, off, &candidate) != RecordStatus::kOk) continue;
-    if (min_seq != 0 && candidate.sequence < min_seq) continue;
+  const uint64_t begin = offset_;
+  const uint64_t min_seq = std::max<uint64_t>(expected_, 1);
+  int64_t at = -1;
+  if (status == RecordStatus::kBadEventChecksum && rec->size > 0) {
+    // The header (checksummed) is intact: the record's length can be
+    // trusted, and the next record is where it says.
+    const uint64_t next = begin + rec->size;
+    at = FindRecord(data_, next, next + kRecordHeaderSize, min_seq, bounds_.last_sequence, rec);
+  }
+  if (at < 0) {
+    const uint64_t to = bounds_.search_window == 0 ? data_.size() : begin + bounds_.search_window;
+    at = FindRecord(data_, begin + 1, to, min_seq, bounds_.last_sequence, rec);
+  }
+  if (at >= 0) {
     if (reporter_) {
-      reporter_(Corruption{file_, damage_begin, off,
-                           absl::StrCat(reason, "; skipped to sequence ", candidate.sequence)});
+      std::string why = absl::StrCat(reason, "; skipped to sequence ", rec->sequence);
+      if (expected_ != 0 && rec->sequence > expected_) {
+        absl::StrAppend(&why, " (", rec->sequence - expected_, " missing)");
+      }
+      reporter_(Corruption{file_, begin, static_cast<uint64_t>(at), std::move(why)});
     }
-    offset_ = off + candidate.size;
-    expected_ = candidate.sequence + 1;
-    *rec = candidate;
-    if (rec->type != kRecordTypeEvent) return false;  // caller's loop continues
-    return true;
+    offset_ = static_cast<uint64_t>(at);  // decoded again by Next()
+    expected_ = rec->sequence;
+    return;
   }
   // No valid record after the damage: report up to the last non-zero byte.
   uint64_t end = data_.size();
-  while (end > damage_begin && data_[end - 1] == 0) --end;
+  while (end > begin && data_[end - 1] == 0) --end;
   if (reporter_) {
-    reporter_(Corruption{file_, damage_begin, std::max(end, damage_begin + 1),
-                         absl::StrCat(reason, "; no valid record follows")});
+    std::string why = absl::StrCat(reason, "; no valid record follows");
+    if (std::string m = Missing(); !m.empty()) absl::StrAppend(&why, "; ", m);
+    Corruption c{file_, begin, std::max(end, begin + 1), std::move(why)};
+    c.at_end = true;
+    reporter_(c);
   }
   offset_ = data_.size();
   done_ = true;
   stop_status_ = RecordStatus::kEndOfData;
-  return false;
 }
 
 }  // namespace tracelog

@@ -63,6 +63,15 @@ class QueryEngine::StringPool {
 
 namespace {
 
+// Where a raw segment's records must end (SegmentScanner::Bounds).
+SegmentScanner::Bounds RawBounds(const SegmentSnapshot& seg) {
+  SegmentScanner::Bounds b;
+  b.last_sequence = seg.end_sequence;
+  b.limit_is_data_end = seg.limit_is_data_end;
+  return b;
+}
+
+
 using StringPool = QueryEngine::StringPool;
 
 // The filters, as an event's keys are tested against them.
@@ -440,7 +449,8 @@ absl::StatusOr<uint64_t> QueryEngine::Execute(const Query& query, const BatchFn*
     ++stats.segments;
     if (seg.raw != nullptr) {
       SegmentScanner scanner(seg.raw->path(), seg.raw->contents(), kSegmentHeaderSize, seg.limit,
-                             seg.base, SegmentScanner::Mode::kSkipDamage, count_reporter);
+                             seg.base, SegmentScanner::Mode::kSkipDamage, count_reporter,
+                             RawBounds(seg));
       RecordView rec;
       EventKeys keys;
       while (!stopped && scanner.Next(&rec)) {
@@ -645,7 +655,7 @@ absl::StatusOr<std::vector<CatalogEntry>> QueryEngine::Catalog(const CorruptionR
       continue;
     }
     SegmentScanner scanner(seg.raw->path(), seg.raw->contents(), kSegmentHeaderSize, seg.limit,
-                           seg.base, SegmentScanner::Mode::kSkipDamage, reporter);
+                           seg.base, SegmentScanner::Mode::kSkipDamage, reporter, RawBounds(seg));
     RecordView rec;
     EventKeys keys;
     while (scanner.Next(&rec)) {
@@ -688,7 +698,7 @@ absl::StatusOr<std::string> QueryEngine::ResolveSession(absl::string_view id) {
       continue;
     }
     SegmentScanner scanner(seg.raw->path(), seg.raw->contents(), kSegmentHeaderSize, seg.limit,
-                           seg.base, SegmentScanner::Mode::kSkipDamage);
+                           seg.base, SegmentScanner::Mode::kSkipDamage, nullptr, RawBounds(seg));
     RecordView rec;
     EventKeys keys;
     while (scanner.Next(&rec)) {

@@ -15,10 +15,19 @@ absl::StatusOr<std::shared_ptr<SealedSegment>> SealedSegment::Open(FileSystem* f
                                                                    const std::string& dir,
                                                                    uint64_t base,
                                                                    DictionaryStore* dicts) {
+  return OpenFile(fs, JoinPath(dir, SealedFileName(base)), base, dicts);
+}
+
+absl::StatusOr<std::shared_ptr<SealedSegment>> SealedSegment::OpenFile(FileSystem* fs,
+                                                                       const std::string& path,
+                                                                       uint64_t base,
+                                                                       DictionaryStore* dicts) {
   std::shared_ptr<SealedSegment> seg(new SealedSegment());
   seg->fs_ = fs;
-  seg->path_ = JoinPath(dir, SealedFileName(base));
-  seg->index_path_ = JoinPath(dir, IndexFileName(base));
+  seg->path_ = path;
+  const size_t slash = path.rfind('/');
+  seg->index_path_ = JoinPath(slash == std::string::npos ? "." : path.substr(0, slash),
+                              IndexFileName(base));
   auto file = fs->Open(seg->path_, OpenMode::kRead);
   if (!file.ok()) return file.status();
   auto size = (*file)->Size();

@@ -29,6 +29,15 @@ class SealedSegment {
                                                              const std::string& dir,
                                                              uint64_t base,
                                                              DictionaryStore* dicts);
+  // The same for the file at `path` (a sealed file not yet renamed into
+  // place); its index is looked for beside it, named by `base`.
+  static absl::StatusOr<std::shared_ptr<SealedSegment>> OpenFile(FileSystem* fs,
+                                                                 const std::string& path,
+                                                                 uint64_t base,
+                                                                 DictionaryStore* dicts);
+  // OK, or why the header cannot be trusted; then the segment was salvaged
+  // (see Open) and reads what its blocks hold.
+  const absl::Status& header_status() const { return header_status_; }
 
   const std::string& path() const { return path_; }
   const std::string& index_path() const { return index_path_; }
@@ -102,6 +111,7 @@ class SealedSegment {
   std::string index_path_;
   FileSystem* fs_ = nullptr;
   SealedHeader header_;
+  absl::Status header_status_;
   std::unique_ptr<Mapping> mapping_;
   std::shared_ptr<const Dictionary> dict_;
   std::mutex index_mu_;

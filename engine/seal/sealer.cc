@@ -12,6 +12,7 @@
 #include "engine/log/segment.h"
 #include "engine/log/segment_scanner.h"
 #include "engine/seal/index_builder.h"
+#include "engine/seal/sealed_segment.h"
 
 namespace tracelog {
 
@@ -153,11 +154,43 @@ class SealedWriter {
 
 }  // namespace
 
+namespace {
+
+absl::Status VerifySealedFile(FileSystem* fs, const std::string& path, uint64_t base,
+                              uint64_t last, DictionaryStore* dicts, BlockCodec* codec) {
+  auto sealed = SealedSegment::OpenFile(fs, path, base, dicts);
+  if (!sealed.ok()) return sealed.status();
+  if (!(*sealed)->header_status().ok()) return (*sealed)->header_status();
+  std::vector<std::unique_ptr<std::string>> storage;
+  std::vector<BlockEvent> events;
+  std::string damage;
+  const uint64_t damaged = (*sealed)->ReadAll(codec, &storage, &events, [&](const Corruption& c) {
+    if (damage.empty()) damage = c.ToString();
+  });
+  if (damaged > 0) return absl::DataLossError(absl::StrCat("reading it back: ", damage));
+  if (events.size() != last - base + 1) {
+    return absl::DataLossError(absl::StrCat(path, ": read back ", events.size(), " events, not the ",
+                                            last - base + 1, " of sequences ", base, " to ", last));
+  }
+  for (size_t k = 0; k < events.size(); ++k) {
+    if (events[k].sequence != base + k) {
+      return absl::DataLossError(absl::StrCat(path, ": read back sequence ", events[k].sequence,
+                                              " where ", base + k, " belongs"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, const Segment& raw,
-                                      const SealOptions& options, DictionaryStore* dicts,
-                                      BlockCodec* codec) {
+                                      uint64_t last_sequence, const SealOptions& options,
+                                      DictionaryStore* dicts, BlockCodec* codec) {
   SealStats stats;
   const uint64_t base = raw.base();
+  if (last_sequence < base) {
+    return absl::FailedPreconditionError(absl::StrCat(raw.path(), ": no event to seal"));
+  }
   // Read every record; any damage means the raw segment stays as it is.
   std::vector<Item> items;
   absl::flat_hash_map<absl::string_view, uint32_t> session_of;
@@ -165,8 +198,10 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   uint32_t last_session = UINT32_MAX;
   absl::string_view last_session_id;
   Names types, tools;
+  SegmentScanner::Bounds bounds;
+  bounds.last_sequence = last_sequence;  // a short segment is damaged
   SegmentScanner scanner(raw.path(), raw.contents(), kSegmentHeaderSize, raw.size(), base,
-                         SegmentScanner::Mode::kStopAtDamage);
+                         SegmentScanner::Mode::kStopAtDamage, nullptr, bounds);
   RecordView rec;
   while (scanner.Next(&rec)) {
     Item it;
@@ -196,13 +231,17 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
     stats.event_bytes += rec.event.size();
     items.push_back(it);
   }
-  if (scanner.stop_status() != RecordStatus::kEndOfData) {
-    return absl::DataLossError(absl::StrCat(raw.path(), ": ",
-                                            RecordStatusName(scanner.stop_status()), " at offset ",
-                                            scanner.offset(), "; the segment is left unsealed"));
+  if (scanner.stopped_at_damage()) {
+    return absl::DataLossError(absl::StrCat(raw.path(), ": ", scanner.stop_reason(),
+                                            "; the segment is left unsealed"));
   }
   if (items.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(raw.path(), ": no event to seal"));
+  }
+  if (items.back().sequence != last_sequence) {  // the scanner checks this; be sure
+    return absl::DataLossError(absl::StrCat(raw.path(), ": ends at sequence ",
+                                            items.back().sequence, ", not ", last_sequence,
+                                            "; the segment is left unsealed"));
   }
   stats.events = items.size();
   {
@@ -325,8 +364,17 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   EncodeSealedHeader(header, hb);
   if (auto s = (*file)->Write(0, absl::string_view(hb, sizeof(hb))); !s.ok()) return fail(s);
   if (auto s = (*file)->Sync(); !s.ok()) return fail(s);
-  if (options.drop_cache) (*file)->DropCache();
   file->reset();
+  // Read back before it can replace the raw segment (recovery prefers an
+  // intact sealed file to the raw one): every block, exactly these events.
+  if (auto s = VerifySealedFile(fs, tmp_path, base, last_sequence, dicts, codec); !s.ok()) {
+    fs->Remove(tmp_path).IgnoreError();
+    return absl::DataLossError(absl::StrCat(sealed_path, ": ", s.message(),
+                                            "; the segment is left unsealed"));
+  }
+  if (options.drop_cache) {
+    if (auto f = fs->Open(tmp_path, OpenMode::kRead); f.ok()) (*f)->DropCache();
+  }
   stats.sealed_bytes = header.data_end;
 
   const std::string index = EncodeIndex(builder.Finish(header.data_end));

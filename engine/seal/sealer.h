@@ -30,12 +30,17 @@ struct SealStats {
   bool trained_dictionary = false;
 };
 
-// Seals `raw` (a complete, rolled segment) into `dir`. DataLossError if the
-// raw segment is damaged (it then stays unsealed, and authoritative);
-// FailedPreconditionError if it holds no event.
+// Seals `raw` (a complete, rolled segment whose events are exactly the
+// sequences [raw.base(), last_sequence]: its successor starts at
+// last_sequence + 1) into `dir`. DataLossError if the raw segment is
+// damaged or holds anything else (it then stays unsealed, and
+// authoritative); FailedPreconditionError if it holds no event. The sealed
+// file is read back in full before it is renamed into place: every block
+// decompressed, its sequences exactly the raw segment's (a sealed file that
+// does not is removed, and the raw segment stays).
 absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, const Segment& raw,
-                                      const SealOptions& options, DictionaryStore* dicts,
-                                      BlockCodec* codec);
+                                      uint64_t last_sequence, const SealOptions& options,
+                                      DictionaryStore* dicts, BlockCodec* codec);
 
 }  // namespace tracelog
 
