@@ -427,6 +427,7 @@ class LogReader {
   const uint64_t active_limit_;  // readable end of the last segment
   size_t index_ = 0;  // logical segment number
   uint64_t next_expected_ = 0;  // the sequence after the previous segment's (0: unknown)
+  uint64_t scan_end_sequence_ = 0;  // Bounds::last_sequence of the raw segment being scanned
   std::shared_ptr<Segment> segment_;
   std::vector<std::shared_ptr<Segment>> held_;  // segments read so far (mappings kept)
   std::unique_ptr<SegmentScanner> scanner_;

@@ -208,6 +208,7 @@ bool LogReader::OpenSegment() {
     }
     SegmentScanner::Bounds bounds;
     bounds.last_sequence = last ? 0 : end_sequence;
+    scan_end_sequence_ = bounds.last_sequence;
     uint64_t limit = segment_->size();
     if (last) {
       limit = std::min(active_limit_, segment_->size());
@@ -267,7 +268,8 @@ bool LogReader::Next(LogEvent* ev) {
       return true;
     }
     corruptions_ += scanner_->corruptions();
-    next_expected_ = scanner_->expected_sequence();
+    // A short segment was reported by the scanner (it knew where it ends).
+    next_expected_ = std::max(scanner_->expected_sequence(), scan_end_sequence_ + 1);
     scanner_.reset();
     held_.push_back(std::move(segment_));  // views returned earlier stay valid
     ++index_;

@@ -2,10 +2,14 @@
 // forgets, damage in any segment, and the rule that a sequence number is
 // never given to two events.
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/format/sealed_format.h"
+#include "engine/format/segment_format.h"
 #include "engine/log/log.h"
 #include "engine/io/fault_file_system.h"
 #include "tests/testutil/test_util.h"
@@ -130,6 +134,131 @@ TEST_F(RecoveryTest, AcknowledgedEventsOfAFailedSyncBecomeDurableAfterReopen) {
   Read got = ReadAll(log.get());
   EXPECT_EQ(got.ids, acked);
   EXPECT_TRUE(got.damage.empty()) << got.damage[0].ToString();
+}
+
+
+// ---- Issue 14, point 2: zeros end no segment silently ----------------------
+
+class DamageTest : public RecoveryTest {
+ protected:
+  // A log of `n` events in raw segments of 16 KiB (nothing sealed), closed.
+  std::vector<std::string> WriteRaw(int n) {
+    std::vector<std::string> events;
+    LogOptions o = Options(SyncPolicy::Kind::kNever, 16 << 10);
+    auto log = Log::Open(kDir, o);
+    EXPECT_TRUE(log.ok());
+    for (int i = 0; i < n; ++i) {
+      events.push_back(MakeEvent(i, "s", 100));
+      EXPECT_TRUE((*log)->Append(events.back()).ok());
+    }
+    EXPECT_TRUE((*log)->Close().ok());
+    return events;
+  }
+  std::vector<std::string> Segments() {
+    std::vector<std::string> out;
+    const std::vector<std::string> names = fs_.ListDir(kDir).value();
+    for (const std::string& n : names) {
+      if (ParseSegmentFileName(n)) out.push_back(absl::StrCat(kDir, "/", n));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  // Offset of the k-th record (0-based) of a segment's bytes.
+  static size_t RecordOffset(const std::string& bytes, int k) {
+    size_t at = kSegmentHeaderSize;
+    RecordView r;
+    for (int i = 0; i < k; ++i) {
+      EXPECT_EQ(DecodeRecord(bytes, at, &r), RecordStatus::kOk);
+      at += r.size;
+    }
+    return at;
+  }
+};
+
+// The issue's repro: 12 zero bytes over the 10th record of the second
+// segment looked like the end of that segment: the rest of it was missing
+// without a word, and sealing then made the loss permanent.
+TEST_F(DamageTest, ZeroedRecordHeaderCostsOneEventAndIsReported) {
+  const std::vector<std::string> events = WriteRaw(300);
+  const std::vector<std::string> segs = Segments();
+  ASSERT_GT(segs.size(), 3u);
+  std::string bytes = fs_.Contents(segs[1]);
+  const size_t at = RecordOffset(bytes, 9);
+  std::memset(bytes.data() + at, 0, 12);
+  fs_.SetContents(segs[1], bytes);
+  std::unique_ptr<Log> log = OpenOrDie(SyncPolicy::Kind::kNever, 16 << 10);
+  Read got = ReadAll(log.get());
+  EXPECT_EQ(got.events.size(), events.size() - 1);
+  ASSERT_EQ(got.damage.size(), 1u);
+  EXPECT_EQ(got.damage[0].file, segs[1]);
+  EXPECT_EQ(got.damage[0].begin, at);
+  EXPECT_NE(got.damage[0].reason.find("skipped to sequence"), std::string::npos)
+      << got.damage[0].reason;
+  for (size_t i = 0; i < got.events.size(); ++i) {
+    EXPECT_EQ(got.events[i], events[got.sequences[i] - 1]);
+  }
+  // Sealing refuses the damaged segment (it stays raw and readable) and
+  // seals the others.
+  EXPECT_TRUE(absl::IsDataLoss(log->SealAll()));
+  EXPECT_TRUE(fs_.Exists(segs[1]).value());
+  got = ReadAll(log.get());
+  EXPECT_EQ(got.events.size(), events.size() - 1);
+  EXPECT_EQ(got.damage.size(), 1u);
+}
+
+// Zeros over the last records of a rolled segment: it ends short of its
+// successor's base. Readers say which sequences are missing.
+TEST_F(DamageTest, ShortRolledSegmentIsReportedWithTheMissingSequences) {
+  const std::vector<std::string> events = WriteRaw(300);
+  const std::vector<std::string> segs = Segments();
+  std::string bytes = fs_.Contents(segs[0]);
+  const size_t at = RecordOffset(bytes, 20);
+  std::memset(bytes.data() + at, 0, bytes.size() - at);
+  fs_.SetContents(segs[0], bytes);
+  std::unique_ptr<Log> log = OpenOrDie(SyncPolicy::Kind::kNever, 16 << 10);
+  Read got = ReadAll(log.get());
+  ASSERT_EQ(got.damage.size(), 1u);
+  EXPECT_EQ(got.damage[0].file, segs[0]);
+  EXPECT_NE(got.damage[0].reason.find("sequences 21 to "), std::string::npos)
+      << got.damage[0].reason;
+  EXPECT_EQ(got.sequences[20], *ParseSegmentFileName(segs[1].substr(sizeof(kDir))));
+  EXPECT_TRUE(absl::IsDataLoss(log->SealAll()));
+}
+
+// ---- Issue 14, point 3: damage is quarantined to what is damaged -----------
+
+// A flipped bit in a sealed segment's header used to discard it and every
+// later segment, and reuse their sequence numbers. Now that segment's
+// events are reported unreadable, and everything after it stays.
+TEST_F(DamageTest, DamagedSealedHeaderLosesNoOtherSegmentAndReusesNoSequence) {
+  const std::vector<std::string> events = WriteRaw(300);
+  {
+    std::unique_ptr<Log> log = OpenOrDie(SyncPolicy::Kind::kNever, 16 << 10);
+    ASSERT_OK(log->SealAll());
+    ASSERT_OK(log->Close());
+  }
+  std::vector<std::string> sealed;
+  const std::vector<std::string> names = fs_.ListDir(kDir).value();
+  for (const std::string& n : names) {
+    if (ParseSealedFileName(n)) sealed.push_back(absl::StrCat(kDir, "/", n));
+  }
+  std::sort(sealed.begin(), sealed.end());
+  ASSERT_GT(sealed.size(), 2u);
+  std::string bytes = fs_.Contents(sealed[1]);
+  bytes[20] ^= 0x04;  // the base sequence, under the header checksum
+  fs_.SetContents(sealed[1], bytes);
+  std::unique_ptr<Log> log = OpenOrDie(SyncPolicy::Kind::kNever, 16 << 10);
+  Read got = ReadAll(log.get());
+  ASSERT_FALSE(got.damage.empty());
+  EXPECT_EQ(got.damage[0].file, sealed[1]);
+  // Everything but that segment's events.
+  const uint64_t lost_from = *ParseSealedFileName(sealed[1].substr(sizeof(kDir)));
+  const uint64_t lost_to = *ParseSealedFileName(sealed[2].substr(sizeof(kDir)));
+  EXPECT_EQ(got.events.size(), events.size() - (lost_to - lost_from));
+  EXPECT_EQ(got.sequences.back(), events.size());
+  auto seq = log->Append(MakeEvent(1000));
+  ASSERT_OK(seq);
+  EXPECT_EQ(*seq, events.size() + 1);
 }
 
 }  // namespace
