@@ -14,6 +14,14 @@
 // events.ndjson (its blank lines, a missing final newline) the export gives
 // every file back byte for byte.
 //
+// The tree is untrusted: it is listed and read through descriptors, every
+// directory opened relative to its parent and every file relative to its
+// directory, none following a symbolic link. Links and special files met
+// by the walk are reported and skipped; a directory or file replaced by a
+// link, a FIFO or a device between the walk and its read fails the import
+// (FailedPreconditionError naming it), without following or waiting on it.
+// Only the root, `src`, is opened as the operator names it.
+//
 // Importing a directory again: per session, an unchanged events.ndjson adds
 // nothing; one that grew (the stored one is a prefix of it, ending with a
 // newline) adds its new lines; one whose stored lines changed is a conflict:
@@ -53,6 +61,9 @@ struct ImportOptions {
   // sealer has not got to (more than one waiting); see Log::SealBacklog.
   bool help_seal = false;
   std::function<void(const ImportProgress&)> progress;  // now and then
+  // For tests: called once a directory import has listed the tree and
+  // before it opens any file of it (to change the tree in between).
+  std::function<void()> after_walk;
 };
 
 struct ImportReport {

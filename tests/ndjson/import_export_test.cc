@@ -15,6 +15,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -527,6 +528,88 @@ TEST(ImportExportTest, AFileTooLargeForAnAttachmentIsRefusedByName) {
   ASSERT_TRUE(absl::IsInvalidArgument(bad.status())) << bad.status();
   EXPECT_NE(bad.status().message().find("s-1/huge.bin"), absl::string_view::npos) << bad.status();
   EXPECT_NE(bad.status().message().find("4 GiB"), absl::string_view::npos) << bad.status();
+  EXPECT_TRUE(AllEvents(dir.Sub("log")).empty());
+}
+
+// A directory of the tree replaced by a symbolic link between the walk and
+// the reads (a session directory, a directory inside one, a root
+// directory; and a file, which O_NOFOLLOW already refused): the import is
+// refused, and nothing from the link's target (files of the operator's,
+// outside the tree) gets into the log.
+TEST(ImportExportTest, ADirectorySwappedForALinkAfterTheWalkIsNotFollowed) {
+  for (const std::string swapped : {"s-1", "s-1/notes", "datasets", "s-1/events.ndjson"}) {
+    SCOPED_TRACE(swapped);
+    TempDir dir;
+    Put(dir.Sub("src/s-1/meta.json"), Meta("s-1"));
+    Put(dir.Sub("src/s-1/events.ndjson"), Event("s-1", 1) + "\n");
+    Put(dir.Sub("src/s-1/notes/a.txt"), "tree\n");
+    Put(dir.Sub("src/datasets/default.jsonl"), "{}\n");
+    // What the links point at: the same names, other bytes.
+    const std::string secret = dir.Sub("secret");
+    Put(secret + "/meta.json", Meta("s-1"));
+    Put(secret + "/events.ndjson", Event("SECRET", 1) + "\n");
+    Put(secret + "/notes/a.txt", "SECRET\n");
+    Put(secret + "/a.txt", "SECRET\n");
+    Put(secret + "/default.jsonl", "SECRET\n");
+    ImportOptions options;
+    options.after_walk = [&] {
+      const std::string victim = dir.Sub("src/" + swapped);
+      fs::rename(victim, victim + ".moved");
+      if (swapped == "s-1/events.ndjson") {
+        fs::create_symlink(secret + "/events.ndjson", victim);
+      } else {
+        fs::create_directory_symlink(swapped == "s-1/notes" ? secret + "/notes" : secret, victim);
+      }
+    };
+    auto report = Import(dir.Sub("log"), dir.Sub("src"), options);
+    EXPECT_FALSE(report.ok()) << "the link was followed";
+    EXPECT_TRUE(absl::StrContains(report.status().message(), dir.Sub("src/" + swapped)))
+        << report.status();
+    for (const std::string& e : AllEvents(dir.Sub("log"))) {
+      EXPECT_FALSE(absl::StrContains(e, "SECRET")) << e;
+    }
+    if (fs::exists(dir.Sub("log"))) {
+      ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
+      for (const auto& [path, bytes] : Tree(dir.Sub("out"))) {
+        EXPECT_FALSE(absl::StrContains(bytes, "SECRET")) << path;
+      }
+    }
+  }
+}
+
+// A file of the tree replaced by a FIFO after the walk is refused at once:
+// not read (whatever a writer puts into it), and not waited on. The writer
+// here makes the test end either way: it feeds an import that opens the FIFO
+// as a file and is released once the import has returned.
+TEST(ImportExportTest, AFileSwappedForAFifoAfterTheWalkIsRefusedWithoutWaiting) {
+  TempDir dir;
+  Put(dir.Sub("src/s-1/meta.json"), Meta("s-1"));
+  Put(dir.Sub("src/s-1/events.ndjson"), Event("s-1", 1) + "\n");
+  Put(dir.Sub("src/s-1/notes.txt"), "notes\n");
+  const std::string fifo = dir.Sub("src/s-1/notes.txt");
+  void (*old_handler)(int) = ::signal(SIGPIPE, SIG_IGN);
+  std::thread writer;
+  ImportOptions options;
+  options.after_walk = [&] {
+    ASSERT_EQ(::unlink(fifo.c_str()), 0);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    writer = std::thread([&] {
+      const int w = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);  // waits for a reader
+      if (w < 0) return;
+      (void)!::write(w, "forged\n", 7);
+      ::close(w);
+    });
+  };
+  auto report = Import(dir.Sub("log"), dir.Sub("src"), options);
+  // Release the writer if the import never opened the FIFO for long.
+  const int r = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (writer.joinable()) writer.join();
+  if (r >= 0) ::close(r);
+  ::signal(SIGPIPE, old_handler);
+  ASSERT_FALSE(report.ok()) << "the FIFO was read as a file";
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "notes.txt")) << report.status();
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "not a regular file"))
+      << report.status();
   EXPECT_TRUE(AllEvents(dir.Sub("log")).empty());
 }
 
