@@ -654,6 +654,48 @@ TEST(ImportExportTest, UnsafeSessionIdsAreRefusedAndNothingIsWrittenOutside) {
   EXPECT_OK(Export(dir.Sub("log"), dir.Sub("box/out"), force));
 }
 
+// --force into a directory where files were planted: a hard link to a file
+// outside (events.ndjson, a root file), a file left world-writable
+// (meta.json), a symbolic link (an attachment). Each is replaced by a new
+// file of the export's (0600, one link); what they pointed at is untouched,
+// and no temporary file is left behind.
+TEST(ImportExportTest, ForceReplacesPlantedFilesAndNeverWritesThroughThem) {
+  TempDir dir;
+  Put(dir.Sub("src/s-1/meta.json"), Meta("s-1"));
+  Put(dir.Sub("src/s-1/events.ndjson"), Event("s-1", 1) + "\n" + Event("s-1", 2) + "\n");
+  Put(dir.Sub("src/s-1/notes.txt"), "notes\n");
+  Put(dir.Sub("src/.active-session"), "s-1");
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  const std::string victim = dir.Sub("victim");
+  Put(victim, "VICTIM\n");
+  const std::string out = dir.Sub("out");
+  fs::create_directories(out + "/s-1");
+  ASSERT_EQ(::link(victim.c_str(), (out + "/s-1/events.ndjson").c_str()), 0);
+  ASSERT_EQ(::link(victim.c_str(), (out + "/.active-session").c_str()), 0);
+  Put(out + "/s-1/meta.json", "planted");
+  ASSERT_EQ(::chmod((out + "/s-1/meta.json").c_str(), 0666), 0);
+  fs::create_symlink(victim, out + "/s-1/notes.txt");
+  ExportOptions force;
+  force.force = true;
+  ASSERT_OK(Export(dir.Sub("log"), out, force));
+  EXPECT_EQ(ReadFileOrEmpty(victim), "VICTIM\n");
+  EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(out));
+  for (const char* name : {"s-1/events.ndjson", "s-1/meta.json", "s-1/notes.txt", ".active-session"}) {
+    struct stat st;
+    ASSERT_EQ(::lstat((out + "/" + name).c_str(), &st), 0) << name;
+    EXPECT_TRUE(S_ISREG(st.st_mode)) << name;
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << name;
+    EXPECT_EQ(st.st_nlink, 1u) << name;
+  }
+  std::vector<std::string> names;
+  for (const auto& e : fs::recursive_directory_iterator(out)) {
+    names.push_back(fs::relative(e.path(), out).string());
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{".active-session", "s-1", "s-1/events.ndjson",
+                                             "s-1/meta.json", "s-1/notes.txt"}));
+}
+
 TEST(ImportExportTest, ReadersDoNotSeeAnImportInProgressAndACrashRollsItBack) {
   TempDir dir;
   WriteEdgeCorpus(dir.Sub("src"));
