@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,7 @@
 #include "engine/io/unique_fd.h"
 #include "engine/log/attachments.h"
 #include "engine/ndjson/line_reader.h"
+#include "engine/query/query.h"
 #include "engine/seal/block_codec.h"
 
 namespace tracelog {
@@ -351,6 +353,86 @@ std::string WhereInText(absl::string_view text, absl::string_view message) {
                       absl::StrCat(message.substr(0, at), message.substr(at + 10 + digits.size())));
 }
 
+// The events a stream import does not add again: those the log held when
+// the import began, by session_id and event_id (ImportNdjsonStream).
+// Found through the session index, and only for the sessions the stream
+// names that the log held then (its catalog, read once before anything is
+// appended): the event ids of such a session are loaded the first time the
+// stream names it, with one query per read chunk for all the sessions the
+// chunk brings. A new session costs a hash lookup.
+class PresentEvents {
+ public:
+  explicit PresentEvents(Log* log) : engine_(log) {}
+
+  // Reads the catalog. Damage met is noted in *problems: events in a
+  // damaged range cannot be seen, and are imported again.
+  absl::Status Start(std::vector<std::string>* problems) {
+    auto catalog = engine_.Catalog(Reporter(problems));
+    if (!catalog.ok()) return catalog.status();
+    for (CatalogEntry& e : *catalog) held_.insert(std::move(e.id));
+    return absl::OkStatus();
+  }
+
+  // Notes the session of an event of the chunk being read.
+  void See(absl::string_view session) {
+    if (seen_.contains(session)) return;
+    seen_.emplace(session);
+    if (held_.contains(session)) pending_.emplace_back(session);
+  }
+
+  // Loads the event ids of the sessions noted since the last call that the
+  // log held.
+  absl::Status Load(std::vector<std::string>* problems) {
+    if (pending_.empty()) return absl::OkStatus();
+    Query q;
+    q.sessions = std::move(pending_);
+    pending_.clear();
+    for (const std::string& session : q.sessions) ids_.try_emplace(session);
+    EventKeyExtractor extractor;
+    auto n = engine_.Run(
+        q,
+        [&](uint64_t, absl::string_view event) {
+          EventKeys keys;
+          if (extractor.Extract(event, &keys, /*validate=*/false).ok() && !keys.event_id.empty()) {
+            auto it = ids_.find(keys.session_id);
+            if (it != ids_.end()) it->second.emplace(keys.event_id);
+          }
+          return true;
+        },
+        nullptr, Reporter(problems));
+    return n.status();
+  }
+
+  // Whether the log held this event when the import began. An event
+  // without an event_id is never recognised.
+  bool Contains(absl::string_view session, absl::string_view event_id) const {
+    if (event_id.empty()) return false;
+    auto it = ids_.find(session);
+    return it != ids_.end() && it->second.contains(event_id);
+  }
+
+  // No session the log held has been named yet: nothing to skip.
+  bool none() const { return ids_.empty(); }
+  size_t sessions_seen() const { return seen_.size(); }
+
+ private:
+  static CorruptionReporter Reporter(std::vector<std::string>* problems) {
+    return [problems](const Corruption& c) {
+      problems->push_back(absl::StrCat(c.ToString(),
+                                       ": damage met while looking for the events the log already "
+                                       "holds (the stream's events that were there are imported "
+                                       "again)"));
+    };
+  }
+
+  QueryEngine engine_;
+  absl::flat_hash_set<std::string> held_;  // sessions the log held when the import began
+  absl::flat_hash_set<std::string> seen_;  // sessions the stream named so far
+  std::vector<std::string> pending_;       // seen, held, ids not loaded yet
+  // Event ids of the held sessions the stream named.
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> ids_;
+};
+
 class Importer {
  public:
   Importer(Log* log, const ImportOptions& options) : log_(log), options_(options) {}
@@ -392,7 +474,8 @@ class Importer {
   }
 
   absl::StatusOr<ImportReport> Stream(int fd, const std::string& what) {
-    absl::flat_hash_set<std::string> sessions;
+    PresentEvents present(log_);
+    if (auto s = present.Start(&report_.problems); !s.ok()) return s;
     std::vector<PreparedEvent> batch;
     absl::Status failed;
     absl::Status read = lines_.ForEach(fd, what, [&](const std::vector<NdjsonLine>& lines) {
@@ -413,9 +496,14 @@ class Importer {
           continue;
         }
         EventKeys keys;
-        if (DecodeKeys(batch[n].keys, &keys)) sessions.emplace(keys.session_id);
+        if (DecodeKeys(batch[n].keys, &keys)) present.See(keys.session_id);
         ++n;
       }
+      if (absl::Status s = present.Load(&report_.problems); !s.ok()) {
+        failed = s;
+        return false;
+      }
+      n = DropPresent(present, &batch, n);
       AppendBatchResult r = log_->AppendPrepared(absl::MakeConstSpan(batch.data(), n));
       HelpSeal();
       report_.events += r.appended;
@@ -430,12 +518,29 @@ class Importer {
     }, options_.read_chunk);
     if (!read.ok()) return read;
     if (!failed.ok()) return failed;
-    report_.sessions = sessions.size();
+    report_.sessions = present.sessions_seen();
     Progress(true);
     return report_;
   }
 
  private:
+  // Moves the events of (*batch)[0, n) that the log held out of the way,
+  // keeping the order of the others; returns how many are kept.
+  size_t DropPresent(const PresentEvents& present, std::vector<PreparedEvent>* batch, size_t n) {
+    if (present.none()) return n;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i) {
+      EventKeys keys;
+      if (DecodeKeys((*batch)[i].keys, &keys) && present.Contains(keys.session_id, keys.event_id)) {
+        ++report_.skipped_present;
+        continue;
+      }
+      if (kept != i) std::swap((*batch)[kept], (*batch)[i]);
+      ++kept;
+    }
+    return kept;
+  }
+
   // Prepares an event line; the error says why it is not one.
   absl::Status CheckEvent(absl::string_view line, PreparedEvent* out) {
     // simdjson checks UTF-8 as it parses; the column of a bad byte is

@@ -870,6 +870,138 @@ TEST_P(ImportWriteModeTest, AnImportOnADiskThatDiesAtAnyStepIsAllOrNothing) {
   EXPECT_GT(runs, 8);
 }
 
+// Imports the NDJSON stream in the file `path` into the log at `log_dir`
+// as one import, committed on success.
+absl::StatusOr<ImportReport> ImportStream(const std::string& log_dir, const std::string& path,
+                                          const ImportOptions& options = {}) {
+  auto log = Log::Open(log_dir, Opts());
+  if (!log.ok()) return log.status();
+  if (auto first = (*log)->BeginImport(); !first.ok()) return first.status();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(path);
+  auto report = ImportNdjsonStream(log->get(), fd, path, options);
+  ::close(fd);
+  if (report.ok()) {
+    if (auto s = (*log)->CommitImport(); !s.ok()) return s;
+  }
+  if (auto s = (*log)->Close(); !s.ok()) return s;
+  return report;
+}
+
+// A stream imported again (a retry after an error whose import was in fact
+// committed) adds only what the log lacks: a line whose event_id the log
+// holds for the same session_id (however it got there) is skipped; lines
+// without an event_id cannot be recognised and are appended again; the
+// same id in another session is another event. Lines repeated within one
+// stream are all appended (the check is against the log as it was).
+TEST(ImportExportTest, ARetriedStreamImportSkipsTheEventsTheLogHolds) {
+  for (const size_t chunk : {size_t{4} << 20, size_t{1021}}) {
+    SCOPED_TRACE(absl::StrCat("read_chunk ", chunk));
+    TempDir dir;
+    const std::string no_id = R"({"event_type":"decision","timestamp":2.5,"session_id":"A","data":{}})";
+    const std::string no_session = R"({"event_type":"decision","timestamp":3.5,"event_id":"lone","data":{}})";
+    const std::string dup = R"({"event_type":"decision","timestamp":4.5,"event_id":"dup","session_id":"B","data":{}})";
+    const std::string x1 = R"({"event_type":"decision","timestamp":1.5,"event_id":"x1","session_id":"A","data":{}})";
+    const std::string other_e0 = R"({"event_type":"decision","timestamp":5.5,"event_id":"e0","session_id":"E","data":{}})";
+    std::string stream;
+    for (int i = 0; i < 20; ++i) {
+      absl::StrAppend(&stream, Event(i % 2 ? "A" : "B", i, R"(,"pad":")" + std::string(200, 'p') + "\""), "\n");
+      if (i == 5) absl::StrAppend(&stream, no_id, "\n", no_session, "\n", x1, "\n", dup, "\n");
+      if (i == 12) absl::StrAppend(&stream, dup, "\n", other_e0, "\n");
+    }
+    WriteFileOrDie(dir.Sub("stream.ndjson"), stream);
+    {
+      auto log = Log::Open(dir.Sub("log"), Opts());  // x1 was appended before
+      ASSERT_OK(log);
+      ASSERT_OK((*log)->Append(x1));
+      ASSERT_OK((*log)->Close());
+    }
+    ImportOptions options;
+    options.read_chunk = chunk;
+    auto first = ImportStream(dir.Sub("log"), dir.Sub("stream.ndjson"), options);
+    ASSERT_OK(first);
+    EXPECT_EQ(first->events, 25u);  // 26 lines, x1 skipped
+    EXPECT_EQ(first->skipped_present, 1u);
+    EXPECT_EQ(EventCount(dir.Sub("log")), 26u);
+    auto retry = ImportStream(dir.Sub("log"), dir.Sub("stream.ndjson"), options);
+    ASSERT_OK(retry);
+    EXPECT_EQ(retry->events, 1u);  // the line without an event_id
+    EXPECT_EQ(retry->skipped_present, 25u);
+    EXPECT_EQ(EventCount(dir.Sub("log")), 27u);
+    // Grown by a line of a known session and one of a new session.
+    WriteFileOrDie(dir.Sub("stream.ndjson"),
+                   stream + Event("A", 20) + "\n" + Event("D", 21) + "\n");
+    auto grown = ImportStream(dir.Sub("log"), dir.Sub("stream.ndjson"), options);
+    ASSERT_OK(grown);
+    EXPECT_EQ(grown->events, 3u);
+    EXPECT_EQ(grown->skipped_present, 25u);
+    const std::vector<std::string> all = AllEvents(dir.Sub("log"));
+    ASSERT_EQ(all.size(), 30u);
+    EXPECT_EQ(all[28], Event("A", 20));
+    EXPECT_EQ(all[29], Event("D", 21));
+  }
+}
+
+// The commit point of an import is the removal of its IMPORT marker.
+// CommitImport on a disk that dies at step n of the commit tells whether
+// that point was passed: exactly when the marker is gone. When it was
+// (the directory sync after the removal failed), the import is there on
+// the next open, and importing the stream again adds nothing.
+TEST(ImportExportTest, ACommitThatFailsSaysWhetherTheImportIsCommitted) {
+  TempDir dir;
+  std::string stream;
+  for (int i = 0; i < 40; ++i) absl::StrAppend(&stream, Event(absl::StrCat("s", i % 4), i), "\n");
+  WriteFileOrDie(dir.Sub("stream.ndjson"), stream);
+  const std::string kLog = "/faultlog";
+  const std::string marker = JoinPath(kLog, kImportMarkerFileName);
+  bool saw_committed_error = false;
+  for (uint64_t steps = 0;; ++steps) {
+    SCOPED_TRACE(absl::StrCat("the disk dies after ", steps, " steps of the commit"));
+    ::tracelog::testing::FaultInjectionFileSystem ffs;
+    LogOptions o = Opts();
+    o.fs = &ffs;
+    auto log = Log::Open(kLog, o);
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->BeginImport());
+    const int fd = ::open(dir.Sub("stream.ndjson").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_OK(ImportNdjsonStream(log->get(), fd, "stream", ImportOptions()));
+    ::close(fd);
+    ffs.FailAfter(steps);
+    bool committed = true;
+    const absl::Status s = (*log)->CommitImport(&committed);
+    ffs.SetAllFail(false);
+    auto marker_left = ffs.Exists(marker);
+    ASSERT_OK(marker_left);
+    EXPECT_EQ(committed, !*marker_left) << s;
+    (*log)->Close().IgnoreError();
+    log->reset();
+    if (s.ok()) {
+      EXPECT_TRUE(committed);
+      break;
+    }
+    auto again = Log::Open(kLog, o);
+    ASSERT_OK(again);
+    EXPECT_EQ((*again)->Stats().events, committed ? 40u : 0u) << s;
+    ASSERT_OK((*again)->Close());
+    if (!committed) continue;
+    saw_committed_error = true;
+    // The retry the CLI now suggests: nothing is added.
+    auto reopened = Log::Open(kLog, o);
+    ASSERT_OK(reopened);
+    ASSERT_OK((*reopened)->BeginImport());
+    const int fd2 = ::open(dir.Sub("stream.ndjson").c_str(), O_RDONLY | O_CLOEXEC);
+    auto retry = ImportNdjsonStream(reopened->get(), fd2, "stream", ImportOptions());
+    ::close(fd2);
+    ASSERT_OK(retry);
+    EXPECT_EQ(retry->events, 0u);
+    EXPECT_EQ(retry->skipped_present, 40u);
+    ASSERT_OK((*reopened)->CommitImport());
+    EXPECT_EQ((*reopened)->Stats().events, 40u);
+    ASSERT_OK((*reopened)->Close());
+  }
+  EXPECT_TRUE(saw_committed_error) << "no step failed after the marker's removal";
+}
+
 std::string ExportOne(const std::string& log_dir, const std::string& session,
                       const std::string& format) {
   LogOptions o = Opts();

@@ -422,6 +422,30 @@ TEST(CliTest, ExportNamesImportedSessionsByTheirDirectory) {
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("out/x,y")));
 }
 
+// `import --ndjson` run again with the same stream (say, after an error
+// whose import was committed after all) adds nothing and says what it
+// skipped.
+TEST(CliTest, ANdjsonImportRunAgainAddsNothing) {
+  TempDir dir;
+  const std::string log = dir.Sub("log");
+  ASSERT_EQ(RunCli(dir, {"gen", "--sessions", "20", "--seed", "3", "--out", dir.Sub("fleet.ndjson")})
+                .exit_code,
+            0);
+  Result first = RunCli(dir, {"import", "--log", log, "--ndjson", dir.Sub("fleet.ndjson")});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string once = RunCli(dir, {"dump", "--log", log}).out;
+  ASSERT_FALSE(once.empty());
+  Result again = RunCli(dir, {"import", "--log", log, "--ndjson", dir.Sub("fleet.ndjson")});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const std::string twice = RunCli(dir, {"dump", "--log", log}).out;
+  const size_t events = std::count(once.begin(), once.end(), '\n');
+  EXPECT_EQ(std::count(twice.begin(), twice.end(), '\n'), events) << "the retry duplicated events";
+  EXPECT_TRUE(twice == once);
+  EXPECT_NE(again.out.find(absl::StrCat("skipped ", events, " event(s) already in the log")),
+            std::string::npos)
+      << again.out;
+}
+
 TEST(CliTest, ImportKilledAtRandomPointsIsAllOrNothing) {
   TempDir dir;
   ASSERT_NO_FATAL_FAILURE(GenerateTree(dir, 200, 8));
