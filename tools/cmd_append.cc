@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,10 +13,28 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/ndjson/line_reader.h"
+#include "engine/ndjson/pyjson.h"
 #include "tools/cli.h"
 
 namespace tracelog::cli {
 namespace {
+
+// An ack line's event_id: as it is when it is plain (printable ASCII
+// without a space, '"' or a backslash), else as a JSON string literal (ASCII
+// only, every control character escaped). Either way one token on one line:
+// an id cannot add a line or a field of its own, and a reader tells the
+// two forms apart by the leading '"'.
+void AppendAckId(absl::string_view id, std::string* out) {
+  const bool plain = !id.empty() && std::all_of(id.begin(), id.end(), [](char ch) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    return c > ' ' && c < 0x7f && c != '"' && c != '\\';
+  });
+  if (plain) {
+    out->append(id.data(), id.size());
+  } else {
+    AppendPyJsonString(out, id);
+  }
+}
 
 struct AppendFlags {
   std::string dir;
@@ -63,7 +82,9 @@ int RunAppend(const AppendFlags& f) {
         for (size_t i = 0; i < r.appended && r.status.ok(); ++i) {
           EventKeys keys;
           DecodeKeys(batch[i].keys, &keys);
-          absl::StrAppend(&acks, r.first_sequence + i, " ", keys.event_id, "\n");
+          absl::StrAppend(&acks, r.first_sequence + i, " ");
+          AppendAckId(keys.event_id, &acks);
+          acks.push_back('\n');
         }
         if (std::fwrite(acks.data(), 1, acks.size(), stdout) != acks.size() ||
             std::fflush(stdout) != 0) {
@@ -116,7 +137,9 @@ Command RegisterAppend(CLI::App& app) {
       ->type_name("POLICY");
   sub->add_flag("--ack", f->ack,
                 "Print '<sequence> <event_id>' for each event once the policy's promise holds\n"
-                "(durable with always; appended with interval/never)");
+                "(durable with always; appended with interval/never). One line per event: an\n"
+                "event_id of printable ASCII without space, '\"' or '\\' is printed as it is, any\n"
+                "other (or none) as a JSON string (\"a b\", \"x\\n\", \"\")");
   sub->add_option("--on-error", f->on_error,
                   "On a line that is not a JSON object: abort (stop; what came before is kept)\n"
                   "or skip (report it and go on)")

@@ -129,7 +129,10 @@ Command RegisterExport(CLI::App& app) {
       "Exit 0 on success, 1 when a session was not exported or damage was skipped, 2 on error.");
   AddLogOption(sub, &f->dir);
   sub->add_option("OUT_DIR", f->out, "Output directory (created 0700)")->type_name("DIR");
-  sub->add_flag("--force", f->force, "Write into an existing, non-empty OUT_DIR (replacing files)");
+  sub->add_flag("--force", f->force,
+                "Write into an existing, non-empty OUT_DIR: each file is written anew (0600) and\n"
+                "renamed over what is at its name (a planted link is replaced, not written\n"
+                "through); other files are left as they are");
   sub->add_option("--format", f->format, "One session to stdout: ndjson, json or csv")
       ->check(CLI::IsMember({"ndjson", "json", "csv"}))
       ->type_name("ndjson|json|csv");

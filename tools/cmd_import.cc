@@ -41,6 +41,48 @@ absl::Status RollBack(std::unique_ptr<Log> log) {
   return (*again)->Close();
 }
 
+// The warnings to stderr and the summary line to stdout.
+void PrintReport(const ImportReport& report, double secs) {
+  for (const std::string& p : report.problems) PrintError(absl::StrCat("warning: ", p));
+  std::string skipped;
+  if (report.skipped_present > 0) {
+    absl::StrAppend(&skipped, "; skipped ", report.skipped_present,
+                    " event(s) already in the log");
+  }
+  if (report.bad_lines > 0) absl::StrAppend(&skipped, "; skipped ", report.bad_lines, " bad line(s)");
+  std::printf(
+      "imported %llu session(s) (%llu new, %llu unchanged, %llu grown, %llu replaced): "
+      "%llu events, %llu attachment file(s), %.1f MB in %.2f s (%.0f MB/s)%s\n",
+      static_cast<unsigned long long>(report.sessions),
+      static_cast<unsigned long long>(report.sessions_new),
+      static_cast<unsigned long long>(report.sessions_unchanged),
+      static_cast<unsigned long long>(report.sessions_grown),
+      static_cast<unsigned long long>(report.sessions_replaced),
+      static_cast<unsigned long long>(report.events),
+      static_cast<unsigned long long>(report.attachments), report.bytes / 1e6, secs,
+      secs > 0 ? report.bytes / 1e6 / secs : 0, skipped.c_str());
+}
+
+// CommitImport failed after its commit point (the IMPORT marker was
+// removed, then the directory sync failed): the import IS in the log, and
+// nothing may be rolled back. Says so, with the summary, and exits with
+// an error for the sync.
+int ReportCommittedWithError(std::unique_ptr<Log> log, const absl::Status& st,
+                             const ImportReport& report, bool stream, double secs) {
+  PrintError(st);
+  PrintError(absl::StrCat(
+      "the import IS committed (", report.events,
+      " events are in the log and readers see them), but the log directory could not be synced "
+      "after its IMPORT marker was removed: until the directory reaches the disk, a power loss "
+      "could still roll the import back. Importing the same ",
+      stream ? "stream again skips the events already in the log"
+             : "directory again adds only what is missing",
+      "."));
+  log->Close().IgnoreError();  // the failed sync is the error reported
+  PrintReport(report, secs);
+  return kExitError;
+}
+
 int RunImport(const ImportFlags& f) {
   if (f.src.empty() == f.ndjson.empty()) {
     PrintError("give either SRC_DIR or --ndjson FILE|- (see tracelog import --help)");
@@ -113,7 +155,12 @@ int RunImport(const ImportFlags& f) {
                               " (the import goes on; sealing is tried again later)"));
     }
   }
-  if (st.ok()) st = log->CommitImport();
+  bool committed = false;
+  if (st.ok()) st = log->CommitImport(&committed);
+  if (!st.ok() && committed) {
+    return ReportCommittedWithError(std::move(log), st, *report, fd >= 0,
+                                    absl::ToDoubleSeconds(absl::Now() - start));
+  }
   if (!st.ok()) {
     PrintError(st);
     if (auto r = RollBack(std::move(log)); !r.ok()) {
@@ -129,22 +176,7 @@ int RunImport(const ImportFlags& f) {
     PrintError(s);
     return kExitError;
   }
-  const double secs = absl::ToDoubleSeconds(absl::Now() - start);
-  for (const std::string& p : report->problems) PrintError(absl::StrCat("warning: ", p));
-  std::printf(
-      "imported %llu session(s) (%llu new, %llu unchanged, %llu grown, %llu replaced): "
-      "%llu events, %llu attachment file(s), %.1f MB in %.2f s (%.0f MB/s)%s\n",
-      static_cast<unsigned long long>(report->sessions),
-      static_cast<unsigned long long>(report->sessions_new),
-      static_cast<unsigned long long>(report->sessions_unchanged),
-      static_cast<unsigned long long>(report->sessions_grown),
-      static_cast<unsigned long long>(report->sessions_replaced),
-      static_cast<unsigned long long>(report->events),
-      static_cast<unsigned long long>(report->attachments), report->bytes / 1e6, secs,
-      secs > 0 ? report->bytes / 1e6 / secs : 0,
-      report->bad_lines > 0
-          ? absl::StrCat("; skipped ", report->bad_lines, " bad line(s)").c_str()
-          : "");
+  PrintReport(*report, absl::ToDoubleSeconds(absl::Now() - start));
   return report->bad_lines > 0 ? kExitNegative : kExitOk;
 }
 
@@ -162,7 +194,10 @@ Command RegisterImport(CLI::App& app) {
       "Importing a directory again: per session, an unchanged events.ndjson adds nothing, one\n"
       "that grew adds its new lines, one whose lines changed is a conflict (an error; with\n"
       "--replace its lines are imported again: the old events stay in queries, export writes the\n"
-      "new file). Changed files are stored again. A stream is appended as it is.\n"
+      "new file). Changed files are stored again. A stream is appended but for the events\n"
+      "the log already holds (same session_id and event_id; events without an event_id are\n"
+      "always appended), so importing a stream again adds only what is missing. If the commit\n"
+      "fails after its point of no return, the error says the import IS committed.\n"
       "Exit 0 on success, 1 when bad lines were skipped or bad input stopped the import, 2 on an\n"
       "I/O or usage error.");
   AddLogOption(sub, &f->dir);

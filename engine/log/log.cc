@@ -1026,7 +1026,8 @@ absl::StatusOr<uint64_t> Log::BeginImport() {
   return from;
 }
 
-absl::Status Log::CommitImport() {
+absl::Status Log::CommitImport(bool* committed) {
+  if (committed != nullptr) *committed = false;
   {
     std::lock_guard<AdaptiveMutex> l(mu_);
     if (import_from_ == 0) return absl::FailedPreconditionError(dir_ + ": no import in progress");
@@ -1043,11 +1044,13 @@ absl::Status Log::CommitImport() {
   if (auto s = SyncThrough(published_seq_.load(std::memory_order_acquire)); !s.ok()) return s;
   if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;  // its pack's rename, its segments
   if (auto s = fs_->Remove(JoinPath(dir_, kImportMarkerFileName)); !s.ok()) return s;
-  if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
+  // Committed: the import is the log's now, whether or not the sync works.
+  if (committed != nullptr) *committed = true;
+  const absl::Status synced = fs_->SyncDir(dir_);
   std::lock_guard<AdaptiveMutex> l(mu_);
   import_from_ = 0;
   RemoveSparesLocked();
-  return absl::OkStatus();
+  return synced;
 }
 
 absl::Status Log::SealBacklog(size_t keep, BlockCodec* codec) {

@@ -204,7 +204,12 @@ class Log {
   // raw (SealAll tries again) and is returned.
   absl::Status SealBacklog(size_t keep, BlockCodec* codec);
   absl::StatusOr<uint64_t> BeginImport();
-  absl::Status CommitImport();
+  // The commit point is the removal of the IMPORT marker. `committed` (if
+  // given) tells whether it was passed: true means the import is part of
+  // the log even if an error is returned (the directory sync after the
+  // removal failed: a power loss before the directory reaches the disk may
+  // still bring the marker back and roll the import back).
+  absl::Status CommitImport(bool* committed = nullptr);
   // Removes whole sealed segments, oldest first, by age and then by size;
   // never a raw segment (so never the active one). Crash-safe: the log stays
   // a gap-free range of sequences at every step.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -47,6 +48,15 @@ absl::Status PosixError(const std::string& what, const std::string& path) {
 
 // The output directory: every path below it is opened relative to it, one
 // checked component at a time, without following links.
+//
+// Every file is a new one of the export's: created 0600 with O_EXCL, so
+// nothing already at its name (a file planted in an existing directory
+// written into with `force`: a hard link to a file elsewhere, a file with a
+// wider mode, a symbolic link) is ever written through or keeps its mode.
+// Without `force` it is created at its name (the directory was empty);
+// with `force` under a temporary name beside it, then renamed over the
+// name. A file is added to later (events.ndjson, written in pieces) or cut
+// only if it is still the one the export created (same device and inode).
 class OutDir {
  public:
   absl::Status Open(const std::string& path, bool force) {
@@ -93,46 +103,47 @@ class OutDir {
     return cur;
   }
 
-  // Writes `bytes` to the file at `rel` (created 0600; with `append` added
-  // to what it holds).
+  // Writes `bytes` to the file at `rel`: a new file (0600), or with
+  // `append` added to the one this export created there.
   absl::Status Write(absl::string_view rel, absl::string_view bytes, bool append) {
-    UniqueFd dir;
-    std::string name;
-    auto f = Create(rel, append, &dir, &name);
-    if (!f.ok()) return f.status();
-    return WriteAll(f->get(), bytes, rel);
+    if (append) {
+      auto f = OpenCreated(rel, O_WRONLY | O_APPEND);
+      if (!f.ok()) return f.status();
+      return WriteAll(f->get(), bytes, rel);
+    }
+    return WriteFrom(
+        rel, [&](const auto& sink) { return sink(bytes); }, nullptr);
   }
 
-  // Writes the file at `rel` (created 0600) from the pieces `produce` hands
-  // to its sink; if `produce` fails (the stored bytes are damaged, say),
-  // the file is removed: no partial file is left behind.
+  // Writes the new file at `rel` (0600) from the pieces `produce` hands to
+  // its sink (their size in *written, if given); if `produce` fails (the
+  // stored bytes are damaged, say), the file is removed: no partial file is
+  // left behind.
   absl::Status WriteFrom(
       absl::string_view rel,
       const std::function<absl::Status(const std::function<absl::Status(absl::string_view)>&)>&
           produce,
       uint64_t* written) {
-    UniqueFd dir;
-    std::string name;
-    auto f = Create(rel, /*append=*/false, &dir, &name);
-    if (!f.ok()) return f.status();
-    *written = 0;
+    NewFile f;
+    if (auto s = Create(rel, &f); !s.ok()) return s;
+    uint64_t n = 0;
     absl::Status s = produce([&](absl::string_view piece) {
-      *written += piece.size();
-      return WriteAll(f->get(), piece, rel);
+      n += piece.size();
+      return WriteAll(f.fd.get(), piece, rel);
     });
-    if (!s.ok()) ::unlinkat(dir.get(), name.c_str(), 0);
+    if (written != nullptr) *written = n;
+    if (s.ok()) s = Finish(rel, &f);
+    if (!s.ok()) ::unlinkat(f.dir.get(), f.created.c_str(), 0);
     return s;
   }
 
-  // Cuts the last `n` bytes of the file at `rel`.
+  // Cuts the last `n` bytes of the file this export created at `rel`.
   absl::Status TrimEnd(absl::string_view rel, uint64_t n) {
-    UniqueFd dir;
-    std::string name;
-    if (auto s = Parent(rel, &dir, &name); !s.ok()) return s;
-    UniqueFd f(::openat(dir.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+    auto f = OpenCreated(rel, O_WRONLY);
+    if (!f.ok()) return f.status();
     struct stat st;
-    if (f.get() < 0 || ::fstat(f.get(), &st) != 0) return PosixError("cannot open", Describe(rel));
-    if (static_cast<uint64_t>(st.st_size) < n || ::ftruncate(f.get(), st.st_size - n) != 0) {
+    if (::fstat(f->get(), &st) != 0) return PosixError("cannot open", Describe(rel));
+    if (static_cast<uint64_t>(st.st_size) < n || ::ftruncate(f->get(), st.st_size - n) != 0) {
       return PosixError("cannot truncate", Describe(rel));
     }
     return absl::OkStatus();
@@ -141,14 +152,74 @@ class OutDir {
   std::string Describe(absl::string_view rel) const { return absl::StrCat(path_, "/", rel); }
 
  private:
-  // Opens the file at `rel` for writing (created 0600; with `append` added
-  // to), and the directory holding it (*dir, *name).
-  absl::StatusOr<UniqueFd> Create(absl::string_view rel, bool append, UniqueFd* dir, std::string* name) {
-    if (auto s = Parent(rel, dir, name); !s.ok()) return s;
-    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
-    flags |= append ? O_APPEND : (force_ ? O_TRUNC : O_EXCL);
-    UniqueFd f(::openat(dir->get(), name->c_str(), flags, 0600));
-    if (f.get() < 0) return PosixError("cannot create", Describe(rel));
+  // A file being written: its directory, the name it was created under
+  // (a temporary one with `force`) and the name it gets.
+  struct NewFile {
+    UniqueFd dir, fd;
+    std::string created, name;
+  };
+  struct FileId {
+    dev_t dev;
+    ino_t ino;
+  };
+
+  // Creates the new file for `rel` (0600, O_EXCL, not following a link).
+  absl::Status Create(absl::string_view rel, NewFile* f) {
+    if (auto s = Parent(rel, &f->dir, &f->name); !s.ok()) return s;
+    constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    if (!force_) {
+      f->created = f->name;
+      f->fd = UniqueFd(::openat(f->dir.get(), f->created.c_str(), kFlags, 0600));
+      if (f->fd.get() < 0) return PosixError("cannot create", Describe(rel));
+      return absl::OkStatus();
+    }
+    // A name of its own in the same directory (renamed within it); one
+    // that exists, planted or an exported file's, is passed over.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      f->created = absl::StrCat(".tracelog-export-", ::getpid(), "-", temp_counter_++, ".tmp");
+      f->fd = UniqueFd(::openat(f->dir.get(), f->created.c_str(), kFlags, 0600));
+      if (f->fd.get() >= 0) return absl::OkStatus();
+      if (errno != EEXIST) break;
+    }
+    return PosixError("cannot create a temporary file for", Describe(rel));
+  }
+
+  // Puts the written file at its name (with `force`, replacing whatever is
+  // there) and remembers it as the export's.
+  absl::Status Finish(absl::string_view rel, NewFile* f) {
+    struct stat st;
+    if (::fstat(f->fd.get(), &st) != 0) return PosixError("stat", Describe(rel));
+    if (f->created != f->name &&
+        ::renameat(f->dir.get(), f->created.c_str(), f->dir.get(), f->name.c_str()) != 0) {
+      return PosixError("cannot replace", Describe(rel));
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    created_[std::string(rel)] = FileId{st.st_dev, st.st_ino};
+    return absl::OkStatus();
+  }
+
+  // Opens the file this export created at `rel`; an error if it is gone or
+  // was replaced since.
+  absl::StatusOr<UniqueFd> OpenCreated(absl::string_view rel, int flags) {
+    FileId id;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto it = created_.find(rel);
+      if (it == created_.end()) {
+        return absl::InternalError(absl::StrCat(Describe(rel), ": not created by this export"));
+      }
+      id = it->second;
+    }
+    UniqueFd dir;
+    std::string name;
+    if (auto s = Parent(rel, &dir, &name); !s.ok()) return s;
+    UniqueFd f(::openat(dir.get(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st;
+    if (f.get() < 0 || ::fstat(f.get(), &st) != 0) return PosixError("cannot open", Describe(rel));
+    if (st.st_dev != id.dev || st.st_ino != id.ino) {
+      return absl::AbortedError(absl::StrCat(
+          Describe(rel), ": replaced by another file while the export wrote it: not written"));
+    }
     return f;
   }
 
@@ -182,6 +253,9 @@ class OutDir {
   std::string path_;
   bool force_ = false;
   UniqueFd root_;
+  std::atomic<uint64_t> temp_counter_{0};
+  std::mutex mu_;  // created_ (written by WriteBehind's thread and the caller's)
+  absl::flat_hash_map<std::string, FileId> created_;
 };
 
 // Writes files of an OutDir on a thread of its own, in the order they are

@@ -17,7 +17,11 @@
 // "..", or holds "/" or NUL, is refused (reported, nothing written for it);
 // files are created with O_NOFOLLOW below directories opened without
 // following links, so nothing is ever written outside the output directory.
-// Directories are created 0700, files 0600.
+// Directories are created 0700, files 0600. Every file written is a new one
+// (O_EXCL): with `force`, under a temporary name beside its own, renamed
+// over whatever is there, so a file planted in the directory (a hard link
+// to a file elsewhere, a wider mode, a symbolic link) is replaced, never
+// written through.
 
 #include <cstdint>
 #include <functional>
@@ -39,7 +43,9 @@ struct ExportProgress {
 };
 
 struct ExportOptions {
-  bool force = false;  // write into an existing, non-empty directory (replacing files)
+  // Write into an existing, non-empty directory: each file written replaces
+  // what is at its name (by a rename; see above). Default: false.
+  bool force = false;
   // Only these sessions (full ids); empty: all.
   std::vector<std::string> sessions;
   // The log's attachments, if the caller has loaded them (damage met while

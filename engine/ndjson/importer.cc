@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,7 @@
 #include "engine/io/unique_fd.h"
 #include "engine/log/attachments.h"
 #include "engine/ndjson/line_reader.h"
+#include "engine/query/query.h"
 #include "engine/seal/block_codec.h"
 
 namespace tracelog {
@@ -53,7 +55,8 @@ size_t FirstInvalidUtf8(absl::string_view s) {
 
 struct SourceFile {
   std::string rel;   // relative to the session directory (or the root)
-  std::string path;  // to open
+  std::string below;  // relative to the root of the tree: opened one component at a time
+  std::string path;   // the root's path joined with `below`, for messages
   uint64_t size = 0;
 };
 
@@ -63,16 +66,44 @@ struct SourceSession {
 };
 
 struct SourceTree {
+  UniqueFd root;  // the directory given to the import
   std::vector<SourceSession> sessions;
   std::vector<SourceFile> root_files;
   uint64_t files = 0, bytes = 0;
 };
 
-// The entries of `dir` but "." and "..", in byte order (imports are
-// deterministic).
-absl::StatusOr<std::vector<std::string>> SortedNames(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return PosixError("cannot read the directory", dir);
+// Every directory of the tree is opened with O_NOFOLLOW | O_DIRECTORY
+// relative to its parent's descriptor, and every file relative to its
+// directory's, with O_NOFOLLOW | O_NONBLOCK and checked to be a regular
+// file before it is read: a directory or file replaced by a symbolic link
+// (or a FIFO, a device) after the walk is refused, never followed or waited
+// on, so the import reads nothing from outside the tree.
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+constexpr int kFileFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+
+absl::Status NotFollowed(const std::string& path) {
+  const int e = errno;
+  if (e == ELOOP || e == ENOTDIR) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": a symbolic link or not a directory where the tree had a directory when it was "
+        "read: not followed"));
+  }
+  errno = e;
+  return PosixError("cannot open the directory", path);
+}
+
+// The entries of the directory `fd` (`path` in messages) but "." and "..",
+// in byte order (imports are deterministic).
+absl::StatusOr<std::vector<std::string>> SortedNames(int fd, const std::string& path) {
+  // A descriptor of its own for the listing (fdopendir takes it over, and
+  // a dup would share the offset).
+  const int own = ::openat(fd, ".", kDirFlags);
+  if (own < 0) return PosixError("cannot read the directory", path);
+  DIR* d = ::fdopendir(own);
+  if (d == nullptr) {
+    ::close(own);
+    return PosixError("cannot read the directory", path);
+  }
   std::vector<std::string> names;
   while (dirent* e = readdir(d)) {
     const std::string n = e->d_name;
@@ -83,21 +114,40 @@ absl::StatusOr<std::vector<std::string>> SortedNames(const std::string& dir) {
   return names;
 }
 
-// The regular files under `dir`, recursively, with paths relative to it.
-// Symbolic links and special files are not followed: they are noted.
-absl::Status ListFiles(const std::string& dir, const std::string& rel_prefix,
-                       std::vector<SourceFile>* out, std::vector<std::string>* problems) {
-  auto names = SortedNames(dir);
+// The directory `name` of the directory `parent` (`path` in messages), not
+// following a link.
+absl::StatusOr<UniqueFd> OpenSubdir(int parent, const std::string& name, const std::string& path) {
+  UniqueFd fd(::openat(parent, name.c_str(), kDirFlags));
+  if (fd.get() < 0) return NotFollowed(path);
+  return fd;
+}
+
+// "a/b" below "p", or "b" below "".
+std::string Below(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : absl::StrCat(prefix, "/", name);
+}
+
+// The regular files under the directory `dir` (`below` from the root, whose
+// path is `src`), recursively, with paths relative to it after
+// `rel_prefix`. Symbolic links and special files are not followed: they
+// are noted.
+absl::Status ListFiles(int dir, const std::string& src, const std::string& below,
+                       const std::string& rel_prefix, std::vector<SourceFile>* out,
+                       std::vector<std::string>* problems) {
+  auto names = SortedNames(dir, JoinPath(src, below));
   if (!names.ok()) return names.status();
   for (const std::string& n : *names) {
-    const std::string path = JoinPath(dir, n);
+    const std::string at = Below(below, n);
+    const std::string path = JoinPath(src, at);
     struct stat st;
-    if (lstat(path.c_str(), &st) != 0) return PosixError("stat", path);
-    const std::string rel = rel_prefix.empty() ? n : absl::StrCat(rel_prefix, "/", n);
+    if (::fstatat(dir, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return PosixError("stat", path);
+    const std::string rel = Below(rel_prefix, n);
     if (S_ISDIR(st.st_mode)) {
-      if (auto s = ListFiles(path, rel, out, problems); !s.ok()) return s;
+      auto sub = OpenSubdir(dir, n, path);
+      if (!sub.ok()) return sub.status();
+      if (auto s = ListFiles(sub->get(), src, at, rel, out, problems); !s.ok()) return s;
     } else if (S_ISREG(st.st_mode)) {
-      out->push_back(SourceFile{rel, path, static_cast<uint64_t>(st.st_size)});
+      out->push_back(SourceFile{rel, at, path, static_cast<uint64_t>(st.st_size)});
     } else {
       problems->push_back(absl::StrCat(path, ": not a regular file or directory (",
                                        S_ISLNK(st.st_mode) ? "a symbolic link" : "a special file",
@@ -107,29 +157,38 @@ absl::Status ListFiles(const std::string& dir, const std::string& rel_prefix,
   return absl::OkStatus();
 }
 
+// Lists the tree at `src` (the one path followed as given: the operator
+// names it) through descriptors, as FileQueue reads it.
 absl::StatusOr<SourceTree> Walk(const std::string& src, std::vector<std::string>* problems) {
   SourceTree tree;
-  struct stat st;
-  if (stat(src.c_str(), &st) != 0) return PosixError("cannot import", src);
-  if (!S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(src, ": not a directory"));
+  tree.root = UniqueFd(::open(src.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (tree.root.get() < 0) {
+    if (errno == ENOTDIR) return absl::InvalidArgumentError(absl::StrCat(src, ": not a directory"));
+    return PosixError("cannot import", src);
   }
-  auto names = SortedNames(src);
+  const int root = tree.root.get();
+  auto names = SortedNames(root, src);
   if (!names.ok()) return names.status();
   for (const std::string& n : *names) {
     const std::string path = JoinPath(src, n);
     struct stat es, ms;
-    if (lstat(path.c_str(), &es) != 0) return PosixError("stat", path);
-    const std::string meta = JoinPath(path, "meta.json");
-    if (S_ISDIR(es.st_mode) && lstat(meta.c_str(), &ms) == 0 && S_ISREG(ms.st_mode)) {
-      SourceSession s;
-      s.name = n;
-      if (auto st2 = ListFiles(path, "", &s.files, problems); !st2.ok()) return st2;
-      tree.sessions.push_back(std::move(s));
-    } else if (S_ISDIR(es.st_mode)) {
-      if (auto st2 = ListFiles(path, n, &tree.root_files, problems); !st2.ok()) return st2;
+    if (::fstatat(root, n.c_str(), &es, AT_SYMLINK_NOFOLLOW) != 0) return PosixError("stat", path);
+    if (S_ISDIR(es.st_mode)) {
+      auto sub = OpenSubdir(root, n, path);
+      if (!sub.ok()) return sub.status();
+      const bool session = ::fstatat(sub->get(), "meta.json", &ms, AT_SYMLINK_NOFOLLOW) == 0 &&
+                           S_ISREG(ms.st_mode);
+      if (session) {
+        SourceSession s;
+        s.name = n;
+        if (auto st = ListFiles(sub->get(), src, n, "", &s.files, problems); !st.ok()) return st;
+        tree.sessions.push_back(std::move(s));
+      } else if (auto st = ListFiles(sub->get(), src, n, n, &tree.root_files, problems);
+                 !st.ok()) {
+        return st;
+      }
     } else if (S_ISREG(es.st_mode)) {
-      tree.root_files.push_back(SourceFile{n, path, static_cast<uint64_t>(es.st_size)});
+      tree.root_files.push_back(SourceFile{n, n, path, static_cast<uint64_t>(es.st_size)});
     } else {
       problems->push_back(absl::StrCat(path, ": not a regular file or directory: not imported"));
     }
@@ -152,12 +211,15 @@ absl::StatusOr<SourceTree> Walk(const std::string& src, std::vector<std::string>
 // (POSIX_FADV_WILLNEED): the disk reads the next files while the CPU parses
 // this one (an import's input is rarely all in the page cache, and most of
 // its files are small, so the kernel's read-ahead within a file does not
-// help).
+// help). Files are opened below the tree's root descriptor as Walk
+// describes.
 class FileQueue {
  public:
-  explicit FileQueue(std::vector<const SourceFile*> order) : order_(std::move(order)) {}
+  // `root`: the tree's root directory, `src` its path (for messages).
+  FileQueue(int root, std::string src, std::vector<const SourceFile*> order)
+      : root_(root), src_(std::move(src)), order_(std::move(order)) {}
 
-  // The next file of the order, opened (not following a link).
+  // The next file of the order, opened.
   absl::StatusOr<UniqueFd> Next() {
     if (taken_ >= order_.size()) return absl::InternalError("import: read past its file list");
     const SourceFile& f = *order_[taken_];
@@ -169,17 +231,19 @@ class FileQueue {
     }
     ++taken_;
     next_ = std::max(next_, taken_);
-    if (fd.get() < 0) fd = UniqueFd(::open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (fd.get() < 0) return PosixError("cannot open", f.path);
+    if (fd.get() < 0) {
+      auto opened = Open(f);
+      if (!opened.ok()) return opened.status();
+      fd = std::move(*opened);
+    }
     while (next_ < order_.size() && ahead_.size() < kAheadFiles && ahead_bytes_ < kAheadBytes) {
       const SourceFile& g = *order_[next_];
-      UniqueFd h(::open(g.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
       // One that cannot be opened now is opened again when its turn comes
       // (and its error reported then).
-      if (h.get() >= 0) {
-        ::posix_fadvise(h.get(), 0, 0, POSIX_FADV_WILLNEED);
+      if (auto h = Open(g); h.ok()) {
+        ::posix_fadvise(h->get(), 0, 0, POSIX_FADV_WILLNEED);
         ahead_bytes_ += g.size;
-        ahead_.push_back(Ahead{next_, std::move(h)});
+        ahead_.push_back(Ahead{next_, std::move(*h)});
       }
       ++next_;
     }
@@ -193,10 +257,64 @@ class FileQueue {
     size_t index;
     UniqueFd fd;
   };
+
+  // Opens `f` one component at a time; a regular file or an error.
+  absl::StatusOr<UniqueFd> Open(const SourceFile& f) {
+    const size_t slash = f.below.rfind('/');
+    const std::string parent = slash == std::string::npos ? "" : f.below.substr(0, slash);
+    const std::string name = slash == std::string::npos ? f.below : f.below.substr(slash + 1);
+    auto dir = Dir(parent);
+    if (!dir.ok()) return dir.status();
+    UniqueFd fd(::openat(*dir, name.c_str(), kFileFlags));
+    if (fd.get() < 0) {
+      if (errno == ELOOP) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            f.path, ": a symbolic link where the tree had a regular file when it was read: not "
+            "followed"));
+      }
+      return PosixError("cannot open", f.path);
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return PosixError("stat", f.path);
+    if (!S_ISREG(st.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          f.path, ": not a regular file (a FIFO, device or directory where the tree had a regular "
+          "file when it was read): not read"));
+    }
+    return fd;
+  }
+
+  // The directory `parent` (below the root), opened one component at a
+  // time; the last one is kept, as consecutive files mostly share it.
+  absl::StatusOr<int> Dir(const std::string& parent) {
+    if (parent.empty()) return root_;
+    if (dir_fd_.get() >= 0 && dir_ == parent) return dir_fd_.get();
+    dir_fd_ = UniqueFd();
+    UniqueFd cur;
+    size_t begin = 0;
+    while (begin <= parent.size()) {
+      size_t end = parent.find('/', begin);
+      if (end == std::string::npos) end = parent.size();
+      const std::string part = parent.substr(begin, end - begin);
+      auto next = OpenSubdir(cur.get() >= 0 ? cur.get() : root_, part,
+                             JoinPath(src_, parent.substr(0, end)));
+      if (!next.ok()) return next.status();
+      cur = std::move(*next);
+      begin = end + 1;
+    }
+    dir_ = parent;
+    dir_fd_ = std::move(cur);
+    return dir_fd_.get();
+  }
+
+  const int root_;
+  const std::string src_;
   std::vector<const SourceFile*> order_;
   std::deque<Ahead> ahead_;
   size_t taken_ = 0, next_ = 0;
   uint64_t ahead_bytes_ = 0;
+  std::string dir_;  // the directory dir_fd_ holds, below the root
+  UniqueFd dir_fd_;
 };
 
 // Reads `fd` from its current offset to its end in pieces of `buf`'s size,
@@ -235,6 +353,86 @@ std::string WhereInText(absl::string_view text, absl::string_view message) {
                       absl::StrCat(message.substr(0, at), message.substr(at + 10 + digits.size())));
 }
 
+// The events a stream import does not add again: those the log held when
+// the import began, by session_id and event_id (ImportNdjsonStream).
+// Found through the session index, and only for the sessions the stream
+// names that the log held then (its catalog, read once before anything is
+// appended): the event ids of such a session are loaded the first time the
+// stream names it, with one query per read chunk for all the sessions the
+// chunk brings. A new session costs a hash lookup.
+class PresentEvents {
+ public:
+  explicit PresentEvents(Log* log) : engine_(log) {}
+
+  // Reads the catalog. Damage met is noted in *problems: events in a
+  // damaged range cannot be seen, and are imported again.
+  absl::Status Start(std::vector<std::string>* problems) {
+    auto catalog = engine_.Catalog(Reporter(problems));
+    if (!catalog.ok()) return catalog.status();
+    for (CatalogEntry& e : *catalog) held_.insert(std::move(e.id));
+    return absl::OkStatus();
+  }
+
+  // Notes the session of an event of the chunk being read.
+  void See(absl::string_view session) {
+    if (seen_.contains(session)) return;
+    seen_.emplace(session);
+    if (held_.contains(session)) pending_.emplace_back(session);
+  }
+
+  // Loads the event ids of the sessions noted since the last call that the
+  // log held.
+  absl::Status Load(std::vector<std::string>* problems) {
+    if (pending_.empty()) return absl::OkStatus();
+    Query q;
+    q.sessions = std::move(pending_);
+    pending_.clear();
+    for (const std::string& session : q.sessions) ids_.try_emplace(session);
+    EventKeyExtractor extractor;
+    auto n = engine_.Run(
+        q,
+        [&](uint64_t, absl::string_view event) {
+          EventKeys keys;
+          if (extractor.Extract(event, &keys, /*validate=*/false).ok() && !keys.event_id.empty()) {
+            auto it = ids_.find(keys.session_id);
+            if (it != ids_.end()) it->second.emplace(keys.event_id);
+          }
+          return true;
+        },
+        nullptr, Reporter(problems));
+    return n.status();
+  }
+
+  // Whether the log held this event when the import began. An event
+  // without an event_id is never recognised.
+  bool Contains(absl::string_view session, absl::string_view event_id) const {
+    if (event_id.empty()) return false;
+    auto it = ids_.find(session);
+    return it != ids_.end() && it->second.contains(event_id);
+  }
+
+  // No session the log held has been named yet: nothing to skip.
+  bool none() const { return ids_.empty(); }
+  size_t sessions_seen() const { return seen_.size(); }
+
+ private:
+  static CorruptionReporter Reporter(std::vector<std::string>* problems) {
+    return [problems](const Corruption& c) {
+      problems->push_back(absl::StrCat(c.ToString(),
+                                       ": damage met while looking for the events the log already "
+                                       "holds (the stream's events that were there are imported "
+                                       "again)"));
+    };
+  }
+
+  QueryEngine engine_;
+  absl::flat_hash_set<std::string> held_;  // sessions the log held when the import began
+  absl::flat_hash_set<std::string> seen_;  // sessions the stream named so far
+  std::vector<std::string> pending_;       // seen, held, ids not loaded yet
+  // Event ids of the held sessions the stream named.
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> ids_;
+};
+
 class Importer {
  public:
   Importer(Log* log, const ImportOptions& options) : log_(log), options_(options) {}
@@ -248,6 +446,7 @@ class Importer {
     pack_ = std::move(*pack);
     auto tree = Walk(src, &report_.problems);
     if (!tree.ok()) return tree.status();
+    if (options_.after_walk) options_.after_walk();
     progress_.files_total = tree->files;
     progress_.bytes_total = tree->bytes;
     std::vector<const SourceFile*> order;  // the order in which the loops below read them
@@ -255,7 +454,7 @@ class Importer {
       for (const SourceFile& f : s.files) order.push_back(&f);
     }
     for (const SourceFile& f : tree->root_files) order.push_back(&f);
-    files_ = std::make_unique<FileQueue>(std::move(order));
+    files_ = std::make_unique<FileQueue>(tree->root.get(), src, std::move(order));
     piece_.resize(options_.read_chunk);
     for (const SourceSession& s : tree->sessions) {
       if (auto st = Session(s); !st.ok()) return st;
@@ -275,7 +474,8 @@ class Importer {
   }
 
   absl::StatusOr<ImportReport> Stream(int fd, const std::string& what) {
-    absl::flat_hash_set<std::string> sessions;
+    PresentEvents present(log_);
+    if (auto s = present.Start(&report_.problems); !s.ok()) return s;
     std::vector<PreparedEvent> batch;
     absl::Status failed;
     absl::Status read = lines_.ForEach(fd, what, [&](const std::vector<NdjsonLine>& lines) {
@@ -296,9 +496,14 @@ class Importer {
           continue;
         }
         EventKeys keys;
-        if (DecodeKeys(batch[n].keys, &keys)) sessions.emplace(keys.session_id);
+        if (DecodeKeys(batch[n].keys, &keys)) present.See(keys.session_id);
         ++n;
       }
+      if (absl::Status s = present.Load(&report_.problems); !s.ok()) {
+        failed = s;
+        return false;
+      }
+      n = DropPresent(present, &batch, n);
       AppendBatchResult r = log_->AppendPrepared(absl::MakeConstSpan(batch.data(), n));
       HelpSeal();
       report_.events += r.appended;
@@ -313,12 +518,29 @@ class Importer {
     }, options_.read_chunk);
     if (!read.ok()) return read;
     if (!failed.ok()) return failed;
-    report_.sessions = sessions.size();
+    report_.sessions = present.sessions_seen();
     Progress(true);
     return report_;
   }
 
  private:
+  // Moves the events of (*batch)[0, n) that the log held out of the way,
+  // keeping the order of the others; returns how many are kept.
+  size_t DropPresent(const PresentEvents& present, std::vector<PreparedEvent>* batch, size_t n) {
+    if (present.none()) return n;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i) {
+      EventKeys keys;
+      if (DecodeKeys((*batch)[i].keys, &keys) && present.Contains(keys.session_id, keys.event_id)) {
+        ++report_.skipped_present;
+        continue;
+      }
+      if (kept != i) std::swap((*batch)[kept], (*batch)[i]);
+      ++kept;
+    }
+    return kept;
+  }
+
   // Prepares an event line; the error says why it is not one.
   absl::Status CheckEvent(absl::string_view line, PreparedEvent* out) {
     // simdjson checks UTF-8 as it parses; the column of a bad byte is

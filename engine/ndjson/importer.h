@@ -14,6 +14,14 @@
 // events.ndjson (its blank lines, a missing final newline) the export gives
 // every file back byte for byte.
 //
+// The tree is untrusted: it is listed and read through descriptors, every
+// directory opened relative to its parent and every file relative to its
+// directory, none following a symbolic link. Links and special files met
+// by the walk are reported and skipped; a directory or file replaced by a
+// link, a FIFO or a device between the walk and its read fails the import
+// (FailedPreconditionError naming it), without following or waiting on it.
+// Only the root, `src`, is opened as the operator names it.
+//
 // Importing a directory again: per session, an unchanged events.ndjson adds
 // nothing; one that grew (the stored one is a prefix of it, ending with a
 // newline) adds its new lines; one whose stored lines changed is a conflict:
@@ -53,6 +61,9 @@ struct ImportOptions {
   // sealer has not got to (more than one waiting); see Log::SealBacklog.
   bool help_seal = false;
   std::function<void(const ImportProgress&)> progress;  // now and then
+  // For tests: called once a directory import has listed the tree and
+  // before it opens any file of it (to change the tree in between).
+  std::function<void()> after_walk;
 };
 
 struct ImportReport {
@@ -65,6 +76,7 @@ struct ImportReport {
   uint64_t attachments = 0;        // files stored (new or changed)
   uint64_t bytes = 0;              // of input read
   uint64_t bad_lines = 0;          // skipped
+  uint64_t skipped_present = 0;    // stream events the log already held (ImportNdjsonStream)
   std::vector<std::string> problems;  // "<file>:<line>: <reason>", skipped lines and files
 };
 
@@ -76,6 +88,17 @@ absl::StatusOr<ImportReport> ImportDirectory(Log* log, uint64_t first_sequence,
 
 // Imports an NDJSON stream read from `fd` (`what` names it in messages):
 // each non-blank line is an event, of the session its session_id names.
+// Idempotent, so that a stream can be imported again after an error that
+// left it unclear whether the import was committed: an event whose
+// session_id and event_id (both as the key extractor reads them; a missing
+// session_id is the session "") are those of an event the log held when
+// the import began is skipped (counted in skipped_present), whatever its
+// other bytes and however it got into the log. An event without an
+// event_id (or with "") cannot be recognised and is always appended; the
+// same id in another session is another event; lines repeated within one
+// stream are all appended. The ids are looked up through the session
+// index, only for the sessions of the stream that the log held, and kept
+// in memory for the rest of the import.
 absl::StatusOr<ImportReport> ImportNdjsonStream(Log* log, int fd, const std::string& what,
                                                 const ImportOptions& options);
 

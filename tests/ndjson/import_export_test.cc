@@ -15,6 +15,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -530,6 +531,88 @@ TEST(ImportExportTest, AFileTooLargeForAnAttachmentIsRefusedByName) {
   EXPECT_TRUE(AllEvents(dir.Sub("log")).empty());
 }
 
+// A directory of the tree replaced by a symbolic link between the walk and
+// the reads (a session directory, a directory inside one, a root
+// directory; and a file, which O_NOFOLLOW already refused): the import is
+// refused, and nothing from the link's target (files of the operator's,
+// outside the tree) gets into the log.
+TEST(ImportExportTest, ADirectorySwappedForALinkAfterTheWalkIsNotFollowed) {
+  for (const std::string swapped : {"s-1", "s-1/notes", "datasets", "s-1/events.ndjson"}) {
+    SCOPED_TRACE(swapped);
+    TempDir dir;
+    Put(dir.Sub("src/s-1/meta.json"), Meta("s-1"));
+    Put(dir.Sub("src/s-1/events.ndjson"), Event("s-1", 1) + "\n");
+    Put(dir.Sub("src/s-1/notes/a.txt"), "tree\n");
+    Put(dir.Sub("src/datasets/default.jsonl"), "{}\n");
+    // What the links point at: the same names, other bytes.
+    const std::string secret = dir.Sub("secret");
+    Put(secret + "/meta.json", Meta("s-1"));
+    Put(secret + "/events.ndjson", Event("SECRET", 1) + "\n");
+    Put(secret + "/notes/a.txt", "SECRET\n");
+    Put(secret + "/a.txt", "SECRET\n");
+    Put(secret + "/default.jsonl", "SECRET\n");
+    ImportOptions options;
+    options.after_walk = [&] {
+      const std::string victim = dir.Sub("src/" + swapped);
+      fs::rename(victim, victim + ".moved");
+      if (swapped == "s-1/events.ndjson") {
+        fs::create_symlink(secret + "/events.ndjson", victim);
+      } else {
+        fs::create_directory_symlink(swapped == "s-1/notes" ? secret + "/notes" : secret, victim);
+      }
+    };
+    auto report = Import(dir.Sub("log"), dir.Sub("src"), options);
+    EXPECT_FALSE(report.ok()) << "the link was followed";
+    EXPECT_TRUE(absl::StrContains(report.status().message(), dir.Sub("src/" + swapped)))
+        << report.status();
+    for (const std::string& e : AllEvents(dir.Sub("log"))) {
+      EXPECT_FALSE(absl::StrContains(e, "SECRET")) << e;
+    }
+    if (fs::exists(dir.Sub("log"))) {
+      ASSERT_OK(Export(dir.Sub("log"), dir.Sub("out")));
+      for (const auto& [path, bytes] : Tree(dir.Sub("out"))) {
+        EXPECT_FALSE(absl::StrContains(bytes, "SECRET")) << path;
+      }
+    }
+  }
+}
+
+// A file of the tree replaced by a FIFO after the walk is refused at once:
+// not read (whatever a writer puts into it), and not waited on. The writer
+// here makes the test end either way: it feeds an import that opens the FIFO
+// as a file and is released once the import has returned.
+TEST(ImportExportTest, AFileSwappedForAFifoAfterTheWalkIsRefusedWithoutWaiting) {
+  TempDir dir;
+  Put(dir.Sub("src/s-1/meta.json"), Meta("s-1"));
+  Put(dir.Sub("src/s-1/events.ndjson"), Event("s-1", 1) + "\n");
+  Put(dir.Sub("src/s-1/notes.txt"), "notes\n");
+  const std::string fifo = dir.Sub("src/s-1/notes.txt");
+  void (*old_handler)(int) = ::signal(SIGPIPE, SIG_IGN);
+  std::thread writer;
+  ImportOptions options;
+  options.after_walk = [&] {
+    ASSERT_EQ(::unlink(fifo.c_str()), 0);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    writer = std::thread([&] {
+      const int w = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);  // waits for a reader
+      if (w < 0) return;
+      (void)!::write(w, "forged\n", 7);
+      ::close(w);
+    });
+  };
+  auto report = Import(dir.Sub("log"), dir.Sub("src"), options);
+  // Release the writer if the import never opened the FIFO for long.
+  const int r = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (writer.joinable()) writer.join();
+  if (r >= 0) ::close(r);
+  ::signal(SIGPIPE, old_handler);
+  ASSERT_FALSE(report.ok()) << "the FIFO was read as a file";
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "notes.txt")) << report.status();
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "not a regular file"))
+      << report.status();
+  EXPECT_TRUE(AllEvents(dir.Sub("log")).empty());
+}
+
 TEST(ImportExportTest, UnsafeSessionIdsAreRefusedAndNothingIsWrittenOutside) {
   TempDir dir;
   const std::vector<std::string> ids = {"..", ".", "a/b", "", "/abs", "nul\\u0000byte", "fine"};
@@ -569,6 +652,48 @@ TEST(ImportExportTest, UnsafeSessionIdsAreRefusedAndNothingIsWrittenOutside) {
   ExportOptions force;
   force.force = true;
   EXPECT_OK(Export(dir.Sub("log"), dir.Sub("box/out"), force));
+}
+
+// --force into a directory where files were planted: a hard link to a file
+// outside (events.ndjson, a root file), a file left world-writable
+// (meta.json), a symbolic link (an attachment). Each is replaced by a new
+// file of the export's (0600, one link); what they pointed at is untouched,
+// and no temporary file is left behind.
+TEST(ImportExportTest, ForceReplacesPlantedFilesAndNeverWritesThroughThem) {
+  TempDir dir;
+  Put(dir.Sub("src/s-1/meta.json"), Meta("s-1"));
+  Put(dir.Sub("src/s-1/events.ndjson"), Event("s-1", 1) + "\n" + Event("s-1", 2) + "\n");
+  Put(dir.Sub("src/s-1/notes.txt"), "notes\n");
+  Put(dir.Sub("src/.active-session"), "s-1");
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  const std::string victim = dir.Sub("victim");
+  Put(victim, "VICTIM\n");
+  const std::string out = dir.Sub("out");
+  fs::create_directories(out + "/s-1");
+  ASSERT_EQ(::link(victim.c_str(), (out + "/s-1/events.ndjson").c_str()), 0);
+  ASSERT_EQ(::link(victim.c_str(), (out + "/.active-session").c_str()), 0);
+  Put(out + "/s-1/meta.json", "planted");
+  ASSERT_EQ(::chmod((out + "/s-1/meta.json").c_str(), 0666), 0);
+  fs::create_symlink(victim, out + "/s-1/notes.txt");
+  ExportOptions force;
+  force.force = true;
+  ASSERT_OK(Export(dir.Sub("log"), out, force));
+  EXPECT_EQ(ReadFileOrEmpty(victim), "VICTIM\n");
+  EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(out));
+  for (const char* name : {"s-1/events.ndjson", "s-1/meta.json", "s-1/notes.txt", ".active-session"}) {
+    struct stat st;
+    ASSERT_EQ(::lstat((out + "/" + name).c_str(), &st), 0) << name;
+    EXPECT_TRUE(S_ISREG(st.st_mode)) << name;
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << name;
+    EXPECT_EQ(st.st_nlink, 1u) << name;
+  }
+  std::vector<std::string> names;
+  for (const auto& e : fs::recursive_directory_iterator(out)) {
+    names.push_back(fs::relative(e.path(), out).string());
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{".active-session", "s-1", "s-1/events.ndjson",
+                                             "s-1/meta.json", "s-1/notes.txt"}));
 }
 
 TEST(ImportExportTest, ReadersDoNotSeeAnImportInProgressAndACrashRollsItBack) {
@@ -743,6 +868,138 @@ TEST_P(ImportWriteModeTest, AnImportOnADiskThatDiesAtAnyStepIsAllOrNothing) {
     b = next;
   }
   EXPECT_GT(runs, 8);
+}
+
+// Imports the NDJSON stream in the file `path` into the log at `log_dir`
+// as one import, committed on success.
+absl::StatusOr<ImportReport> ImportStream(const std::string& log_dir, const std::string& path,
+                                          const ImportOptions& options = {}) {
+  auto log = Log::Open(log_dir, Opts());
+  if (!log.ok()) return log.status();
+  if (auto first = (*log)->BeginImport(); !first.ok()) return first.status();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(path);
+  auto report = ImportNdjsonStream(log->get(), fd, path, options);
+  ::close(fd);
+  if (report.ok()) {
+    if (auto s = (*log)->CommitImport(); !s.ok()) return s;
+  }
+  if (auto s = (*log)->Close(); !s.ok()) return s;
+  return report;
+}
+
+// A stream imported again (a retry after an error whose import was in fact
+// committed) adds only what the log lacks: a line whose event_id the log
+// holds for the same session_id (however it got there) is skipped; lines
+// without an event_id cannot be recognised and are appended again; the
+// same id in another session is another event. Lines repeated within one
+// stream are all appended (the check is against the log as it was).
+TEST(ImportExportTest, ARetriedStreamImportSkipsTheEventsTheLogHolds) {
+  for (const size_t chunk : {size_t{4} << 20, size_t{1021}}) {
+    SCOPED_TRACE(absl::StrCat("read_chunk ", chunk));
+    TempDir dir;
+    const std::string no_id = R"({"event_type":"decision","timestamp":2.5,"session_id":"A","data":{}})";
+    const std::string no_session = R"({"event_type":"decision","timestamp":3.5,"event_id":"lone","data":{}})";
+    const std::string dup = R"({"event_type":"decision","timestamp":4.5,"event_id":"dup","session_id":"B","data":{}})";
+    const std::string x1 = R"({"event_type":"decision","timestamp":1.5,"event_id":"x1","session_id":"A","data":{}})";
+    const std::string other_e0 = R"({"event_type":"decision","timestamp":5.5,"event_id":"e0","session_id":"E","data":{}})";
+    std::string stream;
+    for (int i = 0; i < 20; ++i) {
+      absl::StrAppend(&stream, Event(i % 2 ? "A" : "B", i, R"(,"pad":")" + std::string(200, 'p') + "\""), "\n");
+      if (i == 5) absl::StrAppend(&stream, no_id, "\n", no_session, "\n", x1, "\n", dup, "\n");
+      if (i == 12) absl::StrAppend(&stream, dup, "\n", other_e0, "\n");
+    }
+    WriteFileOrDie(dir.Sub("stream.ndjson"), stream);
+    {
+      auto log = Log::Open(dir.Sub("log"), Opts());  // x1 was appended before
+      ASSERT_OK(log);
+      ASSERT_OK((*log)->Append(x1));
+      ASSERT_OK((*log)->Close());
+    }
+    ImportOptions options;
+    options.read_chunk = chunk;
+    auto first = ImportStream(dir.Sub("log"), dir.Sub("stream.ndjson"), options);
+    ASSERT_OK(first);
+    EXPECT_EQ(first->events, 25u);  // 26 lines, x1 skipped
+    EXPECT_EQ(first->skipped_present, 1u);
+    EXPECT_EQ(EventCount(dir.Sub("log")), 26u);
+    auto retry = ImportStream(dir.Sub("log"), dir.Sub("stream.ndjson"), options);
+    ASSERT_OK(retry);
+    EXPECT_EQ(retry->events, 1u);  // the line without an event_id
+    EXPECT_EQ(retry->skipped_present, 25u);
+    EXPECT_EQ(EventCount(dir.Sub("log")), 27u);
+    // Grown by a line of a known session and one of a new session.
+    WriteFileOrDie(dir.Sub("stream.ndjson"),
+                   stream + Event("A", 20) + "\n" + Event("D", 21) + "\n");
+    auto grown = ImportStream(dir.Sub("log"), dir.Sub("stream.ndjson"), options);
+    ASSERT_OK(grown);
+    EXPECT_EQ(grown->events, 3u);
+    EXPECT_EQ(grown->skipped_present, 25u);
+    const std::vector<std::string> all = AllEvents(dir.Sub("log"));
+    ASSERT_EQ(all.size(), 30u);
+    EXPECT_EQ(all[28], Event("A", 20));
+    EXPECT_EQ(all[29], Event("D", 21));
+  }
+}
+
+// The commit point of an import is the removal of its IMPORT marker.
+// CommitImport on a disk that dies at step n of the commit tells whether
+// that point was passed: exactly when the marker is gone. When it was
+// (the directory sync after the removal failed), the import is there on
+// the next open, and importing the stream again adds nothing.
+TEST(ImportExportTest, ACommitThatFailsSaysWhetherTheImportIsCommitted) {
+  TempDir dir;
+  std::string stream;
+  for (int i = 0; i < 40; ++i) absl::StrAppend(&stream, Event(absl::StrCat("s", i % 4), i), "\n");
+  WriteFileOrDie(dir.Sub("stream.ndjson"), stream);
+  const std::string kLog = "/faultlog";
+  const std::string marker = JoinPath(kLog, kImportMarkerFileName);
+  bool saw_committed_error = false;
+  for (uint64_t steps = 0;; ++steps) {
+    SCOPED_TRACE(absl::StrCat("the disk dies after ", steps, " steps of the commit"));
+    ::tracelog::testing::FaultInjectionFileSystem ffs;
+    LogOptions o = Opts();
+    o.fs = &ffs;
+    auto log = Log::Open(kLog, o);
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->BeginImport());
+    const int fd = ::open(dir.Sub("stream.ndjson").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_OK(ImportNdjsonStream(log->get(), fd, "stream", ImportOptions()));
+    ::close(fd);
+    ffs.FailAfter(steps);
+    bool committed = true;
+    const absl::Status s = (*log)->CommitImport(&committed);
+    ffs.SetAllFail(false);
+    auto marker_left = ffs.Exists(marker);
+    ASSERT_OK(marker_left);
+    EXPECT_EQ(committed, !*marker_left) << s;
+    (*log)->Close().IgnoreError();
+    log->reset();
+    if (s.ok()) {
+      EXPECT_TRUE(committed);
+      break;
+    }
+    auto again = Log::Open(kLog, o);
+    ASSERT_OK(again);
+    EXPECT_EQ((*again)->Stats().events, committed ? 40u : 0u) << s;
+    ASSERT_OK((*again)->Close());
+    if (!committed) continue;
+    saw_committed_error = true;
+    // The retry the CLI now suggests: nothing is added.
+    auto reopened = Log::Open(kLog, o);
+    ASSERT_OK(reopened);
+    ASSERT_OK((*reopened)->BeginImport());
+    const int fd2 = ::open(dir.Sub("stream.ndjson").c_str(), O_RDONLY | O_CLOEXEC);
+    auto retry = ImportNdjsonStream(reopened->get(), fd2, "stream", ImportOptions());
+    ::close(fd2);
+    ASSERT_OK(retry);
+    EXPECT_EQ(retry->events, 0u);
+    EXPECT_EQ(retry->skipped_present, 40u);
+    ASSERT_OK((*reopened)->CommitImport());
+    EXPECT_EQ((*reopened)->Stats().events, 40u);
+    ASSERT_OK((*reopened)->Close());
+  }
+  EXPECT_TRUE(saw_committed_error) << "no step failed after the marker's removal";
 }
 
 std::string ExportOne(const std::string& log_dir, const std::string& session,

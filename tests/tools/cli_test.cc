@@ -115,6 +115,36 @@ TEST(CliTest, AppendThenDumpIsByteIdenticalAndAcksAreSequences) {
   EXPECT_NE(r.out.find("fsync policy:     always"), std::string::npos) << r.out;
 }
 
+// An ack line is one line per event whatever its event_id holds: a plain id
+// is printed as it is, any other (a space, a quote, a backslash, a control
+// or non-ASCII character, or none at all) as a JSON string. An id with a
+// newline cannot add a line of its own.
+TEST(CliTest, AnEventIdCannotForgeAnAckLine) {
+  TempDir dir;
+  const std::vector<std::string> ids = {
+      R"("e1")",           R"("x\n99 forged")", R"("has space")", R"("\"q\"")",
+      R"("\u00e9")",       "",                  R"("\u001b[31m")", R"("a\\b")",
+      R"("x\r\n98 forged")"};
+  std::string input;
+  for (const std::string& id : ids) {
+    absl::StrAppend(&input, R"({"event_type":"decision","timestamp":1.5,)",
+                    id.empty() ? "" : absl::StrCat(R"("event_id":)", id, ","),
+                    R"("session_id":"s","data":{}})", "\n");
+  }
+  Result r = RunCli(dir, {"append", "--log", dir.Sub("log"), "--ack"}, input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "1 e1\n"
+            "2 \"x\\n99 forged\"\n"
+            "3 \"has space\"\n"
+            "4 \"\\\"q\\\"\"\n"
+            "5 \"\\u00e9\"\n"
+            "6 \"\"\n"
+            "7 \"\\u001b[31m\"\n"
+            "8 \"a\\\\b\"\n"
+            "9 \"x\\r\\n98 forged\"\n");
+}
+
 TEST(CliTest, BadLineAbortsWithLineNumberKeepingWhatCameBefore) {
   TempDir dir;
   const std::string input = MakeEvent(0) + "\n" + MakeEvent(1) + "\nnot json\n" + MakeEvent(3) + "\n";
@@ -390,6 +420,30 @@ TEST(CliTest, ExportNamesImportedSessionsByTheirDirectory) {
   ASSERT_EQ(tree.exit_code, 0) << tree.err;
   EXPECT_EQ(ReadFileOrEmpty(dir.Sub("out/dirA/events.ndjson")), a + "\n");
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("out/x,y")));
+}
+
+// `import --ndjson` run again with the same stream (say, after an error
+// whose import was committed after all) adds nothing and says what it
+// skipped.
+TEST(CliTest, ANdjsonImportRunAgainAddsNothing) {
+  TempDir dir;
+  const std::string log = dir.Sub("log");
+  ASSERT_EQ(RunCli(dir, {"gen", "--sessions", "20", "--seed", "3", "--out", dir.Sub("fleet.ndjson")})
+                .exit_code,
+            0);
+  Result first = RunCli(dir, {"import", "--log", log, "--ndjson", dir.Sub("fleet.ndjson")});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string once = RunCli(dir, {"dump", "--log", log}).out;
+  ASSERT_FALSE(once.empty());
+  Result again = RunCli(dir, {"import", "--log", log, "--ndjson", dir.Sub("fleet.ndjson")});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const std::string twice = RunCli(dir, {"dump", "--log", log}).out;
+  const size_t events = std::count(once.begin(), once.end(), '\n');
+  EXPECT_EQ(std::count(twice.begin(), twice.end(), '\n'), events) << "the retry duplicated events";
+  EXPECT_TRUE(twice == once);
+  EXPECT_NE(again.out.find(absl::StrCat("skipped ", events, " event(s) already in the log")),
+            std::string::npos)
+      << again.out;
 }
 
 TEST(CliTest, ImportKilledAtRandomPointsIsAllOrNothing) {
