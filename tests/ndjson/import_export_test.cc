@@ -957,7 +957,7 @@ TEST(ImportExportTest, ACommitThatFailsSaysWhetherTheImportIsCommitted) {
   bool saw_committed_error = false;
   for (uint64_t steps = 0;; ++steps) {
     SCOPED_TRACE(absl::StrCat("the disk dies after ", steps, " steps of the commit"));
-    ::tracelog::testing::FaultInjectionFileSystem ffs;
+    ::tracelog::FaultInjectionFileSystem ffs;
     LogOptions o = Opts();
     o.fs = &ffs;
     auto log = Log::Open(kLog, o);
