@@ -209,6 +209,103 @@ absl::Status AttachmentPackWriter::Finish() {
   return absl::OkStatus();
 }
 
+absl::Status PruneAttachmentPack(FileSystem* fs, const std::string& dir, uint64_t first,
+                                 const std::function<bool(const std::string&)>& keep_session,
+                                 bool keep_roots, bool* changed) {
+  *changed = false;
+  const std::string path = JoinPath(dir, AttachFileName(first));
+  auto file = fs->Open(path, OpenMode::kRead);
+  if (!file.ok()) return file.status();
+  auto file_size = (*file)->Size();
+  if (!file_size.ok()) return file_size.status();
+  const uint64_t size = *file_size;
+  std::string buf;
+  if (auto s = (*file)->Read(0, kAttachHeaderSize, &buf); !s.ok()) return s;
+  AttachHeader h;
+  if (!DecodeAttachHeader(buf, &h).ok() || h.first_sequence != first || h.data_end != size) {
+    return absl::OkStatus();  // damaged: left as it is, for readers to report
+  }
+  // Every record as a byte range of the pack, and whether it stays.
+  struct Range {
+    uint64_t from, n;
+    bool root, keep;
+  };
+  std::vector<Range> ranges;
+  uint64_t at = kAttachHeaderSize;
+  bool session_kept = false;
+  PackReader reader(file->get(), size, kLoadWindow);
+  std::string header;
+  while (at + kAttachRecordHeaderSize <= size) {
+    if (auto s = reader.Read(at, kAttachRecordHeaderSize, &header); !s.ok()) return s;
+    if (header.size() < kAttachRecordHeaderSize ||
+        AttachPayloadSize(header.data()) > size - at - kAttachRecordHeaderSize) {
+      break;  // the damaged rest is kept as it is (below)
+    }
+    const uint64_t end = at + kAttachRecordHeaderSize + AttachPayloadSize(header.data());
+    AttachKind kind{};
+    std::string session, name;
+    absl::Status bad;
+    if (auto s = StreamRecord(&reader, at, header, &kind, &session, &name,
+                              [](absl::string_view) { return absl::OkStatus(); }, &bad);
+        !s.ok()) {
+      return s;
+    }
+    const bool root = bad.ok() && kind == AttachKind::kRootFile;
+    const bool keep = !bad.ok() || (!root && keep_session(session));
+    if (keep && !root && bad.ok()) session_kept = true;
+    ranges.push_back(Range{at, end - at, root, keep});
+    at = end;
+  }
+  if (at < size) ranges.push_back(Range{at, size - at, false, true});
+  // The files of the imported tree's root go with its last session.
+  uint64_t dropped = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> kept;
+  for (Range& r : ranges) {
+    if (r.root) r.keep = session_kept || keep_roots;
+    if (r.keep) {
+      kept.emplace_back(r.from, r.n);
+    } else {
+      ++dropped;
+    }
+  }
+  if (dropped == 0) return absl::OkStatus();
+  *changed = true;
+  if (kept.empty()) return fs->Remove(path);
+  const std::string tmp = path + ".tmp";
+  if (auto e = fs->Exists(tmp); e.ok() && *e) fs->Remove(tmp).IgnoreError();
+  auto out = fs->Open(tmp, OpenMode::kCreateExclusive);
+  if (!out.ok()) return out.status();
+  auto fail = [&](absl::Status s) {
+    out->reset();
+    fs->Remove(tmp).IgnoreError();
+    return s;
+  };
+  uint64_t w = kAttachHeaderSize;
+  std::string piece;
+  for (const auto& [from, n] : kept) {
+    for (uint64_t done = 0; done < n; done += piece.size()) {
+      if (auto s = (*file)->Read(from + done, std::min<uint64_t>(n - done, kReadChunk), &piece);
+          !s.ok()) {
+        return fail(s);
+      }
+      if (piece.empty()) return fail(absl::DataLossError(path + ": shorter than it was"));
+      if (auto s = (*out)->Write(w, piece); !s.ok()) return fail(s);
+      w += piece.size();
+    }
+  }
+  AttachHeader nh{first, h.records - dropped, w};
+  char hb[kAttachHeaderSize];
+  EncodeAttachHeader(nh, hb);
+  if (auto s = (*out)->Write(0, absl::string_view(hb, sizeof(hb))); !s.ok()) return fail(s);
+  if (auto s = (*out)->Sync(); !s.ok()) return fail(s);
+  out->reset();
+  if (auto s = fs->Rename(tmp, path); !s.ok()) {
+    fs->Remove(tmp).IgnoreError();
+    return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<AttachmentStore>> AttachmentStore::Load(
     FileSystem* fs, const std::string& dir, const CorruptionReporter& reporter) {
   std::unique_ptr<AttachmentStore> store(new AttachmentStore(fs));

@@ -73,6 +73,17 @@ class AttachmentPackWriter {
   Checksum64Stream record_sum_;
 };
 
+// Rewrites the pack of the import that began at `first` without the
+// records of the sessions `keep_session` rejects, and without its root
+// files if no session record stays and `keep_roots` is false (damaged
+// records are kept as they are): crash-safely, a new `<first>.attach.tmp`
+// synced and renamed over the pack, or the pack removed when nothing is
+// kept (the caller syncs the directory). *changed says whether the pack
+// changed. A damaged pack header leaves the pack as it is.
+absl::Status PruneAttachmentPack(FileSystem* fs, const std::string& dir, uint64_t first,
+                                 const std::function<bool(const std::string&)>& keep_session,
+                                 bool keep_roots, bool* changed);
+
 class AttachmentStore {
  public:
   struct Entry {

@@ -1250,8 +1250,65 @@ absl::StatusOr<RetainResult> Log::Retain(const RetainOptions& options) {
   }
   if (auto s = fs_->SyncDir(dir_); st.ok()) st = s;
   if (!st.ok()) return st;
+  // Every run, whatever it removed: a crash after the removals above and
+  // before this leaves attachments that the next run removes.
+  if (auto s = PruneAttachments(&result); !s.ok()) return s;
   result.bytes_after = total;
   return result;
+}
+
+absl::Status Log::PruneAttachments(RetainResult* result) {
+  auto names = fs_->ListDir(dir_);
+  if (!names.ok()) return names.status();
+  uint64_t import_from;
+  {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    import_from = import_from_ != 0 ? import_from_ : UINT64_MAX;
+  }
+  std::vector<uint64_t> packs;
+  for (const std::string& n : *names) {
+    if (auto f = ParseAttachFileName(n); f && *f < import_from) packs.push_back(*f);
+  }
+  if (packs.empty()) return absl::OkStatus();
+  // The first sequence the log still holds, and the sessions it holds events of.
+  uint64_t first = UINT64_MAX;
+  absl::flat_hash_set<std::string> live;
+  BlockCodec codec;
+  for (const SegmentSnapshot& seg : SnapshotSegments()) {
+    first = std::min(first, seg.base);
+    if (seg.sealed != nullptr) {
+      auto index = seg.sealed->Index(&codec, /*with_sessions=*/true);
+      if (!index.ok()) return index.status();  // cannot tell which sessions live: keep all
+      for (const SessionSummary& s : (*index)->sessions) live.insert(s.id);
+      continue;
+    }
+    SegmentScanner scanner(seg.raw->path(), seg.raw->contents(), kSegmentHeaderSize, seg.limit,
+                           seg.base, SegmentScanner::Mode::kSkipDamage);
+    RecordView rec;
+    EventKeys keys;
+    while (scanner.Next(&rec)) {
+      if (DecodeKeys(rec.keys, &keys)) live.emplace(keys.session_id);
+    }
+  }
+  bool changed_any = false;
+  for (uint64_t f : packs) {
+    // A session keeps its attachments while the log holds one of its
+    // events, or (a session without events) while its import's first
+    // sequence is in the log.
+    const bool import_kept = f >= first;
+    bool changed = false;
+    if (auto s = PruneAttachmentPack(
+            fs_, dir_, f, [&](const std::string& s) { return import_kept || live.contains(s); },
+            /*keep_roots=*/import_kept, &changed);
+        !s.ok()) {
+      return s;
+    }
+    if (changed) {
+      ++result->pruned_packs;
+      changed_any = true;
+    }
+  }
+  return changed_any ? fs_->SyncDir(dir_) : absl::OkStatus();
 }
 
 LogStats Log::Stats() {

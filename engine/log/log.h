@@ -129,6 +129,9 @@ struct RetainResult {
   uint64_t removed_events = 0;
   uint64_t removed_bytes = 0;
   uint64_t bytes_after = 0;  // what the log's files take afterwards
+  // Attachment packs rewritten (or removed) because sessions of theirs have
+  // no event left in the log.
+  uint64_t pruned_packs = 0;
 };
 
 struct LogStats {
@@ -211,8 +214,11 @@ class Log {
   // still bring the marker back and roll the import back).
   absl::Status CommitImport(bool* committed = nullptr);
   // Removes whole sealed segments, oldest first, by age and then by size;
-  // never a raw segment (so never the active one). Crash-safe: the log stays
-  // a gap-free range of sequences at every step.
+  // never a raw segment (so never the active one). Then the attachments of
+  // every session none of whose events remain (see PruneAttachments).
+  // Crash-safe: the log stays a contiguous range of sequences at every step,
+  // and a crash before the attachments are pruned leaves them to the next
+  // run.
   absl::StatusOr<RetainResult> Retain(const RetainOptions& options);
   // The segments present now, in sequence order (for queries). Segments that
   // cannot be opened are reported through `reporter` and left out.
@@ -265,6 +271,10 @@ class Log {
   // retention (after a later segment became the first): readers then skip
   // it quietly (LoadRefLocked says OutOfRangeError).
   bool RemovedByRetention(uint64_t base);
+  // Rewrites the attachment packs without the sessions that have no event
+  // in the log any more (a session without events: once its import's first
+  // sequence is gone), and removes packs left empty.
+  absl::Status PruneAttachments(RetainResult* result);
   // REQUIRES: segments_mu_ held; segments_[index] is sealed.
   absl::StatusOr<std::shared_ptr<SealedSegment>> SealedForReadLocked(size_t index);
   // Seals the raw segment with base `base` (not the active one). If another

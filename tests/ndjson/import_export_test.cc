@@ -1123,3 +1123,63 @@ INSTANTIATE_TEST_SUITE_P(Appends, ImportWriteModeTest, ::testing::Bool(),
 
 }  // namespace
 }  // namespace tracelog
+
+namespace tracelog {
+namespace {
+
+// Issue 14, point 4: retention left the attachment packs (meta.json,
+// annotations, layouts) of sessions whose events it removed, and the export
+// recreated every one of those sessions.
+TEST(ImportExportTest, RetentionRemovesTheAttachmentsOfSessionsWithNoEventLeft) {
+  TempDir dir;
+  ASSERT_OK(WriteAgentStraceDir(Fleet(11, 8, 200, 2), dir.Sub("src"), nullptr));
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  auto packs = [&] {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir.Sub("log"))) {
+      n += ParseAttachFileName(e.path().filename().string()).has_value();
+    }
+    return n;
+  };
+  ASSERT_EQ(packs(), 1u);
+  {
+    auto log = Log::Open(dir.Sub("log"), Opts());
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->SealAll());
+    // Keep about half of the log: the sessions still in it keep their files.
+    const uint64_t half = (*log)->Stats().stored_bytes / 2;
+    RetainOptions r;
+    r.max_bytes = half;
+    auto retained = (*log)->Retain(r);
+    ASSERT_OK(retained);
+    ASSERT_GT(retained->removed_events, 0u);
+    EXPECT_EQ(retained->pruned_packs, 1u);
+    ASSERT_OK((*log)->Close());
+  }
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("half")));
+  const auto src = Tree(dir.Sub("src"));
+  std::set<std::string> exported;
+  for (const auto& [path, bytes] : Tree(dir.Sub("half"))) {
+    const std::string session = path.substr(0, path.find('/'));
+    if (path == session + "/meta.json") {
+      exported.insert(session);
+      EXPECT_EQ(bytes, src.at(path)) << path;  // a remaining session's own file
+    }
+  }
+  EXPECT_GT(exported.size(), 0u);
+  EXPECT_LT(exported.size(), 200u);
+  {
+    auto log = Log::Open(dir.Sub("log"), Opts());
+    ASSERT_OK(log);
+    RetainOptions r;
+    r.max_bytes = 1;  // every sealed segment
+    ASSERT_OK((*log)->Retain(r));
+    ASSERT_OK((*log)->Close());
+  }
+  EXPECT_EQ(packs(), 0u);
+  ASSERT_OK(Export(dir.Sub("log"), dir.Sub("none")));
+  EXPECT_TRUE(Tree(dir.Sub("none")).empty());
+}
+
+}  // namespace
+}  // namespace tracelog
