@@ -97,6 +97,11 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const Log
   if (options.segment_size < 4096) {
     return absl::InvalidArgumentError("segment_size must be at least 4096 bytes");
   }
+  // A sealed block holds up to its size plus one event; its sizes are 32-bit.
+  constexpr uint64_t kMaxBlockSize = uint64_t{1} << 30;
+  if (options.seal.block_size > kMaxBlockSize || options.seal.tool_call_block_size > kMaxBlockSize) {
+    return absl::InvalidArgumentError("seal block sizes must be at most 1 GiB");
+  }
   FileSystem* fs = options.fs != nullptr ? options.fs : DefaultFileSystem();
   auto exists = fs->Exists(dir);
   if (!exists.ok()) return exists.status();
@@ -1385,7 +1390,7 @@ LogStats Log::Stats() {
   }
   if (st.events > 0) {
     RecordView rec;
-    if (first_raw != nullptr &&
+    if (first_raw != nullptr && first_raw->Readable(kSegmentHeaderSize, 1 << 20) &&
         DecodeRecord(first_raw->contents(), kSegmentHeaderSize, &rec) == RecordStatus::kOk) {
       st.first_timestamp = rec.timestamp;
     } else if (first_sealed != nullptr) {

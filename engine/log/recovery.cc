@@ -458,8 +458,10 @@ absl::Status Recoverer::ScanRaw(size_t i, bool* erased_next) {
     if (n.kind == SegmentEntry::Kind::kRaw) {
       auto next_seg = Segment::Open(in_.fs, n.path, n.base, false);
       if (!next_seg.ok() && !absl::IsDataLoss(next_seg.status())) return next_seg.status();
-      next_empty = next_seg.ok() && DecodeRecord((*next_seg)->contents(), kSegmentHeaderSize,
-                                                 &first) == RecordStatus::kEndOfData;
+      next_empty = next_seg.ok() &&
+                   (*next_seg)->Readable(kSegmentHeaderSize, kRecordHeaderSize) &&
+                   DecodeRecord((*next_seg)->contents(), kSegmentHeaderSize, &first) ==
+                       RecordStatus::kEndOfData;
     }
     if (next_empty) {
       // A segment created by a roll that then failed, before any event went

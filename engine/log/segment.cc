@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/io/mapped_read_guard.h"
 
 namespace tracelog {
 
@@ -93,7 +94,10 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs, const std
   if (!mapping.ok()) return mapping.status();
   SegmentHeader header;
   absl::Status header_status =
-      DecodeSegmentHeader(absl::string_view((*mapping)->data(), kSegmentHeaderSize), &header);
+      FirstUnreadable((*mapping)->data(), kSegmentHeaderSize) < kSegmentHeaderSize
+          ? absl::DataLossError("the header's page cannot be read (an I/O error)")
+          : DecodeSegmentHeader(absl::string_view((*mapping)->data(), kSegmentHeaderSize),
+                                &header);
   if (!header_status.ok()) {
     header_status = absl::DataLossError(absl::StrCat(path, ": ", header_status.message()));
   } else if (header.base_sequence != expected_base) {
@@ -135,6 +139,12 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::ReadOnlyCopy() {
   std::shared_ptr<Segment> copy(new Segment(path_, header_, nullptr, std::move(*mapping)));
   copy->header_status_ = header_status_;
   return copy;
+}
+
+bool Segment::Readable(uint64_t offset, uint64_t n) const {
+  if (offset >= size()) return true;
+  n = std::min<uint64_t>(n, size() - offset);
+  return FirstUnreadable(mapping_->data() + offset, n) == n;
 }
 
 absl::Status Segment::Sync() {

@@ -64,6 +64,10 @@ class Segment {
   // Made by Recycle: the bytes after the last record are not zero.
   bool recycled() const { return recycled_; }
 
+  // Whether the mapped bytes [offset, offset + n) can be read (a page may
+  // not: an I/O error, or the file shortened under the mapping). Reads one
+  // byte per page, under a SIGBUS guard.
+  bool Readable(uint64_t offset, uint64_t n) const;
   // REQUIRES: writable().
   absl::Status Sync();
   // Zeroes [offset, size()) and syncs. REQUIRES: writable().

@@ -94,13 +94,26 @@ class SegmentScanner {
   // once the scan is over, whatever damage followed it.
   uint64_t records_end() const { return records_end_; }
 
-  // The first 8-byte aligned offset in [from, to) of data holding a valid
-  // record whose sequence is in [min_sequence, max_sequence] (max 0: no
-  // bound); `to` is clamped to data.size(). -1 if there is none.
-  static int64_t FindRecord(absl::string_view data, uint64_t from, uint64_t to,
-                            uint64_t min_sequence, uint64_t max_sequence, RecordView* rec);
+  // Pages of the data are read ahead of the records in steps of this size,
+  // each step under one SIGBUS guard (engine/io/mapped_read_guard.h): a page
+  // that cannot be read is damage, not a crash.
+  static constexpr uint64_t kProbeStep = 1 << 20;
 
  private:
+  // The first 8-byte aligned offset in [from, to) holding a valid record
+  // whose sequence is in [min_sequence, max_sequence] (max 0: no bound),
+  // stepping over pages that cannot be read. -1 if there is none.
+  int64_t FindRecord(uint64_t from, uint64_t to, uint64_t min_sequence, uint64_t max_sequence,
+                     RecordView* rec);
+  // Whether data_[.., to) can be read, probing pages from readable_to_ on.
+  // False when a page before `to` cannot: it starts at unreadable_at_.
+  bool Readable(uint64_t to);
+  // Whether the record at `off` can be read whole (its header, then as far
+  // as the header's lengths say, within the data).
+  bool RecordReadable(uint64_t off);
+  // The page at unreadable_at_ cannot be read: damage; the scan goes on
+  // after it (kSkipDamage) or stops (kStopAtDamage).
+  void UnreadablePage();
   // Handles damage at offset_ (why: `reason`). kStopAtDamage: ends the
   // scan. kSkipDamage: reports it and moves offset_ to the next valid
   // record (Next() decodes it again), or ends the scan.
@@ -118,6 +131,8 @@ class SegmentScanner {
   RecordStatus stop_status_ = RecordStatus::kEndOfData;
   std::string stop_reason_;
   uint64_t corruptions_ = 0;
+  uint64_t readable_to_;           // data_[offset at construction, readable_to_) reads
+  uint64_t unreadable_at_ = 0;     // start of the page Readable() found unreadable
   bool stopped_at_damage_ = false;
   bool done_ = false;
 };

@@ -59,6 +59,10 @@ class Names {
 };
 
 constexpr size_t kWriteChunk = 4 << 20;
+// A block ends once its events reach the block size: at most the block size
+// plus one event (kMaxEventSize) plus a few bytes per event. The on-disk
+// sizes are 32-bit.
+constexpr uint64_t kMaxRawBlockBytes = UINT32_MAX;
 
 // Chooses the dictionary for this segment: the log's, or a new one trained
 // from `items` where it pays. Null: compress without.
@@ -322,6 +326,11 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   auto flush_block = [&]() -> absl::Status {
     raw_block.clear();
     EncodeRawBlock(base, block, &raw_block);
+    if (raw_block.size() > kMaxRawBlockBytes) {  // block sizes are 32-bit on disk
+      return absl::InvalidArgumentError(absl::StrCat(
+          raw.path(), ": a block of ", raw_block.size(), " bytes; block sizes over ",
+          kMaxRawBlockBytes, " bytes cannot be stored (is --block-size too large?)"));
+    }
     frame.clear();
     if (auto s = codec->Compress(raw_block, options.level, dict->get(), &frame); !s.ok()) return s;
     builder.EndBlock(writer.offset(), static_cast<uint32_t>(frame.size()),

@@ -1,6 +1,7 @@
 #include "engine/log/log.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -532,6 +533,74 @@ TEST(LogConfigTest, SavesAndLoadsPolicyAndRejectsGarbageWithLine) {
   auto bad = LoadLogConfig(DefaultFileSystem(), dir.path());
   EXPECT_TRUE(absl::IsInvalidArgument(bad.status()));
   EXPECT_NE(bad.status().message().find("CONFIG:2"), absl::string_view::npos) << bad.status();
+}
+
+}  // namespace
+}  // namespace tracelog
+
+namespace tracelog {
+namespace {
+
+// Issue 14, point 8: a page of a mapped segment that cannot be read is
+// SIGBUS, which killed verify, dump and the sealer. A file shortened under
+// its mapping faults the same way as an I/O error on the page does.
+TEST(LogTest, AnUnreadablePageIsReportedNotACrash) {
+  TempDir dir;
+  LogOptions o = SmallSegments();
+  o.seal_on_roll = false;  // the raw segment is what the sealer reads
+  auto log = Log::Open(dir.Sub("log"), o);
+  ASSERT_OK(log);
+  for (int i = 0; i < 300; ++i) ASSERT_OK((*log)->Append(MakeEvent(i, "s", 100)));
+  const std::string first = dir.Sub("log/") + SegmentFileName(1);
+  ASSERT_EQ(::truncate(first.c_str(), 8192), 0);  // the writer's mapping is 16 KiB
+  std::vector<Corruption> seen;
+  ReaderOptions ro;
+  ro.reporter = [&](const Corruption& c) { seen.push_back(c); };
+  auto reader = (*log)->NewReader(ro);
+  LogEvent ev;
+  std::vector<uint64_t> seqs;
+  while (reader->Next(&ev)) {
+    EXPECT_EQ(ev.event, MakeEvent(ev.sequence - 1, "s", 100));
+    seqs.push_back(ev.sequence);
+  }
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen[0].file, first);
+  EXPECT_EQ(seen[0].begin, 8192u);
+  EXPECT_NE(seen[0].reason.find("cannot be read"), std::string::npos) << seen[0].reason;
+  EXPECT_GT(seqs.size(), 200u);  // the other segments, and the first one's readable part
+  EXPECT_EQ(seqs.back(), 300u);
+  // The sealer refuses the segment it cannot read, and seals the others.
+  const absl::Status sealed = (*log)->SealAll();
+  EXPECT_TRUE(absl::IsDataLoss(sealed)) << sealed;
+  EXPECT_NE(sealed.message().find(first), std::string::npos) << sealed;
+}
+
+}  // namespace
+}  // namespace tracelog
+
+namespace tracelog {
+namespace {
+
+// Issue 14, point 9: the sealer stores block sizes in 32 bits, so an event
+// near 4 GiB made an undecodable block. Appends refuse events over the
+// documented maximum (64 MiB) instead.
+TEST(LogTest, AnEventOverTheMaximumSizeIsRefusedAndNothingAppended) {
+  TempDir dir;
+  auto log = Log::Open(dir.Sub("log"), SmallSegments());
+  ASSERT_OK(log);
+  ASSERT_OK((*log)->Append(MakeEvent(0)));
+  std::string big = R"({"event_type":"tool_result","data":")";
+  big.append(kMaxEventSize, 'x');
+  big += R"("})";
+  auto refused = (*log)->Append(big);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("maximum"), std::string::npos);
+  PreparedEvent p;
+  EXPECT_TRUE(absl::IsInvalidArgument(PrepareEvent(big, &p)));
+  auto next = (*log)->Append(MakeEvent(1));
+  ASSERT_OK(next);
+  EXPECT_EQ(*next, 2u);
+  EXPECT_EQ(ReadAll(log->get()).size(), 2u);
 }
 
 }  // namespace
