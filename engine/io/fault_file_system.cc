@@ -408,13 +408,23 @@ absl::Status FaultInjectionFileSystem::SyncDir(const std::string& path) {
 }
 
 absl::StatusOr<std::vector<std::string>> FaultInjectionFileSystem::ListDir(const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (!dirs_.count(path)) return absl::NotFoundError("opendir " + path);
   std::vector<std::string> out;
-  for (auto& [name, node] : files_) {
-    if (Parent(name) == path) out.push_back(name.substr(path.size() + 1));
+  std::function<void(const std::string&)> hook;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!dirs_.count(path)) return absl::NotFoundError("opendir " + path);
+    for (auto& [name, node] : files_) {
+      if (Parent(name) == path) out.push_back(name.substr(path.size() + 1));
+    }
+    hook.swap(after_list_hook_);
   }
+  if (hook) hook(path);
   return out;
+}
+
+void FaultInjectionFileSystem::SetAfterNextListHook(std::function<void(const std::string&)> hook) {
+  std::lock_guard<std::mutex> l(mu_);
+  after_list_hook_ = std::move(hook);
 }
 
 absl::Status FaultInjectionFileSystem::Rename(const std::string& from, const std::string& to) {

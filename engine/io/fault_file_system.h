@@ -82,6 +82,10 @@ class FaultInjectionFileSystem final : public FileSystem {
   // Called (from the writing thread, before the write) with the path of
   // every File::Write: a test can hold a writer there.
   void SetWriteHook(std::function<void(const std::string& path)> hook);
+  // Called once, with the directory's path, right after the next ListDir
+  // returns (in the listing thread): a test can change the directory
+  // between a reader's listing and what it does next.
+  void SetAfterNextListHook(std::function<void(const std::string& dir)> hook);
   // Paths whose File::DropCache was called, in order.
   std::vector<std::string> dropped_caches();
 
@@ -150,6 +154,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::map<std::string, uint64_t> syncs_by_path_;
   uint64_t boots_ = 0;
   std::function<void(const std::string&)> write_hook_;
+  std::function<void(const std::string&)> after_list_hook_;
   std::vector<std::string> dropped_caches_;
 };
 

@@ -261,5 +261,72 @@ TEST_F(DamageTest, DamagedSealedHeaderLosesNoOtherSegmentAndReusesNoSequence) {
   EXPECT_EQ(*seq, events.size() + 1);
 }
 
+
+// ---- Issue 14, point 15: the log directory itself is durable ---------------
+
+// The directory a writer creates is an entry of its parent: until the
+// parent is synced, a power failure can take the whole log with it, events
+// acknowledged under `always` included.
+TEST_F(RecoveryTest, ACreatedLogDirectorySurvivesAPowerFailure) {
+  ASSERT_OK(fs_.CreateDir("/base"));
+  LogOptions o = Options(SyncPolicy::Kind::kAlways);
+  {
+    auto log = Log::Open("/base/log", o);
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->Append(MakeEvent(1)));  // acknowledged: durable
+    KillProcess(std::move(*log));
+  }
+  fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
+  o.create_if_missing = false;
+  auto log = Log::Open("/base/log", o);
+  ASSERT_OK(log);
+  EXPECT_EQ(ReadAll(log->get()).ids, (std::vector<std::string>{"e1"}));
+}
+
+
+// ---- Issue 14, point 16: readers and a writer in another process -----------
+
+// A reader that listed the directory just before an import began (here: the
+// import starts and appends into the empty active segment between the
+// reader's listing and its scan) must see none of the import.
+TEST_F(RecoveryTest, AReaderThatListedBeforeAnImportBeganSeesNoneOfIt) {
+  std::unique_ptr<Log> writer = OpenOrDie(SyncPolicy::Kind::kNever);
+  for (int i = 1; i <= 3; ++i) ASSERT_OK(writer->Append(MakeEvent(i)));
+  ASSERT_OK(writer->SealAll());  // the active segment is empty: the import appends into it
+  fs_.SetAfterNextListHook([&](const std::string&) {
+    ASSERT_OK(writer->BeginImport());
+    for (int i = 4; i <= 6; ++i) ASSERT_OK(writer->Append(MakeEvent(i)));
+  });
+  LogOptions o = Options(SyncPolicy::Kind::kNever);
+  o.read_only = true;
+  auto reader = Log::Open(kDir, o);
+  ASSERT_OK(reader);
+  EXPECT_EQ(ReadAll(reader->get()).ids, (std::vector<std::string>{"e1", "e2", "e3"}));
+  ASSERT_OK(writer->CommitImport());
+  auto after = Log::Open(kDir, o);
+  ASSERT_OK(after);
+  EXPECT_EQ(ReadAll(after->get()).ids.size(), 6u);
+}
+
+// A segment that the writer's retention removed after a reader in another
+// process listed the directory is not damage: the reader skips it quietly.
+TEST_F(RecoveryTest, ASegmentRetentionRemovedIsNotDamageToAnOlderReader) {
+  std::unique_ptr<Log> writer = OpenOrDie(SyncPolicy::Kind::kNever, 16 << 10);
+  for (int i = 1; i <= 300; ++i) ASSERT_OK(writer->Append(MakeEvent(i, "s", 100)));
+  ASSERT_OK(writer->SealAll());
+  LogOptions o = Options(SyncPolicy::Kind::kNever, 16 << 10);
+  o.read_only = true;
+  auto reader = Log::Open(kDir, o);  // lists every sealed segment
+  ASSERT_OK(reader);
+  RetainOptions r;
+  r.max_bytes = 1;
+  auto retained = writer->Retain(r);
+  ASSERT_OK(retained);
+  ASSERT_GT(retained->removed.size(), 2u);
+  Read got = ReadAll(reader->get());
+  EXPECT_TRUE(got.damage.empty()) << got.damage[0].ToString();
+  EXPECT_TRUE(got.events.empty());  // every event was in a removed segment
+}
+
 }  // namespace
 }  // namespace tracelog
