@@ -82,29 +82,6 @@ class StdoutWriter {
   bool broken_pipe_ = false;
 };
 
-// Notices jumps in the sequence that no reported damage explains, as when a
-// segment file is missing. Feed it every event a reader returns, in order.
-class GapDetector {
- public:
-  // True when events [*first, *last] before `ev` are missing; `corruptions`
-  // is the reader's damage count so far.
-  bool Missing(const LogEvent& ev, uint64_t corruptions, uint64_t* first, uint64_t* last) {
-    const bool missing =
-        expected_ != 0 && ev.sequence != expected_ && corruptions == damage_before_;
-    if (missing) {
-      *first = expected_;
-      *last = ev.sequence - 1;
-    }
-    expected_ = ev.sequence + 1;
-    damage_before_ = corruptions;
-    return missing;
-  }
-
- private:
-  uint64_t expected_ = 0;
-  uint64_t damage_before_ = 0;
-};
-
 // Formats epoch seconds as RFC 3339 UTC with microseconds.
 std::string FormatTimestamp(double epoch_seconds);
 

@@ -45,6 +45,14 @@ int RunInfo(const InfoFlags& f) {
   absl::StrAppend(&out, "stored bytes:     ", st.stored_bytes, " (segments, indexes, dictionary; without the active segment's unused tail)\n");
   absl::StrAppend(&out, "active used:      ", st.active_used_bytes, " bytes\n");
   absl::StrAppend(&out, "last shutdown:    ", rec.clean_shutdown ? "clean" : "not clean (recovered on next write open)", "\n");
+  if (st.gaps > 0) {
+    absl::StrAppend(&out, "gaps:             ", st.gaps, " (", st.skipped_sequences,
+                    " sequence numbers no event holds: skipped after crashes; see verify)\n");
+  }
+  if (st.sequence_lease > 0) {
+    absl::StrAppend(&out, "sequence lease:   ", st.sequence_lease, "\n");
+  }
+  for (const std::string& line : rec.Lines()) absl::StrAppend(&out, "recovery:         ", line, "\n");
   std::fputs(out.c_str(), stdout);
   return kExitOk;
 }
