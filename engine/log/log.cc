@@ -409,7 +409,12 @@ absl::Status Log::RollLocked(size_t needed) {
     // The active segment is empty: give it more room instead of a successor
     // (two segments cannot share a base sequence).
     auto grown = active_->Enlarge(capacity);
-    if (!grown.ok()) return grown.status();
+    if (!grown.ok()) {
+      if (absl::IsResourceExhausted(grown.status())) return grown.status();
+      std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+      return EnterFailedStateLocked(grown.status(), active_->base(), write_offset_, next_seq_,
+                                    last_ts_);
+    }
     next = *grown;
   } else {
     absl::StatusOr<std::shared_ptr<Segment>> created;
@@ -426,7 +431,16 @@ absl::Status Log::RollLocked(size_t needed) {
     if (!created.ok()) {
       created = Segment::Create(fs_, dir_, next_seq_, capacity, /*for_import=*/import_from_ != 0);
     }
-    if (!created.ok()) return created.status();
+    if (!created.ok()) {
+      // A full disk is this append's error only (appends resume once space
+      // is freed). Any other failure (EIO from the new file's sync, its
+      // header's write, the directory's sync) is the disk's: no retry and
+      // hope, as for a failed sync of data.
+      if (absl::IsResourceExhausted(created.status())) return created.status();
+      std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+      return EnterFailedStateLocked(created.status(), active_->base(), write_offset_, next_seq_,
+                                    last_ts_);
+    }
     next = *created;
   }
   if (active_->recycled() && write_offset_ < active_->size()) {
@@ -873,6 +887,11 @@ std::vector<SegmentSnapshot> Log::SnapshotSegments(const CorruptionReporter& rep
       snap.limit = last ? std::min(active_limit, snap.raw->size()) : snap.raw->size();
       snap.limit_is_data_end = last;
       snap.end_sequence = last ? 0 : segments_[i + 1].base - 1;
+      if (!last && ref.records_limit != 0) {  // cut by a crash not yet recovered
+        snap.limit = std::min(ref.records_limit, snap.raw->size());
+        snap.limit_is_data_end = true;
+        snap.end_sequence = 0;
+      }
       snap.last_sequence = last_seq;
       if (!snap.raw->header_status().ok() && reporter) {
         reporter(Corruption{ref.path, 0, kSegmentHeaderSize,

@@ -105,7 +105,7 @@ bool LogReader::OpenSegment() {
     bool last = false;
     bool gap = false;
     GapRecord gap_record;
-    uint64_t base = 0, end_sequence = 0;
+    uint64_t base = 0, end_sequence = 0, records_limit = 0;
     std::string path;
     ptrdiff_t p;
     {
@@ -117,6 +117,7 @@ bool LogReader::OpenSegment() {
         const Log::SegmentRef& ref = log_->segments_[p];
         base = ref.base;
         path = ref.path;
+        records_limit = ref.records_limit;
         // Skip whole segments that end before from_sequence.
         const size_t next = static_cast<size_t>(p) + 1;
         if (index_ + 1 < segment_end_ && next < log_->segments_.size()) {
@@ -207,11 +208,15 @@ bool LogReader::OpenSegment() {
       }
     }
     SegmentScanner::Bounds bounds;
-    bounds.last_sequence = last ? 0 : end_sequence;
+    bounds.last_sequence = last || records_limit != 0 ? 0 : end_sequence;
     scan_end_sequence_ = bounds.last_sequence;
     uint64_t limit = segment_->size();
     if (last) {
       limit = std::min(active_limit_, segment_->size());
+      bounds.limit_is_data_end = true;
+    } else if (records_limit != 0) {
+      // Cut by a crash no writer has recovered from yet (see SegmentEntry).
+      limit = std::min(records_limit, segment_->size());
       bounds.limit_is_data_end = true;
     }
     scanner_ = std::make_unique<SegmentScanner>(

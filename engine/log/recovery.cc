@@ -82,6 +82,8 @@ class Recoverer {
   // Point 16: a reader that listed the directory before an import began
   // must not see any of it.
   absl::Status HideImportStartedMeanwhile();
+  // A reader's view of the crash region's cuts (see SegmentEntry::records_limit).
+  void ApplyCutsForReader();
 
   const RecoveryInput in_;
   const bool writable_;
@@ -112,6 +114,7 @@ class Recoverer {
   // rest of its sequences are recorded as skipped (a gap file), and its
   // bytes after the hole are zeroed. Elsewhere a hole is damage.
   bool crash_region_ = false;
+  bool sync_failed_ = false;  // the volatile slot says a sync failed in this boot
   uint64_t crash_from_base_ = 0;
   struct Cut {
     uint64_t base;    // of the segment
@@ -340,12 +343,16 @@ void Recoverer::ChooseStart() {
     best = cp_.durable;
     durable_index_ = *index_of(*cp_.durable);
   }
-  if (cp_.same_boot && index_of(*cp_.volatile_slot) &&
+  // After a failed sync the page cache cannot be trusted past the durable
+  // position (pages the kernel forgot may have been evicted since, and read
+  // back as what the disk has): the scan starts there and checks every byte.
+  sync_failed_ = cp_.same_boot && (cp_.volatile_slot->flags & kCheckpointFlagSyncFailed) != 0;
+  if (cp_.same_boot && !sync_failed_ && index_of(*cp_.volatile_slot) &&
       (!best || cp_.volatile_slot->next_sequence > best->next_sequence)) {
     best = cp_.volatile_slot;
     from_volatile_ = true;
   }
-  crash_region_ = writable_ && !cp_.same_boot &&
+  crash_region_ = !cp_.same_boot &&
                   !(cp_.durable && (cp_.durable->flags & kCheckpointFlagClean) != 0);
   crash_from_base_ = cp_.durable ? cp_.durable->segment_base : 0;
   if (!best) return;
@@ -581,11 +588,19 @@ void Recoverer::DecideNext() {
   found_next_ = expected_;
   next_ = lost_to_ = found_next_;
   // Sequences a checkpoint vouches for (durable; or in this boot's page
-  // cache) that the scan did not find: damaged, lost.
-  if (cp_.durable && cp_.durable->next_sequence > next_) next_ = lost_to_ = cp_.durable->next_sequence;
-  if (cp_.same_boot && cp_.volatile_slot->next_sequence > next_) {
-    next_ = lost_to_ = cp_.volatile_slot->next_sequence;
+  // cache) that the scan did not find: damaged, lost. Not those of an
+  // import rolled back (they were never part of the log), nor what the
+  // page cache held past a failed sync (never durable: skipped below).
+  uint64_t vouched = 0;
+  if (cp_.durable) vouched = cp_.durable->next_sequence;
+  if (cp_.same_boot && !sync_failed_) {
+    vouched = std::max(vouched, cp_.volatile_slot->next_sequence);
   }
+  if (report().rolled_back_import != 0) {
+    vouched = std::min(vouched, report().rolled_back_import);
+  }
+  if (vouched > next_) next_ = lost_to_ = vouched;
+  if (sync_failed_) next_ = std::max(next_, cp_.volatile_slot->next_sequence);
   if (torn_tail_ && lost_to_ > found_next_) {
     // What looked like a torn tail held those events.
     report().damage.push_back(Corruption{entries().back().path, end_, end_,
@@ -597,7 +612,7 @@ void Recoverer::DecideNext() {
   // import rolled back. Continue above the lease: no number twice.
   const bool durable_clean = cp_.durable && (cp_.durable->flags & kCheckpointFlagClean) != 0 &&
                              cp_.durable->next_sequence == found_next_;
-  const bool may_have_lost = report().rolled_back_import != 0 || tail_unknown_ ||
+  const bool may_have_lost = report().rolled_back_import != 0 || tail_unknown_ || sync_failed_ ||
                              (!cp_.same_boot && !durable_clean);
   if (may_have_lost) {
     next_ = std::max(next_, cp_.lease ? cp_.lease->lease + 1 : FallbackBound());
@@ -724,7 +739,37 @@ absl::Status Recoverer::FinishTail() {
     entries().push_back(std::move(e));
     end_ = kSegmentHeaderSize;
   }
-  return absl::OkStatus();
+  // Every file kept is an entry of the directory: one a writer created and
+  // renamed into place but died before syncing the directory for must not
+  // vanish in a power failure after appends went into it.
+  return fs->SyncDir(in_.dir);
+}
+
+void Recoverer::ApplyCutsForReader() {
+  // What the writer's next recovery will do (FinishTail), in this reader's
+  // view only: the crash cut these segments, and their other sequences are
+  // skipped, not damaged.
+  for (const Cut& c : cuts_) {
+    for (size_t j = 0; j < entries().size(); ++j) {
+      if (entries()[j].base != c.base || !entries()[j].is_raw()) continue;
+      if (c.offset <= kSegmentHeaderSize) {
+        entries().erase(entries().begin() + j);
+      } else {
+        entries()[j].records_limit = c.offset;
+      }
+      break;
+    }
+    if (c.end > c.first) {
+      SegmentEntry g;
+      g.base = c.first;
+      g.path = Path(GapFileName(c.first));
+      g.kind = SegmentEntry::Kind::kGap;
+      g.gap = GapRecord{c.first, c.end, GapReason::kSkipped, 0};
+      entries().push_back(std::move(g));
+    }
+  }
+  std::stable_sort(entries().begin(), entries().end(),
+                   [](const SegmentEntry& a, const SegmentEntry& b) { return a.base < b.base; });
 }
 
 absl::Status Recoverer::HideImportStartedMeanwhile() {
@@ -790,6 +835,7 @@ absl::StatusOr<RecoveredLog> Recoverer::Run() {
     ChooseStart();
     if (auto s = Scan(); !s.ok()) return s;
     if (!writable_) {
+      ApplyCutsForReader();
       if (auto s = HideImportStartedMeanwhile(); !s.ok()) return s;
     }
     DecideNext();

@@ -78,6 +78,11 @@ struct SegmentEntry {
   std::shared_ptr<SealedSegment> sealed;   // sealed: set once opened
   GapRecord gap;                           // gap: as decoded
   absl::Status gap_status;                 // gap: damage of the file (then `gap` is unset)
+  // Raw, for a reader after a crash that no writer has recovered yet: where
+  // the crash cut the segment (its records end there; 0: not cut). A
+  // writer's recovery zeroes the rest and writes the gap this reader makes
+  // up (a gap entry whose file is not there yet).
+  uint64_t records_limit = 0;
 
   bool is_raw() const { return kind == Kind::kRaw; }
   bool is_sealed() const { return kind == Kind::kSealed; }
