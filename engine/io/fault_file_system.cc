@@ -350,6 +350,11 @@ void FaultInjectionFileSystem::DropUnsyncedData(DropMode mode, uint64_t seed) {
 absl::StatusOr<std::unique_ptr<File>> FaultInjectionFileSystem::Open(const std::string& path,
                                                                       OpenMode mode) {
   std::lock_guard<std::mutex> l(mu_);
+  if (!fail_open_.ok() && absl::EndsWith(path, fail_open_suffix_)) {
+    absl::Status s = std::move(fail_open_);
+    fail_open_ = absl::OkStatus();
+    return s;
+  }
   if (!dirs_.count(Parent(path))) return absl::NotFoundError("open " + path + ": no directory");
   auto it = files_.find(path);
   std::shared_ptr<Node> node;

@@ -51,6 +51,13 @@ class FaultInjectionFileSystem final : public FileSystem {
   // Failure injection; each fires once.
   void FailNextSync(absl::Status s) { Set(&fail_sync_, std::move(s)); }
   void FailNextWrite(absl::Status s) { Set(&fail_write_, std::move(s)); }
+  // The next Open of a path ending with `suffix` fails with `s` (EMFILE,
+  // ENOMEM: an error that is not damage).
+  void FailNextOpen(const std::string& suffix, absl::Status s) {
+    std::lock_guard<std::mutex> l(mu_);
+    fail_open_suffix_ = suffix;
+    fail_open_ = std::move(s);
+  }
   // A sync that FailNextSync() fails forgets the file's dirty pages (marks
   // them clean unwritten) instead of leaving them dirty for the next sync.
   void SetSyncFailureForgets(bool on) {
@@ -136,7 +143,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::set<std::string> durable_dirs_;  // as of their parent's last SyncDir
   bool forget_on_failed_sync_ = false;
   std::set<std::string> locks_;
-  absl::Status fail_sync_, fail_write_;
+  absl::Status fail_sync_, fail_write_, fail_open_;
+  std::string fail_open_suffix_;
   bool all_fail_ = false;
   uint64_t ops_left_ = UINT64_MAX;  // FailAfter
   // REQUIRES: mu_. Counts one mutating call; false if it must fail.

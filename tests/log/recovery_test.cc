@@ -585,5 +585,59 @@ TEST_F(TortureFindingsTest, RewriteAfterAFailedSyncChecksTheBytesItWrites) {
   EXPECT_EQ(Read(log->get())[acked], MakeEvent(3)) << "an event acknowledged under `always` is gone";
 }
 
+
+// ---- Issue 14, point 3: an error that is not damage changes nothing --------
+
+class BothFormsTest : public DamageTest {
+ protected:
+  // A log whose first segment is sealed while its raw file is still there
+  // (a seal that finished before its raw segment was removed).
+  void SetUp() override {
+    DamageTest::SetUp();
+    events_ = WriteRaw(300);
+    raw_ = Segments()[0];
+    const std::string bytes = fs_.Contents(raw_);
+    {
+      std::unique_ptr<Log> log = OpenOrDie(SyncPolicy::Kind::kNever, 16 << 10);
+      ASSERT_OK(log->SealAll());
+      ASSERT_OK(log->Close());
+    }
+    sealed_ = absl::StrCat(kDir, "/", SealedFileName(1));
+    ASSERT_TRUE(fs_.Exists(sealed_).value());
+    fs_.SetContents(raw_, bytes);
+  }
+  std::vector<std::string> events_;
+  std::string raw_, sealed_;
+};
+
+// A transient error (no descriptors) while opening the sealed form used to
+// delete the synced .sealed file and keep the raw one, which under `never`
+// may never have been synced. It fails the open now, and nothing changes.
+TEST_F(BothFormsTest, ATransientErrorFailsTheOpenAndDeletesNothing) {
+  fs_.FailNextOpen(".sealed", absl::ResourceExhaustedError("open: Too many open files"));
+  auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kNever, 16 << 10));
+  EXPECT_TRUE(absl::IsResourceExhausted(log.status())) << log.status();
+  EXPECT_TRUE(fs_.Exists(sealed_).value());
+  EXPECT_TRUE(fs_.Exists(raw_).value());
+  std::unique_ptr<Log> again = OpenOrDie(SyncPolicy::Kind::kNever, 16 << 10);
+  EXPECT_EQ(ReadAll(again.get()).events, events_);
+  EXPECT_FALSE(fs_.Exists(raw_).value());  // the intact sealed form won
+}
+
+// A damaged sealed header next to its raw segment: the raw one stays and
+// the sealed file is set aside for forensics, not deleted.
+TEST_F(BothFormsTest, ADamagedSealedFormIsSetAsideAndTheRawOneRead) {
+  std::string bytes = fs_.Contents(sealed_);
+  bytes[30] ^= 0x01;
+  fs_.SetContents(sealed_, bytes);
+  std::unique_ptr<Log> log = OpenOrDie(SyncPolicy::Kind::kNever, 16 << 10);
+  ASSERT_EQ(log->recovery().quarantined.size(), 1u);
+  EXPECT_EQ(log->recovery().quarantined[0], sealed_ + ".damaged");
+  EXPECT_TRUE(fs_.Exists(sealed_ + ".damaged").value());
+  Read got = ReadAll(log.get());
+  EXPECT_EQ(got.events, events_);
+  EXPECT_TRUE(got.damage.empty());
+}
+
 }  // namespace
 }  // namespace tracelog
