@@ -277,6 +277,9 @@ std::string EncodeIndex(const SegmentIndex& index) {
       PutVarint64(&body, c.count);
     }
   }
+  // Readers refuse a larger body (it would need tens of millions of sessions
+  // in one segment); such a segment is sealed without an index.
+  if (body.size() > kMaxIndexBodySize) return std::string();
   // The body is stored zstd-compressed (flag bit 0 at offset 12): session ids
   // and summaries repeat a lot.
   std::string packed(ZSTD_compressBound(body.size()), '\0');
@@ -395,9 +398,13 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_s
   thread_local std::string unpacked;
   if (flags & 1) {
     const unsigned long long size = ZSTD_getFrameContentSize(body.data(), body.size());
-    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-        size > (1ull << 32)) {
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
       return absl::DataLossError("index body is not a zstd frame");
+    }
+    if (size > kMaxIndexBodySize) {
+      return absl::DataLossError(absl::StrCat("index body claims ", size,
+                                              " bytes decompressed; the format allows ",
+                                              kMaxIndexBodySize));
     }
     unpacked.resize(size);
     const size_t n = ZSTD_decompress(unpacked.data(), unpacked.size(), body.data(), body.size());
@@ -487,9 +494,15 @@ uint64_t SessionHash(absl::string_view id) { return Checksum64(id); }
 
 absl::StatusOr<uint64_t> SessionDirectoryBytes(absl::string_view prefix) {
   if (auto s = CheckFileHeader(prefix, kIndexMagic, kIndexPrefixSize, "index", kOldestIndexVersion); !s.ok()) return s;
+  // The count is checked by the directory's checksum, which can only be
+  // read once the count has sized it: bound it first. Every session has an
+  // event in the segment, so there are no more sessions than events (offset
+  // 32, under the header checksum).
   const uint64_t n = DecodeFixed64(prefix.data() + kIndexHeaderSize);
-  if (n > (1ull << 32)) {
-    return absl::DataLossError(absl::StrCat("index: bad session count ", n, " at offset 64"));
+  const uint64_t events = DecodeFixed64(prefix.data() + 32);
+  if (n > events || n > (1ull << 32)) {
+    return absl::DataLossError(absl::StrCat("index: bad session count ", n, " at offset 64 (",
+                                            events, " events)"));
   }
   return kIndexHeaderSize + kSessionDirHeaderSize + n * kSessionDirEntrySize + 8;
 }

@@ -41,6 +41,12 @@ struct SealedHeader {
 void EncodeSealedHeader(const SealedHeader& h, char* dst);  // kSealedHeaderSize bytes
 absl::Status DecodeSealedHeader(absl::string_view src, SealedHeader* h);
 
+// The largest raw (decompressed) block a reader accepts: the largest block
+// size Log::Open allows (1 GiB) plus one event (kMaxEventSize, 64 MiB) plus
+// the per-event framing, rounded up. A block header's raw size is outside
+// every checksum, so a reader bounds it by this, and by the zstd frame's own
+// content size, before it sizes a buffer by it.
+inline constexpr uint64_t kMaxBlockRawSize = (uint64_t{5} << 28);  // 1.25 GiB
 struct BlockHeader {
   uint32_t compressed_size = 0;
   uint32_t raw_size = 0;
@@ -118,7 +124,12 @@ struct SegmentIndex {
   std::vector<SessionSummary> sessions;  // ordinal = position here (sealed order)
   std::vector<BlockSummary> blocks;
 };
+// Empty when the body would exceed kMaxIndexBodySize: the segment then has
+// no index file, and readers rebuild it from the blocks.
 std::string EncodeIndex(const SegmentIndex& index);
+// The largest index body (decompressed) a reader accepts; the body's stated
+// size is bounded by it before it sizes a buffer.
+inline constexpr uint64_t kMaxIndexBodySize = uint64_t{1} << 30;
 // DataLossError (message without the file name) on any damage. Without
 // `with_sessions`, the session table and the blocks' session runs are
 // checked but left empty (most queries need only the blocks' combos and

@@ -130,8 +130,25 @@ absl::Status BlockCodec::Compress(absl::string_view src, int level, const Dictio
   return absl::OkStatus();
 }
 
+absl::Status BlockCodec::CheckRawSize(absl::string_view src, uint64_t raw_size) {
+  if (raw_size > kMaxBlockRawSize) {
+    return absl::DataLossError(absl::StrCat("raw block size ", raw_size, " exceeds the format's ",
+                                            kMaxBlockRawSize, "-byte maximum"));
+  }
+  // The sealer always writes the content size into the frame header.
+  const unsigned long long content = ZSTD_getFrameContentSize(src.data(), src.size());
+  if (content == ZSTD_CONTENTSIZE_ERROR) return absl::DataLossError("not a zstd frame");
+  if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != raw_size) {
+    return absl::DataLossError(absl::StrCat("raw block size ", raw_size,
+                                            " does not match the zstd frame's content size ",
+                                            content));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status BlockCodec::Decompress(absl::string_view src, size_t raw_size, const Dictionary* dict,
                                     std::string* dst) {
+  if (auto s = CheckRawSize(src, raw_size); !s.ok()) return s;
   if (dctx_ == nullptr) dctx_ = ZSTD_createDCtx();
   auto* dctx = static_cast<ZSTD_DCtx*>(dctx_);
   // Grow only: a reused buffer that is large enough is not zero-filled again.

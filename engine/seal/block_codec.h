@@ -71,6 +71,10 @@ class BlockCodec {
   // on any mismatch.
   absl::Status Decompress(absl::string_view src, size_t raw_size, const Dictionary* dict,
                           std::string* dst);
+  // DataLossError unless `raw_size` is within the format's maximum
+  // (kMaxBlockRawSize) and equals the frame's content size where the frame
+  // states one: a block header's raw size is not covered by any checksum.
+  static absl::Status CheckRawSize(absl::string_view src, uint64_t raw_size);
 
  private:
   void* cctx_ = nullptr;  // ZSTD_CCtx*

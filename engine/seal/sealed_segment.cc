@@ -1,12 +1,14 @@
 #include "engine/seal/sealed_segment.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "engine/format/checksum.h"
 #include "engine/format/coding.h"
 #include "engine/format/event_keys.h"
 #include "engine/io/atomic_file.h"
+#include "engine/io/mapped_read_guard.h"
 #include "engine/seal/index_builder.h"
 
 namespace tracelog {
@@ -71,14 +73,36 @@ absl::Status SealedSegment::ReadBlock(uint64_t offset, BlockCodec* codec, std::s
   if (offset < kSealedHeaderSize || offset > end || end - offset < kBlockHeaderSize) {
     return absl::DataLossError(absl::StrCat(path_, ": no block header fits at offset ", offset));
   }
-  const BlockHeader h = DecodeBlockHeader(mapping_->data() + offset);
+  BlockHeader h;
+  if (!BlockHeaderAt(offset, &h)) {
+    return absl::DataLossError(absl::StrCat(path_, ": block header at offset ", offset,
+                                            " cannot be read (I/O error)"));
+  }
   if (h.compressed_size > end - offset - kBlockHeaderSize) {
     return absl::DataLossError(absl::StrCat(path_, ": block at offset ", offset, " claims ",
                                             h.compressed_size, " bytes past the end of the file"));
   }
-  const absl::string_view frame(mapping_->data() + offset + kBlockHeaderSize, h.compressed_size);
+  // The frame is copied out of the mapping under a SIGBUS guard: a page
+  // that cannot be read is this block's damage, not a crash, and zstd then
+  // reads memory that cannot fault. (The copy costs a few percent of the
+  // decompression.)
+  thread_local std::string copy;
+  if (copy.size() < h.compressed_size) copy.resize(h.compressed_size);
+  const char* src = mapping_->data() + offset + kBlockHeaderSize;
+  char* dst = copy.data();
+  const size_t n = h.compressed_size;
+  if (!GuardMappedRead([src, dst, n] { std::memcpy(dst, src, n); })) {
+    return absl::DataLossError(absl::StrCat(
+        path_, ": block at offset ", offset, ": the page at offset ",
+        offset + kBlockHeaderSize + FirstUnreadable(src, n), " cannot be read (I/O error)"));
+  }
+  const absl::string_view frame(copy.data(), n);
   if (Checksum64(frame) != h.checksum) {
     return absl::DataLossError(absl::StrCat(path_, ": block checksum mismatch at offset ", offset));
+  }
+  // The raw size is outside the checksum: bounded before it sizes a buffer.
+  if (auto s = BlockCodec::CheckRawSize(frame, h.raw_size); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(path_, ": block at offset ", offset, ": ", s.message()));
   }
   // Slack after the contents, so that every event can be parsed in place.
   if (raw->size() < h.raw_size + kExtractPadding) raw->resize(h.raw_size + kExtractPadding);
@@ -101,10 +125,19 @@ absl::Status SealedSegment::ReadBlock(uint64_t offset, BlockCodec* codec, std::s
   return absl::OkStatus();
 }
 
+bool SealedSegment::BlockHeaderAt(uint64_t offset, BlockHeader* h) const {
+  char bytes[kBlockHeaderSize];
+  const char* src = mapping_->data() + offset;
+  if (!GuardMappedRead([src, &bytes] { std::memcpy(bytes, src, kBlockHeaderSize); })) return false;
+  *h = DecodeBlockHeader(bytes);
+  return true;
+}
+
 uint64_t SealedSegment::NextBlock(uint64_t offset) const {
   const uint64_t end = header_.data_end;
   if (offset < kSealedHeaderSize || offset >= end || end - offset < kBlockHeaderSize) return end;
-  const BlockHeader h = DecodeBlockHeader(mapping_->data() + offset);
+  BlockHeader h;
+  if (!BlockHeaderAt(offset, &h)) return end;
   return std::min<uint64_t>(end, offset + kBlockHeaderSize + h.compressed_size);
 }
 
@@ -120,7 +153,14 @@ uint64_t SealedSegment::ForEachBlock(BlockCodec* codec, const BlockFn& fn,
       if (reporter) reporter(Corruption{path_, offset, end, "truncated block header"});
       break;
     }
-    const BlockHeader h = DecodeBlockHeader(mapping_->data() + offset);
+    BlockHeader h;
+    if (!BlockHeaderAt(offset, &h)) {
+      ++damaged;
+      if (reporter) {
+        reporter(Corruption{path_, offset, end, "block header cannot be read (I/O error)"});
+      }
+      break;
+    }
     const uint64_t next = offset + kBlockHeaderSize + h.compressed_size;
     auto raw = std::make_unique<std::string>();
     absl::Status s = ReadBlock(offset, codec, raw.get(), &events);
@@ -206,6 +246,13 @@ absl::StatusOr<SessionDirectory> SealedSegment::ReadDirectory(std::optional<uint
   if (auto s = (*file)->Read(0, kIndexPrefixSize, &bytes); !s.ok()) return s;
   auto size = SessionDirectoryBytes(bytes);
   if (!size.ok()) return absl::DataLossError(absl::StrCat(index_path_, ": ", size.status().message()));
+  auto file_size = (*file)->Size();
+  if (!file_size.ok()) return file_size.status();
+  if (*size > *file_size) {
+    return absl::DataLossError(absl::StrCat(index_path_, ": a session directory of ", *size,
+                                            " bytes (count at offset 64) does not fit the ",
+                                            *file_size, "-byte file"));
+  }
   if (auto s = (*file)->Read(0, *size, &bytes); !s.ok()) return s;
   SessionDirectory dir;
   if (auto s = DecodeSessionDirectory(bytes, &dir, hash, no_entries); !s.ok()) {

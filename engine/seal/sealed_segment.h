@@ -68,6 +68,9 @@ class SealedSegment {
  private:
   absl::StatusOr<SessionDirectory> ReadDirectory(std::optional<uint64_t> hash,
                                                  bool no_entries) const;
+  // Decodes the block header at `offset` from the mapping, under a SIGBUS
+  // guard: false if its page cannot be read.
+  bool BlockHeaderAt(uint64_t offset, BlockHeader* h) const;
 
  public:
 

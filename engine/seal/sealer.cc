@@ -60,9 +60,9 @@ class Names {
 
 constexpr size_t kWriteChunk = 4 << 20;
 // A block ends once its events reach the block size: at most the block size
-// plus one event (kMaxEventSize) plus a few bytes per event. The on-disk
-// sizes are 32-bit.
-constexpr uint64_t kMaxRawBlockBytes = UINT32_MAX;
+// plus one event (kMaxEventSize) plus a few bytes per event; readers refuse
+// anything larger (kMaxBlockRawSize, format-spec).
+constexpr uint64_t kMaxRawBlockBytes = kMaxBlockRawSize;
 
 // Chooses the dictionary for this segment: the log's, or a new one trained
 // from `items` where it pays. Null: compress without.
@@ -158,8 +158,6 @@ class SealedWriter {
 
 }  // namespace
 
-namespace {
-
 absl::Status VerifySealedFile(FileSystem* fs, const std::string& path, uint64_t base,
                               uint64_t last, DictionaryStore* dicts, BlockCodec* codec) {
   auto sealed = SealedSegment::OpenFile(fs, path, base, dicts);
@@ -184,8 +182,6 @@ absl::Status VerifySealedFile(FileSystem* fs, const std::string& path, uint64_t 
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, const Segment& raw,
                                       uint64_t last_sequence, const SealOptions& options,
@@ -326,7 +322,7 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   auto flush_block = [&]() -> absl::Status {
     raw_block.clear();
     EncodeRawBlock(base, block, &raw_block);
-    if (raw_block.size() > kMaxRawBlockBytes) {  // block sizes are 32-bit on disk
+    if (raw_block.size() > kMaxRawBlockBytes) {  // readers refuse larger blocks
       return absl::InvalidArgumentError(absl::StrCat(
           raw.path(), ": a block of ", raw_block.size(), " bytes; block sizes over ",
           kMaxRawBlockBytes, " bytes cannot be stored (is --block-size too large?)"));
@@ -388,7 +384,9 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
 
   const std::string index = EncodeIndex(builder.Finish(header.data_end));
   stats.index_bytes = index.size();
-  if (auto s = WriteFileAtomically(fs, dir, index_path, index, /*sync_dir=*/false); !s.ok()) {
+  if (index.empty()) {
+    // Too large for the format: readers rebuild it from the blocks.
+  } else if (auto s = WriteFileAtomically(fs, dir, index_path, index, /*sync_dir=*/false); !s.ok()) {
     fs->Remove(tmp_path).IgnoreError();
     return s;
   }

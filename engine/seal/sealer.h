@@ -30,6 +30,13 @@ struct SealStats {
   bool trained_dictionary = false;
 };
 
+// Reads the sealed file at `path` back as a reader would (header, every
+// block decompressed and checked) and checks that it holds exactly the
+// sequences [base, last], each once. SealSegment calls it on its temporary
+// file before the rename that lets the raw segment go.
+absl::Status VerifySealedFile(FileSystem* fs, const std::string& path, uint64_t base,
+                              uint64_t last, DictionaryStore* dicts, BlockCodec* codec);
+
 // Seals `raw` (a complete, rolled segment whose events are exactly the
 // sequences [raw.base(), last_sequence]: its successor starts at
 // last_sequence + 1) into `dir`. DataLossError if the raw segment is

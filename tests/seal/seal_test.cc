@@ -1,6 +1,9 @@
 // Sealing: the sealed format, SealAll, background sealing, damage, the
 // index rebuilt from blocks, and crashes at every step of a seal.
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -19,6 +22,7 @@
 #include "engine/format/checksum.h"
 #include "engine/format/coding.h"
 #include "engine/format/event_keys.h"
+#include "engine/format/file_header.h"
 #include "engine/format/sealed_format.h"
 #include "engine/format/segment_format.h"
 #include "engine/log/log.h"
@@ -774,6 +778,143 @@ TEST(SealTest, ADamagedBlockIsReportedWithFileAndOffsetAndSkipped) {
   for (const std::string& e : got) {  // never a damaged event: each is one of the input
     EXPECT_NE(std::find(events.begin(), events.end(), e), events.end());
   }
+}
+
+// ---- Issue 14, points 6 and 7: lengths read from disk are bounded ----------
+
+// The peak resident set of this process, in bytes.
+uint64_t PeakRss() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<uint64_t>(u.ru_maxrss) * 1024;
+}
+
+// Four bytes `ff ff ff 7f` at offset 64 of an index (its session count,
+// which the directory's checksum covers only once the count has sized the
+// read) made a session lookup try a 64 GiB allocation: std::bad_alloc,
+// SIGABRT (seen). It is damage of that index now.
+TEST(SealTest, ASessionCountTheIndexCannotHoldIsDamageNotAnAllocation) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(20);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
+  const std::string idx_path = dir.Sub("log/") + IndexFileName(1);
+  std::string bytes = testing::ReadFileOrEmpty(idx_path);
+  ASSERT_GT(bytes.size(), 72u);
+  bytes.replace(64, 4, "\xff\xff\xff\x7f");
+  testing::WriteFileOrDie(idx_path, bytes);
+  DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
+  auto seg = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
+  ASSERT_OK(seg);
+  const uint64_t before = PeakRss();
+  auto dir_or = (*seg)->LookupSession(SessionHash("s"));
+  EXPECT_TRUE(absl::IsDataLoss(dir_or.status())) << dir_or.status();
+  EXPECT_NE(dir_or.status().message().find("offset 64"), absl::string_view::npos)
+      << dir_or.status();
+  EXPECT_LT(PeakRss() - before, uint64_t{64} << 20);
+  // And a query by session still answers, from the blocks.
+  LogOptions ro = Small();
+  ro.read_only = true;
+  auto log = Log::Open(dir.Sub("log"), ro);
+  ASSERT_OK(log);
+  EXPECT_EQ(EventsOf(log->get()), events);
+}
+
+// A block header's raw size is outside the block's checksum. 0xfffffff0
+// there made the reader allocate and zero 4 GiB before zstd refused the
+// frame (seen: the peak RSS grew by 4 GiB). It is bounded by the format's
+// maximum and by the frame's own content size first.
+TEST(SealTest, AHugeRawSizeInABlockHeaderIsDamageAndAllocatesNothing) {
+  TempDir dir;
+  const std::vector<std::string> events = Fleet(20);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
+  const std::string path = dir.Sub("log/") + SealedFileName(1);
+  std::string bytes = testing::ReadFileOrEmpty(path);
+  EncodeFixed32(bytes.data() + kSealedHeaderSize + 4, 0xfffffff0u);
+  testing::WriteFileOrDie(path, bytes);
+  LogOptions ro = Small();
+  ro.read_only = true;
+  auto log = Log::Open(dir.Sub("log"), ro);
+  ASSERT_OK(log);
+  const uint64_t before = PeakRss();
+  std::vector<Corruption> seen;
+  const std::vector<std::string> got = EventsOf(log->get(), nullptr, &seen);
+  EXPECT_LT(PeakRss() - before, uint64_t{256} << 20);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].file, path);
+  EXPECT_EQ(seen[0].begin, kSealedHeaderSize);
+  EXPECT_NE(seen[0].reason.find("raw block size"), std::string::npos) << seen[0].reason;
+  EXPECT_GT(got.size(), 0u);
+  // A smaller lie is caught by the frame's content size.
+  std::string frame_lie = testing::ReadFileOrEmpty(path);
+  EncodeFixed32(frame_lie.data() + kSealedHeaderSize + 4, 1000);
+  EXPECT_TRUE(absl::IsDataLoss(BlockCodec::CheckRawSize(
+      absl::string_view(frame_lie).substr(kSealedHeaderSize + kBlockHeaderSize), 1000)));
+}
+
+// Issue 14, point 8, sealed segments: a page of a mapped .sealed file that
+// cannot be read was SIGBUS in the reader (dump, verify, export). A file
+// shortened under its mapping faults as an I/O error on the page does: the
+// blocks on that page are damage, reported with file and offset; the
+// blocks before it are read.
+TEST(SealTest, AnUnreadablePageOfASealedSegmentIsReportedNotACrash) {
+  TempDir dir;
+  LogOptions o = Small();
+  o.segment_size = 256 << 10;
+  o.seal.dictionary_min_bytes = 1ull << 40;  // no dictionary: blocks stand alone
+  const std::vector<std::string> events = Fleet(60);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), o, events, /*seal=*/true));
+  const std::string path = dir.Sub("log/") + SealedFileName(1);
+  DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
+  auto seg = SealedSegment::Open(DefaultFileSystem(), dir.Sub("log"), 1, &dicts);
+  ASSERT_OK(seg);
+  ASSERT_GT((*seg)->file_size(), 3 * 4096u);
+  ASSERT_EQ(::truncate(path.c_str(), 8192), 0);  // the mapping keeps its size
+  BlockCodec codec;
+  std::vector<Corruption> seen;
+  uint64_t good = 0;
+  (*seg)->ForEachBlock(
+      &codec,
+      [&](uint64_t offset, const BlockHeader& h, std::unique_ptr<std::string>*,
+          const std::vector<BlockEvent>& got) {
+        EXPECT_LE(offset + kBlockHeaderSize + h.compressed_size, 8192u);
+        good += got.size();
+      },
+      [&](const Corruption& c) { seen.push_back(c); });
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen[0].file, path);
+  EXPECT_LE(seen[0].begin, 8192u);
+  EXPECT_NE(seen[0].reason.find("cannot be read"), std::string::npos) << seen[0].reason;
+  EXPECT_GT(good, 0u);
+}
+
+// An index body that says it decompresses to 2 GiB (a forged frame header
+// under a matching checksum) is refused before any buffer is sized by it.
+TEST(SealedFormatTest, AnIndexBodyLargerThanTheFormatAllowsIsRefused) {
+  IndexBuilder builder(10);
+  EventKeys k;
+  k.session_id = "s1";
+  k.event_type = "session_start";
+  builder.Add(10, k, "{}");
+  builder.EndBlock(64, 100, 200);
+  std::string bytes = EncodeIndex(builder.Finish(230));
+  ASSERT_EQ(DecodeFixed32(bytes.data() + 12) & 1, 1u) << "the body is stored compressed";
+  const uint64_t body_len = DecodeFixed64(bytes.data() + 48);
+  const size_t body_at = bytes.size() - 8 - body_len;
+  // A zstd frame: single segment, 8-byte content size, one empty raw block.
+  std::string frame("\x28\xb5\x2f\xfd\xe0", 5);
+  PutFixed64(&frame, uint64_t{2} << 30);
+  frame.append("\x01\x00\x00", 3);
+  bytes.resize(body_at);
+  bytes += frame;
+  PutFixed64(&bytes, Checksum64(frame));
+  EncodeFixed64(bytes.data() + 48, frame.size());
+  SealFileHeader(kIndexMagic, bytes.data());  // offset 48 is under the header checksum
+  const uint64_t before = PeakRss();
+  SegmentIndex back;
+  const absl::Status s = DecodeIndex(bytes, &back);
+  EXPECT_LT(PeakRss() - before, uint64_t{256} << 20);
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  EXPECT_NE(s.message().find("the format allows"), absl::string_view::npos) << s;
 }
 
 // A reader that decompresses the next sealed segment ahead (an export's)
