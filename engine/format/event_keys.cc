@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -14,12 +15,26 @@ namespace od = simdjson::ondemand;
 
 absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
+// The line Parse() is reading. In a line whose brackets do not close,
+// validation can walk past the last structural index, where simdjson's
+// sentinels (len, len, 0) make raw_json_token() a view of 4 GiB - len bytes
+// (found by fuzzing: a read far past the buffer). Every raw token is
+// clamped to the line.
+thread_local const char* tl_line_begin = nullptr;
+thread_local const char* tl_line_end = nullptr;
+
+std::string_view RawToken(od::value& value) {
+  const std::string_view raw = value.raw_json_token();
+  if (raw.data() < tl_line_begin || raw.data() >= tl_line_end) return std::string_view();
+  return raw.substr(0, std::min<size_t>(raw.size(), tl_line_end - raw.data()));
+}
+
 // A string key's value: unescaped when possible, else its raw JSON text
 // (without the quotes, for strings).
 absl::string_view StringOrRaw(od::value value) {
   std::string_view s;
   if (value.get_string().get(s) == simdjson::SUCCESS) return ToAbsl(s);
-  std::string_view raw = value.raw_json_token();
+  std::string_view raw = RawToken(value);
   while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
                           raw.back() == '\r')) {
     raw.remove_suffix(1);
@@ -48,7 +63,7 @@ simdjson::error_code Validate(od::value value, int depth = 0) {
   if (depth > 1024) return simdjson::DEPTH_ERROR;
   od::json_type type;
   if (auto err = value.type().get(type)) {
-    return PythonOnlyAtom(value.raw_json_token()) ? simdjson::SUCCESS : err;
+    return PythonOnlyAtom(RawToken(value)) ? simdjson::SUCCESS : err;
   }
   switch (type) {
     case od::json_type::object: {
@@ -74,7 +89,7 @@ simdjson::error_code Validate(od::value value, int depth = 0) {
     case od::json_type::number: {
       od::number n;
       if (value.get_number().get(n) == simdjson::SUCCESS) return simdjson::SUCCESS;
-      return PythonOnlyAtom(value.raw_json_token()) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
+      return PythonOnlyAtom(RawToken(value)) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
     }
     case od::json_type::boolean: {
       bool b;
@@ -86,7 +101,7 @@ simdjson::error_code Validate(od::value value, int depth = 0) {
       return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
     }
     case od::json_type::string: {
-      std::string_view raw = value.raw_json_token();
+      std::string_view raw = RawToken(value);
       return raw.size() >= 2 ? simdjson::SUCCESS : simdjson::STRING_ERROR;
     }
   }
@@ -168,6 +183,8 @@ absl::Status EventKeyExtractor::Extract(absl::string_view line, EventKeys* keys,
 
 absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKeys* keys,
                                             bool validate) {
+  tl_line_begin = buf;
+  tl_line_end = buf + len;
   auto fail = [&](const char* what, simdjson::error_code code,
                   od::document* doc) -> absl::Status {
     std::string where;

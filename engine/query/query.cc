@@ -736,14 +736,18 @@ absl::StatusOr<double> ParseQueryTime(absl::string_view text, double now) {
     const double scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600
                        : unit == 'd' ? 86400 : unit == 'w' ? 7 * 86400 : 0;
     if (scale > 0 && absl::SimpleAtod(t.substr(0, t.size() - 1), &v) && std::isfinite(v) &&
-        v >= 0 && absl::ascii_isdigit(static_cast<unsigned char>(t[0]))) {
+        v >= 0 && absl::ascii_isdigit(static_cast<unsigned char>(t[0])) &&
+        std::isfinite(now - v * scale)) {
       return now - v * scale;  // an age: that long before now
     }
   }
   absl::Time time;
   std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, std::string(t), &time, &err) ||
-      absl::ParseTime("%Y-%m-%d", std::string(t), &time, &err)) {
+  // absl::ParseTime also takes "infinite-future" and "infinite-past"
+  // (found by fuzzing): not a time a query bound can be.
+  if ((absl::ParseTime(absl::RFC3339_full, std::string(t), &time, &err) ||
+       absl::ParseTime("%Y-%m-%d", std::string(t), &time, &err)) &&
+      time != absl::InfiniteFuture() && time != absl::InfinitePast()) {
     return absl::ToDoubleSeconds(time - absl::UnixEpoch());
   }
   return absl::InvalidArgumentError(absl::StrCat(
