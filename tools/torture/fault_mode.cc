@@ -108,6 +108,10 @@ class FaultTorture {
   }
 
  private:
+  // -v: what the iteration does, step by step.
+  void Trace(const std::string& what) {
+    if (flags_.verbose) std::printf("  [%s] %s\n", ctx_.c_str(), what.c_str());
+  }
   bool Coin(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   uint64_t Uniform(uint64_t lo, uint64_t hi) {  // [lo, hi]
     return std::uniform_int_distribution<uint64_t>(lo, hi)(rng_);
@@ -176,20 +180,20 @@ class FaultTorture {
     counters_->Add("verify.gaps_seen", rb.gaps.size());
   }
 
-  // A reader opening before any writer recovers (tracelog verify after a
-  // crash): consistent, no damage, no promise.
-  void ReadOnlyCheck() {
+  // A reader in another process (a read-only open): before any writer
+  // recovers after a crash (tracelog verify), or while an import runs.
+  // Consistent, no damage, no promise; it must not see an uncommitted import.
+  void ReadOnlyCheck(const std::string& what) {
     LogOptions o;
     o.fs = &fs_;
     o.read_only = true;
     o.create_if_missing = false;
     auto log = Log::Open(kLogDir, o);
     if (!log.ok()) {
-      violations_.Report(absl::StrCat(ctx_, ": a read-only open after the crash failed: ",
+      violations_.Report(absl::StrCat(what, ": the read-only open failed: ",
                                       log.status().ToString()));
       return;
     }
-    const std::string what = ctx_ + ", read-only open before recovery";
     ReadBack rb = ReadLog(log->get(), 1, [&](const ReadEvent& ev) { oracle_.Observe(ev, what); });
     for (const std::string& d : rb.damage) {
       violations_.Report(absl::StrCat(what, ": damage reported: ", d));
@@ -232,6 +236,7 @@ class FaultTorture {
                 oracle_.Assigned(ids[0], *seq);
               }
             } else {
+              if (errors == 0) Trace("append: " + seq.status().ToString());
               ++errors;
               counters_->Add("events.append_errors");
             }
@@ -253,6 +258,9 @@ class FaultTorture {
             }
             if (ok) counters_->Add("events.acked", res.appended);
             if (!res.status.ok()) {
+              if (errors == 0) {
+                Trace(absl::StrCat("batch: ", res.status.ToString(), " after ", res.appended));
+              }
               ++errors;
               counters_->Add("events.append_errors");
             }
@@ -269,7 +277,9 @@ class FaultTorture {
       reader_thread = std::thread([this, log, &running, what] {
         uint64_t from = 1;
         do {
-          ReadBack rb = ReadLog(log, from, [&](const ReadEvent& ev) { oracle_.Observe(ev, what); });
+          ReadBack rb = ReadLog(log, from, [&](const ReadEvent& ev) {
+            oracle_.Observe(ev, what, /*own_writer=*/true);
+          });
           for (const std::string& d : rb.damage) {
             violations_.Report(absl::StrCat(what, ": damage reported: ", d));
           }
@@ -332,6 +342,7 @@ class FaultTorture {
     auto first = log->BeginImport();
     if (!first.ok()) {
       counters_->Add("import.begin_failed");
+      Trace("BeginImport: " + first.status().ToString());
       return PhaseResult::kContinue;
     }
     const uint32_t no = ++imports_;
@@ -343,12 +354,15 @@ class FaultTorture {
       absl::Status s = log->SealAll();
       counters_->Add(s.ok() ? "seal.ok" : "seal.failed");
     }
+    if (Coin(0.3)) ReadOnlyCheck(ctx_ + ", read-only open during an import");
     if (dead_.load()) return PhaseResult::kStop;
     if (Coin(0.15)) return PhaseResult::kAbandonImport;
     const uint64_t acks = oracle_.AckCount();
     bool committed = false;
     absl::Status s = log->CommitImport(&committed);
     import_open_ = 0;
+    Trace(absl::StrCat("CommitImport from ", *first, ": ", s.ToString(),
+                       committed ? " (committed)" : ""));
     oracle_.EndImport(no, s.ok(), committed);
     if (s.ok()) {
       oracle_.MarkDurableBefore(acks);
@@ -412,7 +426,7 @@ class FaultTorture {
     rng_.seed(Mix(flags_.seed * 0x100000001b3ull ^ Mix(iter)));
     ctx_ = absl::StrCat("iteration ", iter, " (--seed ", flags_.seed, ")");
     counters_->Add("iterations");
-    if (iter > 0 && Coin(0.3)) ReadOnlyCheck();
+    if (iter > 0 && Coin(0.3)) ReadOnlyCheck(ctx_ + ", read-only open before recovery");
 
     const LogOptions options = RandomOptions();
     counters_->Add(absl::StrCat("policy.", options.sync.kind == SyncPolicy::Kind::kInterval
@@ -420,8 +434,14 @@ class FaultTorture {
                                            : options.sync.kind == SyncPolicy::Kind::kBytes
                                                ? std::string("bytes")
                                                : options.sync.ToString()));
+    Trace(absl::StrCat("open: policy ", options.sync.ToString(), ", segment ", options.segment_size,
+                       options.seal_on_roll ? ", seal on roll" : "",
+                       options.append_with_pwrite ? ", pwrite" : "",
+                       options.prefault_bytes != 0 ? ", prefault" : "",
+                       options.segment_max_age_ms != 0 ? ", max age 5 ms" : ""));
     std::unique_ptr<Log> log = OpenWriter(options);
     if (log == nullptr) return;
+    for (const std::string& line : log->recovery().Lines()) Trace("recovery: " + line);
     Check(log.get());
     if (violations_.count() > 0) {
       log->Close().IgnoreError();
@@ -446,9 +466,21 @@ class FaultTorture {
     forget_armed_ = false;
     bool abandon = false;
     for (int p = 0; p < phases && !dead_.load(); ++p) {
-      if (p == fault_at) Arm(fault, log.get());
+      if (p == fault_at) {
+        Trace(absl::StrCat("arm fault ", FaultName(fault)));
+        Arm(fault, log.get());
+      }
       PhaseResult result = PhaseResult::kContinue;
       const uint64_t kind = Uniform(0, 99);
+      Trace(absl::StrCat("phase ", p, ": ",
+                         kind < 50   ? "append"
+                         : kind < 62 ? "seal"
+                         : kind < 72 ? "retain"
+                         : kind < 87 ? "import"
+                         : kind < 95 ? "sync"
+                                     : "read",
+                         " (acks so far ", oracle_.AckCount(), ", durable_sequence ",
+                         log->durable_sequence(), ")"));
       if (kind < 50) {
         counters_->Add("phase.append");
         AppendPhase(log.get(), static_cast<int>(Uniform(1, flags_.threads)),
@@ -476,7 +508,7 @@ class FaultTorture {
         counters_->Add("phase.read");
         const std::string what = ctx_ + ", reader between phases";
         ReadBack rb =
-            ReadLog(log.get(), 1, [&](const ReadEvent& ev) { oracle_.Observe(ev, what); });
+            ReadLog(log.get(), 1, [&](const ReadEvent& ev) { oracle_.Observe(ev, what, true); });
         for (const std::string& d : rb.damage) {
           violations_.Report(absl::StrCat(what, ": damage reported: ", d));
         }
@@ -493,6 +525,10 @@ class FaultTorture {
     StopKiller();
     const bool dead = dead_.load();
     const uint64_t end = Uniform(0, 99);
+    Trace(absl::StrCat("end: ", dead ? "dead, " : "", abandon ? "abandon import, " : "",
+                       end < 20 ? "close" : "process death",
+                       end >= 60 ? " + power loss" : end < 20 ? " (+ power loss maybe)" : "",
+                       "; durable_sequence ", log->durable_sequence()));
     if (abandon && !dead) {
       // Abandoned: Close, and the next open for writing rolls it back.
       counters_->Add("import.abandoned");
@@ -526,6 +562,7 @@ class FaultTorture {
     dead_.store(false);
     if (forget_armed_ && Coin(0.5)) {
       counters_->Add("crash.evict_clean_pages");
+      Trace("evict clean pages");
       fs_.EvictCleanPages();
       pages_lost_ = true;
     }
@@ -535,6 +572,7 @@ class FaultTorture {
       static constexpr const char* kModeNames[] = {"unsynced", "torn_tail", "random_pages"};
       const uint64_t m = Uniform(0, 2);
       counters_->Add(absl::StrCat("crash.power_loss.", kModeNames[m]));
+      Trace(absl::StrCat("power loss: ", kModeNames[m]));
       fs_.DropUnsyncedData(kModes[m], rng_());
       pages_lost_ = true;
     }

@@ -210,7 +210,7 @@ void Oracle::NoteRetain(uint64_t bound) {
   retain_bound_ = std::max(retain_bound_, bound);
 }
 
-void Oracle::Observe(const ReadEvent& ev, const std::string& context) {
+void Oracle::Observe(const ReadEvent& ev, const std::string& context, bool own_writer) {
   std::lock_guard<std::mutex> l(mu_);
   auto id = ParseEventId(ev.event_id);
   if (!id) {
@@ -236,7 +236,7 @@ void Oracle::Observe(const ReadEvent& ev, const std::string& context) {
   }
   Entry& e = it->second;
   if (e.state == EvState::kRolledBack || e.state == EvState::kGone ||
-      (e.state == EvState::kImportPending && e.import_no == open_import_)) {
+      (e.state == EvState::kImportPending && (e.import_no != open_import_ || !own_writer))) {
     ViolationLocked(absl::StrCat(context, ": a reader sees sequence ", ev.sequence, " (",
                                  Hex(*id), "), an event ", StateName(e.state)));
     return;

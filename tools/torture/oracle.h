@@ -113,7 +113,10 @@ class Oracle {
 
   // Checks -----------------------------------------------------------------
   // An event seen by a reader while the log is open (no promise made).
-  void Observe(const ReadEvent& ev, const std::string& context);
+  // `own_writer`: a reader of the writing Log itself, which sees the events
+  // of the import it is appending (the importer reads them); any other
+  // reader (a read-only open: another process) must not.
+  void Observe(const ReadEvent& ev, const std::string& context, bool own_writer = false);
   // The log as a writer's recovery left it (`after_writer_open`: events
   // found are durable from now on, as recovery syncs what it keeps).
   // `pages_lost`: since the previous verification, the page cache lost pages
