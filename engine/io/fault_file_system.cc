@@ -122,13 +122,23 @@ class FaultFile final : public File {
       std::lock_guard<std::mutex> l(node_->mu);
       Node& n = *node_;
       if (n.synced.size() != n.data.size()) n.synced.resize(n.data.size(), '\0');
+      if (n.clean.size() != n.data.size()) n.clean.resize(n.data.size(), '\0');
+      // Writes through a mapping do not take the node's lock: a page an
+      // appender writes while this loop runs must stay dirty (the kernel
+      // write-protects a page for its writeback, and a later write dirties
+      // it again). So each page written back is copied once, and that copy
+      // is both what the disk gets and what the page cache believes the
+      // disk holds; `clean = data` as a whole would mark the pages written
+      // meanwhile clean, and no later sync would write them.
+      char page[kPage];
       for (uint64_t p = 0; p * kPage < n.data.size(); ++p) {
         if (!n.Dirty(p)) continue;  // clean: on disk already, or forgotten
         const uint64_t at = p * kPage;
-        std::memcpy(n.synced.data() + at, n.data.data() + at,
-                    std::min<uint64_t>(kPage, n.data.size() - at));
+        const uint64_t len = std::min<uint64_t>(kPage, n.data.size() - at);
+        std::memcpy(page, n.data.data() + at, len);
+        std::memcpy(n.synced.data() + at, page, len);
+        std::memcpy(n.clean.data() + at, page, len);
       }
-      n.clean = n.data;
       n.written.assign(n.written.size(), false);
     }
     std::lock_guard<std::mutex> fl(fs_->mu_);

@@ -850,6 +850,7 @@ absl::StatusOr<RecoveredLog> Recoverer::Run() {
   }
   report().truncated_at = end_;
   out_.lease = cp_.lease;
+  out_.durable_slot_clean = cp_.durable && (cp_.durable->flags & kCheckpointFlagClean) != 0;
   out_.last_timestamp = last_ts_;
   out_.next_sequence = writable_ ? next_ : expected_;
   if (entries().empty()) return std::move(out_);

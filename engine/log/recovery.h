@@ -109,6 +109,8 @@ struct RecoveredLog {
   double last_timestamp = 0;
   int64_t active_created_micros = 0;
   std::optional<SequenceLease> lease;  // as read from CHECKPOINT
+  // The durable CHECKPOINT slot as read says the last close was clean.
+  bool durable_slot_clean = false;
   RecoveryReport report;
 };
 

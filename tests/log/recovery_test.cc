@@ -585,6 +585,108 @@ TEST_F(TortureFindingsTest, RewriteAfterAFailedSyncChecksTheBytesItWrites) {
   EXPECT_EQ(Read(log->get())[acked], MakeEvent(3)) << "an event acknowledged under `always` is gone";
 }
 
+// Contract 4 (found by tools/torture, fault mode). An import whose SealAll
+// rolled the active segment commits with that segment empty: it was
+// created for the import (not synced at its creation) and holds no event,
+// so the commit's sync had nothing to wait for, but the commit's directory
+// sync made its name durable. A power loss left a 0-byte segment: recovery
+// and every reader reported "segment header truncated" (damage, and a
+// reader status DATA_LOSS) on a log that lost nothing.
+TEST_F(TortureFindingsTest, CommittedImportLeavesNoEmptyUnsyncedSegment) {
+  {
+    auto log = Log::Open("/log", Options(SyncPolicy::Kind::kAlways, 64 << 10));
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->BeginImport());
+    for (int i = 1; i <= 3; ++i) ASSERT_OK((*log)->Append(MakeEvent(i)));
+    ASSERT_OK((*log)->SealAll());  // rolls: the new active segment is the import's, empty
+    ASSERT_OK((*log)->CommitImport());
+    KillProcess(std::move(*log));
+  }
+  fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
+  auto log = Log::Open("/log", Options(SyncPolicy::Kind::kAlways, 64 << 10));
+  ASSERT_OK(log);
+  for (const Corruption& c : (*log)->recovery().damage) {
+    ADD_FAILURE() << "recovery reported damage: " << c.ToString();
+  }
+  std::vector<Corruption> seen;
+  ReaderOptions ro;
+  ro.reporter = [&seen](const Corruption& c) { seen.push_back(c); };
+  auto r = (*log)->NewReader(ro);
+  LogEvent ev;
+  int n = 0;
+  while (r->Next(&ev)) ++n;
+  EXPECT_EQ(n, 3);
+  EXPECT_OK(r->status());
+  for (const Corruption& c : seen) ADD_FAILURE() << "damage reported: " << c.ToString();
+}
+
+// Contracts 3 and 6 (found by tools/torture, fault mode). A clean Close
+// syncs CHECKPOINT with the clean flag in its durable slot; the next open
+// rewrote that slot (not clean) without syncing it. A power loss then
+// brought the clean slot back: recovery took the log for cleanly closed,
+// saw no crash region and no events that may have been lost, and gave the
+// numbers of the lost (unsynced, acknowledged under `never`) appends again.
+// With pages surviving at random it also reported the holes as damage
+// instead of cutting there.
+TEST_F(TortureFindingsTest, ACleanCloseDoesNotOutliveTheNextOpenInAPowerLoss) {
+  {
+    auto log = Log::Open("/log", Options(SyncPolicy::Kind::kAlways, 64 << 10));
+    ASSERT_OK(log);
+    ASSERT_OK((*log)->Append(MakeEvent(1)));
+    ASSERT_OK((*log)->Close());
+  }
+  uint64_t last;
+  {
+    auto log = Log::Open("/log", Options(SyncPolicy::Kind::kNever, 64 << 10));
+    ASSERT_OK(log);
+    auto seq = (*log)->Append(MakeEvent(2));  // in the page cache only
+    ASSERT_OK(seq);
+    last = *seq;
+    KillProcess(std::move(*log));
+  }
+  fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
+  auto log = Log::Open("/log", Options(SyncPolicy::Kind::kNever, 64 << 10));
+  ASSERT_OK(log);
+  auto seq = (*log)->Append(MakeEvent(3));
+  ASSERT_OK(seq);
+  EXPECT_GT(*seq, last) << "sequence " << *seq << " was given to another event before";
+}
+
+// Contracts 1 and 2 (found by tools/torture, fault mode). BeginImport whose
+// IMPORT marker was renamed into place but whose directory sync failed
+// returned the error and left the marker there; the log went on as if no
+// import had begun and acknowledged `always` appends, which the next open
+// then rolled back with the "import" (recovery rule 0): acknowledged
+// durable events lost without any power loss. A transient failure of the
+// k-th file-system call of BeginImport, for every k.
+TEST_F(TortureFindingsTest, AFailedBeginImportLosesNoLaterAcknowledgedAppend) {
+  for (uint64_t k = 0; k < 8; ++k) {
+    SCOPED_TRACE(absl::StrCat("the file-system call ", k, " of BeginImport fails"));
+    FaultInjectionFileSystem fs;
+    ASSERT_OK(fs.CreateDir("/log"));
+    LogOptions o = Options(SyncPolicy::Kind::kAlways, 64 << 10);
+    o.fs = &fs;
+    uint64_t acked = 0;
+    {
+      auto log = Log::Open("/log", o);
+      ASSERT_OK(log);
+      fs.FailAfter(k);
+      const bool began = (*log)->BeginImport().ok();
+      fs.SetAllFail(false);  // transient
+      if (began) continue;
+      auto seq = (*log)->Append(MakeEvent(1));
+      if (!seq.ok()) continue;  // refused: nothing acknowledged
+      acked = *seq;
+      fs.SetAllFail(true);  // the process dies
+      log->reset();
+      fs.SetAllFail(false);
+    }
+    auto log = Log::Open("/log", o);
+    ASSERT_OK(log);
+    EXPECT_EQ(Read(log->get())[acked], MakeEvent(1)) << "an event acknowledged under `always` is gone";
+  }
+}
+
 
 // ---- Issue 14, point 3: an error that is not damage changes nothing --------
 
