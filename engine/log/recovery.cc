@@ -352,8 +352,13 @@ void Recoverer::ChooseStart() {
     best = cp_.volatile_slot;
     from_volatile_ = true;
   }
-  crash_region_ = !cp_.same_boot &&
-                  !(cp_.durable && (cp_.durable->flags & kCheckpointFlagClean) != 0);
+  // Past the durable position, records may be missing as after a crash:
+  // after a reboot without a clean close, and after a failed sync (its
+  // forgotten pages may have been evicted and read back as the disk has
+  // them, rolled segments' included). Missing there is skipped, not damage.
+  crash_region_ = (!cp_.same_boot &&
+                   !(cp_.durable && (cp_.durable->flags & kCheckpointFlagClean) != 0)) ||
+                  sync_failed_;
   crash_from_base_ = cp_.durable ? cp_.durable->segment_base : 0;
   if (!best) return;
   start_ = *index_of(*best);
