@@ -54,6 +54,7 @@ void FutexWake(std::atomic<uint32_t>* word, int count) {
 }
 constexpr uint64_t kPrefaultChunk = 2ull << 20;
 constexpr size_t kMaxUnsyncedSegments = 16;  // rolled segments awaiting their sync
+constexpr int kReadOnlyRelists = 8;         // a read-only open racing a writer's seals
 constexpr size_t kMaxSpares = 4;             // sealed raw segments kept for an import
 }  // namespace
 
@@ -172,6 +173,14 @@ absl::Status Log::Recover() {
   in.dicts = dicts_.get();
   in.checkpoint = checkpoint_file_.get();
   auto recovered = RecoverLog(in);
+  // A read-only open races the writer: a raw segment listed a moment ago
+  // may have been sealed (or removed by retention) since. Listed again,
+  // the directory shows what replaced it.
+  for (int attempt = 0; options_.read_only && attempt < kReadOnlyRelists &&
+                        absl::IsNotFound(recovered.status());
+       ++attempt) {
+    recovered = RecoverLog(in);
+  }
   if (!recovered.ok()) return recovered.status();
   segments_ = std::move(recovered->segments);
   recovery_ = std::move(recovered->report);

@@ -30,6 +30,7 @@
 #include "absl/types/span.h"
 #include "engine/format/sealed_format.h"
 #include "engine/log/log.h"
+#include "engine/query/query_time.h"  // ParseQueryTime, for the users of queries
 #include "engine/query/worker_pool.h"
 
 namespace tracelog {
@@ -123,10 +124,6 @@ class QueryEngine {
   absl::flat_hash_map<const void*, std::shared_ptr<SegmentInfo>> infos_;
 };
 
-// Parses a TIME argument: epoch seconds ("1795440000.5"), RFC 3339
-// ("2026-11-23T02:00:00Z"), or an age relative to `now` ("15m", "24h", "7d",
-// "30s"). InvalidArgumentError naming the text.
-absl::StatusOr<double> ParseQueryTime(absl::string_view text, double now);
 
 }  // namespace tracelog
 

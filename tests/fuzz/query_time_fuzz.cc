@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "engine/query/query.h"
+#include "engine/query/query_time.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

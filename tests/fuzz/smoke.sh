@@ -31,6 +31,13 @@ for seed in $seeds; do
 done
 [ -d "$here/corpus/$name" ] && cp "$here/corpus/$name"/* "$work/corpus/" 2>/dev/null || true
 
+# campaign.sh asks for the seeds alone, in a directory of its own.
+if [ -n "${SMOKE_SEEDS_ONLY:-}" ]; then
+  cp "$work/corpus"/* "$SMOKE_SEEDS_ONLY"/ 2>/dev/null || true
+  [ -d "$here/regressions/$name" ] && cp "$here/regressions/$name"/* "$SMOKE_SEEDS_ONLY"/ 2>/dev/null
+  exit 0
+fi
+
 if [ -d "$here/regressions/$name" ] && [ -n "$(ls -A "$here/regressions/$name")" ]; then
   echo "== $name: replaying $(ls "$here/regressions/$name" | wc -l) kept regression inputs"
   "$bin" -rss_limit_mb=2048 "$here/regressions/$name"/*

@@ -309,6 +309,23 @@ TEST_F(RecoveryTest, AReaderThatListedBeforeAnImportBeganSeesNoneOfIt) {
   EXPECT_EQ(ReadAll(after->get()).ids.size(), 6u);
 }
 
+// tools/torture (seed 20261204, iteration 167): a read-only open lists a
+// raw segment that the writer seals (and removes) before the open reads it.
+// The open failed with NotFound; it lists the directory again now.
+TEST_F(RecoveryTest, AReadOnlyOpenRacingASealListsAgain) {
+  std::unique_ptr<Log> writer = OpenOrDie(SyncPolicy::Kind::kNever, 16 << 10);
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 300; ++i) ASSERT_OK(writer->Append(MakeEvent(i, "s", 100)));
+  fs_.SetAfterNextListHook([&](const std::string&) { ASSERT_OK(writer->SealAll()); });
+  LogOptions o = Options(SyncPolicy::Kind::kNever, 16 << 10);
+  o.read_only = true;
+  auto reader = Log::Open(kDir, o);
+  ASSERT_OK(reader);
+  Read got = ReadAll(reader->get());
+  EXPECT_EQ(got.ids.size(), 300u);
+  EXPECT_TRUE(got.damage.empty());
+}
+
 // A segment that the writer's retention removed after a reader in another
 // process listed the directory is not damage: the reader skips it quietly.
 TEST_F(RecoveryTest, ASegmentRetentionRemovedIsNotDamageToAnOlderReader) {
