@@ -154,8 +154,11 @@ absl::Status Segment::Sync() {
 
 absl::Status Segment::ZeroTail(uint64_t offset) {
   if (file_ == nullptr) return absl::FailedPreconditionError(path_ + ": segment is read-only");
-  if (offset >= size()) return absl::OkStatus();
-  if (auto s = file_->ZeroRange(offset, size() - offset); !s.ok()) return s;
+  // Synced even when there is nothing to zero (records fill the segment):
+  // callers rely on the records before `offset` being durable after it.
+  if (offset < size()) {
+    if (auto s = file_->ZeroRange(offset, size() - offset); !s.ok()) return s;
+  }
   return file_->Sync();
 }
 

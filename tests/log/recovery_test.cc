@@ -12,6 +12,7 @@
 #include "engine/format/sealed_format.h"
 #include "engine/format/segment_format.h"
 #include "engine/log/log.h"
+#include "engine/log/segment.h"
 #include "engine/io/fault_file_system.h"
 #include "tests/testutil/test_util.h"
 
@@ -748,6 +749,69 @@ TEST_F(TortureFindingsTest, ForgottenPagesOfARolledSegmentAreSkippedNotDamage) {
   auto next = (*log)->Append(MakeEvent(9));
   ASSERT_OK(next);
   EXPECT_GT(*next, 8u);
+}
+
+// Finding 5 of tools/torture (seed 20261204, iteration 411): after a
+// process death, the next open found the dead writer's unsynced tail in the
+// page cache and said all of it was durable (durable_sequence(), and the
+// durable CHECKPOINT slot it wrote) without syncing it; a power loss then
+// took events that durable_sequence() had vouched for.
+TEST_F(TortureFindingsTest, WhatAnOpenSaysIsDurableSurvivesAPowerLoss) {
+  {
+    LogOptions o = Options(SyncPolicy::Kind::kInterval, 64 << 10);
+    o.sync.value = 3600 * 1000;  // never fires in the test
+    auto log = Log::Open("/log", o);
+    ASSERT_OK(log);
+    for (int i = 1; i <= 10; ++i) ASSERT_OK((*log)->Append(MakeEvent(i)));
+    KillProcess(std::move(*log));  // nothing synced
+  }
+  uint64_t durable = 0;
+  {
+    auto log = Log::Open("/log", Options(SyncPolicy::Kind::kNever, 64 << 10));
+    ASSERT_OK(log);
+    durable = (*log)->durable_sequence();
+    EXPECT_EQ(durable, 10u);
+    KillProcess(std::move(*log));
+  }
+  fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
+  auto log = Log::Open("/log", Options(SyncPolicy::Kind::kNever, 64 << 10));
+  ASSERT_OK(log);
+  const std::map<uint64_t, std::string> got = Read(log->get());
+  for (uint64_t seq = 1; seq <= durable; ++seq) {
+    auto it = got.find(seq);
+    ASSERT_NE(it, got.end()) << "sequence " << seq << " was said durable and is gone";
+    EXPECT_EQ(it->second, MakeEvent(static_cast<int>(seq)));
+  }
+}
+
+// The cause: the open makes the dead writer's tail durable through
+// Segment::ZeroTail(end of records), which zeroes what follows and syncs,
+// but returned at once, syncing nothing, when the records filled the
+// segment to its last byte (the torture run had a full disk: the roll to
+// the next segment had failed). The test above passes either way (its
+// segment is not full); this one failed before the fix.
+TEST_F(TortureFindingsTest, ZeroTailAtTheEndOfAFullSegmentStillSyncsIt) {
+  {
+    auto log = Log::Open("/log", Options(SyncPolicy::Kind::kNever, 64 << 10));
+    ASSERT_OK(log);
+    for (int i = 1; i <= 10; ++i) ASSERT_OK((*log)->Append(MakeEvent(i)));
+    KillProcess(std::move(*log));
+  }
+  const std::string path = "/log/" + SegmentFileName(1);
+  {
+    auto seg = Segment::Open(&fs_, path, 1, /*writable=*/true);
+    ASSERT_OK(seg);
+    ASSERT_OK((*seg)->ZeroTail((*seg)->size()));
+  }
+  fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
+  auto log = Log::Open("/log", Options(SyncPolicy::Kind::kNever, 64 << 10));
+  ASSERT_OK(log);
+  const std::map<uint64_t, std::string> got = Read(log->get());
+  for (uint64_t seq = 1; seq <= 10; ++seq) {
+    auto it = got.find(seq);
+    ASSERT_NE(it, got.end()) << "sequence " << seq << " was said durable and is gone";
+    EXPECT_EQ(it->second, MakeEvent(static_cast<int>(seq)));
+  }
 }
 
 // ---- Issue 14, point 3: an error that is not damage changes nothing --------
