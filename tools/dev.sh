@@ -4,7 +4,9 @@
 #   tools/dev.sh demo    install deps, build, record a sample fleet workload into
 #                        ./.tracelog-demo, show what was stored, seal it,
 #                        and query it
-#   tools/dev.sh test    install deps, build (incl. sanitizer variants), run CTest
+#   tools/dev.sh test    install deps, build (incl. sanitizer variants and the
+#                        libFuzzer targets), run CTest: the suites, a short
+#                        crash-torture run, ~10 s of fuzzing per target
 #   tools/dev.sh build   install deps and build only
 #
 # Idempotent: a second run only rebuilds what changed. Build tree: ./build
@@ -17,7 +19,8 @@ BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 
 PACKAGES=(cmake g++ make pkg-config libabsl-dev libzstd-dev libxxhash-dev libsimdjson-dev
-          libcli11-dev libre2-dev libgtest-dev libgmock-dev libbenchmark-dev zstd)
+          libcli11-dev libre2-dev libgtest-dev libgmock-dev libbenchmark-dev zstd
+          clang-14 libclang-rt-14-dev)
 
 install_deps() {
   local missing=()
@@ -71,14 +74,27 @@ demo() {
   "$bin" sessions --log "$log" | head -4
 }
 
+# The libFuzzer targets need clang: a build tree of their own, next to
+# the main one (tests/fuzz/CMakeLists.txt).
+build_fuzz() {
+  local dir="$BUILD_DIR-fuzz"
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    CC=clang-14 CXX=clang++-14 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release \
+      -DTRACELOG_FUZZ=ON >/dev/null
+  fi
+  cmake --build "$dir" -j "$JOBS" -- --no-print-directory
+}
+
 run_tests() {
   build
+  build_fuzz
   ctest --test-dir "$BUILD_DIR" -j "$JOBS" --output-on-failure --timeout 600
+  (cd "$BUILD_DIR-fuzz" && ctest -j "$JOBS" --output-on-failure --timeout 300)
 }
 
 case "${1:-}" in
   demo) demo ;;
   test) run_tests ;;
   build) build ;;
-  *) sed -n '2,11p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
 esac
