@@ -35,17 +35,20 @@ int RunSeal(const SealFlags& f) {
   const LogStats before = (*log)->Stats();
   absl::Status s = (*log)->SealAll();
   const LogStats after = (*log)->Stats();
-  if (auto c = (*log)->Close(); s.ok()) s = c;
-  if (!s.ok()) {
+  // A damaged segment stays raw; the others were sealed: say both, exit 1.
+  const bool damage = absl::IsDataLoss(s);
+  if (auto c = (*log)->Close(); s.ok() || damage) s = c.ok() ? s : c;
+  if (!s.ok() && !absl::IsDataLoss(s)) {
     PrintError(s);
     return kExitError;
   }
+  if (!s.ok()) PrintError(s);
   std::printf("sealed %llu segment(s); %llu of %llu segments are sealed; %llu bytes stored\n",
               static_cast<unsigned long long>(after.sealed_segments - before.sealed_segments),
               static_cast<unsigned long long>(after.sealed_segments),
               static_cast<unsigned long long>(after.segments),
               static_cast<unsigned long long>(after.stored_bytes));
-  return kExitOk;
+  return s.ok() ? kExitOk : kExitNegative;
 }
 
 int RunReindex(const SealFlags& f) {
@@ -93,7 +96,9 @@ Command RegisterSeal(CLI::App& app) {
       "Seal every segment not sealed yet, the active one included (a new empty segment takes\n"
       "its place): rewrite it as zstd blocks clustered by session (tool calls apart, by tool;\n"
       "errors apart), with an index. Returns once they are durable. Writers also seal in the\n"
-      "background whenever a segment rolls, with the default sizes.");
+      "background whenever a segment rolls, with the default sizes. A damaged segment is\n"
+      "left unsealed (readers skip only its damaged records) and reported; the others are\n"
+      "sealed; the exit status is then 1.");
   AddLogOption(sub, &f->dir);
   const SealOptions defaults;
   sub->add_option("--block-size", f->block_size,

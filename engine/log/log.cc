@@ -1179,20 +1179,26 @@ absl::Status Log::SealAll() {
   // On every core: sealing is CPU-bound (zstd), one segment per thread.
   std::atomic<size_t> next{0};
   std::mutex err_mu;
-  absl::Status first_error;
+  // A damaged segment stays raw (authoritative) and the others are sealed;
+  // any other error (I/O, a full disk) stops the work.
+  absl::Status first_error, first_damage;
   std::vector<uint64_t> deferred;  // being sealed by the background sealer: waited for last
   auto work = [&] {
     BlockCodec codec;
     for (size_t k; (k = next.fetch_add(1)) < bases.size();) {
       {
         std::lock_guard<std::mutex> l(err_mu);
-        if (!first_error.ok()) return;  // the first error stops it
+        if (!first_error.ok()) return;
       }
       bool busy = false;
       absl::Status s = SealOne(bases[k], &codec, &busy);
       std::lock_guard<std::mutex> l(err_mu);
       if (busy) deferred.push_back(bases[k]);
-      if (!s.ok() && first_error.ok()) first_error = s;
+      if (absl::IsDataLoss(s)) {
+        if (first_damage.ok()) first_damage = s;
+      } else if (!s.ok() && first_error.ok()) {
+        first_error = s;
+      }
     }
   };
   // The background sealer (if it runs) is one of the cores: it seals
@@ -1209,9 +1215,14 @@ absl::Status Log::SealAll() {
   BlockCodec codec;
   for (uint64_t base : deferred) {
     if (!first_error.ok()) break;
-    first_error = SealOne(base, &codec);  // waits for the other sealer, then checks
+    absl::Status s = SealOne(base, &codec);  // waits for the other sealer, then checks
+    if (absl::IsDataLoss(s)) {
+      if (first_damage.ok()) first_damage = s;
+    } else {
+      first_error = s;
+    }
   }
-  return first_error;
+  return first_error.ok() ? first_damage : first_error;
 }
 
 absl::StatusOr<RetainResult> Log::Retain(const RetainOptions& options) {

@@ -186,8 +186,9 @@ class Log {
   std::unique_ptr<LogReader> NewReader(const ReaderOptions& options);
 
   // Rolls the active segment (if it holds events) and seals every raw
-  // segment but the new active one; returns once they are durable. The first
-  // error stops it (the segment concerned stays raw and authoritative).
+  // segment but the new active one; returns once they are durable. A
+  // damaged segment stays raw and authoritative, the others are sealed, and
+  // the first such DataLossError is returned; any other error stops it.
   absl::Status SealAll();
   // Imports (format-spec/README.md, "Imports and attachments"). BeginImport
   // rolls the active segment if it holds events, so the import starts a

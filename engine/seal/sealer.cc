@@ -232,8 +232,13 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
     items.push_back(it);
   }
   if (scanner.stopped_at_damage()) {
-    return absl::DataLossError(absl::StrCat(raw.path(), ": ", scanner.stop_reason(),
-                                            "; the segment is left unsealed"));
+    // The scanner's reason ends with the sequences it did not reach; they
+    // are not missing to readers, which skip only the damaged records.
+    const std::string& why = scanner.stop_reason();
+    return absl::DataLossError(absl::StrCat(
+        raw.path(), ": ", absl::string_view(why).substr(0, why.find("; sequences")),
+        " (sequence ", scanner.expected_sequence(),
+        "); the segment is left unsealed (readers skip only the damaged records)"));
   }
   if (items.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(raw.path(), ": no event to seal"));
