@@ -401,10 +401,11 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_s
     if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
       return absl::DataLossError("index body is not a zstd frame");
     }
-    if (size > kMaxIndexBodySize) {
-      return absl::DataLossError(absl::StrCat("index body claims ", size,
-                                              " bytes decompressed; the format allows ",
-                                              kMaxIndexBodySize));
+    if (size > kMaxIndexBodySize || size > MaxZstdContentSize(body.size())) {
+      return absl::DataLossError(absl::StrCat(
+          "index body claims ", size, " bytes decompressed; its ", body.size(),
+          "-byte frame can hold at most ", MaxZstdContentSize(body.size()),
+          " and the format allows ", kMaxIndexBodySize));
     }
     unpacked.resize(size);
     const size_t n = ZSTD_decompress(unpacked.data(), unpacked.size(), body.data(), body.size());

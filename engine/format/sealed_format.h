@@ -47,6 +47,13 @@ absl::Status DecodeSealedHeader(absl::string_view src, SealedHeader* h);
 // every checksum, so a reader bounds it by this, and by the zstd frame's own
 // content size, before it sizes a buffer by it.
 inline constexpr uint64_t kMaxBlockRawSize = (uint64_t{5} << 28);  // 1.25 GiB
+// The most a zstd frame of `frame_bytes` bytes can decompress to (RFC
+// 8878): every block of the frame has a 3-byte header and decompresses to
+// at most 128 KiB. A stated size above it is a lie: a crafted frame under a
+// valid checksum could otherwise make a tiny file cost a reader gigabytes.
+inline constexpr uint64_t MaxZstdContentSize(uint64_t frame_bytes) {
+  return (frame_bytes / 3 + 1) * (uint64_t{128} << 10);
+}
 struct BlockHeader {
   uint32_t compressed_size = 0;
   uint32_t raw_size = 0;

@@ -135,6 +135,10 @@ absl::Status BlockCodec::CheckRawSize(absl::string_view src, uint64_t raw_size) 
     return absl::DataLossError(absl::StrCat("raw block size ", raw_size, " exceeds the format's ",
                                             kMaxBlockRawSize, "-byte maximum"));
   }
+  if (raw_size > MaxZstdContentSize(src.size())) {
+    return absl::DataLossError(absl::StrCat("raw block size ", raw_size, " is more than a ",
+                                            src.size(), "-byte zstd frame can hold"));
+  }
   // The sealer always writes the content size into the frame header.
   const unsigned long long content = ZSTD_getFrameContentSize(src.data(), src.size());
   if (content == ZSTD_CONTENTSIZE_ERROR) return absl::DataLossError("not a zstd frame");

@@ -47,6 +47,18 @@ inline std::string ReadVector(const std::string& name) {
   return out;
 }
 
+// Checksums stop a fuzzer at the first byte it changes. An input that
+// starts with kFixChecksums is taken as a file whose checksums the harness
+// recomputes after the mutation (a file crafted with valid checksums), so
+// that the decoders behind them are fuzzed too; any other input is used as
+// it is. The seeds include both forms.
+inline constexpr char kFixChecksums = '!';
+inline bool TakeFixFlag(absl::string_view* bytes) {
+  if (bytes->empty() || (*bytes)[0] != kFixChecksums) return false;
+  bytes->remove_prefix(1);
+  return true;
+}
+
 // Aborts (a finding) when `condition` fails: an invariant every decoded
 // value must keep whatever the input.
 #define TRACELOG_FUZZ_CHECK(condition) \

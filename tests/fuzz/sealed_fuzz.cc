@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/format/checksum.h"
 #include "engine/format/coding.h"
+#include "engine/format/file_header.h"
 #include "engine/format/sealed_format.h"
 #include "engine/seal/block_codec.h"
 #include "engine/seal/sealed_segment.h"
@@ -14,7 +16,23 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tracelog;
-  const absl::string_view bytes = fuzz::Bytes(data, size);
+  absl::string_view bytes = fuzz::Bytes(data, size);
+  std::string fixed;
+  if (fuzz::TakeFixFlag(&bytes)) {
+    // The header's checksum, and each block's over its frame.
+    fixed.assign(bytes.data(), bytes.size());
+    if (fixed.size() >= kSealedHeaderSize) SealFileHeader(kSealedMagic, fixed.data());
+    for (uint64_t at = kSealedHeaderSize;
+         at <= fixed.size() && fixed.size() - at >= kBlockHeaderSize;) {
+      BlockHeader h = DecodeBlockHeader(fixed.data() + at);
+      if (h.compressed_size > fixed.size() - at - kBlockHeaderSize) break;
+      h.checksum = Checksum64(absl::string_view(fixed).substr(at + kBlockHeaderSize, h.compressed_size));
+      EncodeBlockHeader(h, fixed.data() + at);
+      at += kBlockHeaderSize + h.compressed_size;
+    }
+    bytes = fixed;
+  }
+  size = bytes.size();
   // Named by the base its header states, so that the name check passes.
   const uint64_t base = size >= 24 ? DecodeFixed64(bytes.data() + 16) : 1;
   auto fs = fuzz::LogDirWith(SealedFileName(base), bytes);

@@ -29,6 +29,12 @@ for seed in $seeds; do
   i=$((i + 1))
   for part in ${seed//+/ }; do hex_to_bin "$vectors/$part"; done > "$work/corpus/vector-$i"
 done
+# Targets that recompute checksums for inputs starting with `!`
+# (fuzz_util.h): the vectors in that form too.
+case $name in
+  sealed|index)
+    for v in "$work/corpus"/vector-*; do { printf '!'; cat "$v"; } > "${v/vector-/fixed-}"; done ;;
+esac
 [ -d "$here/corpus/$name" ] && cp "$here/corpus/$name"/* "$work/corpus/" 2>/dev/null || true
 
 # campaign.sh asks for the seeds alone, in a directory of its own.

@@ -849,6 +849,15 @@ TEST(SealTest, AHugeRawSizeInABlockHeaderIsDamageAndAllocatesNothing) {
   EXPECT_EQ(seen[0].begin, kSealedHeaderSize);
   EXPECT_NE(seen[0].reason.find("raw block size"), std::string::npos) << seen[0].reason;
   EXPECT_GT(got.size(), 0u);
+  // Under the format's maximum but more than the frame can hold (a frame
+  // crafted to say so, under a valid checksum: found by fuzzing, a reader
+  // zero-filled 1 GiB per block of a 3 KB file).
+  const std::string sealed_bytes = testing::ReadFileOrEmpty(path);
+  const absl::string_view first_frame =
+      absl::string_view(sealed_bytes).substr(kSealedHeaderSize + kBlockHeaderSize, 100);
+  const absl::Status too_big = BlockCodec::CheckRawSize(first_frame, uint64_t{512} << 20);
+  EXPECT_TRUE(absl::IsDataLoss(too_big)) << too_big;
+  EXPECT_NE(too_big.message().find("can hold"), absl::string_view::npos) << too_big;
   // A smaller lie is caught by the frame's content size.
   std::string frame_lie = testing::ReadFileOrEmpty(path);
   EncodeFixed32(frame_lie.data() + kSealedHeaderSize + 4, 1000);
