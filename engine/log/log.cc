@@ -1003,6 +1003,7 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
     done();
     return sealed.status();  // the raw segment stays authoritative
   }
+  bool read_elsewhere = false;  // a reader maps the raw file
   {
     std::lock_guard<std::mutex> l(segments_mu_);
     for (SegmentRef& ref : segments_) {
@@ -1012,13 +1013,18 @@ absl::Status Log::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
       ref.segment.reset();  // readers that hold it keep its mapping
       ref.sealed = *sealed;
     }
+    // Readers get segments only from segments_ (under this lock) or from
+    // one another, so no new holder can appear once this count is 1.
+    read_elsewhere = raw.use_count() > 1;
   }
   done();
   std::string spare;  // the raw file's new name, if it is kept for the import
   {
     std::lock_guard<AdaptiveMutex> l(mu_);
+    // A file a reader maps must keep its bytes until the reader lets go (a
+    // removed file does); a spare is written over by the next segment.
     if (import_from_ != 0 && base >= import_from_ && spares_.size() < kMaxSpares &&
-        raw->size() == options_.segment_size) {
+        raw->size() == options_.segment_size && !read_elsewhere) {
       spare = JoinPath(dir_, absl::StrCat("spare-", spare_names_++, ".seg.tmp"));
     }
   }
