@@ -8,7 +8,7 @@
 #include <xxhash.h>
 
 #include "bench/bench_util.h"
-#include "bench/workload.h"
+#include "engine/workload/workload.h"
 #include "engine/format/checksum.h"
 #include "engine/log/log.h"
 

@@ -25,7 +25,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/bench_util.h"
-#include "bench/workload.h"
+#include "engine/workload/workload.h"
 #include "benchmark/benchmark.h"
 #include "engine/log/log.h"
 #include "engine/ndjson/exporter.h"

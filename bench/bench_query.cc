@@ -18,11 +18,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/bench_util.h"
-#include "bench/workload.h"
+#include "engine/workload/workload.h"
 #include "engine/io/file_system.h"
 #include "engine/log/log.h"
 #include "engine/format/sealed_format.h"
-#include "engine/log/segment.h"
+#include "engine/segment/segment.h"
 #include "engine/query/query.h"
 #include "engine/seal/block_codec.h"
 #include "engine/seal/sealer.h"

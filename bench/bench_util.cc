@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "bench/workload.h"
+#include "engine/workload/workload.h"
 
 namespace tracelog::bench {
 

@@ -1,4 +1,4 @@
-// tracelog gen: a deterministic agent-fleet workload (bench/workload.h).
+// tracelog gen: a deterministic agent-fleet workload (engine/workload/workload.h).
 
 #include <cstdio>
 #include <memory>
@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "bench/workload.h"
+#include "engine/workload/workload.h"
 #include "tools/cli.h"
 
 namespace tracelog::cli {

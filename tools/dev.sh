@@ -4,8 +4,10 @@
 #   tools/dev.sh demo    install deps, build, record a sample fleet workload into
 #                        ./.tracelog-demo, show what was stored, seal it,
 #                        and query it
-#   tools/dev.sh test    install deps, build (incl. sanitizer variants and the
-#                        libFuzzer targets), run CTest: the suites, a short
+#   tools/dev.sh test    check that no #include looks up a layer
+#                        (tools/check_layers.sh), install deps, build (incl.
+#                        sanitizer variants and the libFuzzer targets), run
+#                        CTest: the suites, a short
 #                        crash-torture run, ~10 s of fuzzing per target
 #   tools/dev.sh build   install deps and build only
 #
@@ -86,6 +88,7 @@ build_fuzz() {
 }
 
 run_tests() {
+  tools/check_layers.sh
   build
   build_fuzz
   ctest --test-dir "$BUILD_DIR" -j "$JOBS" --output-on-failure --timeout 600

@@ -19,7 +19,7 @@
 #include "engine/format/attachment_format.h"
 #include "engine/format/checksum.h"
 #include "engine/io/file_system.h"
-#include "engine/log/segment_scanner.h"
+#include "engine/segment/segment_scanner.h"
 
 namespace tracelog {
 

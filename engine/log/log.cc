@@ -25,7 +25,7 @@
 #include "engine/io/file_system.h"
 #include "engine/log/attachments.h"
 #include "engine/log/checkpoint_file.h"
-#include "engine/log/segment.h"
+#include "engine/segment/segment.h"
 #include "engine/seal/block_codec.h"
 #include "engine/seal/sealed_segment.h"
 #include "engine/seal/sealer.h"

@@ -30,10 +30,10 @@
 #include "absl/types/span.h"
 #include "engine/format/sealed_format.h"
 #include "engine/format/segment_format.h"
-#include "engine/log/adaptive_mutex.h"
+#include "engine/port/adaptive_mutex.h"
 #include "engine/log/options.h"
 #include "engine/log/recovery.h"
-#include "engine/log/segment_scanner.h"
+#include "engine/segment/segment_scanner.h"
 
 namespace tracelog {
 

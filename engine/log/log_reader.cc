@@ -9,7 +9,7 @@
 #include "engine/format/gap_format.h"
 #include "engine/format/event_keys.h"
 #include "engine/log/log.h"
-#include "engine/log/segment.h"
+#include "engine/segment/segment.h"
 #include "engine/seal/block_codec.h"
 #include "engine/seal/sealed_segment.h"
 

@@ -14,7 +14,7 @@
 #include "engine/io/atomic_file.h"
 #include "engine/log/attachments.h"
 #include "engine/log/checkpoint_file.h"
-#include "engine/log/segment.h"
+#include "engine/segment/segment.h"
 #include "engine/seal/block_codec.h"
 #include "engine/seal/sealed_segment.h"
 

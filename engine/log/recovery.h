@@ -29,7 +29,7 @@
 #include "engine/format/checkpoint_format.h"
 #include "engine/format/gap_format.h"
 #include "engine/io/file_system.h"
-#include "engine/log/segment_scanner.h"
+#include "engine/segment/segment_scanner.h"
 
 namespace tracelog {
 

@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "engine/format/sealed_format.h"
 #include "engine/io/file_system.h"
-#include "engine/log/segment_scanner.h"
+#include "engine/segment/segment_scanner.h"
 #include "engine/seal/block_codec.h"
 
 namespace tracelog {

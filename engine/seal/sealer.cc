@@ -9,8 +9,8 @@
 #include "engine/format/checksum.h"
 #include "engine/format/sealed_format.h"
 #include "engine/io/atomic_file.h"
-#include "engine/log/segment.h"
-#include "engine/log/segment_scanner.h"
+#include "engine/segment/segment.h"
+#include "engine/segment/segment_scanner.h"
 #include "engine/seal/index_builder.h"
 #include "engine/seal/sealed_segment.h"
 

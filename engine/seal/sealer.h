@@ -13,8 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "engine/io/file_system.h"
-#include "engine/log/options.h"
 #include "engine/seal/block_codec.h"
+#include "engine/seal/seal_options.h"
 
 namespace tracelog {
 

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/format/checksum.h"
 #include "engine/format/coding.h"
-#include "engine/log/segment_scanner.h"
+#include "engine/segment/segment_scanner.h"
 #include "gtest/gtest.h"
 
 namespace tracelog {

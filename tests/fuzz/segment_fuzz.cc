@@ -6,7 +6,7 @@
 #include <string>
 
 #include "engine/format/segment_format.h"
-#include "engine/log/segment_scanner.h"
+#include "engine/segment/segment_scanner.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace tracelog {

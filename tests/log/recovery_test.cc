@@ -12,7 +12,7 @@
 #include "engine/format/sealed_format.h"
 #include "engine/format/segment_format.h"
 #include "engine/log/log.h"
-#include "engine/log/segment.h"
+#include "engine/segment/segment.h"
 #include "engine/io/fault_file_system.h"
 #include "tests/testutil/test_util.h"
 

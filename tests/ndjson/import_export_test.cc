@@ -20,7 +20,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "bench/workload.h"
+#include "engine/workload/workload.h"
 #include "engine/format/attachment_format.h"
 #include "engine/log/log.h"
 #include "engine/ndjson/exporter.h"

@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "bench/workload.h"
+#include "engine/workload/workload.h"
 #include "engine/log/log.h"
 #include "engine/query/query.h"
 #include "gtest/gtest.h"

@@ -18,7 +18,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "bench/workload.h"
+#include "engine/workload/workload.h"
 #include "engine/format/checksum.h"
 #include "engine/format/coding.h"
 #include "engine/format/event_keys.h"

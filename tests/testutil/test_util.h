@@ -7,7 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/log/segment_scanner.h"
+#include "engine/segment/segment_scanner.h"
 #include "gtest/gtest.h"
 
 namespace tracelog::testing {

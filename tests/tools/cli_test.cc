@@ -22,7 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "engine/format/sealed_format.h"
 #include "engine/format/segment_format.h"
-#include "bench/workload.h"
+#include "engine/workload/workload.h"
 #include "engine/log/log.h"
 #include "tests/testutil/test_util.h"
 

@@ -1,4 +1,4 @@
-#include "engine/log/segment.h"
+#include "engine/segment/segment.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"

@@ -1,4 +1,4 @@
-#include "engine/log/segment_scanner.h"
+#include "engine/segment/segment_scanner.h"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
-#ifndef TRACELOG_ENGINE_LOG_SEGMENT_H_
-#define TRACELOG_ENGINE_LOG_SEGMENT_H_
+#ifndef TRACELOG_ENGINE_SEGMENT_SEGMENT_H_
+#define TRACELOG_ENGINE_SEGMENT_SEGMENT_H_
 
 // One segment file, memory-mapped. Reads of any segment go through the
 // mapping. A writable segment keeps its file descriptor for Sync(); a
@@ -102,4 +102,4 @@ class Segment {
 
 }  // namespace tracelog
 
-#endif  // TRACELOG_ENGINE_LOG_SEGMENT_H_
+#endif  // TRACELOG_ENGINE_SEGMENT_SEGMENT_H_

@@ -1,5 +1,5 @@
-#ifndef TRACELOG_BENCH_WORKLOAD_H_
-#define TRACELOG_BENCH_WORKLOAD_H_
+#ifndef TRACELOG_ENGINE_WORKLOAD_WORKLOAD_H_
+#define TRACELOG_ENGINE_WORKLOAD_WORKLOAD_H_
 
 // A deterministic generator of agent-fleet traces in agent-strace's exact
 // text form (compact JSON, ensure_ascii, Python float repr). N agents run M
@@ -104,4 +104,4 @@ absl::Status WriteAgentStraceDir(const WorkloadOptions& options, const std::stri
 
 }  // namespace tracelog
 
-#endif  // TRACELOG_BENCH_WORKLOAD_H_
+#endif  // TRACELOG_ENGINE_WORKLOAD_WORKLOAD_H_

@@ -1,4 +1,4 @@
-#include "bench/workload.h"
+#include "engine/workload/workload.h"
 
 #include <map>
 #include <set>

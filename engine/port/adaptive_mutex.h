@@ -1,5 +1,5 @@
-#ifndef TRACELOG_ENGINE_LOG_ADAPTIVE_MUTEX_H_
-#define TRACELOG_ENGINE_LOG_ADAPTIVE_MUTEX_H_
+#ifndef TRACELOG_ENGINE_PORT_ADAPTIVE_MUTEX_H_
+#define TRACELOG_ENGINE_PORT_ADAPTIVE_MUTEX_H_
 
 // A mutex that spins briefly before sleeping (glibc's
 // PTHREAD_MUTEX_ADAPTIVE_NP). The log's append lock is held for a memcpy of
@@ -35,4 +35,4 @@ class AdaptiveMutex {
 
 }  // namespace tracelog
 
-#endif  // TRACELOG_ENGINE_LOG_ADAPTIVE_MUTEX_H_
+#endif  // TRACELOG_ENGINE_PORT_ADAPTIVE_MUTEX_H_

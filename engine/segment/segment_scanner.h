@@ -1,5 +1,5 @@
-#ifndef TRACELOG_ENGINE_LOG_SEGMENT_SCANNER_H_
-#define TRACELOG_ENGINE_LOG_SEGMENT_SCANNER_H_
+#ifndef TRACELOG_ENGINE_SEGMENT_SEGMENT_SCANNER_H_
+#define TRACELOG_ENGINE_SEGMENT_SEGMENT_SCANNER_H_
 
 // Walks the records of one segment's bytes. Two modes, one mechanism:
 //  - kStopAtDamage (the sealer): the first record that is not valid, or whose
@@ -139,4 +139,4 @@ class SegmentScanner {
 
 }  // namespace tracelog
 
-#endif  // TRACELOG_ENGINE_LOG_SEGMENT_SCANNER_H_
+#endif  // TRACELOG_ENGINE_SEGMENT_SEGMENT_SCANNER_H_
