@@ -1,6 +1,4 @@
-// LogReader: every event of a log in sequence order, raw segments scanned,
-// sealed ones decompressed whole (the next one on a thread of its own while
-// this one is read, with ReaderOptions::read_ahead).
+// LogReaderImpl: every event of a log in sequence order (log_reader.h).
 
 #include <algorithm>
 #include <system_error>
@@ -8,7 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/format/gap_format.h"
 #include "engine/format/event_keys.h"
-#include "engine/log/log.h"
+#include "engine/log/log_impl.h"
+#include "engine/log/log_reader.h"
 #include "engine/segment/segment.h"
 #include "engine/seal/block_codec.h"
 #include "engine/seal/sealed_segment.h"
@@ -17,7 +16,7 @@ namespace tracelog {
 
 // A sealed segment decompressed, with the damage met on the way (reported
 // by the reader's thread when it takes the segment, in order).
-struct LogReader::Decoded {
+struct LogReaderImpl::Decoded {
   std::shared_ptr<SealedSegment> sealed;  // which segment it is
   std::vector<std::unique_ptr<std::string>> storage;
   std::vector<BlockEvent> events;
@@ -25,7 +24,7 @@ struct LogReader::Decoded {
   uint64_t corruptions = 0;
 };
 
-std::unique_ptr<LogReader::Decoded> LogReader::Decode(std::shared_ptr<SealedSegment> sealed,
+std::unique_ptr<LogReaderImpl::Decoded> LogReaderImpl::Decode(std::shared_ptr<SealedSegment> sealed,
                                                       BlockCodec* codec) {
   auto d = std::make_unique<Decoded>();
   d->sealed = std::move(sealed);
@@ -37,7 +36,7 @@ std::unique_ptr<LogReader::Decoded> LogReader::Decode(std::shared_ptr<SealedSegm
   return d;
 }
 
-LogReader::LogReader(Log* log, ReaderOptions options, size_t segment_end, uint64_t last_seq,
+LogReaderImpl::LogReaderImpl(LogImpl* log, ReaderOptions options, size_t segment_end, uint64_t last_seq,
                      uint64_t active_limit)
     : log_(log),
       options_(std::move(options)),
@@ -45,11 +44,11 @@ LogReader::LogReader(Log* log, ReaderOptions options, size_t segment_end, uint64
       last_seq_(last_seq),
       active_limit_(active_limit) {}
 
-LogReader::~LogReader() {
+LogReaderImpl::~LogReaderImpl() {
   if (ahead_.valid()) ahead_.wait();  // it uses ahead_codec_
 }
 
-void LogReader::Report(const absl::Status& s, size_t physical) {
+void LogReaderImpl::Report(const absl::Status& s, size_t physical) {
   if (status_.ok()) status_ = s;
   ++corruptions_;
   if (options_.reporter) {
@@ -62,7 +61,7 @@ void LogReader::Report(const absl::Status& s, size_t physical) {
   }
 }
 
-void LogReader::StartReadAhead(size_t index) {
+void LogReaderImpl::StartReadAhead(size_t index) {
   if (!options_.read_ahead || index >= segment_end_) return;
   std::shared_ptr<SealedSegment> sealed;
   {
@@ -76,14 +75,14 @@ void LogReader::StartReadAhead(size_t index) {
   if (ahead_codec_ == nullptr) ahead_codec_ = std::make_unique<BlockCodec>();
   try {
     ahead_ =
-        std::async(std::launch::async, &LogReader::Decode, std::move(sealed), ahead_codec_.get());
+        std::async(std::launch::async, &LogReaderImpl::Decode, std::move(sealed), ahead_codec_.get());
   } catch (const std::system_error&) {
     return;  // no thread to be had: OpenSegment decompresses it when it gets there
   }
   ++decoded_ahead_;
 }
 
-void LogReader::ReportMissing(uint64_t base, const std::string& path) {
+void LogReaderImpl::ReportMissing(uint64_t base, const std::string& path) {
   // Sequences between the end of the previous segment and this one that no
   // file holds (a segment lost, or never there).
   if (next_expected_ != 0 && base > next_expected_ && base > options_.from_sequence) {
@@ -96,7 +95,7 @@ void LogReader::ReportMissing(uint64_t base, const std::string& path) {
   }
 }
 
-bool LogReader::OpenSegment() {
+bool LogReaderImpl::OpenSegment() {
   while (index_ < segment_end_) {
     std::shared_ptr<Segment> raw;
     std::shared_ptr<SealedSegment> sealed;
@@ -114,7 +113,7 @@ bool LogReader::OpenSegment() {
       if (p < 0 || static_cast<size_t>(p) >= log_->segments_.size()) {
         skip = true;  // removed by retention after this reader was created
       } else {
-        const Log::SegmentRef& ref = log_->segments_[p];
+        const LogImpl::SegmentRef& ref = log_->segments_[p];
         base = ref.base;
         path = ref.path;
         records_limit = ref.records_limit;
@@ -227,7 +226,7 @@ bool LogReader::OpenSegment() {
   return false;
 }
 
-bool LogReader::Next(LogEvent* ev) {
+bool LogReaderImpl::Next(LogEvent* ev) {
   while (true) {
     if (in_sealed_) {
       if (sealed_pos_ < sealed_events_.size()) {

@@ -787,7 +787,7 @@ class Importer {
   // while their pages are resident (Log::SealBacklog).
   void HelpSeal() {
     if (!options_.help_seal) return;
-    log_->SealBacklog(1, &codec_).IgnoreError();  // a segment left raw is sealed (or reported) later
+    log_->SealBacklog(1).IgnoreError();  // a segment left raw is sealed (or reported) later
   }
 
   void CountFile(uint64_t size) {
@@ -816,7 +816,6 @@ class Importer {
   std::unique_ptr<FileQueue> files_;  // of a directory import
   LineReader lines_;                  // of each events.ndjson
   std::string piece_;                 // a buffer for reading other files
-  BlockCodec codec_;                  // for HelpSeal
 };
 
 }  // namespace

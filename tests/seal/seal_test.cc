@@ -401,8 +401,7 @@ TEST(SealTest, TheBackgroundSealerSkipsASegmentAnotherThreadIsSealing) {
   hold.insert(sealed_tmp(bases[1]));
   l.unlock();
   std::thread helper([&] {
-    BlockCodec codec;
-    EXPECT_OK((*log)->SealBacklog(0, &codec));
+    EXPECT_OK((*log)->SealBacklog(0));
   });
   l.lock();
   ASSERT_TRUE(cv.wait_until(l, deadline, [&] { return held.count(sealed_tmp(bases[1])) == 1; }));
@@ -459,8 +458,7 @@ TEST(SealTest, AWriterHelpingToSealDoesNotWaitForADictionaryBeingTrained) {
   }
   bool returned = false;
   std::thread helper([&] {
-    BlockCodec codec;
-    EXPECT_OK((*log)->SealBacklog(1, &codec));
+    EXPECT_OK((*log)->SealBacklog(1));
     std::lock_guard<std::mutex> g(mu);
     returned = true;
     cv.notify_all();

@@ -1,0 +1,367 @@
+// Appends: preparing events, the append path (mapped or pwrite), rolling
+// segments, the sequence lease, and the thread that pre-faults the active
+// segment's pages.
+
+#include "engine/log/log_impl.h"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "engine/format/checksum.h"
+#include "engine/format/event_keys.h"
+#include "engine/io/file_system.h"
+#include "engine/log/checkpoint_file.h"
+#include "engine/port/futex.h"
+#include "engine/segment/segment.h"
+
+namespace tracelog {
+
+namespace {
+constexpr uint64_t kPrefaultChunk = 2ull << 20;
+constexpr size_t kMaxUnsyncedSegments = 16;  // rolled segments awaiting their sync
+}  // namespace
+
+absl::Status PrepareEvent(absl::string_view event, PreparedEvent* out) {
+  if (event.size() > kMaxEventSize) {
+    return absl::InvalidArgumentError(absl::StrCat("an event of ", event.size(),
+                                                   " bytes is larger than the maximum of ",
+                                                   kMaxEventSize, " bytes (64 MiB)"));
+  }
+  thread_local EventKeyExtractor extractor;
+  EventKeys keys;
+  if (auto s = extractor.Extract(event, &keys); !s.ok()) return s;
+  out->event = event;
+  out->keys.clear();
+  EncodeKeys(keys, &out->keys);
+  out->flags = (keys.error ? kFlagError : 0) | (keys.has_timestamp ? kFlagHasTimestamp : 0);
+  out->timestamp = keys.timestamp;
+  out->checksum = Checksum64(event);
+  out->invalid_utf8 = extractor.last_was_invalid_utf8();
+  return absl::OkStatus();
+}
+
+absl::Status LogImpl::CoverByLeaseLocked(uint64_t last) {
+  if (last <= lease_) return absl::OkStatus();
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  if (last_lease_micros_ != 0) {
+    const int64_t since = now - last_lease_micros_;
+    if (since < 1000000) {
+      lease_step_ = std::min<uint64_t>(lease_step_ * 2, uint64_t{1} << 22);
+    } else if (since > 10000000) {
+      lease_step_ = std::max<uint64_t>(lease_step_ / 2, 4096);
+    }
+  }
+  const uint64_t lease = last + lease_step_;
+  absl::Status s;
+  {
+    std::lock_guard<std::mutex> l(checkpoint_mu_);
+    s = checkpoint_file_->WriteLease(lease, &lease_generation_);
+  }
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+    return EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_, last_ts_);
+  }
+  lease_ = lease;
+  last_lease_micros_ = now;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> LogImpl::Append(absl::string_view event) {
+  thread_local PreparedEvent prepared;
+  if (auto s = PrepareEvent(event, &prepared); !s.ok()) return s;
+  AppendBatchResult r = AppendPrepared(absl::MakeConstSpan(&prepared, 1));
+  if (!r.status.ok()) return r.status;
+  return r.first_sequence;
+}
+
+AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events) {
+  AppendBatchResult result;
+  appenders_.fetch_add(1, std::memory_order_acq_rel);
+  struct Leave {
+    std::atomic<uint64_t>* n;
+    ~Leave() { n->fetch_sub(1, std::memory_order_acq_rel); }
+  } leave{&appenders_};
+  if (failed()) {
+    result.status = failed_status();
+    return result;
+  }
+  if (options_.read_only) {
+    result.status = absl::FailedPreconditionError(dir_ + ": log is open read-only");
+    return result;
+  }
+  uint64_t last = 0;
+  bool need_sync = false;
+  uint64_t rolled_sync_target = 0;
+  {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    if (closed_) {
+      result.status = absl::FailedPreconditionError(dir_ + ": log is closed");
+      return result;
+    }
+    result.first_sequence = next_seq_;
+    // No sequence is handed out before the lease covers it (one CHECKPOINT
+    // sync every lease_step_ sequences).
+    if (!events.empty()) {
+      if (auto s = CoverByLeaseLocked(next_seq_ + events.size() - 1); !s.ok()) {
+        result.status = s;
+        return result;
+      }
+    }
+    char* base = active_->mutable_data();
+    size_t staged = 0;  // events staged in write_buffer_
+    // With pwrite appends, records of this batch are staged in write_buffer_
+    // and written at write_offset_ in one call (per segment).
+    auto flush = [&]() -> absl::Status {
+      if (!use_pwrite_ || write_buffer_.empty()) return absl::OkStatus();
+      absl::Status s = active_->file()->Write(write_offset_, write_buffer_);
+      if (s.ok()) {
+        write_offset_ += write_buffer_.size();
+      } else {
+        // Part of the batch may be in the file past write_offset_: like a
+        // failed sync, this ends the log's life until it is reopened (and
+        // recovery cuts the tail), so no later append can land next to it.
+        std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+        s = EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_ - staged, last_ts_);
+      }
+      write_buffer_.clear();
+      return s;
+    };
+    for (const PreparedEvent& ev : events) {
+      if (ev.event.size() > kMaxEventSize) {
+        result.status = absl::InvalidArgumentError(
+            absl::StrCat("an event of ", ev.event.size(), " bytes is larger than the maximum of ",
+                         kMaxEventSize, " bytes"));
+        break;
+      }
+      const size_t size = RecordSize(ev.keys.size(), ev.event.size());
+      if (write_offset_ + write_buffer_.size() + size > active_->size()) {
+        if (auto s = flush(); !s.ok()) {
+          next_seq_ -= staged;
+          result.appended -= staged;
+          result.status = s;
+          break;
+        }
+        staged = 0;
+        published_offset_.store(write_offset_, std::memory_order_release);
+        published_seq_.store(next_seq_ - 1, std::memory_order_release);
+        if (auto s = RollLocked(size); !s.ok()) {
+          result.status = s;
+          break;
+        }
+        base = active_->mutable_data();
+      }
+      if (use_pwrite_) {
+        const size_t at = write_buffer_.size();
+        write_buffer_.resize(at + size);
+        EncodeRecord(write_buffer_.data() + at, next_seq_, ev.flags, ev.timestamp, ev.keys,
+                     ev.event, ev.checksum);
+        ++staged;
+      } else {
+        EncodeRecord(base + write_offset_, next_seq_, ev.flags, ev.timestamp, ev.keys, ev.event,
+                     ev.checksum);
+        write_offset_ += size;
+      }
+      unsynced_bytes_ += size;
+      last_ts_ = ev.timestamp;
+      ++next_seq_;
+      ++result.appended;
+    }
+    if (result.status.ok()) {
+      if (auto s = flush(); !s.ok()) {
+        next_seq_ -= staged;
+        result.appended -= staged;
+        result.status = s;
+      }
+    }
+    published_offset_.store(write_offset_, std::memory_order_release);
+    published_seq_.store(next_seq_ - 1, std::memory_order_release);
+    last = next_seq_ - 1;
+    if (options_.sync.kind == SyncPolicy::Kind::kBytes && unsynced_bytes_ >= options_.sync.value) {
+      need_sync = true;
+    }
+    if (unsynced_.size() >= 2 * kMaxUnsyncedSegments) {
+      // The background syncs fell behind: this appender syncs the rolled
+      // segments itself, which bounds their open descriptors.
+      rolled_sync_target = rolled_target_;
+    }
+  }
+  if (prefault_waiting_.load(std::memory_order_relaxed) &&
+      published_offset_.load(std::memory_order_relaxed) + options_.prefault_bytes / 2 >
+          prefaulted_to_.load(std::memory_order_relaxed)) {
+    prefault_cv_.notify_one();
+  }
+  if (delay_waiting_.load(std::memory_order_seq_cst) && GroupComplete()) {
+    delay_word_.fetch_add(1, std::memory_order_release);
+    FutexWake(&delay_word_, 1);
+  }
+  if (rolled_sync_target > 0) {
+    if (auto s = SyncThrough(rolled_sync_target); !s.ok() && result.status.ok()) result.status = s;
+  }
+  if (result.appended == 0) return result;
+  if (options_.sync.kind == SyncPolicy::Kind::kAlways || need_sync) {
+    if (auto s = SyncThrough(last); !s.ok() && result.status.ok()) result.status = s;
+  }
+  return result;
+}
+
+absl::Status LogImpl::RollLocked(size_t needed) {
+  const uint64_t capacity = std::max<uint64_t>(
+      options_.segment_size, (kSegmentHeaderSize + needed + 4095) & ~uint64_t{4095});
+  std::shared_ptr<Segment> next;
+  if (write_offset_ == kSegmentHeaderSize) {
+    // The active segment is empty: give it more room instead of a successor
+    // (two segments cannot share a base sequence).
+    auto grown = active_->Enlarge(capacity);
+    if (!grown.ok()) {
+      if (absl::IsResourceExhausted(grown.status())) return grown.status();
+      std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+      return EnterFailedStateLocked(grown.status(), active_->base(), write_offset_, next_seq_,
+                                    last_ts_);
+    }
+    next = *grown;
+  } else {
+    absl::StatusOr<std::shared_ptr<Segment>> created;
+    if (import_from_ != 0 && !spares_.empty() && capacity == options_.segment_size) {
+      const std::string spare = spares_.back();
+      spares_.pop_back();
+      created = Segment::Recycle(fs_, dir_, spare, next_seq_, capacity);
+      if (created.ok()) {
+        ++recycled_segments_;
+      } else {
+        fs_->Remove(spare).IgnoreError();
+      }
+    }
+    if (!created.ok()) {
+      created = Segment::Create(fs_, dir_, next_seq_, capacity, /*for_import=*/import_from_ != 0);
+    }
+    if (!created.ok()) {
+      // A full disk is this append's error only (appends resume once space
+      // is freed). Any other failure (EIO from the new file's sync, its
+      // header's write, the directory's sync) is the disk's: no retry and
+      // hope, as for a failed sync of data.
+      if (absl::IsResourceExhausted(created.status())) return created.status();
+      std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+      return EnterFailedStateLocked(created.status(), active_->base(), write_offset_, next_seq_,
+                                    last_ts_);
+    }
+    next = *created;
+  }
+  if (active_->recycled() && write_offset_ < active_->size()) {
+    // The end marker after the last record (a zero record header): the
+    // bytes after it are an older segment's.
+    std::memset(active_->mutable_data() + write_offset_, 0,
+                std::min<uint64_t>(kRecordHeaderSize, active_->size() - write_offset_));
+  }
+  const bool replaced = next->base() == active_->base();
+  std::shared_ptr<Segment> rolled;  // read-only view of the segment being rolled
+  if (!replaced) {
+    auto ro = active_->ReadOnlyCopy();
+    if (!ro.ok()) {
+      const std::string path = next->path();
+      next.reset();
+      fs_->Remove(path).IgnoreError();  // not part of the log: no event in it
+      fs_->SyncDir(dir_).IgnoreError();
+      return ro.status();
+    }
+    rolled = *ro;
+    unsynced_.push_back(RolledFile{active_->file(), next_seq_ - 1, next_seq_, last_ts_,
+                                   active_->base(), write_offset_});
+    rolled_target_ = next_seq_ - 1;
+    rolled_unsynced_bytes_ += write_offset_;
+  }
+  last_roll_micros_ = absl::ToUnixMicros(absl::Now());
+  // Sync the rolled segment in the background at once, except under `never`
+  // during a burst: there it waits for a quiet second or for the backlog
+  // bound, because syncing while the writer streams costs it ~30% (the
+  // writeback competes for the two cores; bench/RESULTS.md).
+  // Each pending segment holds a descriptor: the count is bounded as well.
+  const bool sync_now = options_.sync.kind != SyncPolicy::Kind::kNever ||
+                        rolled_unsynced_bytes_ >= options_.never_sync_backlog_bytes ||
+                        unsynced_.size() >= kMaxUnsyncedSegments;
+  active_ = next;
+  write_offset_ = kSegmentHeaderSize;
+  active_created_micros_ = absl::ToUnixMicros(absl::Now());
+  {
+    std::lock_guard<std::mutex> l(segments_mu_);
+    if (replaced) {
+      segments_.back().segment = active_;
+    } else {
+      segments_.back().segment = rolled;
+      SegmentRef ref;
+      ref.base = active_->base();
+      ref.path = active_->path();
+      ref.segment = active_;
+      segments_.push_back(std::move(ref));
+    }
+    published_offset_.store(write_offset_, std::memory_order_release);
+  }
+  prefaulted_to_.store(0, std::memory_order_relaxed);
+  roll_generation_.fetch_add(1, std::memory_order_acq_rel);
+  prefault_cv_.notify_one();
+  if (sync_now && !replaced) {
+    {
+      std::lock_guard<std::mutex> l(bg_mu_);
+      bg_sync_requested_ = true;
+    }
+    bg_cv_.notify_all();
+  }
+  if (!replaced && options_.seal_on_roll) EnqueueSeal(rolled->base());
+  return absl::OkStatus();
+}
+
+void LogImpl::PrefaultLoop() {
+  pthread_setname_np(pthread_self(), "tracelog-fault");
+  std::shared_ptr<Segment> seg;
+  uint64_t generation = ~uint64_t{0};
+  // What the writer left behind is dropped from the process's resident
+  // memory in large steps (the page cache keeps it): a bulk append holds
+  // about the pre-fault window resident, not the whole segment.
+  const uint64_t kReleaseStep = std::max<uint64_t>(options_.prefault_bytes / 2, 1 << 20);
+  uint64_t released_to = 0;
+  while (!stop_.load(std::memory_order_acquire)) {
+    const uint64_t gen = roll_generation_.load(std::memory_order_acquire);
+    if (gen != generation) {
+      std::lock_guard<AdaptiveMutex> ml(mu_);
+      seg = active_;
+      generation = roll_generation_.load(std::memory_order_acquire);
+      released_to = 0;
+    }
+    const uint64_t published = published_offset_.load(std::memory_order_acquire);
+    if (published >= released_to + 2 * kReleaseStep) {
+      seg->ReleaseResident(released_to, published - kReleaseStep - released_to);
+      released_to = published - kReleaseStep;
+    }
+    const uint64_t from = std::max(prefaulted_to_.load(std::memory_order_relaxed), published);
+    const uint64_t target = std::min(published + options_.prefault_bytes, seg->size());
+    if (from < target) {
+      const uint64_t n = std::min(target - from, kPrefaultChunk);
+      seg->PrefaultForWrite(from, n);
+      if (roll_generation_.load(std::memory_order_acquire) == generation) {
+        prefaulted_to_.store(from + n, std::memory_order_relaxed);
+      }
+      continue;
+    }
+    // Caught up: sleep until the writer is half a window from the edge (or,
+    // when the whole segment is faulted in, until it rolls: without that, the
+    // last half window of every segment was a busy loop).
+    std::unique_lock<std::mutex> l(prefault_mu_);
+    prefault_waiting_.store(true, std::memory_order_seq_cst);
+    const uint64_t size = seg->size();
+    prefault_cv_.wait_for(l, std::chrono::milliseconds(10), [&] {
+      const uint64_t done = prefaulted_to_.load();
+      return stop_.load() || roll_generation_.load() != generation ||
+             (done < size && published_offset_.load() + options_.prefault_bytes / 2 > done);
+    });
+    prefault_waiting_.store(false, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace tracelog

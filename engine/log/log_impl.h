@@ -1,0 +1,244 @@
+#ifndef TRACELOG_ENGINE_LOG_LOG_IMPL_H_
+#define TRACELOG_ENGINE_LOG_LOG_IMPL_H_
+
+// The implementation behind the Log facade (log.h). Its methods live in
+// files of one job each:
+//   log.cc            open, recovery hand-off, close, checkpoints, stats
+//   append.cc         appends, rolls, the sequence lease, pre-faulting
+//   group_commit.cc   syncs: group commit, the background sync thread
+//   seal_scheduler.cc background sealing, SealAll, SealBacklog, spares
+//   import.cc         BeginImport, CommitImport
+//   retention.cc      Retain and the pruning of attachments
+//   segment_set.cc    the segment list readers and queries see
+// Nothing outside engine/log includes this header.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/log/log.h"
+#include "engine/port/adaptive_mutex.h"
+
+namespace tracelog {
+
+class BlockCodec;
+class CheckpointFile;
+class FileLock;
+class File;
+
+class LogImpl final : public Log {
+ public:
+  LogImpl(std::string dir, LogOptions options);
+  ~LogImpl() override;
+
+  absl::StatusOr<uint64_t> Append(absl::string_view event) override;
+  AppendBatchResult AppendPrepared(absl::Span<const PreparedEvent> events) override;
+  absl::Status Sync() override;
+  absl::Status Close() override;
+  std::unique_ptr<LogReader> NewReader(const ReaderOptions& options) override;
+  absl::Status SealAll() override;
+  absl::Status SealBacklog(size_t keep) override;
+  absl::StatusOr<uint64_t> BeginImport() override;
+  absl::Status CommitImport(bool* committed) override;
+  absl::StatusOr<RetainResult> Retain(const RetainOptions& options) override;
+  std::vector<SegmentSnapshot> SnapshotSegments(const CorruptionReporter& reporter) override;
+  DictionaryStore* dictionaries() override { return dicts_.get(); }
+  LogStats Stats() override;
+  const RecoveryReport& recovery() const override { return recovery_; }
+  const std::string& dir() const override { return dir_; }
+  FileSystem* file_system() const override { return fs_; }
+  const LogOptions& options() const override { return options_; }
+  uint64_t durable_sequence() override;
+
+  // Log::Open: checks the options, creates the directory if allowed, takes
+  // the lock, recovers, starts the background threads.
+  static absl::StatusOr<std::unique_ptr<Log>> Open(const std::string& dir,
+                                                   const LogOptions& options);
+
+ private:
+  friend class LogReaderImpl;
+  using SegmentRef = SegmentEntry;
+
+  absl::Status Recover();
+  // Writes the durable slot (REQUIRES: everything before end_offset synced)
+  // or the volatile slot of CHECKPOINT. The volatile slot says whether the
+  // log is in the failed state (a sync failed in this boot).
+  absl::Status WriteCheckpoint(uint64_t segment_base, uint64_t end_offset, uint64_t next_seq,
+                               double last_ts, bool clean, bool durable);
+  // Puts the log into the failed state with `s` and records it in the
+  // volatile checkpoint slot, so that the next open in this boot writes
+  // again what the failed sync may have left unwritten. Returns the status
+  // callers return. REQUIRES: sync_mu_ held (and `at` the position of the
+  // writer's end known to the caller).
+  absl::Status EnterFailedStateLocked(const absl::Status& s, uint64_t segment_base,
+                                      uint64_t end_offset, uint64_t next_seq, double last_ts);
+  // Makes sure no sequence up to `last` is handed out before the lease
+  // covers it: raises the lease (one CHECKPOINT sync) when it does not.
+  // REQUIRES: mu_ held.
+  absl::Status CoverByLeaseLocked(uint64_t last);
+  absl::Status RollLocked(size_t needed);            // REQUIRES: mu_ held
+  void RemoveSparesLocked();                         // REQUIRES: mu_ held
+  absl::Status SyncThrough(uint64_t sequence);       // group commit
+  void BackgroundLoop();
+  void PrefaultLoop();
+  // REQUIRES: segments_mu_ held.
+  absl::StatusOr<std::shared_ptr<Segment>> SegmentForReadLocked(size_t index);
+  // Opens segments_[index] for reading if not yet (a raw segment that
+  // another process sealed meanwhile becomes sealed). OutOfRangeError when
+  // another process's retention removed it; a gap's damage for a damaged
+  // gap. REQUIRES: segments_mu_.
+  absl::Status LoadRefLocked(size_t index);
+  // Whether the segment of `base`, whose file is gone, was removed by
+  // retention (after a later segment became the first): readers then skip
+  // it quietly (LoadRefLocked says OutOfRangeError).
+  bool RemovedByRetention(uint64_t base);
+  // Rewrites the attachment packs without the sessions that have no event
+  // in the log any more (a session without events: once its import's first
+  // sequence is gone), and removes packs left empty.
+  absl::Status PruneAttachments(RetainResult* result);
+  // REQUIRES: segments_mu_ held; segments_[index] is sealed.
+  absl::StatusOr<std::shared_ptr<SealedSegment>> SealedForReadLocked(size_t index);
+  // Seals the raw segment with base `base` (not the active one). If another
+  // thread is sealing it: with `busy`, sets *busy and returns at once; else
+  // waits for that thread.
+  absl::Status SealOne(uint64_t base, BlockCodec* codec, bool* busy = nullptr);
+  void SealLoop();
+  // SealBacklog with the caller's codec.
+  absl::Status SealBacklogWith(size_t keep, BlockCodec* codec);
+  void EnqueueSeal(uint64_t base);
+  // Index in segments_ of the segment with logical number `n` (see
+  // removed_front_), or -1 if retention removed it. REQUIRES: segments_mu_.
+  ptrdiff_t Physical(size_t n) const {
+    return n < removed_front_ ? -1 : static_cast<ptrdiff_t>(n - removed_front_);
+  }
+  bool failed() const { return failed_flag_.load(std::memory_order_acquire); }
+  absl::Status failed_status();
+  bool GroupComplete() const;  // commit delay: all appenders in flight have appended
+
+  const std::string dir_;
+  LogOptions options_;
+  FileSystem* fs_;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<CheckpointFile> checkpoint_file_;
+  std::mutex checkpoint_mu_;  // serialises CHECKPOINT slot writes (innermost lock)
+  RecoveryReport recovery_;
+  uint64_t boot_hash_ = 0;  // of fs_->BootId(); 0 disables the volatile checkpoint
+  uint64_t import_from_ = 0;  // first sequence of the import in progress (0: none)
+  double first_timestamp_ = 0;
+
+  bool use_pwrite_ = false;  // append with pwrite instead of through the mapping
+  // Appends. Everything below up to sync_mu_ is guarded by mu_.
+  alignas(64) AdaptiveMutex mu_;
+  bool closed_ = true;  // until Open() has recovered
+  std::shared_ptr<Segment> active_;
+  uint64_t write_offset_ = 0;  // end of the last record in active_
+  std::string write_buffer_;   // records staged for one pwrite (use_pwrite_)
+  uint64_t next_seq_ = 1;
+  double last_ts_ = 0;
+  // The sequence lease (CHECKPOINT slots 2-3): no sequence above lease_ is
+  // handed out. Raised by lease_step_ at a time, which doubles while raises
+  // come less than a second apart (up to 4 Mi) and halves when they are
+  // more than ten seconds apart (down to 4 Ki): after a crash that may have
+  // lost events, recovery skips at most one step of numbers.
+  uint64_t lease_ = 0;
+  uint64_t lease_generation_ = 0;
+  uint64_t lease_step_ = 4096;
+  int64_t last_lease_micros_ = 0;
+  struct RolledFile {
+    std::shared_ptr<File> file;
+    uint64_t last_seq;   // last sequence in the rolled segment
+    uint64_t next_base;  // base of the segment that followed it
+    double last_ts;
+    uint64_t base;   // its own base
+    uint64_t bytes;  // its size, counted in rolled_unsynced_bytes_
+  };
+  // Rolled segments not yet synced. One that is sealed meanwhile leaves the
+  // list (its sealed file is durable; its raw file is gone).
+  std::vector<RolledFile> unsynced_;
+  // Raw segments of the import in progress that were sealed, kept (renamed
+  // spare-<k>.seg.tmp) to be written over by the next segments of the
+  // import: their pages are resident, so appends into them cost neither page
+  // faults nor the kernel's zeroing of fresh pages (~13% of an import's
+  // CPU). Removed at the commit, by Close, and (as .tmp files) by recovery.
+  std::vector<std::string> spares_;
+  uint64_t spare_names_ = 0;  // names given so far
+  uint64_t recycled_segments_ = 0;
+  uint64_t rolled_target_ = 0;        // last sequence of the newest rolled segment
+  uint64_t rolled_unsynced_bytes_ = 0;  // bytes in unsynced_ segments
+  int64_t last_roll_micros_ = 0;
+  uint64_t unsynced_bytes_ = 0;
+  int64_t active_created_micros_ = 0;
+
+  // Segment list for readers (and stats), guarded by segments_mu_. Readers
+  // number segments logically: retention erases from the front and counts
+  // the erased ones in removed_front_.
+  std::mutex segments_mu_;
+  std::vector<SegmentRef> segments_;
+  size_t removed_front_ = 0;
+  std::unique_ptr<DictionaryStore> dicts_;
+
+  // Sealing. seal_work_mu_ is held shared while a segment is sealed (several
+  // may be at once) and exclusively while retention removes segments; the
+  // queue by seal_mu_. sealing_ (guarded by segments_mu_) holds the bases
+  // being sealed; seal_done_cv_ signals when one is done.
+  std::shared_mutex seal_work_mu_;
+  std::vector<uint64_t> sealing_;
+  std::condition_variable seal_done_cv_;
+  std::mutex seal_mu_;
+  std::condition_variable seal_cv_;
+  std::deque<uint64_t> seal_queue_;
+  std::vector<uint64_t> seal_failed_;  // bases not to retry (damaged raw segment)
+  std::thread seal_thread_;
+  // Codecs for the threads that help with SealBacklog (one each at a time).
+  std::mutex helper_codecs_mu_;
+  std::vector<std::unique_ptr<BlockCodec>> helper_codecs_;
+  alignas(64) std::atomic<uint64_t> published_offset_{0};  // readable end of the active segment
+  std::atomic<uint64_t> published_seq_{0};     // last readable sequence
+
+  // Sync state, guarded by sync_mu_.
+  // Group commit: one appender at a time is the leader and syncs everything
+  // appended so far (epoch N); appenders that arrive meanwhile wait for the
+  // epoch that covers them, on the condition variable of that epoch's parity,
+  // so a finished sync wakes only the waiters it covered plus one next leader.
+  // Waiters sleep on the futex word of their epoch's parity, without holding
+  // sync_mu_, so the wake-up of a group does not convoy on a mutex.
+  alignas(64) std::mutex sync_mu_;
+  std::atomic<uint32_t> epoch_word_[2] = {0, 0};
+  std::atomic<uint64_t> durable_atomic_{0};  // == durable_seq_, readable without the lock
+  int waiting_[2] = {0, 0};
+  uint64_t sync_epoch_ = 0;    // number of the latest sync started
+  uint64_t snapshot_seq_ = 0;  // what that sync covers
+  uint64_t syncs_done_ = 0;
+  uint64_t last_group_size_ = 0;  // events the last sync made durable
+  std::atomic<uint64_t> appenders_{0};  // threads inside AppendPrepared
+  std::atomic<bool> delay_waiting_{false};  // a leader sleeps in the commit delay
+  std::atomic<uint32_t> delay_word_{0};     // its futex word
+  bool sync_in_progress_ = false;
+  uint64_t durable_seq_ = 0;
+  absl::Status failed_status_;
+  std::atomic<bool> failed_flag_{false};
+
+  // Background threads.
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_sync_requested_ = false;
+  std::thread bg_thread_;
+  std::thread prefault_thread_;
+  std::atomic<bool> stop_{false};  // set by Close() for both threads
+  std::mutex prefault_mu_;
+  std::condition_variable prefault_cv_;
+  alignas(64) std::atomic<bool> prefault_waiting_{false};  // the pre-faulter sleeps: wake it
+  alignas(64) std::atomic<uint64_t> prefaulted_to_{0};
+  std::atomic<uint64_t> roll_generation_{0};
+};
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_LOG_LOG_IMPL_H_

@@ -1,0 +1,282 @@
+// Sealing: the background sealing thread and its queue, SealAll,
+// SealBacklog (a writer that outruns the sealer helps it), and the spare
+// raw files an import writes its later segments over.
+
+#include "engine/log/log_impl.h"
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "engine/io/file_system.h"
+#include "engine/log/checkpoint_file.h"
+#include "engine/segment/segment.h"
+#include "engine/seal/block_codec.h"
+#include "engine/seal/sealed_segment.h"
+#include "engine/seal/sealer.h"
+
+namespace tracelog {
+
+namespace {
+constexpr size_t kMaxSpares = 4;  // sealed raw segments kept for an import
+}  // namespace
+
+void LogImpl::EnqueueSeal(uint64_t base) {
+  {
+    std::lock_guard<std::mutex> l(seal_mu_);
+    seal_queue_.push_back(base);
+  }
+  seal_cv_.notify_one();
+}
+
+void LogImpl::SealLoop() {
+  pthread_setname_np(pthread_self(), "tracelog-seal");
+  // Sealing is background work: appenders come first (LogOptions::seal_nice).
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.seal_nice);
+  BlockCodec codec;
+  std::unique_lock<std::mutex> l(seal_mu_);
+  while (true) {
+    seal_cv_.wait(l, [&] { return stop_.load() || !seal_queue_.empty(); });
+    if (stop_.load(std::memory_order_acquire)) break;
+    const uint64_t base = seal_queue_.front();
+    seal_queue_.pop_front();
+    if (std::find(seal_failed_.begin(), seal_failed_.end(), base) != seal_failed_.end()) continue;
+    l.unlock();
+    // A segment another thread is sealing (an importer helping, SealAll) is
+    // left to it: waiting for it would idle this core while others queue.
+    bool busy = false;
+    const absl::Status s = SealOne(base, &codec, &busy);
+    l.lock();
+    // A failure leaves the raw segment authoritative; the next process that
+    // opens the log for writing (or SealAll) tries again.
+    if (!s.ok()) seal_failed_.push_back(base);
+  }
+}
+
+absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
+  std::shared_lock<std::shared_mutex> w(seal_work_mu_);
+  std::shared_ptr<Segment> raw;
+  std::string raw_path;
+  uint64_t last_sequence = 0;
+  {
+    std::unique_lock<std::mutex> l(segments_mu_);
+    // Another thread sealing it: wait for that one (the caller may promise
+    // the segment is durable when this returns), or say so.
+    auto free = [&] { return std::find(sealing_.begin(), sealing_.end(), base) == sealing_.end(); };
+    if (busy != nullptr && !free()) {
+      *busy = true;
+      return absl::OkStatus();
+    }
+    seal_done_cv_.wait(l, free);
+    size_t i = 0;
+    while (i < segments_.size() && segments_[i].base != base) ++i;
+    if (i + 1 >= segments_.size() || !segments_[i].is_raw()) {
+      return absl::OkStatus();  // sealed meanwhile, the active segment, or a gap
+    }
+    auto seg = SegmentForReadLocked(i);
+    if (!seg.ok()) return seg.status();
+    raw = *seg;
+    raw_path = segments_[i].path;
+    // It must hold every sequence up to its successor's base.
+    last_sequence = segments_[i + 1].base - 1;
+    sealing_.push_back(base);
+  }
+  auto done = [&] {
+    {
+      std::lock_guard<std::mutex> l(segments_mu_);
+      sealing_.erase(std::find(sealing_.begin(), sealing_.end(), base));
+    }
+    seal_done_cv_.notify_all();
+  };
+  SealOptions seal = options_.seal;
+  {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    seal.drop_cache = import_from_ != 0 && base >= import_from_;  // SealOptions::drop_cache
+  }
+  auto stats = SealSegment(fs_, dir_, *raw, last_sequence, seal, dicts_.get(), codec);
+  if (!stats.ok()) {
+    done();
+    return stats.status();
+  }
+  auto sealed = SealedSegment::Open(fs_, dir_, base, dicts_.get());
+  if (!sealed.ok()) {
+    done();
+    return sealed.status();  // the raw segment stays authoritative
+  }
+  bool read_elsewhere = false;  // a reader maps the raw file
+  {
+    std::lock_guard<std::mutex> l(segments_mu_);
+    for (SegmentRef& ref : segments_) {
+      if (ref.base != base) continue;
+      ref.kind = SegmentEntry::Kind::kSealed;
+      ref.path = (*sealed)->path();
+      ref.segment.reset();  // readers that hold it keep its mapping
+      ref.sealed = *sealed;
+    }
+    // Readers get segments only from segments_ (under this lock) or from
+    // one another, so no new holder can appear once this count is 1.
+    read_elsewhere = raw.use_count() > 1;
+  }
+  done();
+  std::string spare;  // the raw file's new name, if it is kept for the import
+  {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    // A file a reader maps must keep its bytes until the reader lets go (a
+    // removed file does); a spare is written over by the next segment.
+    if (import_from_ != 0 && base >= import_from_ && spares_.size() < kMaxSpares &&
+        raw->size() == options_.segment_size && !read_elsewhere) {
+      spare = JoinPath(dir_, absl::StrCat("spare-", spare_names_++, ".seg.tmp"));
+    }
+  }
+  if (!spare.empty() && fs_->Rename(raw_path, spare).ok()) {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    if (import_from_ != 0) {
+      spares_.push_back(spare);
+    } else {
+      fs_->Remove(spare).IgnoreError();  // committed meanwhile
+    }
+  } else if (auto s = fs_->Remove(raw_path); !s.ok()) {
+    return s;
+  }
+  if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;
+  // Durable as a sealed segment now: a later sync need not write the raw
+  // file's pages back (under `never`, an import's commit would otherwise
+  // write every raw segment to disk just before they are deleted).
+  std::lock_guard<AdaptiveMutex> l(mu_);
+  for (auto it = unsynced_.begin(); it != unsynced_.end(); ++it) {
+    if (it->base != base) continue;
+    rolled_unsynced_bytes_ -= std::min(rolled_unsynced_bytes_, it->bytes);
+    unsynced_.erase(it);
+    break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LogImpl::SealBacklog(size_t keep) {
+  if (options_.read_only || failed()) return absl::OkStatus();
+  std::unique_ptr<BlockCodec> codec;
+  {
+    std::lock_guard<std::mutex> l(helper_codecs_mu_);
+    if (!helper_codecs_.empty()) {
+      codec = std::move(helper_codecs_.back());
+      helper_codecs_.pop_back();
+    }
+  }
+  if (codec == nullptr) codec = std::make_unique<BlockCodec>();
+  absl::Status s = SealBacklogWith(keep, codec.get());
+  std::lock_guard<std::mutex> l(helper_codecs_mu_);
+  helper_codecs_.push_back(std::move(codec));
+  return s;
+}
+
+absl::Status LogImpl::SealBacklogWith(size_t keep, BlockCodec* codec) {
+  while (true) {
+    std::vector<uint64_t> failed_bases;  // not tried again
+    {
+      std::lock_guard<std::mutex> l(seal_mu_);
+      failed_bases = seal_failed_;
+    }
+    uint64_t oldest = 0;
+    {
+      std::lock_guard<std::mutex> l(segments_mu_);
+      size_t waiting = 0;
+      for (size_t i = 0; i + 1 < segments_.size(); ++i) {
+        const uint64_t b = segments_[i].base;
+        if (!segments_[i].is_raw() ||
+            std::find(sealing_.begin(), sealing_.end(), b) != sealing_.end() ||
+            std::find(failed_bases.begin(), failed_bases.end(), b) != failed_bases.end()) {
+          continue;
+        }
+        if (waiting++ == 0) oldest = b;
+      }
+      if (waiting <= keep) return absl::OkStatus();
+      // While another thread trains the log's first dictionary, a segment
+      // sealed here would wait for it: the caller goes on writing instead,
+      // up to two more segments.
+      if (dicts_->training() && waiting <= keep + 2) return absl::OkStatus();
+    }
+    bool busy = false;
+    if (auto s = SealOne(oldest, codec, &busy); !s.ok()) {
+      std::lock_guard<std::mutex> l(seal_mu_);
+      seal_failed_.push_back(oldest);
+      return s;
+    }
+  }
+}
+
+void LogImpl::RemoveSparesLocked() {
+  for (const std::string& spare : spares_) fs_->Remove(spare).IgnoreError();
+  spares_.clear();
+}
+
+absl::Status LogImpl::SealAll() {
+  if (options_.read_only) return absl::FailedPreconditionError(dir_ + ": log is open read-only");
+  if (failed()) return failed_status();
+  {
+    std::lock_guard<AdaptiveMutex> l(mu_);
+    if (closed_) return absl::FailedPreconditionError(dir_ + ": log is closed");
+    if (write_offset_ > kSegmentHeaderSize) {
+      if (auto s = RollLocked(0); !s.ok()) return s;
+    }
+  }
+  std::vector<uint64_t> bases;
+  {
+    std::lock_guard<std::mutex> l(segments_mu_);
+    for (size_t i = 0; i + 1 < segments_.size(); ++i) {
+      if (segments_[i].is_raw()) bases.push_back(segments_[i].base);
+    }
+  }
+  // On every core: sealing is CPU-bound (zstd), one segment per thread.
+  std::atomic<size_t> next{0};
+  std::mutex err_mu;
+  // A damaged segment stays raw (authoritative) and the others are sealed;
+  // any other error (I/O, a full disk) stops the work.
+  absl::Status first_error, first_damage;
+  std::vector<uint64_t> deferred;  // being sealed by the background sealer: waited for last
+  auto work = [&] {
+    BlockCodec codec;
+    for (size_t k; (k = next.fetch_add(1)) < bases.size();) {
+      {
+        std::lock_guard<std::mutex> l(err_mu);
+        if (!first_error.ok()) return;
+      }
+      bool busy = false;
+      absl::Status s = SealOne(bases[k], &codec, &busy);
+      std::lock_guard<std::mutex> l(err_mu);
+      if (busy) deferred.push_back(bases[k]);
+      if (absl::IsDataLoss(s)) {
+        if (first_damage.ok()) first_damage = s;
+      } else if (!s.ok() && first_error.ok()) {
+        first_error = s;
+      }
+    }
+  };
+  // The background sealer (if it runs) is one of the cores: it seals
+  // what it has queued meanwhile. Each seal maps a whole raw segment, so
+  // this also bounds the memory sealing holds.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned busy = seal_thread_.joinable() ? 2 : 1;
+  const unsigned helpers = std::min<unsigned>(
+      cores > busy ? cores - busy : 0, static_cast<unsigned>(bases.size() > 1 ? bases.size() - 1 : 0));
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < helpers; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  BlockCodec codec;
+  for (uint64_t base : deferred) {
+    if (!first_error.ok()) break;
+    absl::Status s = SealOne(base, &codec);  // waits for the other sealer, then checks
+    if (absl::IsDataLoss(s)) {
+      if (first_damage.ok()) first_damage = s;
+    } else {
+      first_error = s;
+    }
+  }
+  return first_error.ok() ? first_damage : first_error;
+}
+
+}  // namespace tracelog
