@@ -150,8 +150,7 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
           break;
         }
         staged = 0;
-        published_offset_.store(write_offset_, std::memory_order_release);
-        published_seq_.store(next_seq_ - 1, std::memory_order_release);
+        set_.Publish(write_offset_, next_seq_ - 1);
         if (auto s = RollLocked(size); !s.ok()) {
           result.status = s;
           break;
@@ -181,8 +180,7 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
         result.status = s;
       }
     }
-    published_offset_.store(write_offset_, std::memory_order_release);
-    published_seq_.store(next_seq_ - 1, std::memory_order_release);
+    set_.Publish(write_offset_, next_seq_ - 1);
     last = next_seq_ - 1;
     if (options_.sync.kind == SyncPolicy::Kind::kBytes && unsynced_bytes_ >= options_.sync.value) {
       need_sync = true;
@@ -194,7 +192,7 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
     }
   }
   if (prefault_waiting_.load(std::memory_order_relaxed) &&
-      published_offset_.load(std::memory_order_relaxed) + options_.prefault_bytes / 2 >
+      set_.published_offset() + options_.prefault_bytes / 2 >
           prefaulted_to_.load(std::memory_order_relaxed)) {
     prefault_cv_.notify_one();
   }
@@ -290,18 +288,19 @@ absl::Status LogImpl::RollLocked(size_t needed) {
   write_offset_ = kSegmentHeaderSize;
   active_created_micros_ = absl::ToUnixMicros(absl::Now());
   {
-    std::lock_guard<std::mutex> l(segments_mu_);
+    SegmentSet::Locked set = set_.Lock();
+    std::vector<SegmentEntry>& segments = set.entries();
     if (replaced) {
-      segments_.back().segment = active_;
+      segments.back().segment = active_;
     } else {
-      segments_.back().segment = rolled;
-      SegmentRef ref;
+      segments.back().segment = rolled;
+      SegmentEntry ref;
       ref.base = active_->base();
       ref.path = active_->path();
       ref.segment = active_;
-      segments_.push_back(std::move(ref));
+      segments.push_back(std::move(ref));
     }
-    published_offset_.store(write_offset_, std::memory_order_release);
+    set_.PublishOffset(write_offset_);
   }
   prefaulted_to_.store(0, std::memory_order_relaxed);
   roll_generation_.fetch_add(1, std::memory_order_acq_rel);
@@ -334,7 +333,7 @@ void LogImpl::PrefaultLoop() {
       generation = roll_generation_.load(std::memory_order_acquire);
       released_to = 0;
     }
-    const uint64_t published = published_offset_.load(std::memory_order_acquire);
+    const uint64_t published = set_.published_offset();
     if (published >= released_to + 2 * kReleaseStep) {
       seg->ReleaseResident(released_to, published - kReleaseStep - released_to);
       released_to = published - kReleaseStep;
@@ -358,7 +357,7 @@ void LogImpl::PrefaultLoop() {
     prefault_cv_.wait_for(l, std::chrono::milliseconds(10), [&] {
       const uint64_t done = prefaulted_to_.load();
       return stop_.load() || roll_generation_.load() != generation ||
-             (done < size && published_offset_.load() + options_.prefault_bytes / 2 > done);
+             (done < size && set_.published_offset() + options_.prefault_bytes / 2 > done);
     });
     prefault_waiting_.store(false, std::memory_order_relaxed);
   }

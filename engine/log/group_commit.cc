@@ -37,7 +37,7 @@ absl::Status LogImpl::EnterFailedStateLocked(const absl::Status& s, uint64_t seg
 bool LogImpl::GroupComplete() const {
   // Every appender in flight (this one included) has an unsynced event.
   const uint64_t in_flight = appenders_.load(std::memory_order_acquire);
-  const uint64_t unsynced = published_seq_.load(std::memory_order_acquire) -
+  const uint64_t unsynced = set_.published_seq() -
                             durable_atomic_.load(std::memory_order_acquire);
   return unsynced >= in_flight;
 }
@@ -54,7 +54,7 @@ uint64_t LogImpl::durable_sequence() {
 
 absl::Status LogImpl::Sync() {
   if (options_.read_only) return absl::OkStatus();
-  return SyncThrough(published_seq_.load(std::memory_order_acquire));
+  return SyncThrough(set_.published_seq());
 }
 
 absl::Status LogImpl::SyncThrough(uint64_t target) {
@@ -189,7 +189,7 @@ void LogImpl::BackgroundLoop() {
     l.unlock();
     uint64_t target = 0;
     if (interval) {
-      target = published_seq_.load(std::memory_order_acquire);
+      target = set_.published_seq();
     } else {
       std::lock_guard<AdaptiveMutex> ml(mu_);
       const bool quiet = absl::ToUnixMicros(absl::Now()) - last_roll_micros_ >= 1000000;

@@ -64,7 +64,7 @@ absl::Status LogImpl::CommitImport(bool* committed) {
     }
   }
   // Durable whatever the policy: the import is acknowledged as a whole.
-  if (auto s = SyncThrough(published_seq_.load(std::memory_order_acquire)); !s.ok()) return s;
+  if (auto s = SyncThrough(set_.published_seq()); !s.ok()) return s;
   {
     // The active segment was created for the import (not synced then) and
     // may hold no event, so SyncThrough had nothing to wait for: its header

@@ -34,7 +34,8 @@ constexpr int kReadOnlyRelists = 8;  // a read-only open racing a writer's seals
 LogImpl::LogImpl(std::string dir, LogOptions options)
     : dir_(std::move(dir)), options_(options),
       fs_(options.fs != nullptr ? options.fs : DefaultFileSystem()),
-      dicts_(std::make_unique<DictionaryStore>(fs_, dir_)) {
+      dicts_(std::make_unique<DictionaryStore>(fs_, dir_)),
+      set_(fs_, dir_, dicts_.get()) {
   const std::string boot_id = fs_->BootId();
   boot_hash_ = boot_id.empty() ? 0 : Checksum64(boot_id);
 }
@@ -111,9 +112,10 @@ absl::StatusOr<std::unique_ptr<Log>> LogImpl::Open(const std::string& dir,
       // did not finish (or never started).
       std::vector<uint64_t> pending;
       {
-        std::lock_guard<std::mutex> l(log->segments_mu_);
-        for (size_t i = 0; i + 1 < log->segments_.size(); ++i) {
-          if (log->segments_[i].is_raw()) pending.push_back(log->segments_[i].base);
+        SegmentSet::Locked set = log->set_.Lock();
+        const std::vector<SegmentEntry>& segments = set.entries();
+        for (size_t i = 0; i + 1 < segments.size(); ++i) {
+          if (segments[i].is_raw()) pending.push_back(segments[i].base);
         }
       }
       for (uint64_t base : pending) log->EnqueueSeal(base);
@@ -143,7 +145,7 @@ absl::Status LogImpl::Recover() {
     recovered = RecoverLog(in);
   }
   if (!recovered.ok()) return recovered.status();
-  segments_ = std::move(recovered->segments);
+  set_.Lock().entries() = std::move(recovered->segments);
   recovery_ = std::move(recovered->report);
   active_ = recovered->active;
   write_offset_ = recovered->write_offset;
@@ -155,8 +157,7 @@ absl::Status LogImpl::Recover() {
     lease_generation_ = recovered->lease->generation;
   }
   if (!writable && active_ == nullptr) write_offset_ = 0;  // read-only, no raw segment
-  published_offset_.store(write_offset_);
-  published_seq_.store(next_seq_ - 1);
+  set_.Publish(write_offset_, next_seq_ - 1);
   durable_seq_ = next_seq_ - 1;
   durable_atomic_.store(next_seq_ - 1);
   if (!writable) return absl::OkStatus();
@@ -233,7 +234,7 @@ absl::Status LogImpl::Close() {
     // volatile clean checkpoint lets the next open (before any reboot) skip
     // the scan. Every other policy syncs on close.
     const bool durable = options_.sync.kind != SyncPolicy::Kind::kNever;
-    st = durable ? SyncThrough(published_seq_.load()) : failed_status();
+    st = durable ? SyncThrough(set_.published_seq()) : failed_status();
     if (st.ok()) {
       std::lock_guard<AdaptiveMutex> l(mu_);
       st = WriteCheckpoint(active_->base(), write_offset_, next_seq_, last_ts_, true, durable);
@@ -255,22 +256,23 @@ LogStats LogImpl::Stats() {
   std::shared_ptr<SealedSegment> first_sealed;
   std::shared_ptr<Segment> first_raw;
   {
-    std::lock_guard<std::mutex> l(segments_mu_);
-    st.segments = segments_.size();
-    st.last_sequence = published_seq_.load();
-    st.active_used_bytes = published_offset_.load();
-    if (!segments_.empty()) st.first_sequence = segments_.front().base;
+    SegmentSet::Locked set = set_.Lock();
+    const std::vector<SegmentEntry>& segments = set.entries();
+    st.segments = segments.size();
+    st.last_sequence = set_.published_seq();
+    st.active_used_bytes = set_.published_offset();
+    if (!segments.empty()) st.first_sequence = segments.front().base;
     // The last event's sequence: appends after a gap (or into an empty
     // active segment) have not used the numbers below the active base.
-    if (st.active_used_bytes <= kSegmentHeaderSize && !segments_.empty() &&
-        segments_.back().is_raw()) {
-      st.last_sequence = segments_.back().base - 1;
-      for (size_t i = segments_.size() - 1; i-- > 0 && segments_[i].is_gap();) {
-        if (segments_[i].gap_status.ok()) st.last_sequence = segments_[i].gap.first - 1;
+    if (st.active_used_bytes <= kSegmentHeaderSize && !segments.empty() &&
+        segments.back().is_raw()) {
+      st.last_sequence = segments.back().base - 1;
+      for (size_t i = segments.size() - 1; i-- > 0 && segments[i].is_gap();) {
+        if (segments[i].gap_status.ok()) st.last_sequence = segments[i].gap.first - 1;
       }
     }
-    for (size_t i = 0; i < segments_.size(); ++i) {
-      const SegmentRef& ref = segments_[i];
+    for (size_t i = 0; i < segments.size(); ++i) {
+      const SegmentEntry& ref = segments[i];
       if (ref.is_gap()) {
         ++st.gaps;
         if (!ref.gap_status.ok()) continue;
@@ -283,12 +285,12 @@ LogStats LogImpl::Stats() {
       }
       if (ref.is_sealed()) ++st.sealed_segments;
       files.push_back(File{ref.path, ref.is_sealed() ? JoinPath(dir_, IndexFileName(ref.base)) : "",
-                           !ref.is_sealed() && i + 1 == segments_.size()});
+                           !ref.is_sealed() && i + 1 == segments.size()});
     }
-    if (!segments_.empty()) {
-      if (segments_[0].is_sealed()) {
-        if (auto s = SealedForReadLocked(0); s.ok()) first_sealed = *s;
-      } else if (auto s = SegmentForReadLocked(0); s.ok()) {
+    if (!segments.empty()) {
+      if (segments[0].is_sealed()) {
+        if (auto s = set.Sealed(0); s.ok()) first_sealed = *s;
+      } else if (auto s = set.Raw(0); s.ok()) {
         first_raw = *s;
       }
     }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "engine/log/log.h"
+#include "engine/log/segment_set.h"
 #include "engine/port/adaptive_mutex.h"
 
 namespace tracelog {
@@ -42,13 +43,17 @@ class LogImpl final : public Log {
   AppendBatchResult AppendPrepared(absl::Span<const PreparedEvent> events) override;
   absl::Status Sync() override;
   absl::Status Close() override;
-  std::unique_ptr<LogReader> NewReader(const ReaderOptions& options) override;
+  std::unique_ptr<LogReader> NewReader(const ReaderOptions& options) override {
+    return set_.NewReader(options);
+  }
   absl::Status SealAll() override;
   absl::Status SealBacklog(size_t keep) override;
   absl::StatusOr<uint64_t> BeginImport() override;
   absl::Status CommitImport(bool* committed) override;
   absl::StatusOr<RetainResult> Retain(const RetainOptions& options) override;
-  std::vector<SegmentSnapshot> SnapshotSegments(const CorruptionReporter& reporter) override;
+  std::vector<SegmentSnapshot> SnapshotSegments(const CorruptionReporter& reporter) override {
+    return set_.Snapshot(reporter);
+  }
   DictionaryStore* dictionaries() override { return dicts_.get(); }
   LogStats Stats() override;
   const RecoveryReport& recovery() const override { return recovery_; }
@@ -63,9 +68,6 @@ class LogImpl final : public Log {
                                                    const LogOptions& options);
 
  private:
-  friend class LogReaderImpl;
-  using SegmentRef = SegmentEntry;
-
   absl::Status Recover();
   // Writes the durable slot (REQUIRES: everything before end_offset synced)
   // or the volatile slot of CHECKPOINT. The volatile slot says whether the
@@ -88,23 +90,10 @@ class LogImpl final : public Log {
   absl::Status SyncThrough(uint64_t sequence);       // group commit
   void BackgroundLoop();
   void PrefaultLoop();
-  // REQUIRES: segments_mu_ held.
-  absl::StatusOr<std::shared_ptr<Segment>> SegmentForReadLocked(size_t index);
-  // Opens segments_[index] for reading if not yet (a raw segment that
-  // another process sealed meanwhile becomes sealed). OutOfRangeError when
-  // another process's retention removed it; a gap's damage for a damaged
-  // gap. REQUIRES: segments_mu_.
-  absl::Status LoadRefLocked(size_t index);
-  // Whether the segment of `base`, whose file is gone, was removed by
-  // retention (after a later segment became the first): readers then skip
-  // it quietly (LoadRefLocked says OutOfRangeError).
-  bool RemovedByRetention(uint64_t base);
   // Rewrites the attachment packs without the sessions that have no event
   // in the log any more (a session without events: once its import's first
   // sequence is gone), and removes packs left empty.
   absl::Status PruneAttachments(RetainResult* result);
-  // REQUIRES: segments_mu_ held; segments_[index] is sealed.
-  absl::StatusOr<std::shared_ptr<SealedSegment>> SealedForReadLocked(size_t index);
   // Seals the raw segment with base `base` (not the active one). If another
   // thread is sealing it: with `busy`, sets *busy and returns at once; else
   // waits for that thread.
@@ -113,11 +102,6 @@ class LogImpl final : public Log {
   // SealBacklog with the caller's codec.
   absl::Status SealBacklogWith(size_t keep, BlockCodec* codec);
   void EnqueueSeal(uint64_t base);
-  // Index in segments_ of the segment with logical number `n` (see
-  // removed_front_), or -1 if retention removed it. REQUIRES: segments_mu_.
-  ptrdiff_t Physical(size_t n) const {
-    return n < removed_front_ ? -1 : static_cast<ptrdiff_t>(n - removed_front_);
-  }
   bool failed() const { return failed_flag_.load(std::memory_order_acquire); }
   absl::Status failed_status();
   bool GroupComplete() const;  // commit delay: all appenders in flight have appended
@@ -176,21 +160,14 @@ class LogImpl final : public Log {
   uint64_t unsynced_bytes_ = 0;
   int64_t active_created_micros_ = 0;
 
-  // Segment list for readers (and stats), guarded by segments_mu_. Readers
-  // number segments logically: retention erases from the front and counts
-  // the erased ones in removed_front_.
-  std::mutex segments_mu_;
-  std::vector<SegmentRef> segments_;
-  size_t removed_front_ = 0;
   std::unique_ptr<DictionaryStore> dicts_;
+  // The segment list for readers, queries, the sealer, retention and stats.
+  SegmentSet set_;
 
   // Sealing. seal_work_mu_ is held shared while a segment is sealed (several
   // may be at once) and exclusively while retention removes segments; the
-  // queue by seal_mu_. sealing_ (guarded by segments_mu_) holds the bases
-  // being sealed; seal_done_cv_ signals when one is done.
+  // queue by seal_mu_. The set knows which segments are being sealed.
   std::shared_mutex seal_work_mu_;
-  std::vector<uint64_t> sealing_;
-  std::condition_variable seal_done_cv_;
   std::mutex seal_mu_;
   std::condition_variable seal_cv_;
   std::deque<uint64_t> seal_queue_;
@@ -199,8 +176,6 @@ class LogImpl final : public Log {
   // Codecs for the threads that help with SealBacklog (one each at a time).
   std::mutex helper_codecs_mu_;
   std::vector<std::unique_ptr<BlockCodec>> helper_codecs_;
-  alignas(64) std::atomic<uint64_t> published_offset_{0};  // readable end of the active segment
-  std::atomic<uint64_t> published_seq_{0};     // last readable sequence
 
   // Sync state, guarded by sync_mu_.
   // Group commit: one appender at a time is the leader and syncs everything

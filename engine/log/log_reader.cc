@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/format/gap_format.h"
 #include "engine/format/event_keys.h"
-#include "engine/log/log_impl.h"
 #include "engine/log/log_reader.h"
+#include "engine/log/segment_set.h"
 #include "engine/segment/segment.h"
 #include "engine/seal/block_codec.h"
 #include "engine/seal/sealed_segment.h"
@@ -36,9 +36,9 @@ std::unique_ptr<LogReaderImpl::Decoded> LogReaderImpl::Decode(std::shared_ptr<Se
   return d;
 }
 
-LogReaderImpl::LogReaderImpl(LogImpl* log, ReaderOptions options, size_t segment_end, uint64_t last_seq,
+LogReaderImpl::LogReaderImpl(SegmentSet* set, ReaderOptions options, size_t segment_end, uint64_t last_seq,
                      uint64_t active_limit)
-    : log_(log),
+    : set_(set),
       options_(std::move(options)),
       segment_end_(segment_end),
       last_seq_(last_seq),
@@ -48,29 +48,22 @@ LogReaderImpl::~LogReaderImpl() {
   if (ahead_.valid()) ahead_.wait();  // it uses ahead_codec_
 }
 
-void LogReaderImpl::Report(const absl::Status& s, size_t physical) {
+void LogReaderImpl::Report(const absl::Status& s, const std::string& path) {
   if (status_.ok()) status_ = s;
   ++corruptions_;
-  if (options_.reporter) {
-    std::string path;
-    {
-      std::lock_guard<std::mutex> l(log_->segments_mu_);
-      path = log_->segments_[physical].path;
-    }
-    options_.reporter(Corruption{path, 0, 0, std::string(s.message())});
-  }
+  if (options_.reporter) options_.reporter(Corruption{path, 0, 0, std::string(s.message())});
 }
 
 void LogReaderImpl::StartReadAhead(size_t index) {
   if (!options_.read_ahead || index >= segment_end_) return;
   std::shared_ptr<SealedSegment> sealed;
   {
-    std::lock_guard<std::mutex> l(log_->segments_mu_);
-    const ptrdiff_t p = log_->Physical(index);
-    if (p < 0 || static_cast<size_t>(p) >= log_->segments_.size()) return;
+    SegmentSet::Locked set = set_->Lock();
+    const ptrdiff_t p = set.Physical(index);
+    if (p < 0 || static_cast<size_t>(p) >= set.entries().size()) return;
     // A segment that cannot be opened is left to OpenSegment, which reports it.
-    if (!log_->LoadRefLocked(p).ok() || !log_->segments_[p].is_sealed()) return;
-    sealed = log_->segments_[p].sealed;
+    if (!set.Load(p).ok() || !set.entries()[p].is_sealed()) return;
+    sealed = set.entries()[p].sealed;
   }
   if (ahead_codec_ == nullptr) ahead_codec_ = std::make_unique<BlockCodec>();
   try {
@@ -106,33 +99,33 @@ bool LogReaderImpl::OpenSegment() {
     GapRecord gap_record;
     uint64_t base = 0, end_sequence = 0, records_limit = 0;
     std::string path;
-    ptrdiff_t p;
     {
-      std::lock_guard<std::mutex> l(log_->segments_mu_);
-      p = log_->Physical(index_);
-      if (p < 0 || static_cast<size_t>(p) >= log_->segments_.size()) {
+      SegmentSet::Locked set = set_->Lock();
+      const std::vector<SegmentEntry>& segments = set.entries();
+      const ptrdiff_t p = set.Physical(index_);
+      if (p < 0 || static_cast<size_t>(p) >= segments.size()) {
         skip = true;  // removed by retention after this reader was created
       } else {
-        const LogImpl::SegmentRef& ref = log_->segments_[p];
+        const SegmentEntry& ref = segments[p];
         base = ref.base;
         path = ref.path;
         records_limit = ref.records_limit;
         // Skip whole segments that end before from_sequence.
         const size_t next = static_cast<size_t>(p) + 1;
-        if (index_ + 1 < segment_end_ && next < log_->segments_.size()) {
-          end_sequence = log_->segments_[next].base - 1;
-          if (log_->segments_[next].base <= options_.from_sequence) skip = true;
+        if (index_ + 1 < segment_end_ && next < segments.size()) {
+          end_sequence = segments[next].base - 1;
+          if (segments[next].base <= options_.from_sequence) skip = true;
         }
         if (!skip && ref.is_gap()) {
           gap = true;
           st = ref.gap_status;
           gap_record = ref.gap;
         } else if (!skip) {
-          st = log_->LoadRefLocked(p);
-          if (st.ok() && log_->segments_[p].is_sealed()) {
-            sealed = log_->segments_[p].sealed;
+          st = set.Load(p);
+          if (st.ok() && segments[p].is_sealed()) {
+            sealed = segments[p].sealed;
           } else if (st.ok()) {
-            raw = log_->segments_[p].segment;
+            raw = segments[p].segment;
           }
         }
       }
@@ -147,7 +140,7 @@ bool LogReaderImpl::OpenSegment() {
     if (gap) {
       ++index_;
       if (!st.ok()) {
-        Report(st, p);
+        Report(st, path);
         next_expected_ = end_sequence + 1;
         continue;
       }
@@ -167,7 +160,7 @@ bool LogReaderImpl::OpenSegment() {
       continue;
     }
     if (!st.ok()) {
-      Report(st, p);
+      Report(st, path);
       next_expected_ = end_sequence == 0 ? 0 : end_sequence + 1;
       ++index_;
       continue;

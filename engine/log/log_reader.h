@@ -18,13 +18,13 @@ namespace tracelog {
 
 class BlockCodec;
 class EventKeyExtractor;
-class LogImpl;
+class SegmentSet;
 
 class LogReaderImpl final : public LogReader {
  public:
-  // Reads the segments of `log` with logical numbers below `segment_end`,
+  // Reads the segments of `set` with logical numbers below `segment_end`,
   // the last one up to `active_limit` (its readable end) and `last_seq`.
-  LogReaderImpl(LogImpl* log, ReaderOptions options, size_t segment_end, uint64_t last_seq,
+  LogReaderImpl(SegmentSet* set, ReaderOptions options, size_t segment_end, uint64_t last_seq,
                 uint64_t active_limit);
   ~LogReaderImpl() override;
 
@@ -38,7 +38,7 @@ class LogReaderImpl final : public LogReader {
  private:
   struct Decoded;
   bool OpenSegment();
-  void Report(const absl::Status& s, size_t logical);
+  void Report(const absl::Status& s, const std::string& path);
   // Reports the sequences between the previous segment's end and `base`.
   void ReportMissing(uint64_t base, const std::string& path);
   static std::unique_ptr<Decoded> Decode(std::shared_ptr<SealedSegment> sealed,
@@ -46,7 +46,7 @@ class LogReaderImpl final : public LogReader {
   // With read_ahead: starts decompressing segment `index` if it is sealed.
   void StartReadAhead(size_t index);
 
-  LogImpl* const log_;
+  SegmentSet* const set_;
   const ReaderOptions options_;
   const size_t segment_end_;  // logical number past the last segment
   const uint64_t last_seq_;

@@ -35,23 +35,24 @@ absl::StatusOr<RetainResult> LogImpl::Retain(const RetainOptions& options) {
   std::vector<Entry> entries;
   uint64_t total = 0;
   {
-    std::lock_guard<std::mutex> l(segments_mu_);
-    for (size_t i = 0; i < segments_.size(); ++i) {
+    SegmentSet::Locked set = set_.Lock();
+    const std::vector<SegmentEntry>& segments = set.entries();
+    for (size_t i = 0; i < segments.size(); ++i) {
       Entry e;
-      if (segments_[i].is_gap()) {
-        e.gap_path = segments_[i].path;
+      if (segments[i].is_gap()) {
+        e.gap_path = segments[i].path;
         e.bytes = kGapFileSize;
-      } else if (segments_[i].is_sealed()) {
-        auto seg = SealedForReadLocked(i);
+      } else if (segments[i].is_sealed()) {
+        auto seg = set.Sealed(i);
         if (!seg.ok()) return seg.status();
         e.sealed = *seg;
         e.bytes = (*seg)->file_size();
         if (auto f = fs_->Open((*seg)->index_path(), OpenMode::kRead); f.ok()) {
           if (auto n = (*f)->Size(); n.ok()) e.bytes += *n;
         }
-      } else if (i + 1 == segments_.size()) {
-        e.bytes = published_offset_.load(std::memory_order_acquire);
-      } else if (auto f = fs_->Open(segments_[i].path, OpenMode::kRead); f.ok()) {
+      } else if (i + 1 == segments.size()) {
+        e.bytes = set_.published_offset();
+      } else if (auto f = fs_->Open(segments[i].path, OpenMode::kRead); f.ok()) {
         if (auto n = (*f)->Size(); n.ok()) e.bytes = *n;
       }
       total += e.bytes;
@@ -100,9 +101,7 @@ absl::StatusOr<RetainResult> LogImpl::Retain(const RetainOptions& options) {
   absl::Status st;
   for (size_t i = 0; i < remove && st.ok(); ++i) {
     {
-      std::lock_guard<std::mutex> l(segments_mu_);
-      segments_.erase(segments_.begin());
-      ++removed_front_;
+      set_.Lock().EraseFront();
     }
     if (entries[i].sealed == nullptr) {
       st = fs_->Remove(entries[i].gap_path);

@@ -63,35 +63,29 @@ absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
   std::string raw_path;
   uint64_t last_sequence = 0;
   {
-    std::unique_lock<std::mutex> l(segments_mu_);
+    SegmentSet::Locked set = set_.Lock();
     // Another thread sealing it: wait for that one (the caller may promise
     // the segment is durable when this returns), or say so.
-    auto free = [&] { return std::find(sealing_.begin(), sealing_.end(), base) == sealing_.end(); };
-    if (busy != nullptr && !free()) {
+    if (busy != nullptr && set.IsSealing(base)) {
       *busy = true;
       return absl::OkStatus();
     }
-    seal_done_cv_.wait(l, free);
+    set.WaitUntilNotSealing(base);
+    const std::vector<SegmentEntry>& segments = set.entries();
     size_t i = 0;
-    while (i < segments_.size() && segments_[i].base != base) ++i;
-    if (i + 1 >= segments_.size() || !segments_[i].is_raw()) {
+    while (i < segments.size() && segments[i].base != base) ++i;
+    if (i + 1 >= segments.size() || !segments[i].is_raw()) {
       return absl::OkStatus();  // sealed meanwhile, the active segment, or a gap
     }
-    auto seg = SegmentForReadLocked(i);
+    auto seg = set.Raw(i);
     if (!seg.ok()) return seg.status();
     raw = *seg;
-    raw_path = segments_[i].path;
+    raw_path = segments[i].path;
     // It must hold every sequence up to its successor's base.
-    last_sequence = segments_[i + 1].base - 1;
-    sealing_.push_back(base);
+    last_sequence = segments[i + 1].base - 1;
+    set.BeginSealing(base);
   }
-  auto done = [&] {
-    {
-      std::lock_guard<std::mutex> l(segments_mu_);
-      sealing_.erase(std::find(sealing_.begin(), sealing_.end(), base));
-    }
-    seal_done_cv_.notify_all();
-  };
+  auto done = [&] { set_.EndSealing(base); };
   SealOptions seal = options_.seal;
   {
     std::lock_guard<AdaptiveMutex> l(mu_);
@@ -109,16 +103,16 @@ absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
   }
   bool read_elsewhere = false;  // a reader maps the raw file
   {
-    std::lock_guard<std::mutex> l(segments_mu_);
-    for (SegmentRef& ref : segments_) {
+    SegmentSet::Locked set = set_.Lock();
+    for (SegmentEntry& ref : set.entries()) {
       if (ref.base != base) continue;
       ref.kind = SegmentEntry::Kind::kSealed;
       ref.path = (*sealed)->path();
       ref.segment.reset();  // readers that hold it keep its mapping
       ref.sealed = *sealed;
     }
-    // Readers get segments only from segments_ (under this lock) or from
-    // one another, so no new holder can appear once this count is 1.
+    // Readers get segments only from the set (under this lock) or from one
+    // another, so no new holder can appear once this count is 1.
     read_elsewhere = raw.use_count() > 1;
   }
   done();
@@ -182,12 +176,12 @@ absl::Status LogImpl::SealBacklogWith(size_t keep, BlockCodec* codec) {
     }
     uint64_t oldest = 0;
     {
-      std::lock_guard<std::mutex> l(segments_mu_);
+      SegmentSet::Locked set = set_.Lock();
+      const std::vector<SegmentEntry>& segments = set.entries();
       size_t waiting = 0;
-      for (size_t i = 0; i + 1 < segments_.size(); ++i) {
-        const uint64_t b = segments_[i].base;
-        if (!segments_[i].is_raw() ||
-            std::find(sealing_.begin(), sealing_.end(), b) != sealing_.end() ||
+      for (size_t i = 0; i + 1 < segments.size(); ++i) {
+        const uint64_t b = segments[i].base;
+        if (!segments[i].is_raw() || set.IsSealing(b) ||
             std::find(failed_bases.begin(), failed_bases.end(), b) != failed_bases.end()) {
           continue;
         }
@@ -225,9 +219,10 @@ absl::Status LogImpl::SealAll() {
   }
   std::vector<uint64_t> bases;
   {
-    std::lock_guard<std::mutex> l(segments_mu_);
-    for (size_t i = 0; i + 1 < segments_.size(); ++i) {
-      if (segments_[i].is_raw()) bases.push_back(segments_[i].base);
+    SegmentSet::Locked set = set_.Lock();
+    const std::vector<SegmentEntry>& segments = set.entries();
+    for (size_t i = 0; i + 1 < segments.size(); ++i) {
+      if (segments[i].is_raw()) bases.push_back(segments[i].base);
     }
   }
   // On every core: sealing is CPU-bound (zstd), one segment per thread.

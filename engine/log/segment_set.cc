@@ -1,28 +1,32 @@
-// The segment list as readers and queries see it: segments opened lazily,
-// a raw segment another process sealed meanwhile read in its sealed form,
-// segments retention removed skipped.
+// SegmentSet (segment_set.h).
 
-#include "engine/log/log_impl.h"
+#include "engine/log/segment_set.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "engine/format/gap_format.h"
 #include "engine/format/sealed_format.h"
 #include "engine/io/file_system.h"
-#include "engine/log/checkpoint_file.h"
 #include "engine/log/log_reader.h"
 #include "engine/segment/segment.h"
 #include "engine/seal/sealed_segment.h"
 
 namespace tracelog {
 
-absl::Status LogImpl::LoadRefLocked(size_t index) {
-  SegmentRef& ref = segments_[index];
+SegmentSet::SegmentSet(FileSystem* fs, std::string dir, DictionaryStore* dicts)
+    : fs_(fs), dir_(std::move(dir)), dicts_(dicts) {}
+
+absl::Status SegmentSet::Locked::Load(size_t index) {
+  SegmentEntry& ref = set_->entries_[index];
+  FileSystem* const fs = set_->fs_;
+  const std::string& dir = set_->dir_;
+  DictionaryStore* const dicts = set_->dicts_;
   if (ref.is_gap()) return ref.gap_status;
   if (!ref.is_sealed()) {
     if (ref.segment != nullptr) return absl::OkStatus();
-    auto seg = Segment::Open(fs_, ref.path, ref.base, /*writable=*/false);
+    auto seg = Segment::Open(fs, ref.path, ref.base, /*writable=*/false);
     if (seg.ok()) {
       ref.segment = *seg;
       return absl::OkStatus();
@@ -30,8 +34,8 @@ absl::Status LogImpl::LoadRefLocked(size_t index) {
     // Another process (the writer) may have sealed it since we listed the
     // directory: read the sealed form instead.
     if (!absl::IsNotFound(seg.status())) return seg.status();
-    auto sealed = SealedSegment::Open(fs_, dir_, ref.base, dicts_.get());
-    if (absl::IsNotFound(sealed.status()) && RemovedByRetention(ref.base)) {
+    auto sealed = SealedSegment::Open(fs, dir, ref.base, dicts);
+    if (absl::IsNotFound(sealed.status()) && set_->RemovedByRetention(ref.base)) {
       return absl::OutOfRangeError(ref.path + ": removed by retention since this log was opened");
     }
     if (!sealed.ok()) return seg.status();
@@ -41,8 +45,8 @@ absl::Status LogImpl::LoadRefLocked(size_t index) {
     return absl::OkStatus();
   }
   if (ref.sealed != nullptr) return absl::OkStatus();
-  auto seg = SealedSegment::Open(fs_, dir_, ref.base, dicts_.get());
-  if (absl::IsNotFound(seg.status()) && RemovedByRetention(ref.base)) {
+  auto seg = SealedSegment::Open(fs, dir, ref.base, dicts);
+  if (absl::IsNotFound(seg.status()) && set_->RemovedByRetention(ref.base)) {
     return absl::OutOfRangeError(ref.path + ": removed by retention since this log was opened");
   }
   if (!seg.ok()) return seg.status();
@@ -50,7 +54,7 @@ absl::Status LogImpl::LoadRefLocked(size_t index) {
   return absl::OkStatus();
 }
 
-bool LogImpl::RemovedByRetention(uint64_t base) {
+bool SegmentSet::RemovedByRetention(uint64_t base) {
   // Retention removes a prefix of the log: a segment that is gone while a
   // later one is the first now was removed on purpose, not lost.
   auto names = fs_->ListDir(dir_);
@@ -64,37 +68,55 @@ bool LogImpl::RemovedByRetention(uint64_t base) {
   return true;
 }
 
-absl::StatusOr<std::shared_ptr<Segment>> LogImpl::SegmentForReadLocked(size_t index) {
-  if (auto s = LoadRefLocked(index); !s.ok()) return s;
-  if (segments_[index].is_sealed()) {
-    return absl::FailedPreconditionError(segments_[index].path + ": segment is sealed");
+absl::StatusOr<std::shared_ptr<Segment>> SegmentSet::Locked::Raw(size_t index) {
+  if (auto s = Load(index); !s.ok()) return s;
+  const SegmentEntry& ref = set_->entries_[index];
+  if (ref.is_sealed()) return absl::FailedPreconditionError(ref.path + ": segment is sealed");
+  return ref.segment;
+}
+
+absl::StatusOr<std::shared_ptr<SealedSegment>> SegmentSet::Locked::Sealed(size_t index) {
+  if (auto s = Load(index); !s.ok()) return s;
+  const SegmentEntry& ref = set_->entries_[index];
+  if (!ref.is_sealed()) return absl::FailedPreconditionError(ref.path + ": segment is not sealed");
+  return ref.sealed;
+}
+
+void SegmentSet::Locked::EraseFront() {
+  set_->entries_.erase(set_->entries_.begin());
+  ++set_->removed_front_;
+}
+
+bool SegmentSet::Locked::IsSealing(uint64_t base) const {
+  return std::find(set_->sealing_.begin(), set_->sealing_.end(), base) != set_->sealing_.end();
+}
+
+void SegmentSet::Locked::WaitUntilNotSealing(uint64_t base) {
+  set_->sealing_done_.wait(lock_, [&] { return !IsSealing(base); });
+}
+
+void SegmentSet::EndSealing(uint64_t base) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    sealing_.erase(std::find(sealing_.begin(), sealing_.end(), base));
   }
-  return segments_[index].segment;
+  sealing_done_.notify_all();
 }
 
-absl::StatusOr<std::shared_ptr<SealedSegment>> LogImpl::SealedForReadLocked(size_t index) {
-  if (auto s = LoadRefLocked(index); !s.ok()) return s;
-  if (!segments_[index].is_sealed()) {
-    return absl::FailedPreconditionError(segments_[index].path + ": segment is not sealed");
-  }
-  return segments_[index].sealed;
+std::unique_ptr<LogReader> SegmentSet::NewReader(const ReaderOptions& options) {
+  std::lock_guard<std::mutex> l(mu_);
+  return std::make_unique<LogReaderImpl>(this, options, removed_front_ + entries_.size(),
+                                         published_seq(), published_offset());
 }
 
-std::unique_ptr<LogReader> LogImpl::NewReader(const ReaderOptions& options) {
-  std::lock_guard<std::mutex> l(segments_mu_);
-  return std::unique_ptr<LogReader>(
-      new LogReaderImpl(this, options, removed_front_ + segments_.size(), published_seq_.load(),
-                    published_offset_.load(std::memory_order_acquire)));
-}
-
-std::vector<SegmentSnapshot> LogImpl::SnapshotSegments(const CorruptionReporter& reporter) {
+std::vector<SegmentSnapshot> SegmentSet::Snapshot(const CorruptionReporter& reporter) {
   std::vector<SegmentSnapshot> out;
-  std::lock_guard<std::mutex> l(segments_mu_);
-  const uint64_t last_seq = published_seq_.load(std::memory_order_acquire);
-  const uint64_t active_limit = published_offset_.load(std::memory_order_acquire);
-  for (size_t i = 0; i < segments_.size(); ++i) {
-    SegmentRef& ref = segments_[i];
-    const bool last = i + 1 == segments_.size();
+  Locked set(this);
+  const uint64_t last_seq = published_seq();
+  const uint64_t active_limit = published_offset();
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    SegmentEntry& ref = entries_[i];
+    const bool last = i + 1 == entries_.size();
     if (ref.is_gap()) {
       if (!reporter) continue;
       if (!ref.gap_status.ok()) {
@@ -108,7 +130,7 @@ std::vector<SegmentSnapshot> LogImpl::SnapshotSegments(const CorruptionReporter&
     }
     SegmentSnapshot snap;
     snap.base = ref.base;
-    const absl::Status st = LoadRefLocked(i);
+    const absl::Status st = set.Load(i);
     if (absl::IsOutOfRange(st)) continue;  // another process's retention removed it
     if (!st.ok()) {
       if (reporter) reporter(Corruption{ref.path, 0, 0, std::string(st.message())});
@@ -120,7 +142,7 @@ std::vector<SegmentSnapshot> LogImpl::SnapshotSegments(const CorruptionReporter&
       snap.raw = ref.segment;
       snap.limit = last ? std::min(active_limit, snap.raw->size()) : snap.raw->size();
       snap.limit_is_data_end = last;
-      snap.end_sequence = last ? 0 : segments_[i + 1].base - 1;
+      snap.end_sequence = last ? 0 : entries_[i + 1].base - 1;
       if (!last && ref.records_limit != 0) {  // cut by a crash not yet recovered
         snap.limit = std::min(ref.records_limit, snap.raw->size());
         snap.limit_is_data_end = true;
