@@ -6,8 +6,10 @@
 #                        and query it
 #   tools/dev.sh test    check that no #include looks up a layer
 #                        (tools/check_layers.sh), install deps, build (incl.
-#                        sanitizer variants and the libFuzzer targets), run
-#                        CTest: the suites, a short
+#                        sanitizer variants and the libFuzzer targets),
+#                        check the lock annotations with clang
+#                        (tools/check_thread_safety.sh), run CTest: the
+#                        suites, a short
 #                        crash-torture run, ~10 s of fuzzing per target
 #   tools/dev.sh build   install deps and build only
 #
@@ -90,6 +92,7 @@ build_fuzz() {
 run_tests() {
   tools/check_layers.sh
   build
+  tools/check_thread_safety.sh "$BUILD_DIR"
   build_fuzz
   ctest --test-dir "$BUILD_DIR" -j "$JOBS" --output-on-failure --timeout 600
   (cd "$BUILD_DIR-fuzz" && ctest -j "$JOBS" --output-on-failure --timeout 300)

@@ -62,11 +62,11 @@ absl::Status LogImpl::CoverByLeaseLocked(uint64_t last) {
   const uint64_t lease = last + lease_step_;
   absl::Status s;
   {
-    std::lock_guard<std::mutex> l(checkpoint_mu_);
+    MutexLock l(&checkpoint_mu_);
     s = checkpoint_file_->WriteLease(lease, &lease_generation_);
   }
   if (!s.ok()) {
-    std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+    MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
     return EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_, last_ts_);
   }
   lease_ = lease;
@@ -101,7 +101,7 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
   bool need_sync = false;
   uint64_t rolled_sync_target = 0;
   {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     if (closed_) {
       result.status = absl::FailedPreconditionError(dir_ + ": log is closed");
       return result;
@@ -119,7 +119,7 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
     size_t staged = 0;  // events staged in write_buffer_
     // With pwrite appends, records of this batch are staged in write_buffer_
     // and written at write_offset_ in one call (per segment).
-    auto flush = [&]() -> absl::Status {
+    auto flush = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
       if (!use_pwrite_ || write_buffer_.empty()) return absl::OkStatus();
       absl::Status s = active_->file()->Write(write_offset_, write_buffer_);
       if (s.ok()) {
@@ -128,7 +128,7 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
         // Part of the batch may be in the file past write_offset_: like a
         // failed sync, this ends the log's life until it is reopened (and
         // recovery cuts the tail), so no later append can land next to it.
-        std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+        MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
         s = EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_ - staged, last_ts_);
       }
       write_buffer_.clear();
@@ -220,7 +220,7 @@ absl::Status LogImpl::RollLocked(size_t needed) {
     auto grown = active_->Enlarge(capacity);
     if (!grown.ok()) {
       if (absl::IsResourceExhausted(grown.status())) return grown.status();
-      std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+      MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
       return EnterFailedStateLocked(grown.status(), active_->base(), write_offset_, next_seq_,
                                     last_ts_);
     }
@@ -246,7 +246,7 @@ absl::Status LogImpl::RollLocked(size_t needed) {
       // header's write, the directory's sync) is the disk's: no retry and
       // hope, as for a failed sync of data.
       if (absl::IsResourceExhausted(created.status())) return created.status();
-      std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+      MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
       return EnterFailedStateLocked(created.status(), active_->base(), write_offset_, next_seq_,
                                     last_ts_);
     }
@@ -288,7 +288,7 @@ absl::Status LogImpl::RollLocked(size_t needed) {
   write_offset_ = kSegmentHeaderSize;
   active_created_micros_ = absl::ToUnixMicros(absl::Now());
   {
-    SegmentSet::Locked set = set_.Lock();
+    SegmentSet::Locked set(&set_);
     std::vector<SegmentEntry>& segments = set.entries();
     if (replaced) {
       segments.back().segment = active_;
@@ -307,7 +307,7 @@ absl::Status LogImpl::RollLocked(size_t needed) {
   prefault_cv_.notify_one();
   if (sync_now && !replaced) {
     {
-      std::lock_guard<std::mutex> l(bg_mu_);
+      MutexLock l(&bg_mu_);
       bg_sync_requested_ = true;
     }
     bg_cv_.notify_all();
@@ -328,7 +328,7 @@ void LogImpl::PrefaultLoop() {
   while (!stop_.load(std::memory_order_acquire)) {
     const uint64_t gen = roll_generation_.load(std::memory_order_acquire);
     if (gen != generation) {
-      std::lock_guard<AdaptiveMutex> ml(mu_);
+      AdaptiveMutexLock ml(&mu_);
       seg = active_;
       generation = roll_generation_.load(std::memory_order_acquire);
       released_to = 0;
@@ -351,10 +351,10 @@ void LogImpl::PrefaultLoop() {
     // Caught up: sleep until the writer is half a window from the edge (or,
     // when the whole segment is faulted in, until it rolls: without that, the
     // last half window of every segment was a busy loop).
-    std::unique_lock<std::mutex> l(prefault_mu_);
+    MutexLock l(&prefault_mu_);
     prefault_waiting_.store(true, std::memory_order_seq_cst);
     const uint64_t size = seg->size();
-    prefault_cv_.wait_for(l, std::chrono::milliseconds(10), [&] {
+    prefault_mu_.WaitFor(&prefault_cv_, std::chrono::milliseconds(10), [&] {
       const uint64_t done = prefaulted_to_.load();
       return stop_.load() || roll_generation_.load() != generation ||
              (done < size && set_.published_offset() + options_.prefault_bytes / 2 > done);

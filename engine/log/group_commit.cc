@@ -43,12 +43,12 @@ bool LogImpl::GroupComplete() const {
 }
 
 absl::Status LogImpl::failed_status() {
-  std::lock_guard<std::mutex> l(sync_mu_);
+  MutexLock l(&sync_mu_);
   return failed_status_;
 }
 
 uint64_t LogImpl::durable_sequence() {
-  std::lock_guard<std::mutex> l(sync_mu_);
+  MutexLock l(&sync_mu_);
   return durable_seq_;
 }
 
@@ -61,7 +61,7 @@ absl::Status LogImpl::SyncThrough(uint64_t target) {
   if (durable_atomic_.load(std::memory_order_acquire) >= target && !failed()) {
     return absl::OkStatus();
   }
-  std::unique_lock<std::mutex> sl(sync_mu_);
+  MutexLock sl(&sync_mu_);
   while (true) {
     if (!failed_status_.ok()) return failed_status_;
     if (durable_seq_ >= target) return absl::OkStatus();
@@ -71,14 +71,14 @@ absl::Status LogImpl::SyncThrough(uint64_t target) {
     std::atomic<uint32_t>& word = epoch_word_[epoch % 2];
     const uint32_t seen = word.load(std::memory_order_acquire);
     ++waiting_[epoch % 2];
-    sl.unlock();
+    sl.Unlock();
     while (word.load(std::memory_order_acquire) == seen) FutexWait(&word, seen);
-    sl.lock();
+    sl.Lock();
     --waiting_[epoch % 2];
   }
   sync_in_progress_ = true;
   const uint64_t last_group = last_group_size_;
-  sl.unlock();
+  sl.Unlock();
 
   if (last_group > 1) {
     // Group-commit delay (like PostgreSQL's commit_delay): the previous sync
@@ -104,7 +104,7 @@ absl::Status LogImpl::SyncThrough(uint64_t target) {
   double ts;
   bool sync_active;
   {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     active = active_;
     rolled.swap(unsynced_);
     rolled_unsynced_bytes_ = 0;
@@ -115,7 +115,7 @@ absl::Status LogImpl::SyncThrough(uint64_t target) {
     // appenders then fault on again; skip it when the rolled segments suffice.
     sync_active = rolled.empty() || target > rolled.back().last_seq;
     if (sync_active) unsynced_bytes_ = 0;
-    std::lock_guard<std::mutex> s2(sync_mu_);  // lock order: mu_, then sync_mu_
+    MutexLock s2(&sync_mu_);  // lock order: mu_, then sync_mu_
     ++sync_epoch_;
     snapshot_seq_ = sync_active ? seq : rolled.back().last_seq;
   }
@@ -132,7 +132,7 @@ absl::Status LogImpl::SyncThrough(uint64_t target) {
   last_rolled.file.reset();
   rolled.clear();
 
-  sl.lock();
+  sl.Lock();
   sync_in_progress_ = false;
   ++syncs_done_;
   last_group_size_ = snapshot_seq_ > durable_seq_ ? snapshot_seq_ - durable_seq_ : 0;
@@ -160,7 +160,7 @@ absl::Status LogImpl::SyncThrough(uint64_t target) {
   if (next_leader) epoch_word_[(e + 1) % 2].fetch_add(1, std::memory_order_release);
   const absl::Status result = failed_now ? failed_status_ : absl::OkStatus();
   const bool done = durable_seq_ >= target;
-  sl.unlock();
+  sl.Unlock();
   FutexWake(&epoch_word_[e % 2], INT32_MAX);
   if (failed_now) {
     FutexWake(&epoch_word_[(e + 1) % 2], INT32_MAX);
@@ -180,18 +180,20 @@ void LogImpl::BackgroundLoop() {
   }
   const bool interval = options_.sync.kind == SyncPolicy::Kind::kInterval;
   const auto period = std::chrono::milliseconds(interval ? options_.sync.value : 1000);
-  std::unique_lock<std::mutex> l(bg_mu_);
+  MutexLock l(&bg_mu_);
   while (!stop_.load(std::memory_order_acquire)) {
-    bg_cv_.wait_for(l, period, [&] { return stop_.load() || bg_sync_requested_; });
+    bg_mu_.WaitFor(&bg_cv_, period, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_) {
+      return stop_.load() || bg_sync_requested_;
+    });
     if (stop_.load(std::memory_order_acquire)) break;
     const bool requested = bg_sync_requested_;
     bg_sync_requested_ = false;
-    l.unlock();
+    l.Unlock();
     uint64_t target = 0;
     if (interval) {
       target = set_.published_seq();
     } else {
-      std::lock_guard<AdaptiveMutex> ml(mu_);
+      AdaptiveMutexLock ml(&mu_);
       const bool quiet = absl::ToUnixMicros(absl::Now()) - last_roll_micros_ >= 1000000;
       // Not during an import: its commit syncs what is left of it, and
       // most of its segments are sealed (and their raw files deleted) first.
@@ -205,21 +207,21 @@ void LogImpl::BackgroundLoop() {
     if (options_.sync.kind == SyncPolicy::Kind::kNever && !failed()) {
       // Keep process-crash recovery short without syncing: a volatile
       // checkpoint, trusted only until the next reboot.
-      std::lock_guard<AdaptiveMutex> ml(mu_);
+      AdaptiveMutexLock ml(&mu_);
       if (!closed_) {
         WriteCheckpoint(active_->base(), write_offset_, next_seq_, last_ts_, false, false)
             .IgnoreError();
       }
     }
     if (options_.segment_max_age_ms > 0) {
-      std::lock_guard<AdaptiveMutex> ml(mu_);
+      AdaptiveMutexLock ml(&mu_);
       const int64_t age_ms = (absl::ToUnixMicros(absl::Now()) - active_created_micros_) / 1000;
       if (!closed_ && write_offset_ > kSegmentHeaderSize &&
           age_ms >= static_cast<int64_t>(options_.segment_max_age_ms)) {
         RollLocked(0).IgnoreError();  // retried on the next tick or append
       }
     }
-    l.lock();
+    l.Lock();
   }
 }
 

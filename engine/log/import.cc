@@ -19,7 +19,7 @@ namespace tracelog {
 absl::StatusOr<uint64_t> LogImpl::BeginImport() {
   if (options_.read_only) return absl::FailedPreconditionError(dir_ + ": log is open read-only");
   if (failed()) return failed_status();
-  std::lock_guard<AdaptiveMutex> l(mu_);
+  AdaptiveMutexLock l(&mu_);
   if (closed_) return absl::FailedPreconditionError(dir_ + ": log is closed");
   if (import_from_ != 0) {
     return absl::FailedPreconditionError(absl::StrCat(dir_, ": an import from sequence ",
@@ -40,7 +40,7 @@ absl::StatusOr<uint64_t> LogImpl::BeginImport() {
     if (absl::IsNotFound(undo)) undo = absl::OkStatus();
     if (undo.ok()) undo = fs_->SyncDir(dir_);
     if (!undo.ok()) {
-      std::lock_guard<std::mutex> sl(sync_mu_);  // lock order: mu_, then sync_mu_
+      MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
       return EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_, last_ts_);
     }
     return s;
@@ -52,13 +52,13 @@ absl::StatusOr<uint64_t> LogImpl::BeginImport() {
 absl::Status LogImpl::CommitImport(bool* committed) {
   if (committed != nullptr) *committed = false;
   {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     if (import_from_ == 0) return absl::FailedPreconditionError(dir_ + ": no import in progress");
   }
   {
     // After the commit the active segment may be appended to and recovered
     // like any other: a recycled one gets a zero tail, as a new one has.
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     if (active_->recycled()) {
       if (auto s = active_->ZeroTail(write_offset_); !s.ok()) return s;
     }
@@ -72,7 +72,7 @@ absl::Status LogImpl::CommitImport(bool* committed) {
     // power loss leaves a 0-byte segment (tools/torture: recovery_test.cc).
     std::shared_ptr<Segment> active;
     {
-      std::lock_guard<AdaptiveMutex> l(mu_);
+      AdaptiveMutexLock l(&mu_);
       active = active_;
     }
     if (auto s = active->Sync(); !s.ok()) return s;
@@ -82,7 +82,7 @@ absl::Status LogImpl::CommitImport(bool* committed) {
   // Committed: the import is the log's now, whether or not the sync works.
   if (committed != nullptr) *committed = true;
   const absl::Status synced = fs_->SyncDir(dir_);
-  std::lock_guard<AdaptiveMutex> l(mu_);
+  AdaptiveMutexLock l(&mu_);
   import_from_ = 0;
   RemoveSparesLocked();
   return synced;

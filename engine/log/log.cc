@@ -43,7 +43,7 @@ LogImpl::LogImpl(std::string dir, LogOptions options)
 LogImpl::~LogImpl() {
   bool open;
   {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     open = !closed_;
   }
   if (open) Close().IgnoreError();
@@ -99,7 +99,7 @@ absl::StatusOr<std::unique_ptr<Log>> LogImpl::Open(const std::string& dir,
   }
   if (auto s = log->Recover(); !s.ok()) return s;
   {
-    std::lock_guard<AdaptiveMutex> l(log->mu_);
+    AdaptiveMutexLock l(&log->mu_);
     log->closed_ = false;
   }
   if (!options.read_only) {
@@ -112,7 +112,7 @@ absl::StatusOr<std::unique_ptr<Log>> LogImpl::Open(const std::string& dir,
       // did not finish (or never started).
       std::vector<uint64_t> pending;
       {
-        SegmentSet::Locked set = log->set_.Lock();
+        SegmentSet::Locked set(&log->set_);
         const std::vector<SegmentEntry>& segments = set.entries();
         for (size_t i = 0; i + 1 < segments.size(); ++i) {
           if (segments[i].is_raw()) pending.push_back(segments[i].base);
@@ -145,8 +145,11 @@ absl::Status LogImpl::Recover() {
     recovered = RecoverLog(in);
   }
   if (!recovered.ok()) return recovered.status();
-  set_.Lock().entries() = std::move(recovered->segments);
+  SegmentSet::Locked(&set_).entries() = std::move(recovered->segments);
   recovery_ = std::move(recovered->report);
+  // No other thread runs yet; the lock is for the analysis (and costs
+  // nothing).
+  AdaptiveMutexLock l(&mu_);
   active_ = recovered->active;
   write_offset_ = recovered->write_offset;
   next_seq_ = recovered->next_sequence;
@@ -158,7 +161,10 @@ absl::Status LogImpl::Recover() {
   }
   if (!writable && active_ == nullptr) write_offset_ = 0;  // read-only, no raw segment
   set_.Publish(write_offset_, next_seq_ - 1);
-  durable_seq_ = next_seq_ - 1;
+  {
+    MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
+    durable_seq_ = next_seq_ - 1;
+  }
   durable_atomic_.store(next_seq_ - 1);
   if (!writable) return absl::OkStatus();
   // Nothing above next_seq_ - 1 has been handed out: a lease that says so
@@ -195,7 +201,7 @@ absl::Status LogImpl::WriteCheckpoint(uint64_t segment_base, uint64_t end_offset
   cp.next_sequence = next_seq;
   cp.last_timestamp = last_ts;
   cp.boot_hash = durable ? 0 : boot_hash_;
-  std::lock_guard<std::mutex> l(checkpoint_mu_);
+  MutexLock l(&checkpoint_mu_);
   // A failed state outlives the process in the volatile slot: read under
   // the lock, so a write racing with the failure cannot clear it.
   if (!durable && failed()) {
@@ -206,16 +212,16 @@ absl::Status LogImpl::WriteCheckpoint(uint64_t segment_base, uint64_t end_offset
 
 absl::Status LogImpl::Close() {
   {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     if (closed_) return absl::FailedPreconditionError(dir_ + ": log is already closed");
     closed_ = true;
   }
   {
     // Set under both wait mutexes, so neither thread can miss it between
     // testing its predicate and going to sleep.
-    std::lock_guard<std::mutex> l(bg_mu_);
-    std::lock_guard<std::mutex> p(prefault_mu_);
-    std::lock_guard<std::mutex> q(seal_mu_);
+    MutexLock l(&bg_mu_);
+    MutexLock p(&prefault_mu_);
+    MutexLock q(&seal_mu_);
     stop_.store(true, std::memory_order_release);
   }
   bg_cv_.notify_all();
@@ -225,7 +231,7 @@ absl::Status LogImpl::Close() {
   if (prefault_thread_.joinable()) prefault_thread_.join();
   if (seal_thread_.joinable()) seal_thread_.join();
   {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     RemoveSparesLocked();
   }
   absl::Status st;
@@ -236,7 +242,7 @@ absl::Status LogImpl::Close() {
     const bool durable = options_.sync.kind != SyncPolicy::Kind::kNever;
     st = durable ? SyncThrough(set_.published_seq()) : failed_status();
     if (st.ok()) {
-      std::lock_guard<AdaptiveMutex> l(mu_);
+      AdaptiveMutexLock l(&mu_);
       st = WriteCheckpoint(active_->base(), write_offset_, next_seq_, last_ts_, true, durable);
       if (st.ok() && durable) st = checkpoint_file_->Sync();
     }
@@ -256,7 +262,7 @@ LogStats LogImpl::Stats() {
   std::shared_ptr<SealedSegment> first_sealed;
   std::shared_ptr<Segment> first_raw;
   {
-    SegmentSet::Locked set = set_.Lock();
+    SegmentSet::Locked set(&set_);
     const std::vector<SegmentEntry>& segments = set.entries();
     st.segments = segments.size();
     st.last_sequence = set_.published_seq();
@@ -333,16 +339,16 @@ LogStats LogImpl::Stats() {
         }
       }
     }
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     st.last_timestamp = last_ts_;
     st.recycled_segments = recycled_segments_;
   }
   {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     st.sequence_lease = lease_;
   }
   {
-    std::lock_guard<std::mutex> l(sync_mu_);
+    MutexLock l(&sync_mu_);
     st.durable_sequence = durable_seq_;
     st.syncs = syncs_done_;
   }

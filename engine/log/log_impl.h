@@ -25,7 +25,9 @@
 
 #include "engine/log/log.h"
 #include "engine/log/segment_set.h"
+#include "absl/base/thread_annotations.h"
 #include "engine/port/adaptive_mutex.h"
+#include "engine/port/mutex.h"
 
 namespace tracelog {
 
@@ -80,13 +82,13 @@ class LogImpl final : public Log {
   // callers return. REQUIRES: sync_mu_ held (and `at` the position of the
   // writer's end known to the caller).
   absl::Status EnterFailedStateLocked(const absl::Status& s, uint64_t segment_base,
-                                      uint64_t end_offset, uint64_t next_seq, double last_ts);
+                                      uint64_t end_offset, uint64_t next_seq, double last_ts)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   // Makes sure no sequence up to `last` is handed out before the lease
   // covers it: raises the lease (one CHECKPOINT sync) when it does not.
-  // REQUIRES: mu_ held.
-  absl::Status CoverByLeaseLocked(uint64_t last);
-  absl::Status RollLocked(size_t needed);            // REQUIRES: mu_ held
-  void RemoveSparesLocked();                         // REQUIRES: mu_ held
+  absl::Status CoverByLeaseLocked(uint64_t last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RollLocked(size_t needed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveSparesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SyncThrough(uint64_t sequence);       // group commit
   void BackgroundLoop();
   void PrefaultLoop();
@@ -111,30 +113,30 @@ class LogImpl final : public Log {
   FileSystem* fs_;
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<CheckpointFile> checkpoint_file_;
-  std::mutex checkpoint_mu_;  // serialises CHECKPOINT slot writes (innermost lock)
+  Mutex checkpoint_mu_;  // serialises CHECKPOINT slot writes (innermost lock)
   RecoveryReport recovery_;
   uint64_t boot_hash_ = 0;  // of fs_->BootId(); 0 disables the volatile checkpoint
-  uint64_t import_from_ = 0;  // first sequence of the import in progress (0: none)
+  uint64_t import_from_ ABSL_GUARDED_BY(mu_) = 0;  // first sequence of the import in progress (0: none)
   double first_timestamp_ = 0;
 
   bool use_pwrite_ = false;  // append with pwrite instead of through the mapping
-  // Appends. Everything below up to sync_mu_ is guarded by mu_.
+  // Appends.
   alignas(64) AdaptiveMutex mu_;
-  bool closed_ = true;  // until Open() has recovered
-  std::shared_ptr<Segment> active_;
-  uint64_t write_offset_ = 0;  // end of the last record in active_
-  std::string write_buffer_;   // records staged for one pwrite (use_pwrite_)
-  uint64_t next_seq_ = 1;
-  double last_ts_ = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = true;  // until Open() has recovered
+  std::shared_ptr<Segment> active_ ABSL_GUARDED_BY(mu_);
+  uint64_t write_offset_ ABSL_GUARDED_BY(mu_) = 0;  // end of the last record in active_
+  std::string write_buffer_ ABSL_GUARDED_BY(mu_);   // records staged for one pwrite (use_pwrite_)
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  double last_ts_ ABSL_GUARDED_BY(mu_) = 0;
   // The sequence lease (CHECKPOINT slots 2-3): no sequence above lease_ is
   // handed out. Raised by lease_step_ at a time, which doubles while raises
   // come less than a second apart (up to 4 Mi) and halves when they are
   // more than ten seconds apart (down to 4 Ki): after a crash that may have
   // lost events, recovery skips at most one step of numbers.
-  uint64_t lease_ = 0;
-  uint64_t lease_generation_ = 0;
-  uint64_t lease_step_ = 4096;
-  int64_t last_lease_micros_ = 0;
+  uint64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t lease_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t lease_step_ ABSL_GUARDED_BY(mu_) = 4096;
+  int64_t last_lease_micros_ ABSL_GUARDED_BY(mu_) = 0;
   struct RolledFile {
     std::shared_ptr<File> file;
     uint64_t last_seq;   // last sequence in the rolled segment
@@ -145,20 +147,20 @@ class LogImpl final : public Log {
   };
   // Rolled segments not yet synced. One that is sealed meanwhile leaves the
   // list (its sealed file is durable; its raw file is gone).
-  std::vector<RolledFile> unsynced_;
+  std::vector<RolledFile> unsynced_ ABSL_GUARDED_BY(mu_);
   // Raw segments of the import in progress that were sealed, kept (renamed
   // spare-<k>.seg.tmp) to be written over by the next segments of the
   // import: their pages are resident, so appends into them cost neither page
   // faults nor the kernel's zeroing of fresh pages (~13% of an import's
   // CPU). Removed at the commit, by Close, and (as .tmp files) by recovery.
-  std::vector<std::string> spares_;
-  uint64_t spare_names_ = 0;  // names given so far
-  uint64_t recycled_segments_ = 0;
-  uint64_t rolled_target_ = 0;        // last sequence of the newest rolled segment
-  uint64_t rolled_unsynced_bytes_ = 0;  // bytes in unsynced_ segments
-  int64_t last_roll_micros_ = 0;
-  uint64_t unsynced_bytes_ = 0;
-  int64_t active_created_micros_ = 0;
+  std::vector<std::string> spares_ ABSL_GUARDED_BY(mu_);
+  uint64_t spare_names_ ABSL_GUARDED_BY(mu_) = 0;  // names given so far
+  uint64_t recycled_segments_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t rolled_target_ ABSL_GUARDED_BY(mu_) = 0;        // last sequence of the newest rolled segment
+  uint64_t rolled_unsynced_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // bytes in unsynced_ segments
+  int64_t last_roll_micros_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t unsynced_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t active_created_micros_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::unique_ptr<DictionaryStore> dicts_;
   // The segment list for readers, queries, the sealer, retention and stats.
@@ -168,14 +170,14 @@ class LogImpl final : public Log {
   // may be at once) and exclusively while retention removes segments; the
   // queue by seal_mu_. The set knows which segments are being sealed.
   std::shared_mutex seal_work_mu_;
-  std::mutex seal_mu_;
+  Mutex seal_mu_;
   std::condition_variable seal_cv_;
-  std::deque<uint64_t> seal_queue_;
-  std::vector<uint64_t> seal_failed_;  // bases not to retry (damaged raw segment)
+  std::deque<uint64_t> seal_queue_ ABSL_GUARDED_BY(seal_mu_);
+  std::vector<uint64_t> seal_failed_ ABSL_GUARDED_BY(seal_mu_);  // bases not to retry (damaged raw segment)
   std::thread seal_thread_;
   // Codecs for the threads that help with SealBacklog (one each at a time).
-  std::mutex helper_codecs_mu_;
-  std::vector<std::unique_ptr<BlockCodec>> helper_codecs_;
+  Mutex helper_codecs_mu_;
+  std::vector<std::unique_ptr<BlockCodec>> helper_codecs_ ABSL_GUARDED_BY(helper_codecs_mu_);
 
   // Sync state, guarded by sync_mu_.
   // Group commit: one appender at a time is the leader and syncs everything
@@ -184,30 +186,30 @@ class LogImpl final : public Log {
   // so a finished sync wakes only the waiters it covered plus one next leader.
   // Waiters sleep on the futex word of their epoch's parity, without holding
   // sync_mu_, so the wake-up of a group does not convoy on a mutex.
-  alignas(64) std::mutex sync_mu_;
+  alignas(64) Mutex sync_mu_;
   std::atomic<uint32_t> epoch_word_[2] = {0, 0};
   std::atomic<uint64_t> durable_atomic_{0};  // == durable_seq_, readable without the lock
-  int waiting_[2] = {0, 0};
-  uint64_t sync_epoch_ = 0;    // number of the latest sync started
-  uint64_t snapshot_seq_ = 0;  // what that sync covers
-  uint64_t syncs_done_ = 0;
-  uint64_t last_group_size_ = 0;  // events the last sync made durable
+  int waiting_[2] ABSL_GUARDED_BY(sync_mu_) = {0, 0};
+  uint64_t sync_epoch_ ABSL_GUARDED_BY(sync_mu_) = 0;    // number of the latest sync started
+  uint64_t snapshot_seq_ ABSL_GUARDED_BY(sync_mu_) = 0;  // what that sync covers
+  uint64_t syncs_done_ ABSL_GUARDED_BY(sync_mu_) = 0;
+  uint64_t last_group_size_ ABSL_GUARDED_BY(sync_mu_) = 0;  // events the last sync made durable
   std::atomic<uint64_t> appenders_{0};  // threads inside AppendPrepared
   std::atomic<bool> delay_waiting_{false};  // a leader sleeps in the commit delay
   std::atomic<uint32_t> delay_word_{0};     // its futex word
-  bool sync_in_progress_ = false;
-  uint64_t durable_seq_ = 0;
-  absl::Status failed_status_;
+  bool sync_in_progress_ ABSL_GUARDED_BY(sync_mu_) = false;
+  uint64_t durable_seq_ ABSL_GUARDED_BY(sync_mu_) = 0;
+  absl::Status failed_status_ ABSL_GUARDED_BY(sync_mu_);
   std::atomic<bool> failed_flag_{false};
 
   // Background threads.
-  std::mutex bg_mu_;
+  Mutex bg_mu_;
   std::condition_variable bg_cv_;
-  bool bg_sync_requested_ = false;
+  bool bg_sync_requested_ ABSL_GUARDED_BY(bg_mu_) = false;
   std::thread bg_thread_;
   std::thread prefault_thread_;
   std::atomic<bool> stop_{false};  // set by Close() for both threads
-  std::mutex prefault_mu_;
+  Mutex prefault_mu_;
   std::condition_variable prefault_cv_;
   alignas(64) std::atomic<bool> prefault_waiting_{false};  // the pre-faulter sleeps: wake it
   alignas(64) std::atomic<uint64_t> prefaulted_to_{0};

@@ -58,7 +58,7 @@ void LogReaderImpl::StartReadAhead(size_t index) {
   if (!options_.read_ahead || index >= segment_end_) return;
   std::shared_ptr<SealedSegment> sealed;
   {
-    SegmentSet::Locked set = set_->Lock();
+    SegmentSet::Locked set(set_);
     const ptrdiff_t p = set.Physical(index);
     if (p < 0 || static_cast<size_t>(p) >= set.entries().size()) return;
     // A segment that cannot be opened is left to OpenSegment, which reports it.
@@ -100,7 +100,7 @@ bool LogReaderImpl::OpenSegment() {
     uint64_t base = 0, end_sequence = 0, records_limit = 0;
     std::string path;
     {
-      SegmentSet::Locked set = set_->Lock();
+      SegmentSet::Locked set(set_);
       const std::vector<SegmentEntry>& segments = set.entries();
       const ptrdiff_t p = set.Physical(index_);
       if (p < 0 || static_cast<size_t>(p) >= segments.size()) {

@@ -35,7 +35,7 @@ absl::StatusOr<RetainResult> LogImpl::Retain(const RetainOptions& options) {
   std::vector<Entry> entries;
   uint64_t total = 0;
   {
-    SegmentSet::Locked set = set_.Lock();
+    SegmentSet::Locked set(&set_);
     const std::vector<SegmentEntry>& segments = set.entries();
     for (size_t i = 0; i < segments.size(); ++i) {
       Entry e;
@@ -101,7 +101,7 @@ absl::StatusOr<RetainResult> LogImpl::Retain(const RetainOptions& options) {
   absl::Status st;
   for (size_t i = 0; i < remove && st.ok(); ++i) {
     {
-      set_.Lock().EraseFront();
+      SegmentSet::Locked(&set_).EraseFront();
     }
     if (entries[i].sealed == nullptr) {
       st = fs_->Remove(entries[i].gap_path);
@@ -134,7 +134,7 @@ absl::Status LogImpl::PruneAttachments(RetainResult* result) {
   if (!names.ok()) return names.status();
   uint64_t import_from;
   {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     import_from = import_from_ != 0 ? import_from_ : UINT64_MAX;
   }
   std::vector<uint64_t> packs;

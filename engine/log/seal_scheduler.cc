@@ -27,7 +27,7 @@ constexpr size_t kMaxSpares = 4;  // sealed raw segments kept for an import
 
 void LogImpl::EnqueueSeal(uint64_t base) {
   {
-    std::lock_guard<std::mutex> l(seal_mu_);
+    MutexLock l(&seal_mu_);
     seal_queue_.push_back(base);
   }
   seal_cv_.notify_one();
@@ -38,19 +38,21 @@ void LogImpl::SealLoop() {
   // Sealing is background work: appenders come first (LogOptions::seal_nice).
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.seal_nice);
   BlockCodec codec;
-  std::unique_lock<std::mutex> l(seal_mu_);
+  MutexLock l(&seal_mu_);
   while (true) {
-    seal_cv_.wait(l, [&] { return stop_.load() || !seal_queue_.empty(); });
+    seal_mu_.Wait(&seal_cv_, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(seal_mu_) {
+      return stop_.load() || !seal_queue_.empty();
+    });
     if (stop_.load(std::memory_order_acquire)) break;
     const uint64_t base = seal_queue_.front();
     seal_queue_.pop_front();
     if (std::find(seal_failed_.begin(), seal_failed_.end(), base) != seal_failed_.end()) continue;
-    l.unlock();
+    l.Unlock();
     // A segment another thread is sealing (an importer helping, SealAll) is
     // left to it: waiting for it would idle this core while others queue.
     bool busy = false;
     const absl::Status s = SealOne(base, &codec, &busy);
-    l.lock();
+    l.Lock();
     // A failure leaves the raw segment authoritative; the next process that
     // opens the log for writing (or SealAll) tries again.
     if (!s.ok()) seal_failed_.push_back(base);
@@ -63,7 +65,7 @@ absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
   std::string raw_path;
   uint64_t last_sequence = 0;
   {
-    SegmentSet::Locked set = set_.Lock();
+    SegmentSet::Locked set(&set_);
     // Another thread sealing it: wait for that one (the caller may promise
     // the segment is durable when this returns), or say so.
     if (busy != nullptr && set.IsSealing(base)) {
@@ -88,7 +90,7 @@ absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
   auto done = [&] { set_.EndSealing(base); };
   SealOptions seal = options_.seal;
   {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     seal.drop_cache = import_from_ != 0 && base >= import_from_;  // SealOptions::drop_cache
   }
   auto stats = SealSegment(fs_, dir_, *raw, last_sequence, seal, dicts_.get(), codec);
@@ -103,7 +105,7 @@ absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
   }
   bool read_elsewhere = false;  // a reader maps the raw file
   {
-    SegmentSet::Locked set = set_.Lock();
+    SegmentSet::Locked set(&set_);
     for (SegmentEntry& ref : set.entries()) {
       if (ref.base != base) continue;
       ref.kind = SegmentEntry::Kind::kSealed;
@@ -118,7 +120,7 @@ absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
   done();
   std::string spare;  // the raw file's new name, if it is kept for the import
   {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     // A file a reader maps must keep its bytes until the reader lets go (a
     // removed file does); a spare is written over by the next segment.
     if (import_from_ != 0 && base >= import_from_ && spares_.size() < kMaxSpares &&
@@ -127,7 +129,7 @@ absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
     }
   }
   if (!spare.empty() && fs_->Rename(raw_path, spare).ok()) {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     if (import_from_ != 0) {
       spares_.push_back(spare);
     } else {
@@ -140,7 +142,7 @@ absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
   // Durable as a sealed segment now: a later sync need not write the raw
   // file's pages back (under `never`, an import's commit would otherwise
   // write every raw segment to disk just before they are deleted).
-  std::lock_guard<AdaptiveMutex> l(mu_);
+  AdaptiveMutexLock l(&mu_);
   for (auto it = unsynced_.begin(); it != unsynced_.end(); ++it) {
     if (it->base != base) continue;
     rolled_unsynced_bytes_ -= std::min(rolled_unsynced_bytes_, it->bytes);
@@ -154,7 +156,7 @@ absl::Status LogImpl::SealBacklog(size_t keep) {
   if (options_.read_only || failed()) return absl::OkStatus();
   std::unique_ptr<BlockCodec> codec;
   {
-    std::lock_guard<std::mutex> l(helper_codecs_mu_);
+    MutexLock l(&helper_codecs_mu_);
     if (!helper_codecs_.empty()) {
       codec = std::move(helper_codecs_.back());
       helper_codecs_.pop_back();
@@ -162,7 +164,7 @@ absl::Status LogImpl::SealBacklog(size_t keep) {
   }
   if (codec == nullptr) codec = std::make_unique<BlockCodec>();
   absl::Status s = SealBacklogWith(keep, codec.get());
-  std::lock_guard<std::mutex> l(helper_codecs_mu_);
+  MutexLock l(&helper_codecs_mu_);
   helper_codecs_.push_back(std::move(codec));
   return s;
 }
@@ -171,12 +173,12 @@ absl::Status LogImpl::SealBacklogWith(size_t keep, BlockCodec* codec) {
   while (true) {
     std::vector<uint64_t> failed_bases;  // not tried again
     {
-      std::lock_guard<std::mutex> l(seal_mu_);
+      MutexLock l(&seal_mu_);
       failed_bases = seal_failed_;
     }
     uint64_t oldest = 0;
     {
-      SegmentSet::Locked set = set_.Lock();
+      SegmentSet::Locked set(&set_);
       const std::vector<SegmentEntry>& segments = set.entries();
       size_t waiting = 0;
       for (size_t i = 0; i + 1 < segments.size(); ++i) {
@@ -195,7 +197,7 @@ absl::Status LogImpl::SealBacklogWith(size_t keep, BlockCodec* codec) {
     }
     bool busy = false;
     if (auto s = SealOne(oldest, codec, &busy); !s.ok()) {
-      std::lock_guard<std::mutex> l(seal_mu_);
+      MutexLock l(&seal_mu_);
       seal_failed_.push_back(oldest);
       return s;
     }
@@ -211,7 +213,7 @@ absl::Status LogImpl::SealAll() {
   if (options_.read_only) return absl::FailedPreconditionError(dir_ + ": log is open read-only");
   if (failed()) return failed_status();
   {
-    std::lock_guard<AdaptiveMutex> l(mu_);
+    AdaptiveMutexLock l(&mu_);
     if (closed_) return absl::FailedPreconditionError(dir_ + ": log is closed");
     if (write_offset_ > kSegmentHeaderSize) {
       if (auto s = RollLocked(0); !s.ok()) return s;
@@ -219,7 +221,7 @@ absl::Status LogImpl::SealAll() {
   }
   std::vector<uint64_t> bases;
   {
-    SegmentSet::Locked set = set_.Lock();
+    SegmentSet::Locked set(&set_);
     const std::vector<SegmentEntry>& segments = set.entries();
     for (size_t i = 0; i + 1 < segments.size(); ++i) {
       if (segments[i].is_raw()) bases.push_back(segments[i].base);

@@ -92,19 +92,19 @@ bool SegmentSet::Locked::IsSealing(uint64_t base) const {
 }
 
 void SegmentSet::Locked::WaitUntilNotSealing(uint64_t base) {
-  set_->sealing_done_.wait(lock_, [&] { return !IsSealing(base); });
+  set_->mu_.Wait(&set_->sealing_done_, [&] { return !IsSealing(base); });
 }
 
 void SegmentSet::EndSealing(uint64_t base) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     sealing_.erase(std::find(sealing_.begin(), sealing_.end(), base));
   }
   sealing_done_.notify_all();
 }
 
 std::unique_ptr<LogReader> SegmentSet::NewReader(const ReaderOptions& options) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return std::make_unique<LogReaderImpl>(this, options, removed_front_ + entries_.size(),
                                          published_seq(), published_offset());
 }

@@ -19,14 +19,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/log/log.h"
 #include "engine/log/recovery.h"
+#include "engine/port/mutex.h"
 
 namespace tracelog {
 
@@ -42,42 +43,52 @@ class SegmentSet {
   SegmentSet(const SegmentSet&) = delete;
   SegmentSet& operator=(const SegmentSet&) = delete;
 
-  // The set, locked.
-  class Locked {
+  // The set, locked: holds the set's mutex from construction to
+  // destruction. (Its methods use the set's guarded members under that
+  // lock, which the thread-safety analysis cannot follow into them.)
+  class ABSL_SCOPED_LOCKABLE Locked {
    public:
-    explicit Locked(SegmentSet* set) : set_(set), lock_(set->mu_) {}
+    explicit Locked(SegmentSet* set) ABSL_EXCLUSIVE_LOCK_FUNCTION(set->mu_) : set_(set) {
+      set_->mu_.lock();
+    }
+    ~Locked() ABSL_UNLOCK_FUNCTION() { set_->mu_.unlock(); }
+    Locked(const Locked&) = delete;
+    Locked& operator=(const Locked&) = delete;
 
-    std::vector<SegmentEntry>& entries() { return set_->entries_; }
+    std::vector<SegmentEntry>& entries() ABSL_NO_THREAD_SAFETY_ANALYSIS { return set_->entries_; }
     // The logical number past the last segment.
-    size_t logical_end() const { return set_->removed_front_ + set_->entries_.size(); }
+    size_t logical_end() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return set_->removed_front_ + set_->entries_.size();
+    }
     // Index in entries() of the segment with logical number `n`, or -1 if
     // retention removed it.
-    ptrdiff_t Physical(size_t n) const {
+    ptrdiff_t Physical(size_t n) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
       return n < set_->removed_front_ ? -1 : static_cast<ptrdiff_t>(n - set_->removed_front_);
     }
     // Opens entries()[index] for reading if not yet. OutOfRangeError when
     // another process's retention removed it; a gap's damage for a damaged
     // gap; the open's error otherwise.
-    absl::Status Load(size_t index);
+    absl::Status Load(size_t index) ABSL_NO_THREAD_SAFETY_ANALYSIS;
     // entries()[index], loaded; FailedPreconditionError if it is of the
     // other kind.
-    absl::StatusOr<std::shared_ptr<Segment>> Raw(size_t index);
-    absl::StatusOr<std::shared_ptr<SealedSegment>> Sealed(size_t index);
+    absl::StatusOr<std::shared_ptr<Segment>> Raw(size_t index) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+    absl::StatusOr<std::shared_ptr<SealedSegment>> Sealed(size_t index)
+        ABSL_NO_THREAD_SAFETY_ANALYSIS;
     // Retention removed the first segment.
-    void EraseFront();
+    void EraseFront() ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
     // Sealing: the bases being sealed, so that two threads never seal one
     // segment at once.
-    bool IsSealing(uint64_t base) const;
-    void BeginSealing(uint64_t base) { set_->sealing_.push_back(base); }
+    bool IsSealing(uint64_t base) const ABSL_NO_THREAD_SAFETY_ANALYSIS;
+    void BeginSealing(uint64_t base) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      set_->sealing_.push_back(base);
+    }
     // Waits (releasing the lock meanwhile) until no thread seals `base`.
-    void WaitUntilNotSealing(uint64_t base);
+    void WaitUntilNotSealing(uint64_t base) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
    private:
     SegmentSet* const set_;
-    std::unique_lock<std::mutex> lock_;
   };
-  Locked Lock() { return Locked(this); }
 
   // The sealing of `base` ended (well or not): wakes the waiters.
   void EndSealing(uint64_t base);
@@ -109,10 +120,10 @@ class SegmentSet {
   const std::string dir_;
   DictionaryStore* const dicts_;
 
-  std::mutex mu_;
-  std::vector<SegmentEntry> entries_;   // guarded by mu_
-  size_t removed_front_ = 0;            // guarded by mu_
-  std::vector<uint64_t> sealing_;       // guarded by mu_
+  Mutex mu_;
+  std::vector<SegmentEntry> entries_ ABSL_GUARDED_BY(mu_);
+  size_t removed_front_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<uint64_t> sealing_ ABSL_GUARDED_BY(mu_);
   std::condition_variable sealing_done_;
 
   alignas(64) std::atomic<uint64_t> published_offset_{0};
