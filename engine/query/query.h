@@ -115,6 +115,9 @@ class QueryEngine {
   absl::StatusOr<Plan> MakePlan(const Query& query);
   absl::StatusOr<uint64_t> Execute(const Query& query, const BatchFn* fn, QueryStats* stats,
                                    const CorruptionReporter& reporter);
+  class Execution;  // one query's run over the segments (query.cc)
+  // Drops the cached indexes of segments no longer in `segments` (retention).
+  void ForgetGoneSegments(const std::vector<SegmentSnapshot>& segments);
 
   Log* const log_;
   std::unique_ptr<WorkerPool> workers_;
