@@ -328,6 +328,178 @@ std::string EncodeIndex(const SegmentIndex& index) {
   return out;
 }
 
+namespace {
+
+// Checks the run area, which follows the session directory at `at` in
+// `src`: every entry's slice checks (with `with_sessions` its runs are
+// decoded and add up; without, its checksum alone, as lookups decode and
+// check the runs), and the slices tile the area.
+absl::Status CheckRunArea(absl::string_view src, const SessionDirectory& dir, uint64_t at,
+                          bool with_sessions) {
+  if (dir.run_bytes > src.size() - at) {
+    return absl::DataLossError(absl::StrCat("index: run area of ", dir.run_bytes,
+                                            " bytes (offset 72) does not fit the file"));
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> slices;
+  std::vector<SessionRun> runs;
+  for (const SessionDirEntry& e : dir.entries) {
+    if (e.runs_at > dir.run_bytes || e.runs_len > dir.run_bytes - e.runs_at) {
+      return absl::DataLossError("index: a session's runs lie outside the run area");
+    }
+    const absl::string_view slice = src.substr(at + e.runs_at, e.runs_len);
+    if (!with_sessions) {
+      if (Checksum64(slice) != e.runs_checksum) {
+        return absl::DataLossError(absl::StrCat(
+            "index: checksum mismatch in the runs of session ordinal ", e.ordinal,
+            " (run area at offset ", at, ")"));
+      }
+    } else {
+      if (auto s = DecodeSessionRuns(slice, e, &runs); !s.ok()) {
+        return absl::DataLossError(absl::StrCat(s.message(), " (run area at offset ", at, ")"));
+      }
+      uint64_t events = 0;
+      for (const SessionRun& r : runs) events += r.count;
+      if (events != e.events) return absl::DataLossError("index: a session's runs do not add up");
+    }
+    slices.emplace_back(e.runs_at, e.runs_len);
+  }
+  std::sort(slices.begin(), slices.end());
+  uint64_t end = 0;
+  for (const auto& [begin, len] : slices) {
+    if (begin != end) {
+      return absl::DataLossError("index: the run area is not tiled by its sessions");
+    }
+    end += len;
+  }
+  if (end != dir.run_bytes) {
+    return absl::DataLossError("index: the run area is not tiled by its sessions");
+  }
+  return absl::OkStatus();
+}
+
+// The index body, which follows the run area at `body_at` in `src`: its
+// length and checksum checked, decompressed if it is stored so (then a view
+// into a buffer of the thread's, valid until its next call).
+absl::StatusOr<absl::string_view> IndexBody(absl::string_view src, uint64_t body_at) {
+  const char* h = src.data();
+  const uint64_t body_len = DecodeFixed64(h + 48);
+  if (body_len > src.size() - body_at || src.size() - body_at - body_len != 8) {
+    return absl::DataLossError(absl::StrCat("index body length ", body_len,
+                                            " at offset 48 does not match the file size ",
+                                            src.size()));
+  }
+  const absl::string_view body = src.substr(body_at, body_len);
+  if (DecodeFixed64(src.data() + body_at + body_len) != Checksum64(body)) {
+    return absl::DataLossError(absl::StrCat("index body checksum mismatch at offset ",
+                                            body_at + body_len));
+  }
+  const uint32_t flags = DecodeFixed32(h + 12);
+  if (flags > 1) return absl::DataLossError("unknown index flags at offset 12");
+  if ((flags & 1) == 0) return body;
+  // Reused across calls: a fresh buffer of this size is a fresh mmap whose
+  // pages fault in one by one (the CLI loads every segment's index).
+  thread_local std::string unpacked;
+  const unsigned long long size = ZSTD_getFrameContentSize(body.data(), body.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
+    return absl::DataLossError("index body is not a zstd frame");
+  }
+  if (size > kMaxIndexBodySize || size > MaxZstdContentSize(body.size())) {
+    return absl::DataLossError(absl::StrCat(
+        "index body claims ", size, " bytes decompressed; its ", body.size(),
+        "-byte frame can hold at most ", MaxZstdContentSize(body.size()),
+        " and the format allows ", kMaxIndexBodySize));
+  }
+  unpacked.resize(size);
+  const size_t n = ZSTD_decompress(unpacked.data(), unpacked.size(), body.data(), body.size());
+  if (ZSTD_isError(n) || n != size) return absl::DataLossError("index body does not decompress");
+  return absl::string_view(unpacked);
+}
+
+// Reads the sessions' summaries from the body: kept if `with_sessions`,
+// else walked and checked only. Returns their number.
+uint64_t DecodeSessionSummaries(Cursor* c, bool with_sessions, SegmentIndex* index) {
+  const uint64_t sessions = c->Count(25);
+  if (!with_sessions) {
+    for (uint64_t i = 0; i < sessions && c->ok; ++i) {
+      c->View();
+      c->View();
+      c->View();
+      if (c->ok && c->p < c->limit) ++c->p;
+      c->Double();
+      c->Double();
+      c->Varint();
+      c->Varint();
+      c->Varint();
+      c->SkipCounts(index->types.size());
+    }
+    return sessions;
+  }
+  index->sessions.resize(sessions);
+  for (uint64_t i = 0; i < sessions && c->ok; ++i) {
+    SessionSummary& s = index->sessions[i];
+    s.id = c->String();
+    s.agent = c->String();
+    s.parent = c->String();
+    if (c->ok && c->p < c->limit) s.has_timestamp = *c->p++ != 0;
+    s.first_timestamp = c->Double();
+    s.last_timestamp = c->Double();
+    s.events = c->Varint();
+    s.tool_calls = c->Varint();
+    s.errors = c->Varint();
+    s.types = c->Counts();
+    for (const auto& [id, n] : s.types) {
+      if (id >= index->types.size()) c->ok = false;
+    }
+  }
+  return sessions;
+}
+
+// Reads the blocks' summaries from the body (their session counts kept if
+// `with_sessions`), checking that each block's counts add up. Returns the
+// number of events in the blocks.
+uint64_t DecodeBlockSummaries(Cursor* c, uint64_t sessions, bool with_sessions,
+                              SegmentIndex* index) {
+  index->blocks.resize(c->Count(25));
+  uint64_t position = 0;
+  for (BlockSummary& b : index->blocks) {
+    b.offset = c->Varint();
+    b.compressed_size = c->Varint32();
+    b.raw_size = c->Varint32();
+    b.count = c->Varint32();
+    b.min_sequence = index->base_sequence + c->Varint();
+    b.max_sequence = b.min_sequence + c->Varint();
+    if (c->ok && c->p < c->limit) b.has_timestamp = *c->p++ != 0;
+    b.min_timestamp = c->Double();
+    b.max_timestamp = c->Double();
+    uint64_t in_runs = 0;
+    if (with_sessions) {
+      b.sessions = c->Counts();
+      for (const auto& [id, n] : b.sessions) {
+        if (id >= sessions) c->ok = false;
+        in_runs += n;
+      }
+    } else {
+      in_runs = c->SkipCounts(sessions);
+    }
+    b.combos.resize(c->Count(3));
+    uint64_t in_combos = 0;
+    for (BlockCombo& combo : b.combos) {
+      combo.type = c->Varint32();
+      const uint64_t tool = c->Varint();
+      combo.tool = static_cast<uint32_t>(tool >> 1);
+      combo.error = (tool & 1) != 0;
+      combo.count = c->Varint32();
+      in_combos += combo.count;
+      if (combo.type >= index->types.size() || combo.tool > index->tools.size()) c->ok = false;
+    }
+    if (in_combos != b.count || in_runs != b.count) c->ok = false;
+    position += b.count;
+  }
+  return position;
+}
+
+}  // namespace
+
 absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_sessions) {
   if (auto s = CheckFileHeader(src, kIndexMagic, kIndexHeaderSize, "index", kOldestIndexVersion); !s.ok()) return s;
   const char* h = src.data();
@@ -340,150 +512,16 @@ absl::Status DecodeIndex(absl::string_view src, SegmentIndex* index, bool with_s
   if (!dir_bytes.ok()) return dir_bytes.status();
   SessionDirectory dir;
   if (auto s = DecodeSessionDirectory(src.substr(0, *dir_bytes), &dir); !s.ok()) return s;
-  // The run area: every entry's slice checks, and the slices tile it.
-  if (dir.run_bytes > src.size() - *dir_bytes) {
-    return absl::DataLossError(absl::StrCat("index: run area of ", dir.run_bytes,
-                                            " bytes (offset 72) does not fit the file"));
-  }
-  {
-    std::vector<std::pair<uint64_t, uint64_t>> slices;
-    std::vector<SessionRun> runs;
-    for (const SessionDirEntry& e : dir.entries) {
-      if (e.runs_at > dir.run_bytes || e.runs_len > dir.run_bytes - e.runs_at) {
-        return absl::DataLossError("index: a session's runs lie outside the run area");
-      }
-      const absl::string_view slice = src.substr(*dir_bytes + e.runs_at, e.runs_len);
-      if (!with_sessions) {
-        // The checksum alone (lookups decode and check the runs).
-        if (Checksum64(slice) != e.runs_checksum) {
-          return absl::DataLossError(absl::StrCat(
-              "index: checksum mismatch in the runs of session ordinal ", e.ordinal,
-              " (run area at offset ", *dir_bytes, ")"));
-        }
-      } else {
-        if (auto s = DecodeSessionRuns(slice, e, &runs); !s.ok()) {
-          return absl::DataLossError(absl::StrCat(s.message(), " (run area at offset ",
-                                                  *dir_bytes, ")"));
-        }
-        uint64_t events = 0;
-        for (const SessionRun& r : runs) events += r.count;
-        if (events != e.events) return absl::DataLossError("index: a session's runs do not add up");
-      }
-      slices.emplace_back(e.runs_at, e.runs_len);
-    }
-    std::sort(slices.begin(), slices.end());
-    uint64_t at = 0;
-    for (const auto& [begin, len] : slices) {
-      if (begin != at) return absl::DataLossError("index: the run area is not tiled by its sessions");
-      at += len;
-    }
-    if (at != dir.run_bytes) return absl::DataLossError("index: the run area is not tiled by its sessions");
-  }
-  const uint64_t body_at = *dir_bytes + dir.run_bytes;
-  const uint64_t body_len = DecodeFixed64(h + 48);
-  if (body_len > src.size() - body_at || src.size() - body_at - body_len != 8) {
-    return absl::DataLossError(absl::StrCat("index body length ", body_len,
-                                            " at offset 48 does not match the file size ",
-                                            src.size()));
-  }
-  absl::string_view body = src.substr(body_at, body_len);
-  if (DecodeFixed64(src.data() + body_at + body_len) != Checksum64(body)) {
-    return absl::DataLossError(absl::StrCat("index body checksum mismatch at offset ",
-                                            body_at + body_len));
-  }
-  const uint32_t flags = DecodeFixed32(h + 12);
-  if (flags > 1) return absl::DataLossError("unknown index flags at offset 12");
-  // Reused across calls: a fresh buffer of this size is a fresh mmap whose
-  // pages fault in one by one (the CLI loads every segment's index).
-  thread_local std::string unpacked;
-  if (flags & 1) {
-    const unsigned long long size = ZSTD_getFrameContentSize(body.data(), body.size());
-    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
-      return absl::DataLossError("index body is not a zstd frame");
-    }
-    if (size > kMaxIndexBodySize || size > MaxZstdContentSize(body.size())) {
-      return absl::DataLossError(absl::StrCat(
-          "index body claims ", size, " bytes decompressed; its ", body.size(),
-          "-byte frame can hold at most ", MaxZstdContentSize(body.size()),
-          " and the format allows ", kMaxIndexBodySize));
-    }
-    unpacked.resize(size);
-    const size_t n = ZSTD_decompress(unpacked.data(), unpacked.size(), body.data(), body.size());
-    if (ZSTD_isError(n) || n != size) return absl::DataLossError("index body does not decompress");
-    body = unpacked;
-  }
-  Cursor c{body.data(), body.data() + body.size()};
+  if (auto s = CheckRunArea(src, dir, *dir_bytes, with_sessions); !s.ok()) return s;
+  auto body = IndexBody(src, *dir_bytes + dir.run_bytes);
+  if (!body.ok()) return body.status();
+  Cursor c{body->data(), body->data() + body->size()};
   index->types.resize(c.Count(1));
   for (auto& t : index->types) t = c.String();
   index->tools.resize(c.Count(1));
   for (auto& t : index->tools) t = c.String();
-  const uint64_t sessions = c.Count(25);
-  if (with_sessions) index->sessions.resize(sessions);
-  for (uint64_t i = 0; i < sessions && c.ok && !with_sessions; ++i) {
-    // Walked and checked, not kept.
-    c.View();
-    c.View();
-    c.View();
-    if (c.ok && c.p < c.limit) ++c.p;
-    c.Double();
-    c.Double();
-    c.Varint();
-    c.Varint();
-    c.Varint();
-    c.SkipCounts(index->types.size());
-  }
-  for (uint64_t i = 0; i < sessions && c.ok && with_sessions; ++i) {
-    SessionSummary& s = index->sessions[i];
-    s.id = c.String();
-    s.agent = c.String();
-    s.parent = c.String();
-    if (c.ok && c.p < c.limit) s.has_timestamp = *c.p++ != 0;
-    s.first_timestamp = c.Double();
-    s.last_timestamp = c.Double();
-    s.events = c.Varint();
-    s.tool_calls = c.Varint();
-    s.errors = c.Varint();
-    s.types = c.Counts();
-    for (const auto& [id, n] : s.types) {
-      if (id >= index->types.size()) c.ok = false;
-    }
-  }
-  index->blocks.resize(c.Count(25));
-  uint64_t position = 0;
-  for (BlockSummary& b : index->blocks) {
-    b.offset = c.Varint();
-    b.compressed_size = c.Varint32();
-    b.raw_size = c.Varint32();
-    b.count = c.Varint32();
-    b.min_sequence = index->base_sequence + c.Varint();
-    b.max_sequence = b.min_sequence + c.Varint();
-    if (c.ok && c.p < c.limit) b.has_timestamp = *c.p++ != 0;
-    b.min_timestamp = c.Double();
-    b.max_timestamp = c.Double();
-    uint64_t in_runs = 0;
-    if (with_sessions) {
-      b.sessions = c.Counts();
-      for (const auto& [id, n] : b.sessions) {
-        if (id >= sessions) c.ok = false;
-        in_runs += n;
-      }
-    } else {
-      in_runs = c.SkipCounts(sessions);
-    }
-    b.combos.resize(c.Count(3));
-    uint64_t in_combos = 0;
-    for (BlockCombo& combo : b.combos) {
-      combo.type = c.Varint32();
-      const uint64_t tool = c.Varint();
-      combo.tool = static_cast<uint32_t>(tool >> 1);
-      combo.error = (tool & 1) != 0;
-      combo.count = c.Varint32();
-      in_combos += combo.count;
-      if (combo.type >= index->types.size() || combo.tool > index->tools.size()) c.ok = false;
-    }
-    if (in_combos != b.count || in_runs != b.count) c.ok = false;
-    position += b.count;
-  }
+  const uint64_t sessions = DecodeSessionSummaries(&c, with_sessions, index);
+  const uint64_t position = DecodeBlockSummaries(&c, sessions, with_sessions, index);
   if (!c.ok || c.p != c.limit || position != index->event_count ||
       dir.entries.size() != sessions) {
     return absl::DataLossError("index body is malformed");

@@ -4,16 +4,13 @@
 #include <optional>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "engine/format/attachment_format.h"
 #include "engine/format/sealed_format.h"
 #include "engine/io/atomic_file.h"
 #include "engine/log/attachments.h"
 #include "engine/log/checkpoint_file.h"
+#include "engine/log/recovery_listing.h"
 #include "engine/segment/segment.h"
 #include "engine/seal/block_codec.h"
 #include "engine/seal/sealed_segment.h"
@@ -22,32 +19,12 @@ namespace tracelog {
 
 namespace {
 
-// The smallest record: an event of two bytes ("{}") with five empty keys.
-constexpr uint64_t kMinRecordSize = RecordSize(5, 2);
 // After damage in the active segment, how far recovery looks for the
 // records that follow it (a torn tail is garbage up to the end: reading the
 // rest of a preallocated segment at every crash would cost its page faults).
 constexpr uint64_t kRecoverySearchWindow = 1 << 20;
 // How many bytes a rewrite after a failed sync copies at a time.
 constexpr uint64_t kRewriteChunk = 1 << 20;
-
-// The number the file name `name` starts with, for the kinds of files that
-// belong to a base (.seg, .sealed, .idx, .attach, .gap), with any .tmp,
-// .discarded or .damaged suffix.
-std::optional<uint64_t> BaseOfName(absl::string_view n) {
-  n = absl::StripSuffix(n, ".tmp");
-  n = absl::StripSuffix(n, ".discarded");
-  if (size_t d = n.find(".damaged"); d != absl::string_view::npos) n = n.substr(0, d);
-  if (auto b = ParseSegmentFileName(n)) return b;
-  if (auto b = ParseSealedFileName(n)) return b;
-  if (auto b = ParseIndexFileName(n)) return b;
-  if (auto b = ParseGapFileName(n)) return b;
-  return ParseAttachFileName(n);
-}
-
-bool IsForensic(absl::string_view name) {
-  return absl::EndsWith(name, ".discarded") || absl::StrContains(name, ".damaged");
-}
 
 class Recoverer {
  public:
@@ -60,11 +37,9 @@ class Recoverer {
   std::vector<SegmentEntry>& entries() { return out_.segments; }
   std::string Path(const std::string& name) const { return JoinPath(in_.dir, name); }
 
-  // Rules 0 and 1: the files that make up the log.
+  // Rules 0 and 1: the files that make up the log (ListLog).
   absl::Status ListFiles();
   absl::Status RemoveFile(const std::string& path);
-  absl::Status Quarantine(const std::string& path);
-  absl::Status RemoveUnusedDictionaries(const std::vector<std::string>& names);
   // Rule 2: where the scan starts.
   void ChooseStart();
   // Rule 3: scans from the start through the last segment.
@@ -130,198 +105,16 @@ class Recoverer {
 };
 
 absl::Status Recoverer::RemoveFile(const std::string& path) {
-  absl::Status s = in_.fs->Remove(path);
-  if (!s.ok() && !absl::IsNotFound(s)) return s;
-  report().removed.push_back(path);
-  return absl::OkStatus();
-}
-
-absl::Status Recoverer::Quarantine(const std::string& path) {
-  std::string to = path + ".damaged";
-  for (int k = 1;; ++k) {
-    auto exists = in_.fs->Exists(to);
-    if (!exists.ok()) return exists.status();
-    if (!*exists) break;
-    to = absl::StrCat(path, ".damaged.", k);
-  }
-  if (auto s = in_.fs->Rename(path, to); !s.ok()) return s;
-  report().quarantined.push_back(to);
-  return absl::OkStatus();
+  return RemoveRecoveredFile(in_.fs, path, &report());
 }
 
 absl::Status Recoverer::ListFiles() {
-  FileSystem* fs = in_.fs;
-  auto names = fs->ListDir(in_.dir);
-  if (!names.ok()) return names.status();
-  // An import in progress (or left by a process that died): its files are
-  // not part of the log. A writer removes them, a reader ignores them.
-  auto in_progress = ImportInProgress(fs, in_.dir, *names);
-  if (!in_progress.ok()) return in_progress.status();
-  const std::optional<uint64_t> import_from = *in_progress;
-  import_marker_ = import_from;
-  std::vector<uint64_t> raw, sealed, index, gaps;
-  bool removed = false;
-  for (const std::string& name : *names) {
-    const std::optional<uint64_t> base = BaseOfName(name);
-    const bool tmp = absl::EndsWith(name, ".tmp");
-    if ((base && import_from && *base >= *import_from) || (import_from && tmp)) {
-      if (writable_) {
-        if (base && (ParseSegmentFileName(name) || ParseSealedFileName(name))) {
-          // Above every sequence the import can have used (for a log
-          // without a sequence lease, written before format version 4).
-          rolled_back_bound_ =
-              std::max(rolled_back_bound_, *base + std::max<uint64_t>(in_.segment_size, 64 << 20) /
-                                                       kMinRecordSize);
-        }
-        if (auto s = RemoveFile(Path(name)); !s.ok()) return s;
-        removed = true;
-      }
-      continue;
-    }
-    if (tmp) {
-      // Creation never finished: never part of the log.
-      if (writable_) {
-        if (auto s = RemoveFile(Path(name)); !s.ok()) return s;
-        removed = true;
-      }
-      continue;
-    }
-    if (IsForensic(name)) continue;  // set aside earlier: never read
-    if (auto b = ParseSegmentFileName(name)) {
-      raw.push_back(*b);
-    } else if (auto b = ParseSealedFileName(name)) {
-      sealed.push_back(*b);
-    } else if (auto b = ParseIndexFileName(name)) {
-      index.push_back(*b);
-    } else if (auto b = ParseGapFileName(name)) {
-      gaps.push_back(*b);
-    }
-  }
-  std::sort(raw.begin(), raw.end());
-  std::sort(sealed.begin(), sealed.end());
-  auto has = [](const std::vector<uint64_t>& v, uint64_t b) {
-    return std::binary_search(v.begin(), v.end(), b);
-  };
-  std::vector<uint64_t> superseded;  // raw segments whose sealed form is complete
-  std::vector<uint64_t> kept_sealed;
-  for (uint64_t base : sealed) {
-    const std::string path = Path(SealedFileName(base));
-    if (has(raw, base)) {
-      // Both: the seal finished (a .sealed file exists only once it was
-      // written, synced and read back in full) but the raw segment's removal
-      // did not. The sealed form wins if its header is intact; else it is
-      // set aside and the raw segment stays (and is sealed again).
-      auto opened = SealedSegment::Open(fs, in_.dir, base, in_.dicts);
-      if (opened.ok() && (*opened)->header_status().ok()) {
-        superseded.push_back(base);
-      } else {
-        const absl::Status why = opened.ok() ? (*opened)->header_status() : opened.status();
-        if (!absl::IsDataLoss(why)) return why;  // not damage: change nothing
-        report().damage.push_back(Corruption{path, 0, kSealedHeaderSize, std::string(why.message())});
-        if (writable_) {
-          if (auto s = Quarantine(path); !s.ok()) return s;
-          removed = true;
-        }
-        continue;
-      }
-    }
-    kept_sealed.push_back(base);
-    SegmentEntry e;
-    e.base = base;
-    e.path = path;
-    e.kind = SegmentEntry::Kind::kSealed;
-    entries().push_back(std::move(e));
-  }
-  for (uint64_t base : raw) {
-    const std::string path = Path(SegmentFileName(base));
-    if (has(superseded, base)) {
-      if (writable_) {
-        if (auto s = RemoveFile(path); !s.ok()) return s;
-        removed = true;
-      }
-      continue;
-    }
-    SegmentEntry e;
-    e.base = base;
-    e.path = path;
-    entries().push_back(std::move(e));
-  }
-  for (uint64_t base : index) {
-    if (writable_ && !has(kept_sealed, base)) {
-      if (auto s = RemoveFile(Path(IndexFileName(base))); !s.ok()) return s;
-      removed = true;
-    }
-  }
-  for (uint64_t base : gaps) {
-    SegmentEntry e;
-    e.base = base;
-    e.path = Path(GapFileName(base));
-    e.kind = SegmentEntry::Kind::kGap;
-    auto gap = ReadGapFile(fs, e.path);
-    if (gap.ok()) {
-      e.gap = *gap;
-    } else if (absl::IsDataLoss(gap.status())) {
-      e.gap_status = gap.status();
-      report().damage.push_back(Corruption{e.path, 0, kGapFileSize, std::string(gap.status().message())});
-    } else {
-      return gap.status();
-    }
-    entries().push_back(std::move(e));
-  }
-  std::stable_sort(entries().begin(), entries().end(),
-                   [](const SegmentEntry& a, const SegmentEntry& b) { return a.base < b.base; });
-  // A gap file beside a segment of the same base: the segment holds events;
-  // the gap cannot be right.
-  for (size_t i = 0; i + 1 < entries().size();) {
-    SegmentEntry& a = entries()[i];
-    SegmentEntry& b = entries()[i + 1];
-    if (a.base == b.base && (a.kind == SegmentEntry::Kind::kGap) != (b.kind == SegmentEntry::Kind::kGap)) {
-      const size_t gap = a.kind == SegmentEntry::Kind::kGap ? i : i + 1;
-      report().damage.push_back(Corruption{entries()[gap].path, 0, kGapFileSize,
-                                           "a segment has the same base: the gap is ignored"});
-      entries().erase(entries().begin() + gap);
-      continue;
-    }
-    ++i;
-  }
-  if (removed && writable_) {
-    if (auto s = fs->SyncDir(in_.dir); !s.ok()) return s;
-  }
-  if (import_from && writable_) {
-    // A dictionary that no remaining sealed segment names was trained
-    // during the rolled-back import (or by a seal that never finished): it
-    // was made from the import's events, so it goes too (the next seal
-    // trains one again). If any sealed header is unreadable, all stay.
-    if (auto s = RemoveUnusedDictionaries(*names); !s.ok()) return s;
-    // Its files are gone (synced above): now the marker.
-    if (auto s = fs->Remove(Path(kImportMarkerFileName)); !s.ok()) return s;
-    if (auto s = fs->SyncDir(in_.dir); !s.ok()) return s;
-    report().rolled_back_import = *import_from;
-  }
+  auto listing = ListLog(in_, &report());
+  if (!listing.ok()) return listing.status();
+  entries() = std::move(listing->entries);
+  rolled_back_bound_ = listing->rolled_back_bound;
+  import_marker_ = listing->import_marker;
   return absl::OkStatus();
-}
-
-absl::Status Recoverer::RemoveUnusedDictionaries(const std::vector<std::string>& names) {
-  absl::flat_hash_set<uint64_t> named;
-  for (const SegmentEntry& e : entries()) {
-    if (e.kind != SegmentEntry::Kind::kSealed) continue;
-    auto file = in_.fs->Open(e.path, OpenMode::kRead);
-    std::string header;
-    SealedHeader h;
-    if (!file.ok() || !(*file)->Read(0, kSealedHeaderSize, &header).ok() ||
-        !DecodeSealedHeader(header, &h).ok()) {
-      return absl::OkStatus();  // cannot tell which one it needs: keep them all
-    }
-    named.insert(h.dict_id);
-  }
-  bool removed = false;
-  for (const std::string& name : names) {
-    const std::optional<uint64_t> id = ParseDictFileName(name);
-    if (!id || named.contains(*id)) continue;
-    if (auto s = in_.fs->Remove(Path(name)); !s.ok() && !absl::IsNotFound(s)) return s;
-    removed = true;
-  }
-  return removed ? in_.fs->SyncDir(in_.dir) : absl::OkStatus();
 }
 
 void Recoverer::ChooseStart() {

@@ -251,6 +251,168 @@ void AppendCsvField(absl::string_view v, std::string* out) {
   out->push_back('"');
 }
 
+// Writes events in one of agent-strace's export shapes, handing the text to
+// `write` in pieces of about 1 MiB.
+class SessionEmitter {
+ public:
+  enum class Format { kNdjson, kJson, kCsv };
+
+  // `write` must outlive the emitter.
+  SessionEmitter(Format format, const std::function<bool(absl::string_view)>& write)
+      : format_(format), write_(write) {
+    if (format_ == Format::kCsv) out_ = "timestamp,event_type,event_id,parent_id,duration_ms,data\r\n";
+  }
+
+  // Writes one event; false stops (status() says why, or the writer
+  // refused).
+  bool Emit(absl::string_view event) {
+    EventFields f;
+    const Style& st = format_ == Format::kJson  ? kIndented
+                      : format_ == Format::kCsv ? kSpaced
+                                                : kCompact;
+    if (auto s = ParseEvent(event, st, format_ == Format::kJson ? 2 : 0, &f); !s.ok()) {
+      failed_ = s;
+      return false;
+    }
+    if (format_ == Format::kNdjson) {
+      AppendEventObject(f, kCompact, 0, &out_);
+      out_.push_back('\n');
+    } else if (format_ == Format::kJson) {
+      out_.append(first_ ? "[" : ",");
+      Newline(kIndented, 1, &out_);
+      AppendEventObject(f, kIndented, 1, &out_);
+    } else {
+      AppendCsvRow(f);
+    }
+    first_ = false;
+    if (out_.size() >= (1 << 20)) {
+      if (!write_(out_)) return false;
+      out_.clear();
+    }
+    return true;
+  }
+
+  // Why Emit stopped, if not because the writer refused.
+  const absl::Status& status() const { return failed_; }
+
+  // Ends the output (the json list) and writes what is left of it.
+  void Finish() {
+    if (format_ == Format::kJson) out_.append(first_ ? "[]\n" : "\n]\n");
+    if (!out_.empty()) write_(out_);
+  }
+
+ private:
+  static constexpr Style kCompact{-1, ",", ":"};
+  static constexpr Style kIndented{2, ",", ": "};
+  static constexpr Style kSpaced{-1, ", ", ": "};  // json.dumps defaults (the csv's data column)
+
+  // timestamp, event_type, event_id, parent_id, duration_ms or "",
+  // json.dumps(data).
+  void AppendCsvRow(const EventFields& f) {
+    AppendCsvField(f.text[1], &out_);
+    out_.push_back(',');
+    AppendCsvField(f.text[0], &out_);
+    out_.push_back(',');
+    AppendCsvField(f.text[2], &out_);
+    out_.push_back(',');
+    AppendCsvField(f.text[4], &out_);
+    out_.push_back(',');
+    const std::string& d = f.text[5];
+    if (d != "0.0" && d != "0") AppendCsvField(d, &out_);
+    out_.push_back(',');
+    AppendCsvField(f.value[6].empty() ? "{}" : f.value[6], &out_);
+    out_.append("\r\n");
+  }
+
+  const Format format_;
+  const std::function<bool(absl::string_view)>& write_;
+  std::string out_;
+  absl::Status failed_;
+  bool first_ = true;
+};
+
+// Walks the lines of an imported session's events.ndjson: the sequence
+// ranges [first, end) of its layout, in file order.
+class LineWalk {
+ public:
+  explicit LineWalk(std::vector<std::pair<uint64_t, uint64_t>> ranges)
+      : ranges_(std::move(ranges)), next_(ranges_.empty() ? 0 : ranges_[0].first) {}
+
+  // Whether every line has been passed.
+  bool done() const { return r_ == ranges_.size(); }
+  // The sequence of the next line.
+  uint64_t next() const { return next_; }
+  void Advance() {
+    if (++next_ == ranges_[r_].second && ++r_ < ranges_.size()) next_ = ranges_[r_].first;
+  }
+
+ private:
+  const std::vector<std::pair<uint64_t, uint64_t>> ranges_;
+  size_t r_ = 0;  // the range of next_
+  uint64_t next_;
+};
+
+// The layout's ranges as [first, end), the empty ones dropped.
+// DataLossError when they are not in sequence order.
+absl::StatusOr<std::vector<std::pair<uint64_t, uint64_t>>> LineRanges(
+    const std::string& dir, const std::string& session, const EventsLayout& layout) {
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& [from, count] : layout.ranges) {
+    if (count == 0) continue;
+    if (!ranges.empty() && from < ranges.back().second) {
+      return absl::DataLossError(absl::StrCat(dir, ": the stored layout of session '", session,
+                                              "' is not in sequence order"));
+    }
+    ranges.emplace_back(from, from + count);
+  }
+  return ranges;
+}
+
+// Emits the lines of an imported session's events.ndjson, as agent-strace
+// reads it: the lines of the file (its layout's sequence ranges, in file
+// order), not the events that carry this session_id (a line may carry
+// another one, or none; superseded lines of a replaced file are not lines
+// of it). Found through the index by session_id (`q`); a line that carries
+// another one shows as a gap, from which on the log is read in sequence
+// order.
+absl::Status EmitLines(Log* log, const std::string& session, const EventsLayout& layout,
+                       QueryEngine* engine, const Query& q, SessionEmitter* emitter,
+                       const CorruptionReporter& reporter) {
+  auto ranges = LineRanges(log->dir(), session, layout);
+  if (!ranges.ok()) return ranges.status();
+  LineWalk lines(*std::move(ranges));
+  if (!lines.done()) {
+    auto n = engine->Run(
+        q,
+        [&](uint64_t seq, absl::string_view event) {
+          if (seq < lines.next()) return true;   // not a line of the file
+          if (seq > lines.next()) return false;  // a gap: line `next` carries another id
+          if (!emitter->Emit(event)) return false;
+          lines.Advance();
+          return !lines.done();
+        },
+        nullptr, reporter);
+    if (!emitter->status().ok()) return emitter->status();
+    if (!n.ok()) return n.status();
+  }
+  if (lines.done()) return absl::OkStatus();
+  ReaderOptions ro;
+  ro.from_sequence = lines.next();
+  ro.reporter = reporter;
+  ro.want_keys = false;
+  auto reader = log->NewReader(ro);
+  LogEvent ev;
+  while (!lines.done() && reader->Next(&ev)) {
+    if (ev.sequence < lines.next()) continue;
+    while (!lines.done() && ev.sequence > lines.next()) lines.Advance();  // damaged lines: skipped
+    if (lines.done() || ev.sequence != lines.next()) continue;
+    if (!emitter->Emit(ev.event)) break;
+    lines.Advance();
+  }
+  if (!emitter->status().ok()) return emitter->status();
+  return reader->status();
+}
+
 }  // namespace
 
 absl::Status ExportSession(Log* log, const std::string& session, const std::string& format,
@@ -259,54 +421,10 @@ absl::Status ExportSession(Log* log, const std::string& session, const std::stri
   if (format != "ndjson" && format != "json" && format != "csv") {
     return absl::InvalidArgumentError(absl::StrCat("unknown export format '", format, "'"));
   }
-  const Style compact{-1, ",", ":"};
-  const Style indented{2, ",", ": "};
-  const Style spaced{-1, ", ", ": "};  // json.dumps defaults (the csv's data column)
-  std::string out;
-  absl::Status failed;
-  bool first = true;
-  if (format == "csv") out = "timestamp,event_type,event_id,parent_id,duration_ms,data\r\n";
-  // Writes one event in the chosen shape; false stops (failed says why, or
-  // the writer refused).
-  auto emit = [&](absl::string_view event) {
-    EventFields f;
-    const Style& st = format == "json" ? indented : format == "csv" ? spaced : compact;
-    if (auto s = ParseEvent(event, st, format == "json" ? 2 : 0, &f); !s.ok()) {
-      failed = s;
-      return false;
-    }
-    if (format == "ndjson") {
-      AppendEventObject(f, compact, 0, &out);
-      out.push_back('\n');
-    } else if (format == "json") {
-      out.append(first ? "[" : ",");
-      Newline(indented, 1, &out);
-      AppendEventObject(f, indented, 1, &out);
-    } else {
-      // timestamp, event_type, event_id, parent_id, duration_ms or "",
-      // json.dumps(data).
-      AppendCsvField(f.text[1], &out);
-      out.push_back(',');
-      AppendCsvField(f.text[0], &out);
-      out.push_back(',');
-      AppendCsvField(f.text[2], &out);
-      out.push_back(',');
-      AppendCsvField(f.text[4], &out);
-      out.push_back(',');
-      const std::string& d = f.text[5];
-      if (d != "0.0" && d != "0") AppendCsvField(d, &out);
-      out.push_back(',');
-      AppendCsvField(f.value[6].empty() ? "{}" : f.value[6], &out);
-      out.append("\r\n");
-    }
-    first = false;
-    if (out.size() >= (1 << 20)) {
-      if (!write(out)) return false;
-      out.clear();
-    }
-    return true;
-  };
-
+  SessionEmitter emitter(format == "json"  ? SessionEmitter::Format::kJson
+                         : format == "csv" ? SessionEmitter::Format::kCsv
+                                           : SessionEmitter::Format::kNdjson,
+                         write);
   std::unique_ptr<AttachmentStore> loaded;
   if (store == nullptr) {
     auto s = AttachmentStore::Load(log->file_system(), log->dir(), reporter);
@@ -318,67 +436,19 @@ absl::Status ExportSession(Log* log, const std::string& session, const std::stri
   QueryEngine engine(log);
   Query q;
   q.sessions = {session};
-  if (layout == nullptr) {
-    // Not an imported directory: the events whose session_id it is.
-    auto n = engine.Run(q, [&](uint64_t, absl::string_view event) { return emit(event); },
-                        nullptr, reporter);
-    if (!failed.ok()) return failed;
-    if (!n.ok()) return n.status();
+  if (layout != nullptr) {
+    if (auto s = EmitLines(log, session, *layout, &engine, q, &emitter, reporter); !s.ok()) {
+      return s;
+    }
   } else {
-    // The session directory's events.ndjson, as agent-strace reads it: the
-    // lines of the file (its layout's sequence ranges, in file order), not
-    // the events that carry this session_id (a line may carry another one,
-    // or none; superseded lines of a replaced file are not lines of it).
-    // Found through the index by session_id; a line that carries another
-    // one shows as a gap, from which on the log is read in sequence order.
-    std::vector<std::pair<uint64_t, uint64_t>> ranges;  // [first, end)
-    for (const auto& [from, count] : layout->ranges) {
-      if (count == 0) continue;
-      if (!ranges.empty() && from < ranges.back().second) {
-        return absl::DataLossError(absl::StrCat(log->dir(), ": the stored layout of session '",
-                                                session, "' is not in sequence order"));
-      }
-      ranges.emplace_back(from, from + count);
-    }
-    size_t r = 0;                                      // the range of `next`
-    uint64_t next = ranges.empty() ? 0 : ranges[0].first;  // the next line's sequence
-    auto advance = [&] {
-      if (++next == ranges[r].second && ++r < ranges.size()) next = ranges[r].first;
-    };
-    if (!ranges.empty()) {
-      auto n = engine.Run(
-          q,
-          [&](uint64_t seq, absl::string_view event) {
-            if (seq < next) return true;  // not a line of the file
-            if (seq > next) return false;  // a gap: line `next` carries another id
-            if (!emit(event)) return false;
-            advance();
-            return r < ranges.size();
-          },
-          nullptr, reporter);
-      if (!failed.ok()) return failed;
-      if (!n.ok()) return n.status();
-    }
-    if (r < ranges.size()) {
-      ReaderOptions ro;
-      ro.from_sequence = next;
-      ro.reporter = reporter;
-      ro.want_keys = false;
-      auto reader = log->NewReader(ro);
-      LogEvent ev;
-      while (r < ranges.size() && reader->Next(&ev)) {
-        if (ev.sequence < next) continue;
-        while (r < ranges.size() && ev.sequence > next) advance();  // damaged lines: skipped
-        if (r == ranges.size() || ev.sequence != next) continue;
-        if (!emit(ev.event)) break;
-        advance();
-      }
-      if (!failed.ok()) return failed;
-      if (auto s = reader->status(); !s.ok()) return s;
-    }
+    // Not an imported directory: the events whose session_id it is.
+    auto n = engine.Run(
+        q, [&](uint64_t, absl::string_view event) { return emitter.Emit(event); }, nullptr,
+        reporter);
+    if (!emitter.status().ok()) return emitter.status();
+    if (!n.ok()) return n.status();
   }
-  if (format == "json") out.append(first ? "[]\n" : "\n]\n");
-  if (!out.empty()) write(out);
+  emitter.Finish();
   return absl::OkStatus();
 }
 

@@ -78,7 +78,7 @@ class QueryEngine {
   explicit QueryEngine(Log* log, int threads = 0);
   ~QueryEngine();
 
-  class StringPool;  // buffers reused across queries (query.cc)
+  class StringPool;  // buffers reused across queries (query_internal.h)
 
   using EventFn = std::function<bool(uint64_t sequence, absl::string_view event)>;
   // Calls `fn` for every matching event, in sequence order, until it returns
@@ -115,6 +115,9 @@ class QueryEngine {
   absl::StatusOr<Plan> MakePlan(const Query& query);
   absl::StatusOr<uint64_t> Execute(const Query& query, const BatchFn* fn, QueryStats* stats,
                                    const CorruptionReporter& reporter);
+  class Execution;  // one query's run over the segments (query_execution.cc)
+  // Drops the cached indexes of segments no longer in `segments` (retention).
+  void ForgetGoneSegments(const std::vector<SegmentSnapshot>& segments);
 
   Log* const log_;
   std::unique_ptr<WorkerPool> workers_;

@@ -156,6 +156,220 @@ class SealedWriter {
   uint64_t flushed_ = 0;
 };
 
+// Reads every record of `raw` up to `last_sequence` into `items`: sessions
+// numbered in order of first appearance (`sessions` of them), types and
+// tools by rank. Any damage fails, and the raw segment stays as it is.
+absl::Status ReadItems(const Segment& raw, uint64_t last_sequence, std::vector<Item>* items,
+                       uint32_t* sessions, uint64_t* event_bytes) {
+  absl::flat_hash_map<absl::string_view, uint32_t> session_of;
+  uint32_t last_session = UINT32_MAX;
+  absl::string_view last_session_id;
+  Names types, tools;
+  SegmentScanner::Bounds bounds;
+  bounds.last_sequence = last_sequence;  // a short segment is damaged
+  SegmentScanner scanner(raw.path(), raw.contents(), kSegmentHeaderSize, raw.size(), raw.base(),
+                         SegmentScanner::Mode::kStopAtDamage, nullptr, bounds);
+  RecordView rec;
+  while (scanner.Next(&rec)) {
+    Item it;
+    it.sequence = rec.sequence;
+    it.event = rec.event;
+    if (!DecodeKeys(rec.keys, &it.keys)) {
+      return absl::DataLossError(absl::StrCat(raw.path(), ": bad keys in the record of sequence ",
+                                              rec.sequence));
+    }
+    it.keys.timestamp = rec.timestamp;
+    it.keys.has_timestamp = (rec.flags & kFlagHasTimestamp) != 0;
+    it.keys.error = (rec.flags & kFlagError) != 0;
+    // Events of one session mostly follow each other (a directory import
+    // appends a session at a time): the last one is compared before the
+    // map is asked.
+    if (last_session == UINT32_MAX || it.keys.session_id != last_session_id) {
+      auto [pos, inserted] = session_of.try_emplace(it.keys.session_id, *sessions);
+      if (inserted) ++*sessions;
+      last_session = pos->second;
+      last_session_id = it.keys.session_id;  // a view into the raw segment, valid while sealing
+    }
+    it.session = last_session;
+    it.type = types.Id(it.keys.event_type);
+    it.tool = tools.Id(it.keys.tool_name);
+    *event_bytes += rec.event.size();
+    items->push_back(it);
+  }
+  if (scanner.stopped_at_damage()) {
+    // The scanner's reason ends with the sequences it did not reach; they
+    // are not missing to readers, which skip only the damaged records.
+    const std::string& why = scanner.stop_reason();
+    return absl::DataLossError(absl::StrCat(
+        raw.path(), ": ", absl::string_view(why).substr(0, why.find("; sequences")),
+        " (sequence ", scanner.expected_sequence(),
+        "); the segment is left unsealed (readers skip only the damaged records)"));
+  }
+  if (items->empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(raw.path(), ": no event to seal"));
+  }
+  if (items->back().sequence != last_sequence) {  // the scanner checks this; be sure
+    return absl::DataLossError(absl::StrCat(raw.path(), ": ends at sequence ",
+                                            items->back().sequence, ", not ", last_sequence,
+                                            "; the segment is left unsealed"));
+  }
+  const std::vector<uint32_t> type_rank = types.Ranks(), tool_rank = tools.Ranks();
+  for (Item& it : *items) {
+    it.type = type_rank[it.type];
+    it.tool = tool_rank[it.tool];
+  }
+  return absl::OkStatus();
+}
+
+// The events' sealed order: indexes into the items, by region.
+struct SealedOrder {
+  std::vector<uint32_t> order;
+  uint32_t main_end = 0;    // where the tool-call region begins
+  size_t errors_begin = 0;  // where the error region begins
+};
+
+// Sealed order, in three regions (format-spec/README.md, "Sealed order"):
+//   main:       every other event, by session (in order of first
+//               appearance), then event type, then sequence: a session is
+//               one run of few blocks;
+//   tool calls: non-error tool_call events, by (tool, session, sequence),
+//               in small blocks (tool_call_block_size), so "the calls of
+//               tool X" reads only those blocks, and a session's calls of
+//               one tool are one small run;
+//   errors:     events flagged as errors, by (tool, session, sequence), in
+//               blocks a quarter of the size.
+SealedOrder OrderItems(const std::vector<Item>& items, uint32_t sessions) {
+  enum Region : uint8_t { kMain = 0, kToolCalls = 1, kErrors = 2 };
+  auto region_of = [](const Item& it) {
+    return it.keys.error ? kErrors : it.keys.event_type == "tool_call" ? kToolCalls : kMain;
+  };
+  std::vector<uint32_t> start(sessions + size_t{1}, 0);
+  for (const Item& it : items) {
+    if (region_of(it) == kMain) ++start[it.session + 1];
+  }
+  for (size_t s = 0; s < sessions; ++s) start[s + 1] += start[s];
+  SealedOrder out;
+  out.main_end = start.back();
+  std::vector<uint32_t>& order = out.order;
+  order.resize(items.size());
+  std::vector<uint32_t> tool_calls, errors;
+  for (uint32_t i = 0; i < items.size(); ++i) {
+    switch (region_of(items[i])) {
+      case kMain: order[start[items[i].session]++] = i; break;  // a counting sort: stable
+      case kToolCalls: tool_calls.push_back(i); break;
+      case kErrors: errors.push_back(i); break;
+    }
+  }
+  // Within a session, events of one type sit together: similar events next
+  // to each other compress ~1 % better, and the session stays one run.
+  for (size_t s = 0, from = 0; s < sessions; ++s) {
+    const size_t to = start[s];  // advanced to the end of session s above
+    std::stable_sort(order.begin() + from, order.begin() + to,
+                     [&](uint32_t a, uint32_t b) { return items[a].type < items[b].type; });
+    from = to;
+  }
+  auto by_tool = [&](uint32_t a, uint32_t b) {
+    return std::tie(items[a].tool, items[a].session) < std::tie(items[b].tool, items[b].session);
+  };
+  std::stable_sort(tool_calls.begin(), tool_calls.end(), by_tool);
+  std::stable_sort(errors.begin(), errors.end(), by_tool);
+  std::copy(tool_calls.begin(), tool_calls.end(), order.begin() + out.main_end);
+  out.errors_begin = out.main_end + tool_calls.size();
+  std::copy(errors.begin(), errors.end(), order.begin() + out.errors_begin);
+  return out;
+}
+
+// Gathers events into blocks; each full block is encoded, compressed,
+// indexed and handed to the writer.
+class BlockPacker {
+ public:
+  // All must outlive the packer.
+  BlockPacker(const Segment& raw, const SealOptions& options, const Dictionary* dict,
+              BlockCodec* codec, IndexBuilder* builder, SealedWriter* writer)
+      : raw_(raw),
+        options_(options),
+        dict_(dict),
+        codec_(codec),
+        builder_(builder),
+        writer_(writer) {}
+
+  // Adds an event to the current block, and ends the block once it holds
+  // `limit` bytes.
+  absl::Status Add(const Item& it, uint64_t limit) {
+    block_.push_back(BlockEvent{it.sequence, it.event});
+    builder_->Add(it.sequence, it.keys, it.event);
+    block_bytes_ += it.event.size() + 4;
+    return block_bytes_ >= limit ? EndBlock() : absl::OkStatus();
+  }
+  // Ends the current block, if it holds an event.
+  absl::Status EndBlock() {
+    if (block_.empty()) return absl::OkStatus();
+    raw_block_.clear();
+    EncodeRawBlock(raw_.base(), block_, &raw_block_);
+    if (raw_block_.size() > kMaxRawBlockBytes) {  // readers refuse larger blocks
+      return absl::InvalidArgumentError(absl::StrCat(
+          raw_.path(), ": a block of ", raw_block_.size(), " bytes; block sizes over ",
+          kMaxRawBlockBytes, " bytes cannot be stored (is --block-size too large?)"));
+    }
+    frame_.clear();
+    if (auto s = codec_->Compress(raw_block_, options_.level, dict_, &frame_); !s.ok()) return s;
+    builder_->EndBlock(writer_->offset(), static_cast<uint32_t>(frame_.size()),
+                       static_cast<uint32_t>(raw_block_.size()));
+    ++blocks_;
+    block_.clear();
+    block_bytes_ = 0;
+    return writer_->AddBlock(frame_, static_cast<uint32_t>(raw_block_.size()));
+  }
+  uint64_t blocks() const { return blocks_; }
+
+ private:
+  const Segment& raw_;
+  const SealOptions& options_;
+  const Dictionary* const dict_;  // null: none
+  BlockCodec* const codec_;
+  IndexBuilder* const builder_;
+  SealedWriter* const writer_;
+  std::vector<BlockEvent> block_;
+  size_t block_bytes_ = 0;
+  std::string raw_block_, frame_;
+  uint64_t blocks_ = 0;
+};
+
+// Writes the items in sealed order to `file` as blocks indexed by
+// `builder` (`blocks` of them), then `header` (filled here), and syncs the
+// file. Blocks end where a region ends; tool-call and error blocks are
+// smaller, as a session read decompresses every one that holds one of its
+// events.
+absl::Status WriteSealedFile(const Segment& raw, const std::vector<Item>& items,
+                             const SealedOrder& order, const SealOptions& options,
+                             const Dictionary* dict, BlockCodec* codec, File* file,
+                             IndexBuilder* builder, SealedHeader* header, uint64_t* blocks) {
+  SealedWriter writer(file);
+  BlockPacker packer(raw, options, dict, codec, builder, &writer);
+  uint64_t limit = options.block_size;
+  for (size_t k = 0; k < order.order.size(); ++k) {
+    if (k == order.main_end || k == order.errors_begin) {
+      if (auto s = packer.EndBlock(); !s.ok()) return s;
+    }
+    if (k == order.main_end) limit = std::max<uint64_t>(options.tool_call_block_size, 1);
+    if (k == order.errors_begin) limit = std::max<uint64_t>(options.block_size / 4, 1);
+    if (auto s = packer.Add(items[order.order[k]], limit); !s.ok()) return s;
+  }
+  if (auto s = packer.EndBlock(); !s.ok()) return s;
+  if (auto s = writer.Flush(); !s.ok()) return s;
+  *blocks = packer.blocks();
+
+  header->block_count = static_cast<uint32_t>(packer.blocks());
+  header->base_sequence = raw.base();
+  header->last_sequence = items.back().sequence;
+  header->event_count = items.size();
+  header->data_end = writer.offset();
+  header->dict_id = dict != nullptr ? dict->id() : 0;
+  char hb[kSealedHeaderSize];
+  EncodeSealedHeader(*header, hb);
+  if (auto s = file->Write(0, absl::string_view(hb, sizeof(hb))); !s.ok()) return s;
+  return file->Sync();
+}
 }  // namespace
 
 absl::Status VerifySealedFile(FileSystem* fs, const std::string& path, uint64_t base,
@@ -191,117 +405,13 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   if (last_sequence < base) {
     return absl::FailedPreconditionError(absl::StrCat(raw.path(), ": no event to seal"));
   }
-  // Read every record; any damage means the raw segment stays as it is.
   std::vector<Item> items;
-  absl::flat_hash_map<absl::string_view, uint32_t> session_of;
-  std::vector<uint32_t> session_sizes;
-  uint32_t last_session = UINT32_MAX;
-  absl::string_view last_session_id;
-  Names types, tools;
-  SegmentScanner::Bounds bounds;
-  bounds.last_sequence = last_sequence;  // a short segment is damaged
-  SegmentScanner scanner(raw.path(), raw.contents(), kSegmentHeaderSize, raw.size(), base,
-                         SegmentScanner::Mode::kStopAtDamage, nullptr, bounds);
-  RecordView rec;
-  while (scanner.Next(&rec)) {
-    Item it;
-    it.sequence = rec.sequence;
-    it.event = rec.event;
-    if (!DecodeKeys(rec.keys, &it.keys)) {
-      return absl::DataLossError(absl::StrCat(raw.path(), ": bad keys in the record of sequence ",
-                                              rec.sequence));
-    }
-    it.keys.timestamp = rec.timestamp;
-    it.keys.has_timestamp = (rec.flags & kFlagHasTimestamp) != 0;
-    it.keys.error = (rec.flags & kFlagError) != 0;
-    // Events of one session mostly follow each other (a directory import
-    // appends a session at a time): the last one is compared before the
-    // map is asked.
-    if (last_session == UINT32_MAX || it.keys.session_id != last_session_id) {
-      auto [pos, inserted] =
-          session_of.try_emplace(it.keys.session_id, static_cast<uint32_t>(session_sizes.size()));
-      if (inserted) session_sizes.push_back(0);
-      last_session = pos->second;
-      last_session_id = it.keys.session_id;  // a view into the raw segment, valid while sealing
-    }
-    it.session = last_session;
-    it.type = types.Id(it.keys.event_type);
-    it.tool = tools.Id(it.keys.tool_name);
-    ++session_sizes[it.session];
-    stats.event_bytes += rec.event.size();
-    items.push_back(it);
-  }
-  if (scanner.stopped_at_damage()) {
-    // The scanner's reason ends with the sequences it did not reach; they
-    // are not missing to readers, which skip only the damaged records.
-    const std::string& why = scanner.stop_reason();
-    return absl::DataLossError(absl::StrCat(
-        raw.path(), ": ", absl::string_view(why).substr(0, why.find("; sequences")),
-        " (sequence ", scanner.expected_sequence(),
-        "); the segment is left unsealed (readers skip only the damaged records)"));
-  }
-  if (items.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(raw.path(), ": no event to seal"));
-  }
-  if (items.back().sequence != last_sequence) {  // the scanner checks this; be sure
-    return absl::DataLossError(absl::StrCat(raw.path(), ": ends at sequence ",
-                                            items.back().sequence, ", not ", last_sequence,
-                                            "; the segment is left unsealed"));
+  uint32_t sessions = 0;
+  if (auto s = ReadItems(raw, last_sequence, &items, &sessions, &stats.event_bytes); !s.ok()) {
+    return s;
   }
   stats.events = items.size();
-  {
-    const std::vector<uint32_t> type_rank = types.Ranks(), tool_rank = tools.Ranks();
-    for (Item& it : items) {
-      it.type = type_rank[it.type];
-      it.tool = tool_rank[it.tool];
-    }
-  }
-
-  // Sealed order, in three regions (format-spec/README.md, "Sealed order"):
-  //   main:       every other event, by session (in order of first
-  //               appearance), then event type, then sequence: a session is
-  //               one run of few blocks;
-  //   tool calls: non-error tool_call events, by (tool, session, sequence),
-  //               in small blocks (tool_call_block_size), so "the calls of
-  //               tool X" reads only those blocks, and a session's calls of
-  //               one tool are one small run;
-  //   errors:     events flagged as errors, by (tool, session, sequence), in
-  //               blocks a quarter of the size.
-  enum Region : uint8_t { kMain = 0, kToolCalls = 1, kErrors = 2 };
-  auto region_of = [](const Item& it) {
-    return it.keys.error ? kErrors : it.keys.event_type == "tool_call" ? kToolCalls : kMain;
-  };
-  std::vector<uint32_t> start(session_sizes.size() + 1, 0);
-  for (const Item& it : items) {
-    if (region_of(it) == kMain) ++start[it.session + 1];
-  }
-  for (size_t s = 0; s < session_sizes.size(); ++s) start[s + 1] += start[s];
-  const uint32_t main_end = start.back();
-  std::vector<uint32_t> order(items.size());
-  std::vector<uint32_t> tool_calls, errors;
-  for (uint32_t i = 0; i < items.size(); ++i) {
-    switch (region_of(items[i])) {
-      case kMain: order[start[items[i].session]++] = i; break;  // a counting sort: stable
-      case kToolCalls: tool_calls.push_back(i); break;
-      case kErrors: errors.push_back(i); break;
-    }
-  }
-  // Within a session, events of one type sit together: similar events next
-  // to each other compress ~1 % better, and the session stays one run.
-  for (size_t s = 0, from = 0; s < session_sizes.size(); ++s) {
-    const size_t to = start[s];  // advanced to the end of session s above
-    std::stable_sort(order.begin() + from, order.begin() + to,
-                     [&](uint32_t a, uint32_t b) { return items[a].type < items[b].type; });
-    from = to;
-  }
-  auto by_tool = [&](uint32_t a, uint32_t b) {
-    return std::tie(items[a].tool, items[a].session) < std::tie(items[b].tool, items[b].session);
-  };
-  std::stable_sort(tool_calls.begin(), tool_calls.end(), by_tool);
-  std::stable_sort(errors.begin(), errors.end(), by_tool);
-  std::copy(tool_calls.begin(), tool_calls.end(), order.begin() + main_end);
-  const size_t errors_begin = main_end + tool_calls.size();
-  std::copy(errors.begin(), errors.end(), order.begin() + errors_begin);
+  const SealedOrder order = OrderItems(items, sessions);
 
   auto dict = ChooseDictionary(items, stats.event_bytes, options, dicts, codec,
                                &stats.trained_dictionary);
@@ -313,67 +423,15 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   if (auto e = fs->Exists(tmp_path); e.ok() && *e) fs->Remove(tmp_path).IgnoreError();
   auto file = fs->Open(tmp_path, OpenMode::kCreateExclusive);
   if (!file.ok()) return file.status();
-  auto fail = [&](absl::Status s) {
+  IndexBuilder builder(base);
+  SealedHeader header;
+  if (auto s = WriteSealedFile(raw, items, order, options, dict->get(), codec, file->get(),
+                               &builder, &header, &stats.blocks);
+      !s.ok()) {
     file->reset();
     fs->Remove(tmp_path).IgnoreError();
     return s;
-  };
-
-  IndexBuilder builder(base);
-  SealedWriter writer(file->get());
-  std::vector<BlockEvent> block;
-  size_t block_bytes = 0;
-  std::string raw_block, frame;
-  auto flush_block = [&]() -> absl::Status {
-    raw_block.clear();
-    EncodeRawBlock(base, block, &raw_block);
-    if (raw_block.size() > kMaxRawBlockBytes) {  // readers refuse larger blocks
-      return absl::InvalidArgumentError(absl::StrCat(
-          raw.path(), ": a block of ", raw_block.size(), " bytes; block sizes over ",
-          kMaxRawBlockBytes, " bytes cannot be stored (is --block-size too large?)"));
-    }
-    frame.clear();
-    if (auto s = codec->Compress(raw_block, options.level, dict->get(), &frame); !s.ok()) return s;
-    builder.EndBlock(writer.offset(), static_cast<uint32_t>(frame.size()),
-                     static_cast<uint32_t>(raw_block.size()));
-    ++stats.blocks;
-    block.clear();
-    block_bytes = 0;
-    return writer.AddBlock(frame, static_cast<uint32_t>(raw_block.size()));
-  };
-  // Blocks end where a region ends. Tool-call and error blocks are smaller:
-  // a session read decompresses every one that holds one of its events.
-  uint64_t limit = options.block_size;
-  for (size_t k = 0; k < order.size(); ++k) {
-    if ((k == main_end || k == errors_begin) && !block.empty()) {
-      if (auto s = flush_block(); !s.ok()) return fail(s);
-    }
-    if (k == main_end) limit = std::max<uint64_t>(options.tool_call_block_size, 1);
-    if (k == errors_begin) limit = std::max<uint64_t>(options.block_size / 4, 1);
-    const Item& it = items[order[k]];
-    block.push_back(BlockEvent{it.sequence, it.event});
-    builder.Add(it.sequence, it.keys, it.event);
-    block_bytes += it.event.size() + 4;
-    if (block_bytes >= limit) {
-      if (auto s = flush_block(); !s.ok()) return fail(s);
-    }
   }
-  if (!block.empty()) {
-    if (auto s = flush_block(); !s.ok()) return fail(s);
-  }
-  if (auto s = writer.Flush(); !s.ok()) return fail(s);
-
-  SealedHeader header;
-  header.block_count = static_cast<uint32_t>(stats.blocks);
-  header.base_sequence = base;
-  header.last_sequence = items.back().sequence;
-  header.event_count = items.size();
-  header.data_end = writer.offset();
-  header.dict_id = *dict != nullptr ? (*dict)->id() : 0;
-  char hb[kSealedHeaderSize];
-  EncodeSealedHeader(header, hb);
-  if (auto s = (*file)->Write(0, absl::string_view(hb, sizeof(hb))); !s.ok()) return fail(s);
-  if (auto s = (*file)->Sync(); !s.ok()) return fail(s);
   file->reset();
   // Read back before it can replace the raw segment (recovery prefers an
   // intact sealed file to the raw one): every block, exactly these events.

@@ -184,145 +184,171 @@ void SessionGenerator::Emit(const char* type, const std::string& event_id,
 
 void SessionGenerator::GenerateTurn() {
   std::string text, data;
-  auto json_str = [](std::string* d, const std::string& s) { AppendPyJsonString(d, s); };
   const std::string model = kModels[Uniform(4)];
+  EmitUserPrompt(&text, &data);
+  EmitLlmCall(model, &text, &data);
+  if (Uniform(3) == 0) EmitDecision(&text, &data);
+  const int calls = 1 + static_cast<int>(Uniform(6));
+  for (int c = 0; c < calls; ++c) EmitToolCall(&text, &data);
+  EmitAssistantResponse(&text, &data);
+}
 
+void SessionGenerator::EmitUserPrompt(std::string* text, std::string* data) {
   clock_ += Gap(20.0);
-  text.clear();
-  Prose(&text, 150 + Uniform(1000));
-  data = "{\"prompt\":";
-  json_str(&data, text);
-  data += "}";
-  Emit("user_prompt", NewEventId(), "", -1, data);
+  text->clear();
+  Prose(text, 150 + Uniform(1000));
+  *data = "{\"prompt\":";
+  AppendPyJsonString(data, *text);
+  *data += "}";
+  Emit("user_prompt", NewEventId(), "", -1, *data);
+}
 
+void SessionGenerator::EmitLlmCall(const std::string& model, std::string* text,
+                                   std::string* data) {
   clock_ += Gap(0.5);
   const std::string llm_id = NewEventId();
-  data = absl::StrCat("{\"method\":\"messages.create\",\"message_count\":", 2 + Uniform(40),
-                      ",\"model\":\"", model, "\"}");
+  *data = absl::StrCat("{\"method\":\"messages.create\",\"message_count\":", 2 + Uniform(40),
+                       ",\"model\":\"", model, "\"}");
   ++llm_requests_;
-  Emit("llm_request", llm_id, "", -1, data);
+  Emit("llm_request", llm_id, "", -1, *data);
   const double llm_ms = 300 + Unit() * 8000;
   clock_ += llm_ms / 1000;
-  text.clear();
-  Prose(&text, 200 + Uniform(600));
-  data = "{\"content_preview\":";
-  json_str(&data, text);
-  absl::StrAppend(&data, ",\"input_tokens\":", 500 + Uniform(20000), ",\"output_tokens\":",
+  text->clear();
+  Prose(text, 200 + Uniform(600));
+  *data = "{\"content_preview\":";
+  AppendPyJsonString(data, *text);
+  absl::StrAppend(data, ",\"input_tokens\":", 500 + Uniform(20000), ",\"output_tokens\":",
                   20 + Uniform(2000), "}");
-  Emit("llm_response", NewEventId(), llm_id, llm_ms, data);
+  Emit("llm_response", NewEventId(), llm_id, llm_ms, *data);
+}
 
-  if (Uniform(3) == 0) {
-    clock_ += Gap(0.2);
-    text.clear();
-    Prose(&text, 80 + Uniform(200));
-    data = absl::StrCat("{\"choice\":\"", kTools[Uniform(kNumTools)], "\",\"reason\":");
-    json_str(&data, text);
-    absl::StrAppend(&data, ",\"alternatives\":[\"", kTools[Uniform(kNumTools)], "\",\"",
-                    kTools[Uniform(kNumTools)], "\"]}");
-    Emit("decision", NewEventId(), "", -1, data);
+void SessionGenerator::EmitDecision(std::string* text, std::string* data) {
+  clock_ += Gap(0.2);
+  text->clear();
+  Prose(text, 80 + Uniform(200));
+  *data = absl::StrCat("{\"choice\":\"", kTools[Uniform(kNumTools)], "\",\"reason\":");
+  AppendPyJsonString(data, *text);
+  absl::StrAppend(data, ",\"alternatives\":[\"", kTools[Uniform(kNumTools)], "\",\"",
+                  kTools[Uniform(kNumTools)], "\"]}");
+  Emit("decision", NewEventId(), "", -1, *data);
+}
+
+void SessionGenerator::EmitToolCall(std::string* text, std::string* data) {
+  const std::string tool = kTools[Uniform(kNumTools)];
+  clock_ += Gap(1.0);
+  const std::string call_id = NewEventId();
+  const std::string path = Path();
+  *data = absl::StrCat("{\"tool_name\":\"", tool, "\",\"arguments\":{");
+  AppendToolArguments(tool, path, text, data);
+  *data += "}}";
+  ++tool_calls_;
+  Emit("tool_call", call_id, "", -1, *data);
+  EmitToolOutcome(tool, call_id, path, text, data);
+}
+
+void SessionGenerator::AppendToolArguments(const std::string& tool, const std::string& path,
+                                           std::string* text, std::string* data) {
+  if (tool == "Bash") {
+    *data += "\"command\":";
+    AppendPyJsonString(data, absl::StrCat(Uniform(2) ? "pytest -x " : "rg -n ",
+                                          kWords[Uniform(kNumWords)], " ", path));
+    absl::StrAppend(data, ",\"timeout\":", 120000, ",\"description\":");
+    text->clear();
+    Prose(text, 100 + Uniform(400));
+    AppendPyJsonString(data, *text);
+  } else if (tool == "Edit" || tool == "Write") {
+    *data += "\"file_path\":";
+    AppendPyJsonString(data, path);
+    *data += ",\"old_string\":";
+    text->clear();
+    Code(text, 100 + Uniform(500));
+    AppendPyJsonString(data, *text);
+    *data += ",\"new_string\":";
+    text->clear();
+    Code(text, 100 + Uniform(700));
+    AppendPyJsonString(data, *text);
+  } else if (tool == "WebFetch" || tool == "WebSearch") {
+    absl::StrAppend(data, "\"url\":\"https://docs.example.com/", kWords[Uniform(kNumWords)], "/",
+                    kWords[Uniform(kNumWords)], "\",\"prompt\":");
+    text->clear();
+    Prose(text, 100 + Uniform(400));
+    AppendPyJsonString(data, *text);
+  } else {
+    *data += "\"path\":";
+    AppendPyJsonString(data, path);
+    absl::StrAppend(data, ",\"pattern\":\"", kWords[Uniform(kNumWords)], "\",\"context\":");
+    text->clear();
+    Prose(text, 150 + Uniform(500));
+    AppendPyJsonString(data, *text);
   }
+}
 
-  const int calls = 1 + static_cast<int>(Uniform(6));
-  for (int c = 0; c < calls; ++c) {
-    const std::string tool = kTools[Uniform(kNumTools)];
-    clock_ += Gap(1.0);
-    const std::string call_id = NewEventId();
-    const std::string path = Path();
-    data = absl::StrCat("{\"tool_name\":\"", tool, "\",\"arguments\":{");
-    if (tool == "Bash") {
-      data += "\"command\":";
-      json_str(&data, absl::StrCat(Uniform(2) ? "pytest -x " : "rg -n ", kWords[Uniform(kNumWords)],
-                                   " ", path));
-      absl::StrAppend(&data, ",\"timeout\":", 120000, ",\"description\":");
-      text.clear();
-      Prose(&text, 100 + Uniform(400));
-      json_str(&data, text);
-    } else if (tool == "Edit" || tool == "Write") {
-      data += "\"file_path\":";
-      json_str(&data, path);
-      data += ",\"old_string\":";
-      text.clear();
-      Code(&text, 100 + Uniform(500));
-      json_str(&data, text);
-      data += ",\"new_string\":";
-      text.clear();
-      Code(&text, 100 + Uniform(700));
-      json_str(&data, text);
-    } else if (tool == "WebFetch" || tool == "WebSearch") {
-      absl::StrAppend(&data, "\"url\":\"https://docs.example.com/", kWords[Uniform(kNumWords)], "/",
-                      kWords[Uniform(kNumWords)], "\",\"prompt\":");
-      text.clear();
-      Prose(&text, 100 + Uniform(400));
-      json_str(&data, text);
-    } else {
-      data += "\"path\":";
-      json_str(&data, path);
-      absl::StrAppend(&data, ",\"pattern\":\"", kWords[Uniform(kNumWords)], "\",\"context\":");
-      text.clear();
-      Prose(&text, 150 + Uniform(500));
-      json_str(&data, text);
-    }
-    data += "}}";
-    ++tool_calls_;
-    Emit("tool_call", call_id, "", -1, data);
-
-    const double ms = tool == "Bash" ? 50 + Unit() * 20000 : 1 + Unit() * 400;
-    clock_ += ms / 1000;
-    const bool fail = Uniform(20) == 0;
-    if (fail) {
-      ++errors_;
-      text.clear();
-      absl::StrAppend(&text, "Error: ", kWords[Uniform(kNumWords)], " failed: ");
-      Code(&text, 40 + Uniform(200));
-      data = absl::StrCat("{\"tool_name\":\"", tool, "\",\"error\":");
-      json_str(&data, text);
-      data += "}";
-      Emit("error", NewEventId(), call_id, ms, data);
-      continue;
-    }
-    text.clear();
-    const size_t out_size = HeavyTailSize(1000);
-    if (tool == "WebFetch" || tool == "WebSearch") {
-      Prose(&text, out_size);
-    } else {
-      Code(&text, out_size);
-    }
-    data = absl::StrCat("{\"tool_name\":\"", tool, "\",\"result\":");
-    json_str(&data, text);
-    if (Uniform(50) == 0) data += ",\"is_error\":true";
-    data += "}";
-    Emit("tool_result", NewEventId(), call_id, ms, data);
-
-    if (tool == "Read" || tool == "Grep") {
-      clock_ += 0.001 + Unit() * 0.01;
-      data = "{\"path\":";
-      json_str(&data, path);
-      absl::StrAppend(&data, ",\"bytes\":", out_size, ",\"preview\":");
-      text.clear();
-      Code(&text, 150 + Uniform(500));
-      json_str(&data, text);
-      data += "}";
-      Emit("file_read", NewEventId(), call_id, -1, data);
-    } else if (tool == "Edit" || tool == "Write") {
-      clock_ += 0.001 + Unit() * 0.01;
-      data = "{\"path\":";
-      json_str(&data, path);
-      absl::StrAppend(&data, ",\"bytes\":", 100 + Uniform(20000), ",\"diff\":");
-      text.clear();
-      Code(&text, 150 + Uniform(600));
-      json_str(&data, text);
-      data += "}";
-      Emit("file_write", NewEventId(), call_id, -1, data);
-    }
+void SessionGenerator::EmitToolOutcome(const std::string& tool, const std::string& call_id,
+                                       const std::string& path, std::string* text,
+                                       std::string* data) {
+  const double ms = tool == "Bash" ? 50 + Unit() * 20000 : 1 + Unit() * 400;
+  clock_ += ms / 1000;
+  const bool fail = Uniform(20) == 0;
+  if (fail) {
+    ++errors_;
+    text->clear();
+    absl::StrAppend(text, "Error: ", kWords[Uniform(kNumWords)], " failed: ");
+    Code(text, 40 + Uniform(200));
+    *data = absl::StrCat("{\"tool_name\":\"", tool, "\",\"error\":");
+    AppendPyJsonString(data, *text);
+    *data += "}";
+    Emit("error", NewEventId(), call_id, ms, *data);
+    return;
   }
+  text->clear();
+  const size_t out_size = HeavyTailSize(1000);
+  if (tool == "WebFetch" || tool == "WebSearch") {
+    Prose(text, out_size);
+  } else {
+    Code(text, out_size);
+  }
+  *data = absl::StrCat("{\"tool_name\":\"", tool, "\",\"result\":");
+  AppendPyJsonString(data, *text);
+  if (Uniform(50) == 0) *data += ",\"is_error\":true";
+  *data += "}";
+  Emit("tool_result", NewEventId(), call_id, ms, *data);
+  EmitFileEvent(tool, call_id, path, out_size, text, data);
+}
 
+void SessionGenerator::EmitFileEvent(const std::string& tool, const std::string& call_id,
+                                     const std::string& path, size_t out_size,
+                                     std::string* text, std::string* data) {
+  if (tool == "Read" || tool == "Grep") {
+    clock_ += 0.001 + Unit() * 0.01;
+    *data = "{\"path\":";
+    AppendPyJsonString(data, path);
+    absl::StrAppend(data, ",\"bytes\":", out_size, ",\"preview\":");
+    text->clear();
+    Code(text, 150 + Uniform(500));
+    AppendPyJsonString(data, *text);
+    *data += "}";
+    Emit("file_read", NewEventId(), call_id, -1, *data);
+  } else if (tool == "Edit" || tool == "Write") {
+    clock_ += 0.001 + Unit() * 0.01;
+    *data = "{\"path\":";
+    AppendPyJsonString(data, path);
+    absl::StrAppend(data, ",\"bytes\":", 100 + Uniform(20000), ",\"diff\":");
+    text->clear();
+    Code(text, 150 + Uniform(600));
+    AppendPyJsonString(data, *text);
+    *data += "}";
+    Emit("file_write", NewEventId(), call_id, -1, *data);
+  }
+}
+
+void SessionGenerator::EmitAssistantResponse(std::string* text, std::string* data) {
   clock_ += Gap(2.0);
-  text.clear();
-  Prose(&text, 300 + Uniform(1200));
-  data = "{\"text\":";
-  json_str(&data, text);
-  data += "}";
-  Emit("assistant_response", NewEventId(), "", -1, data);
+  text->clear();
+  Prose(text, 300 + Uniform(1200));
+  *data = "{\"text\":";
+  AppendPyJsonString(data, *text);
+  *data += "}";
+  Emit("assistant_response", NewEventId(), "", -1, *data);
 }
 
 void SessionGenerator::Refill() {

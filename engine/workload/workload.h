@@ -50,6 +50,22 @@ class SessionGenerator {
 
  private:
   void GenerateTurn();   // queues the events of one more turn
+  // The parts of a turn, in order: each queues its events through Emit.
+  // `text` and `data` are scratch buffers that the turn's events reuse.
+  void EmitUserPrompt(std::string* text, std::string* data);
+  void EmitLlmCall(const std::string& model, std::string* text, std::string* data);
+  void EmitDecision(std::string* text, std::string* data);
+  // A tool call, then its result or error (EmitToolOutcome).
+  void EmitToolCall(std::string* text, std::string* data);
+  void AppendToolArguments(const std::string& tool, const std::string& path, std::string* text,
+                           std::string* data);
+  // The result (then EmitFileEvent) or error of the call `call_id`.
+  void EmitToolOutcome(const std::string& tool, const std::string& call_id,
+                       const std::string& path, std::string* text, std::string* data);
+  // A file_read after Read or Grep, a file_write after Edit or Write.
+  void EmitFileEvent(const std::string& tool, const std::string& call_id, const std::string& path,
+                     size_t out_size, std::string* text, std::string* data);
+  void EmitAssistantResponse(std::string* text, std::string* data);
   void Refill();         // queues the next turn, or session_end
   void Emit(const char* type, const std::string& event_id, const std::string& parent_id,
             double duration_ms, const std::string& data);
