@@ -82,6 +82,39 @@ absl::StatusOr<uint64_t> LogImpl::Append(absl::string_view event) {
   return r.first_sequence;
 }
 
+// With pwrite appends, the records of a batch are staged in write_buffer_
+// and written at write_offset_ in one call (per segment). `staged`: the
+// events in it.
+absl::Status LogImpl::FlushStagedLocked(size_t staged) {
+  if (!use_pwrite_ || write_buffer_.empty()) return absl::OkStatus();
+  absl::Status s = active_->file()->Write(write_offset_, write_buffer_);
+  if (s.ok()) {
+    write_offset_ += write_buffer_.size();
+  } else {
+    // Part of the batch may be in the file past write_offset_: like a
+    // failed sync, this ends the log's life until it is reopened (and
+    // recovery cuts the tail), so no later append can land next to it.
+    MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
+    s = EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_ - staged, last_ts_);
+  }
+  write_buffer_.clear();
+  return s;
+}
+
+// After an append: the pre-faulter, if the writer nears its window's edge,
+// and a sync leader in its commit delay, if every appender is in.
+void LogImpl::WakeWaiters() {
+  if (prefault_waiting_.load(std::memory_order_relaxed) &&
+      set_.published_offset() + options_.prefault_bytes / 2 >
+          prefaulted_to_.load(std::memory_order_relaxed)) {
+    prefault_cv_.notify_one();
+  }
+  if (delay_waiting_.load(std::memory_order_seq_cst) && GroupComplete()) {
+    delay_word_.fetch_add(1, std::memory_order_release);
+    FutexWake(&delay_word_, 1);
+  }
+}
+
 AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events) {
   AppendBatchResult result;
   appenders_.fetch_add(1, std::memory_order_acq_rel);
@@ -117,23 +150,6 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
     }
     char* base = active_->mutable_data();
     size_t staged = 0;  // events staged in write_buffer_
-    // With pwrite appends, records of this batch are staged in write_buffer_
-    // and written at write_offset_ in one call (per segment).
-    auto flush = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
-      if (!use_pwrite_ || write_buffer_.empty()) return absl::OkStatus();
-      absl::Status s = active_->file()->Write(write_offset_, write_buffer_);
-      if (s.ok()) {
-        write_offset_ += write_buffer_.size();
-      } else {
-        // Part of the batch may be in the file past write_offset_: like a
-        // failed sync, this ends the log's life until it is reopened (and
-        // recovery cuts the tail), so no later append can land next to it.
-        MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
-        s = EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_ - staged, last_ts_);
-      }
-      write_buffer_.clear();
-      return s;
-    };
     for (const PreparedEvent& ev : events) {
       if (ev.event.size() > kMaxEventSize) {
         result.status = absl::InvalidArgumentError(
@@ -143,7 +159,7 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
       }
       const size_t size = RecordSize(ev.keys.size(), ev.event.size());
       if (write_offset_ + write_buffer_.size() + size > active_->size()) {
-        if (auto s = flush(); !s.ok()) {
+        if (auto s = FlushStagedLocked(staged); !s.ok()) {
           next_seq_ -= staged;
           result.appended -= staged;
           result.status = s;
@@ -174,7 +190,7 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
       ++result.appended;
     }
     if (result.status.ok()) {
-      if (auto s = flush(); !s.ok()) {
+      if (auto s = FlushStagedLocked(staged); !s.ok()) {
         next_seq_ -= staged;
         result.appended -= staged;
         result.status = s;
@@ -191,15 +207,7 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
       rolled_sync_target = rolled_target_;
     }
   }
-  if (prefault_waiting_.load(std::memory_order_relaxed) &&
-      set_.published_offset() + options_.prefault_bytes / 2 >
-          prefaulted_to_.load(std::memory_order_relaxed)) {
-    prefault_cv_.notify_one();
-  }
-  if (delay_waiting_.load(std::memory_order_seq_cst) && GroupComplete()) {
-    delay_word_.fetch_add(1, std::memory_order_release);
-    FutexWake(&delay_word_, 1);
-  }
+  WakeWaiters();
   if (rolled_sync_target > 0) {
     if (auto s = SyncThrough(rolled_sync_target); !s.ok() && result.status.ok()) result.status = s;
   }

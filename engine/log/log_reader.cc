@@ -88,49 +88,52 @@ void LogReaderImpl::ReportMissing(uint64_t base, const std::string& path) {
   }
 }
 
+LogReaderImpl::Taken LogReaderImpl::Take() {
+  Taken t;
+  SegmentSet::Locked set(set_);
+  const std::vector<SegmentEntry>& segments = set.entries();
+  const ptrdiff_t p = set.Physical(index_);
+  t.last = index_ + 1 == segment_end_;
+  if (p < 0 || static_cast<size_t>(p) >= segments.size()) {
+    t.skip = true;  // removed by retention after this reader was created
+    return t;
+  }
+  const SegmentEntry& ref = segments[p];
+  t.base = ref.base;
+  t.path = ref.path;
+  t.records_limit = ref.records_limit;
+  // Skip whole segments that end before from_sequence.
+  const size_t next = static_cast<size_t>(p) + 1;
+  if (index_ + 1 < segment_end_ && next < segments.size()) {
+    t.end_sequence = segments[next].base - 1;
+    if (segments[next].base <= options_.from_sequence) t.skip = true;
+  }
+  if (t.skip) return t;
+  if (ref.is_gap()) {
+    t.gap = true;
+    t.status = ref.gap_status;
+    t.gap_record = ref.gap;
+    return t;
+  }
+  t.status = set.Load(p);
+  if (t.status.ok() && segments[p].is_sealed()) {
+    t.sealed = segments[p].sealed;
+  } else if (t.status.ok()) {
+    t.raw = segments[p].segment;
+  }
+  return t;
+}
+
 bool LogReaderImpl::OpenSegment() {
   while (index_ < segment_end_) {
-    std::shared_ptr<Segment> raw;
-    std::shared_ptr<SealedSegment> sealed;
-    absl::Status st;
-    bool skip = false;
-    bool last = false;
-    bool gap = false;
-    GapRecord gap_record;
-    uint64_t base = 0, end_sequence = 0, records_limit = 0;
-    std::string path;
-    {
-      SegmentSet::Locked set(set_);
-      const std::vector<SegmentEntry>& segments = set.entries();
-      const ptrdiff_t p = set.Physical(index_);
-      if (p < 0 || static_cast<size_t>(p) >= segments.size()) {
-        skip = true;  // removed by retention after this reader was created
-      } else {
-        const SegmentEntry& ref = segments[p];
-        base = ref.base;
-        path = ref.path;
-        records_limit = ref.records_limit;
-        // Skip whole segments that end before from_sequence.
-        const size_t next = static_cast<size_t>(p) + 1;
-        if (index_ + 1 < segment_end_ && next < segments.size()) {
-          end_sequence = segments[next].base - 1;
-          if (segments[next].base <= options_.from_sequence) skip = true;
-        }
-        if (!skip && ref.is_gap()) {
-          gap = true;
-          st = ref.gap_status;
-          gap_record = ref.gap;
-        } else if (!skip) {
-          st = set.Load(p);
-          if (st.ok() && segments[p].is_sealed()) {
-            sealed = segments[p].sealed;
-          } else if (st.ok()) {
-            raw = segments[p].segment;
-          }
-        }
-      }
-      last = index_ + 1 == segment_end_;
-    }
+    Taken t = Take();
+    absl::Status& st = t.status;
+    const bool skip = t.skip, last = t.last, gap = t.gap;
+    const GapRecord& gap_record = t.gap_record;
+    const uint64_t base = t.base, end_sequence = t.end_sequence, records_limit = t.records_limit;
+    const std::string& path = t.path;
+    const std::shared_ptr<Segment>& raw = t.raw;
+    const std::shared_ptr<SealedSegment>& sealed = t.sealed;
     if (skip || absl::IsOutOfRange(st)) {  // (another process's retention removed it)
       next_expected_ = 0;
       ++index_;

@@ -37,6 +37,21 @@ class LogReaderImpl final : public LogReader {
 
  private:
   struct Decoded;
+  // The segment at index_, as the set holds it (taken under its lock).
+  struct Taken {
+    bool skip = false;  // removed by retention, or ends before from_sequence
+    bool last = false;  // the reader's last segment
+    bool gap = false;
+    GapRecord gap_record;
+    absl::Status status;  // a gap's damage or the open's error
+    uint64_t base = 0;
+    uint64_t end_sequence = 0;  // the next segment's base - 1 (0: unknown)
+    uint64_t records_limit = 0;
+    std::string path;
+    std::shared_ptr<Segment> raw;
+    std::shared_ptr<SealedSegment> sealed;
+  };
+  Taken Take();
   bool OpenSegment();
   void Report(const absl::Status& s, const std::string& path);
   // Reports the sequences between the previous segment's end and `base`.
