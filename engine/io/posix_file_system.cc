@@ -14,17 +14,15 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/io/errno_status.h"
 #include "engine/io/file_system.h"
 
 namespace tracelog {
 namespace {
 
+// An error of a call on `path`, named by `op`.
 absl::Status PosixError(int err, absl::string_view op, absl::string_view path) {
-  const std::string msg = absl::StrCat(op, " ", path);
-  if (err == ENOSPC || err == EDQUOT) {
-    return absl::ResourceExhaustedError(absl::StrCat(msg, ": ", std::strerror(err)));
-  }
-  return absl::ErrnoToStatus(err, msg);
+  return ErrnoStatus(err, op, path);
 }
 
 class PosixMapping final : public Mapping {

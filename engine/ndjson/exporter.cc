@@ -23,6 +23,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
 #include "engine/format/event_keys.h"
+#include "engine/io/errno_status.h"
 #include "engine/io/unique_fd.h"
 #include "engine/log/attachments.h"
 #include "engine/ndjson/pyjson.h"
@@ -38,11 +39,7 @@ constexpr uint64_t kAllBuffers = 16 << 20;
 const std::string kNone;  // the "session" of superseded events: none
 
 absl::Status PosixError(const std::string& what, const std::string& path) {
-  const int e = errno;
-  const std::string msg = absl::StrCat(path, ": ", what, ": ", std::strerror(e));
-  if (e == ENOSPC || e == EDQUOT) return absl::ResourceExhaustedError(msg);
-  if (e == EEXIST) return absl::AlreadyExistsError(msg);
-  return absl::InternalError(msg);
+  return ErrnoStatus(errno, what, path);
 }
 
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/io/errno_status.h"
 
 namespace tracelog {
 
@@ -42,7 +43,7 @@ absl::Status LineReader::ForEach(int fd, const std::string& what,
     const ssize_t n = ::read(fd, buf.data() + used, buf.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return absl::InternalError(absl::StrCat("reading ", what, ": ", std::strerror(errno)));
+      return ErrnoStatus(errno, "read", what);
     }
     if (n == 0) eof = true;
     used += static_cast<size_t>(n);

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/io/errno_status.h"
 #include "engine/io/file_system.h"
 
 namespace tracelog {
@@ -227,9 +228,7 @@ absl::StatusOr<int> FileQueue::Dir(const std::string& parent) {
 }
 
 absl::Status PosixError(const std::string& what, const std::string& path) {
-  const int e = errno;
-  const std::string msg = absl::StrCat(path, ": ", what, ": ", std::strerror(e));
-  return e == ENOENT ? absl::NotFoundError(msg) : absl::InternalError(msg);
+  return ErrnoStatus(errno, what, path);
 }
 
 }  // namespace tracelog

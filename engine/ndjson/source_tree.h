@@ -91,9 +91,8 @@ class FileQueue {
   UniqueFd dir_fd_;
 };
 
-// The error of a failed system call on a file of the import, from errno:
-// "<path>: <what>: <strerror>", NotFoundError for ENOENT, else
-// InternalError.
+// The error of a failed system call on a file of the import, from errno
+// (ErrnoStatus, engine/io/errno_status.h).
 absl::Status PosixError(const std::string& what, const std::string& path);
 
 }  // namespace tracelog

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/io/errno_status.h"
 #include "engine/ndjson/pyjson.h"
 
 namespace tracelog {
@@ -427,7 +428,7 @@ class OutFile {
       return absl::OkStatus();
     }
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd_ < 0) return absl::ErrnoToStatus(errno, "open " + path);
+    if (fd_ < 0) return ErrnoStatus(errno, "open", path);
     return absl::OkStatus();
   }
   absl::Status Write(const std::string& data) {
@@ -436,14 +437,14 @@ class OutFile {
       ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return absl::ErrnoToStatus(errno, "write " + path_);
+        return ErrnoStatus(errno, "write", path_);
       }
       off += n;
     }
     return absl::OkStatus();
   }
   absl::Status Close() {
-    if (fd_ > 2 && ::close(fd_) != 0) return absl::ErrnoToStatus(errno, "close " + path_);
+    if (fd_ > 2 && ::close(fd_) != 0) return ErrnoStatus(errno, "close", path_);
     fd_ = -1;
     return absl::OkStatus();
   }
@@ -482,7 +483,7 @@ absl::Status WriteFleetNdjson(const WorkloadOptions& options, const std::string&
 absl::Status WriteAgentStraceDir(const WorkloadOptions& options, const std::string& root,
                                  uint64_t* bytes_written) {
   if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::ErrnoToStatus(errno, "mkdir " + root);
+    return ErrnoStatus(errno, "mkdir", root);
   }
   uint64_t total = 0;
   std::string buf;
@@ -490,7 +491,7 @@ absl::Status WriteAgentStraceDir(const WorkloadOptions& options, const std::stri
     SessionGenerator s(options, i);
     const std::string dir = root + "/" + s.session_id();
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::ErrnoToStatus(errno, "mkdir " + dir);
+      return ErrnoStatus(errno, "mkdir", dir);
     }
     buf.clear();
     while (s.Next(&buf)) buf.push_back('\n');
