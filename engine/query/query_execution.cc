@@ -443,32 +443,41 @@ void QueryEngine::Execution::SelectBlocks(const SegmentIndex& idx,
                                           const std::vector<uint32_t>& types,
                                           const std::vector<uint32_t>& tools,
                                           std::vector<uint32_t>* todo, std::vector<char>* whole) {
+  // The loop reads the filters from locals and counts into locals: through
+  // `this`, every write to the counters would make the compiler load the
+  // filters again for the next block.
+  const bool by_session = filters_.by_session(), by_combo = by_combo_, by_time = by_time_;
+  const bool count_only = fn_ == nullptr && countable_;
+  const double since = since_, until = until_;
+  uint64_t counted = 0, matched = 0;
   for (uint32_t bi : blocks) {
     const BlockSummary& b = idx.blocks[bi];
     uint64_t n = b.count;  // the exact number of matches when `countable_`
-    if (filters_.by_session()) {
+    if (by_session) {
       n = 0;
       for (const auto& [s, c] : b.sessions) {
         if (std::binary_search(sessions.begin(), sessions.end(), s)) n += c;
       }
       if (n == 0) continue;
     }
-    const uint64_t in_combos = by_combo_ ? ComboCount(b, query_, types, tools) : b.count;
+    const uint64_t in_combos = by_combo ? ComboCount(b, query_, types, tools) : b.count;
     if (in_combos == 0) continue;
-    if (by_combo_) n = in_combos;
-    if (by_time_ && (!b.has_timestamp || b.max_timestamp < since_ || b.min_timestamp >= until_)) {
+    if (by_combo) n = in_combos;
+    if (by_time && (!b.has_timestamp || b.max_timestamp < since || b.min_timestamp >= until)) {
       continue;
     }
-    if (fn_ == nullptr && countable_) {
-      ++stats_.blocks_counted;
-      matched_ += n;
+    if (count_only) {
+      ++counted;
+      matched += n;
       continue;
     }
     todo->push_back(bi);
     // The combos say every event of the block passes the type, tool and
     // error filters: no event needs its keys parsed.
-    whole->push_back(!by_time_ && in_combos == b.count);
+    whole->push_back(!by_time && in_combos == b.count);
   }
+  stats_.blocks_counted += counted;
+  matched_ += matched;
 }
 
 void QueryEngine::Execution::ReadBlocks(const SealedSegment& sealed, const SegmentIndex& idx,
