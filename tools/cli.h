@@ -44,7 +44,8 @@ void AddLogOption(CLI::App* sub, std::string* dir);
 // Readers open read-only and see a consistent prefix even while a writer runs.
 // `this_process` overrides the policy for this process only (never
 // recorded): `tracelog import` appends under `never` and makes everything
-// durable when it commits. `seal_nice`: LogOptions::seal_nice;
+// durable when it commits. What recovery found beyond the routine is printed
+// to stderr (PrintRecovery). `seal_nice`: LogOptions::seal_nice;
 // `prefault_bytes` (if not 0): LogOptions::prefault_bytes.
 absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_only,
                                              const std::string& fsync_flag = "",
@@ -53,6 +54,12 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_o
                                              const SyncPolicy* this_process = nullptr,
                                              int seal_nice = 19, uint64_t prefault_bytes = 0,
                                              bool append_with_pwrite = false);
+
+// Prints "tracelog: recovery: <line>" to stderr for each thing `report`
+// found or did, when it is more than the routine cut of a torn tail: an
+// operator must hear of damage, of skipped sequences and of rolled-back
+// imports.
+void PrintRecovery(const RecoveryReport& report);
 
 // Prints "tracelog: <message>" to stderr.
 void PrintError(const absl::Status& status);

@@ -44,19 +44,18 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_o
   if (this_process != nullptr) options.sync = *this_process;
   auto log = Log::Open(dir, options);
   if (!log.ok()) return log.status();
-  // What recovery found and did, when more than the routine cut of a torn
-  // tail: an operator must hear of damage and of skipped sequences.
-  if ((*log)->recovery().Notable()) {
-    for (const std::string& line : (*log)->recovery().Lines()) {
-      PrintError(absl::StrCat("recovery: ", line));
-    }
-  }
+  PrintRecovery((*log)->recovery());
   if (!config.ok()) {
     LogConfig fresh;
     fresh.sync = recorded;
     if (auto s = SaveLogConfig(fs, dir, fresh); !s.ok()) return s;
   }
   return log;
+}
+
+void PrintRecovery(const RecoveryReport& report) {
+  if (!report.Notable()) return;
+  for (const std::string& line : report.Lines()) PrintError(absl::StrCat("recovery: ", line));
 }
 
 }  // namespace tracelog::cli
