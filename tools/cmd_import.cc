@@ -94,11 +94,11 @@ int RunImport(const ImportFlags& f) {
   }
   // Opened for a bulk import (BulkImportOptions), under `never` for this
   // process only: the recorded policy stays the log's.
-  const LogOptions bulk = BulkImportOptions(LogOptions());
-  SealOptions seal;
+  LogOverrides o;
+  SealOptions& seal = o.seal.emplace();
   if (f.level != 0) seal.level = f.level;
-  auto opened = OpenLog(f.dir, /*read_only=*/false, "", 0, &seal, &bulk.sync, bulk.seal_nice,
-                        /*prefault_bytes=*/0, bulk.append_with_pwrite);
+  o.this_process = BulkImportOptions;
+  auto opened = OpenLog(f.dir, /*read_only=*/false, o);
   if (!opened.ok()) {
     PrintError(opened.status());
     return kExitError;
