@@ -6,10 +6,11 @@
 
 #include <sys/uio.h>
 
+#include <cstdint>
 #include <functional>
-#include <string>
-
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -38,21 +39,38 @@ struct Command {
 // Adds `--log DIR` to `sub`, defaulting to $TRACELOG_DIR or ./.tracelog.
 void AddLogOption(CLI::App* sub, std::string* dir);
 
+// What a subcommand changes of the options it opens a log with. Every field
+// at its default leaves LogOptions' own.
+struct LogOverrides {
+  // --fsync: the sync policy to use, and to record in CONFIG when the log is
+  // new. "": the policy recorded in CONFIG (SyncPolicy::Default() for a new
+  // log). Default: "".
+  std::string fsync;
+  // LogOptions::segment_size; 0: its default. Default: 0.
+  uint64_t segment_size = 0;
+  // LogOptions::seal; unset: its default. Default: unset.
+  std::optional<SealOptions> seal;
+  // Applied last to the options of this process only: nothing of what it
+  // changes is recorded in CONFIG (`tracelog import` passes
+  // BulkImportOptions, which appends under `never` and makes everything
+  // durable when it commits). Default: none.
+  std::function<LogOptions(LogOptions)> this_process;
+};
+
 // Opens the log for a subcommand. Writers (read_only false) create the log if
-// needed, record `fsync_flag` (or the default) as the log's policy in CONFIG
-// when the log is new, and use `fsync_flag` if given, else the log's policy.
-// Readers open read-only and see a consistent prefix even while a writer runs.
-// `this_process` overrides the policy for this process only (never
-// recorded): `tracelog import` appends under `never` and makes everything
-// durable when it commits. `seal_nice`: LogOptions::seal_nice;
-// `prefault_bytes` (if not 0): LogOptions::prefault_bytes.
+// needed, record `overrides.fsync` (or the default) as the log's policy in
+// CONFIG when the log is new, and use `overrides.fsync` if given, else the
+// log's policy; what recovery found beyond the routine is printed to stderr
+// (PrintRecovery). Readers open read-only and see a consistent prefix even
+// while a writer runs.
 absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_only,
-                                             const std::string& fsync_flag = "",
-                                             uint64_t segment_size = 0,
-                                             const SealOptions* seal = nullptr,
-                                             const SyncPolicy* this_process = nullptr,
-                                             int seal_nice = 19, uint64_t prefault_bytes = 0,
-                                             bool append_with_pwrite = false);
+                                             const LogOverrides& overrides = {});
+
+// Prints "tracelog: recovery: <line>" to stderr for each thing `report`
+// found or did, when it is more than the routine cut of a torn tail: an
+// operator must hear of damage, of skipped sequences and of rolled-back
+// imports.
+void PrintRecovery(const RecoveryReport& report);
 
 // Prints "tracelog: <message>" to stderr.
 void PrintError(const absl::Status& status);

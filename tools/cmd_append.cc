@@ -45,7 +45,10 @@ struct AppendFlags {
 };
 
 int RunAppend(const AppendFlags& f) {
-  auto opened = OpenLog(f.dir, /*read_only=*/false, f.fsync, f.segment_size);
+  LogOverrides o;
+  o.fsync = f.fsync;
+  o.segment_size = f.segment_size;
+  auto opened = OpenLog(f.dir, /*read_only=*/false, o);
   if (!opened.ok()) {
     PrintError(opened.status());
     return kExitError;

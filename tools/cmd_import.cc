@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "engine/ndjson/import_transaction.h"
 #include "engine/ndjson/importer.h"
 #include "tools/cli.h"
 #include "tools/progress.h"
@@ -29,17 +30,6 @@ struct ImportFlags {
   bool no_seal = false;
   int level = 0;  // 0: the default (SealOptions::level)
 };
-
-// Abandons the import: closing the log and opening it for writing again
-// rolls it back (format-spec/README.md, "Imports and attachments").
-absl::Status RollBack(std::unique_ptr<Log> log) {
-  const std::string path = log->dir();
-  log->Close().IgnoreError();
-  log.reset();
-  auto again = OpenLog(path, /*read_only=*/false);
-  if (!again.ok()) return again.status();
-  return (*again)->Close();
-}
 
 // The warnings to stderr and the summary line to stdout.
 void PrintReport(const ImportReport& report, double secs) {
@@ -67,8 +57,8 @@ void PrintReport(const ImportReport& report, double secs) {
 // removed, then the directory sync failed): the import IS in the log, and
 // nothing may be rolled back. Says so, with the summary, and exits with
 // an error for the sync.
-int ReportCommittedWithError(std::unique_ptr<Log> log, const absl::Status& st,
-                             const ImportReport& report, bool stream, double secs) {
+int ReportCommittedWithError(Log* log, const absl::Status& st, const ImportReport& report,
+                             bool stream, double secs) {
   PrintError(st);
   PrintError(absl::StrCat(
       "the import IS committed (", report.events,
@@ -102,28 +92,22 @@ int RunImport(const ImportFlags& f) {
       }
     }
   }
-  // Appends need no syncs of their own: CommitImport makes all of it
-  // durable at once, and until then nothing of it counts.
-  SyncPolicy never;
-  never.kind = SyncPolicy::Kind::kNever;
-  // The import seals what it appended before it returns: the background
-  // sealer runs at normal priority, on the core the import leaves. Its
-  // segments mostly reuse the resident pages of sealed ones; it appends
-  // with pwrite, so the pages of its new segments are not zero-filled
-  // before they are written (LogOptions::append_with_pwrite).
-  SealOptions seal;
+  // Opened for a bulk import (BulkImportOptions), under `never` for this
+  // process only: the recorded policy stays the log's.
+  LogOverrides o;
+  SealOptions& seal = o.seal.emplace();
   if (f.level != 0) seal.level = f.level;
-  auto opened = OpenLog(f.dir, /*read_only=*/false, "", 0, &seal, &never, /*seal_nice=*/0,
-                        /*prefault_bytes=*/0, /*append_with_pwrite=*/true);
+  o.this_process = BulkImportOptions;
+  auto opened = OpenLog(f.dir, /*read_only=*/false, o);
   if (!opened.ok()) {
     PrintError(opened.status());
     return kExitError;
   }
   std::unique_ptr<Log> log = std::move(*opened);
   const absl::Time start = absl::Now();
-  auto first = log->BeginImport();
-  if (!first.ok()) {
-    PrintError(first.status());
+  auto tx = ImportTransaction::Begin(log.get());
+  if (!tx.ok()) {
+    PrintError(tx.status());
     return kExitError;
   }
   Progress progress("import");
@@ -141,29 +125,27 @@ int RunImport(const ImportFlags& f) {
   }
   absl::StatusOr<ImportReport> report =
       fd >= 0 ? ImportNdjsonStream(log.get(), fd, what, options)
-              : ImportDirectory(log.get(), *first, f.src, options);
+              : ImportDirectory(log.get(), tx->first_sequence(), f.src, options);
   if (fd > 0) ::close(fd);
   absl::Status st = report.status();
-  if (st.ok() && !f.no_seal) {
-    // Sealed before the commit, which then has little left to sync: a
-    // sealed segment is durable on its own, and the raw segments it
-    // replaces are deleted without ever being written to disk. Until the
-    // commit, readers leave the sealed segments out like the rest of the
-    // import; a crash rolls them back with it.
-    if (auto s = log->SealAll(); !s.ok()) {
-      PrintError(absl::StrCat("warning: sealing failed: ", s.message(),
+  if (st.ok()) {
+    ImportCommitOptions commit;
+    commit.seal = !f.no_seal;
+    st = tx->Commit(commit);
+    if (!tx->seal_status().ok()) {
+      PrintError(absl::StrCat("warning: sealing failed: ", tx->seal_status().message(),
                               " (the import goes on; sealing is tried again later)"));
     }
   }
-  bool committed = false;
-  if (st.ok()) st = log->CommitImport(&committed);
-  if (!st.ok() && committed) {
-    return ReportCommittedWithError(std::move(log), st, *report, fd >= 0,
+  if (!st.ok() && tx->committed()) {
+    return ReportCommittedWithError(log.get(), st, *report, fd >= 0,
                                     absl::ToDoubleSeconds(absl::Now() - start));
   }
   if (!st.ok()) {
     PrintError(st);
-    if (auto r = RollBack(std::move(log)); !r.ok()) {
+    const absl::Status r = tx->RollBack();
+    PrintRecovery(tx->rollback_recovery());
+    if (!r.ok()) {
       PrintError(absl::StrCat("rolling the import back: ", r.message(),
                               " (the next open for writing rolls it back)"));
     } else {

@@ -22,12 +22,13 @@ struct SealFlags {
 };
 
 int RunSeal(const SealFlags& f) {
-  SealOptions seal;
+  LogOverrides o;
+  SealOptions& seal = o.seal.emplace();
   if (f.block_size != 0) seal.block_size = f.block_size;
   if (f.tool_call_block_size != 0) seal.tool_call_block_size = f.tool_call_block_size;
   if (f.level != 0) seal.level = f.level;
   if (f.dictionary_size >= 0) seal.dictionary_size = static_cast<uint64_t>(f.dictionary_size);
-  auto log = OpenLog(f.dir, /*read_only=*/false, "", 0, &seal);
+  auto log = OpenLog(f.dir, /*read_only=*/false, o);
   if (!log.ok()) {
     PrintError(log.status());
     return kExitError;

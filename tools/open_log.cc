@@ -1,3 +1,5 @@
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "engine/io/file_system.h"
 #include "engine/log/log_config.h"
@@ -6,18 +8,12 @@
 namespace tracelog::cli {
 
 absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_only,
-                                             const std::string& fsync_flag,
-                                             uint64_t segment_size, const SealOptions* seal,
-                                             const SyncPolicy* this_process, int seal_nice,
-                                             uint64_t prefault_bytes, bool append_with_pwrite) {
+                                             const LogOverrides& overrides) {
   FileSystem* fs = DefaultFileSystem();
   LogOptions options;
   options.read_only = read_only;
-  if (segment_size != 0) options.segment_size = segment_size;
-  if (seal != nullptr) options.seal = *seal;
-  options.seal_nice = seal_nice;
-  if (prefault_bytes != 0) options.prefault_bytes = prefault_bytes;
-  options.append_with_pwrite = append_with_pwrite;
+  if (overrides.segment_size != 0) options.segment_size = overrides.segment_size;
+  if (overrides.seal.has_value()) options.seal = *overrides.seal;
   if (read_only) {
     auto exists = fs->Exists(dir);
     if (!exists.ok()) return exists.status();
@@ -28,8 +24,8 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_o
     return Log::Open(dir, options);
   }
   std::optional<SyncPolicy> flag;
-  if (!fsync_flag.empty()) {
-    auto p = SyncPolicy::Parse(fsync_flag);
+  if (!overrides.fsync.empty()) {
+    auto p = SyncPolicy::Parse(overrides.fsync);
     if (!p.ok()) return p.status();
     flag = *p;
   }
@@ -41,22 +37,21 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_o
     options.sync = flag.value_or(SyncPolicy::Default());
   }
   const SyncPolicy recorded = options.sync;
-  if (this_process != nullptr) options.sync = *this_process;
+  if (overrides.this_process) options = overrides.this_process(std::move(options));
   auto log = Log::Open(dir, options);
   if (!log.ok()) return log.status();
-  // What recovery found and did, when more than the routine cut of a torn
-  // tail: an operator must hear of damage and of skipped sequences.
-  if ((*log)->recovery().Notable()) {
-    for (const std::string& line : (*log)->recovery().Lines()) {
-      PrintError(absl::StrCat("recovery: ", line));
-    }
-  }
+  PrintRecovery((*log)->recovery());
   if (!config.ok()) {
     LogConfig fresh;
     fresh.sync = recorded;
     if (auto s = SaveLogConfig(fs, dir, fresh); !s.ok()) return s;
   }
   return log;
+}
+
+void PrintRecovery(const RecoveryReport& report) {
+  if (!report.Notable()) return;
+  for (const std::string& line : report.Lines()) PrintError(absl::StrCat("recovery: ", line));
 }
 
 }  // namespace tracelog::cli

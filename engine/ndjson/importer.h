@@ -3,8 +3,9 @@
 
 // Imports agent-strace's NDJSON directory format
 // (../shared/agent-strace-format.md) and interleaved NDJSON streams into a
-// log, as one import (Log::BeginImport / CommitImport): the caller commits
-// on success and abandons the import on error, which rolls it back.
+// log, within an import the caller has begun: an ImportTransaction
+// (import_transaction.h), which commits on success and rolls the import
+// back on an error.
 //
 // A directory: every entry of the root that holds a meta.json is a
 // session, named by the entry. Each line of its events.ndjson is an event;
@@ -81,8 +82,9 @@ struct ImportReport {
 };
 
 // Imports the tree at `src`. The log must have an import begun
-// (BeginImport returned `first_sequence`). An error names the file and
-// line (and column where known).
+// (ImportTransaction::first_sequence, or what Log::BeginImport returned, is
+// `first_sequence`). An error names the file and line (and column where
+// known).
 absl::StatusOr<ImportReport> ImportDirectory(Log* log, uint64_t first_sequence,
                                              const std::string& src, const ImportOptions& options);
 

@@ -1,7 +1,7 @@
 // Import and export of agent-strace's NDJSON directory format: byte-for-byte
 // round trips on a corpus of edge cases and on a generated fleet, re-import
 // rules, bad input (all or nothing), untrusted session ids, crashes during
-// an import, and the single-session export shapes.
+// an import, ImportTransaction, and the single-session export shapes.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +24,7 @@
 #include "engine/format/attachment_format.h"
 #include "engine/log/log.h"
 #include "engine/ndjson/exporter.h"
+#include "engine/ndjson/import_transaction.h"
 #include "engine/ndjson/importer.h"
 #include "engine/ndjson/pyjson.h"
 #include "gtest/gtest.h"
@@ -745,6 +746,78 @@ TEST(ImportExportTest, ReadersDoNotSeeAnImportInProgressAndACrashRollsItBack) {
   auto again = Import(dir.Sub("log"), dir.Sub("more"));
   ASSERT_OK(again);
   EXPECT_EQ(again->sessions_new, 60u);
+}
+
+// An ImportTransaction that is destroyed without Commit rolls its import
+// back (a reopen for writing): the log is as it was, no IMPORT marker is
+// left and the next writer has nothing to roll back. RollBack does the same
+// and says what its reopen rolled back. One that commits makes every event
+// visible, and is then neither committed nor rolled back again.
+TEST(ImportExportTest, AnImportTransactionRollsBackUnlessCommitted) {
+  TempDir dir;
+  WriteEdgeCorpus(dir.Sub("src"));
+  ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
+  const std::vector<std::string> before = AllEvents(dir.Sub("log"));
+  WorkloadOptions w;
+  w.seed = 4;
+  w.sessions = 20;
+  w.max_output_bytes = 8 << 10;
+  ASSERT_OK(WriteAgentStraceDir(w, dir.Sub("more"), nullptr));
+  const std::string marker = JoinPath(dir.Sub("log"), kImportMarkerFileName);
+  uint64_t imported = 0;
+  {
+    auto log = Log::Open(dir.Sub("log"), BulkImportOptions(Opts()));
+    ASSERT_OK(log);
+    auto tx = ImportTransaction::Begin(log->get());
+    ASSERT_OK(tx);
+    auto report = ImportDirectory(log->get(), tx->first_sequence(), dir.Sub("more"), {});
+    ASSERT_OK(report);
+    imported = report->events;
+    EXPECT_GT(imported, 0u);
+    EXPECT_TRUE(fs::exists(marker));
+    EXPECT_EQ(AllEvents(dir.Sub("log")), before) << "readers do not see an import in progress";
+  }
+  EXPECT_FALSE(fs::exists(marker));
+  EXPECT_EQ(AllEvents(dir.Sub("log")), before);
+  {
+    auto log = Log::Open(dir.Sub("log"), Opts());
+    ASSERT_OK(log);
+    EXPECT_EQ((*log)->recovery().rolled_back_import, 0u) << "rolled back already";
+    auto tx = ImportTransaction::Begin(log->get());
+    ASSERT_OK(tx);
+    ASSERT_OK(ImportDirectory(log->get(), tx->first_sequence(), dir.Sub("more"), {}));
+    ASSERT_OK(tx->RollBack());
+    EXPECT_FALSE(tx->committed());
+    EXPECT_EQ(tx->rollback_recovery().rolled_back_import, tx->first_sequence());
+    EXPECT_TRUE(absl::IsFailedPrecondition(tx->Commit()));
+  }
+  EXPECT_FALSE(fs::exists(marker));
+  EXPECT_EQ(AllEvents(dir.Sub("log")), before);
+  {
+    auto log = Log::Open(dir.Sub("log"), BulkImportOptions(Opts()));
+    ASSERT_OK(log);
+    auto tx = ImportTransaction::Begin(log->get());
+    ASSERT_OK(tx);
+    auto report = ImportDirectory(log->get(), tx->first_sequence(), dir.Sub("more"), {});
+    ASSERT_OK(report);
+    EXPECT_EQ(report->events, imported);
+    ASSERT_OK(tx->Commit());
+    EXPECT_TRUE(tx->committed());
+    ASSERT_OK(tx->seal_status());
+    EXPECT_TRUE(absl::IsFailedPrecondition(tx->Commit()));
+    EXPECT_TRUE(absl::IsFailedPrecondition(tx->RollBack()));
+    EXPECT_FALSE(fs::exists(marker));
+    EXPECT_EQ(AllEvents(dir.Sub("log")).size(), before.size() + imported)
+        << "readers see the committed import while the log is open";
+    ASSERT_OK((*log)->Close());
+  }
+  const std::vector<std::string> after = AllEvents(dir.Sub("log"));
+  ASSERT_EQ(after.size(), before.size() + imported);
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), after.begin()));
+  auto again = Import(dir.Sub("log"), dir.Sub("more"));
+  ASSERT_OK(again);
+  EXPECT_EQ(again->sessions_unchanged, 20u);
+  EXPECT_EQ(again->events, 0u);
 }
 
 // An import writes its later segments over the files of its sealed ones
