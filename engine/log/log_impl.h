@@ -153,8 +153,8 @@ class LogImpl final : public Log {
   // Raw segments of the import in progress that were sealed, kept (renamed
   // spare-<k>.seg.tmp) to be written over by the next segments of the
   // import: their pages are resident, so appends into them cost neither page
-  // faults nor the kernel's zeroing of fresh pages (~13% of an import's
-  // CPU). Removed at the commit, by Close, and (as .tmp files) by recovery.
+  // faults nor the kernel's zeroing of fresh pages (bench/RESULTS.md).
+  // Removed at the commit, by Close, and (as .tmp files) by recovery.
   std::vector<std::string> spares_ ABSL_GUARDED_BY(mu_);
   uint64_t spare_names_ ABSL_GUARDED_BY(mu_) = 0;  // names given so far
   uint64_t recycled_segments_ ABSL_GUARDED_BY(mu_) = 0;

@@ -77,9 +77,9 @@ struct LogOptions {
   // pre-fault thread then). For bulk writers (`tracelog import`): a page of
   // a new segment written through the mapping is first read as a hole and
   // zero-filled by the kernel, then copied over; written whole by pwrite it
-  // is only copied. 1 GB import: system time 1.45-2.31 -> 0.77-1.25 s,
-  // CPU median -7 % (bench/RESULTS.md). Always on under `always`, where each
-  // sync would write-protect the mapped pages again. Default: false.
+  // is only copied (bench/RESULTS.md, issue 5). Always on under `always`,
+  // where each sync would write-protect the mapped pages again. Default:
+  // false.
   bool append_with_pwrite = false;
   // Seal rolled segments in a background thread (and, on open, those a
   // previous writer left unsealed). Log::SealAll() seals regardless.

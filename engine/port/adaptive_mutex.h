@@ -3,9 +3,9 @@
 
 // A mutex that spins briefly before sleeping (glibc's
 // PTHREAD_MUTEX_ADAPTIVE_NP). The log's append lock is held for a memcpy of
-// one record (~100 ns); putting a waiting appender to sleep costs a futex
-// system call each way, which on this virtual machine is far dearer than the
-// critical section (bench/RESULTS.md, group commit). Satisfies Lockable;
+// one record; putting a waiting appender to sleep costs a futex system call
+// each way, which on a virtual machine is far dearer than the critical
+// section (bench/RESULTS.md, group commit). Satisfies Lockable;
 // AdaptiveMutexLock holds it in a way clang's thread-safety analysis sees.
 // ThreadSanitizer understands it (pthread).
 

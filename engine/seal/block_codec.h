@@ -106,7 +106,8 @@ class DictionaryStore {
   bool declined() const { return declined_.load(); }
   // A dictionary trained whose file could not be written (a full or failing
   // disk): kept in memory, under training_mutex, so that the next segment
-  // sealed stores it instead of training another (~0.2-0.9 s of a core).
+  // sealed stores it instead of training another (training costs a core
+  // for a while).
   // Never written by another process: a rolled-back import's events cannot
   // reach the disk this way (its process closed the log).
   void KeepUnstored(std::string bytes) { unstored_ = std::move(bytes); }

@@ -14,8 +14,8 @@ struct SealOptions {
   uint64_t block_size = 128 << 10;
   // Raw bytes per block of the tool-call region (sealed order keeps tool
   // calls apart, by tool): small, because a session read decompresses one
-  // such block per tool the session called; 16 KiB blocks cost 0.4 % more
-  // space than 32 KiB ones (bench/RESULTS.md). Default: 32 KiB.
+  // such block per tool the session called; smaller blocks cost a little
+  // space (bench/RESULTS.md). Default: 32 KiB.
   uint64_t tool_call_block_size = 32 << 10;
   // zstd level. Default: 3.
   int level = 3;
@@ -28,10 +28,9 @@ struct SealOptions {
   uint64_t dictionary_min_bytes = 8 << 20;
   // Let the page cache drop a sealed file's pages once it is synced. Set by
   // the log for the segments of an import: there the next sealed file's
-  // writes reuse the freed pages: on this kind of VM a page the kernel has
-  // not used for a while costs ~3 ms per MB on first touch, ~9 % of a bulk
-  // import's CPU otherwise (bench/RESULTS.md). Queries then read those
-  // files from disk once. Default: false.
+  // writes reuse the freed pages instead of pages the kernel must zero on
+  // first touch, dear on small VMs (bench/RESULTS.md). Queries then read
+  // those files from disk once. Default: false.
   bool drop_cache = false;
 };
 
