@@ -84,9 +84,11 @@ absl::StatusOr<uint64_t> LogImpl::Append(absl::string_view event) {
 
 // With pwrite appends, the records of a batch are staged in write_buffer_
 // and written at write_offset_ in one call (per segment). `staged`: the
-// events in it.
-absl::Status LogImpl::FlushStagedLocked(size_t staged) {
-  if (!use_pwrite_ || write_buffer_.empty()) return absl::OkStatus();
+// events in it. On failure they are taken back from `result` (and their
+// numbers from next_seq_), the error goes to result->status, and false is
+// returned.
+bool LogImpl::FlushStagedLocked(size_t staged, AppendBatchResult* result) {
+  if (!use_pwrite_ || write_buffer_.empty()) return true;
   absl::Status s = active_->file()->Write(write_offset_, write_buffer_);
   if (s.ok()) {
     write_offset_ += write_buffer_.size();
@@ -98,7 +100,11 @@ absl::Status LogImpl::FlushStagedLocked(size_t staged) {
     s = EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_ - staged, last_ts_);
   }
   write_buffer_.clear();
-  return s;
+  if (s.ok()) return true;
+  next_seq_ -= staged;
+  result->appended -= staged;
+  result->status = s;
+  return false;
 }
 
 // After an append: the pre-faulter, if the writer nears its window's edge,
@@ -159,12 +165,7 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
       }
       const size_t size = RecordSize(ev.keys.size(), ev.event.size());
       if (write_offset_ + write_buffer_.size() + size > active_->size()) {
-        if (auto s = FlushStagedLocked(staged); !s.ok()) {
-          next_seq_ -= staged;
-          result.appended -= staged;
-          result.status = s;
-          break;
-        }
+        if (!FlushStagedLocked(staged, &result)) break;
         staged = 0;
         set_.Publish(write_offset_, next_seq_ - 1);
         if (auto s = RollLocked(size); !s.ok()) {
@@ -189,13 +190,7 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
       ++next_seq_;
       ++result.appended;
     }
-    if (result.status.ok()) {
-      if (auto s = FlushStagedLocked(staged); !s.ok()) {
-        next_seq_ -= staged;
-        result.appended -= staged;
-        result.status = s;
-      }
-    }
+    if (result.status.ok()) FlushStagedLocked(staged, &result);
     set_.Publish(write_offset_, next_seq_ - 1);
     last = next_seq_ - 1;
     if (options_.sync.kind == SyncPolicy::Kind::kBytes && unsynced_bytes_ >= options_.sync.value) {

@@ -88,7 +88,8 @@ class LogImpl final : public Log {
   // covers it: raises the lease (one CHECKPOINT sync) when it does not.
   absl::Status CoverByLeaseLocked(uint64_t last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RollLocked(size_t needed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status FlushStagedLocked(size_t staged) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool FlushStagedLocked(size_t staged, AppendBatchResult* result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeWaiters();
   void RemoveSparesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SyncThrough(uint64_t sequence);       // group commit

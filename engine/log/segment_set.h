@@ -56,10 +56,6 @@ class SegmentSet {
     Locked& operator=(const Locked&) = delete;
 
     std::vector<SegmentEntry>& entries() ABSL_NO_THREAD_SAFETY_ANALYSIS { return set_->entries_; }
-    // The logical number past the last segment.
-    size_t logical_end() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return set_->removed_front_ + set_->entries_.size();
-    }
     // Index in entries() of the segment with logical number `n`, or -1 if
     // retention removed it.
     ptrdiff_t Physical(size_t n) const ABSL_NO_THREAD_SAFETY_ANALYSIS {

@@ -37,15 +37,7 @@ class ABSL_LOCKABLE Mutex {
     cv->wait(l, done);
     l.release();
   }
-  // Waits on `cv` once (a wake-up, or `timeout`), releasing the mutex
-  // meanwhile.
-  template <typename Rep, typename Period>
-  void WaitFor(std::condition_variable* cv, std::chrono::duration<Rep, Period> timeout)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
-    std::unique_lock<std::mutex> l(mu_, std::adopt_lock);
-    cv->wait_for(l, timeout);
-    l.release();
-  }
+  // Waits on `cv` until `done()` holds or `timeout` passes; returns done().
   template <typename Rep, typename Period, typename Pred>
   bool WaitFor(std::condition_variable* cv, std::chrono::duration<Rep, Period> timeout,
                Pred done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
