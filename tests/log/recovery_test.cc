@@ -712,12 +712,16 @@ TEST_F(TortureFindingsTest, AFailedBeginImportLosesNoLaterAcknowledgedAppend) {
 // durable: skipped, with a gap file, as after a crash. Recovery reported
 // the rolled segment as damage ("sequences X to Y are missing"), and so did
 // every reader.
+//
+// Under `never` the test alone syncs: under `interval` a roll asks the
+// background thread for a sync, which raced the injected failure (1 run in
+// ~200 under load: the background sync came first, the test's Sync had
+// nothing to do, and the reopen took the failure).
 TEST_F(TortureFindingsTest, ForgottenPagesOfARolledSegmentAreSkippedNotDamage) {
   fs_.SetSyncFailureForgets(true);
   uint64_t durable = 0;
   {
-    LogOptions o = Options(SyncPolicy::Kind::kInterval);
-    o.sync.value = 3600 * 1000;  // the test syncs
+    LogOptions o = Options(SyncPolicy::Kind::kNever);
     auto log = Log::Open("/log", o);
     ASSERT_OK(log);
     ASSERT_OK((*log)->Append(MakeEvent(1, "s", 100)));

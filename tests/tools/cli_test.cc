@@ -216,12 +216,18 @@ TEST(CliTest, VerifyReportsAMissingSegmentAsASequenceGap) {
        {SegmentFileName(bases[1]), SealedFileName(bases[1]), IndexFileName(bases[1])}) {
     std::filesystem::remove(dir.Sub("log/") + name);
   }
+  // Reported as missing numbers either way: after a sealed segment, as a
+  // hole no segment holds; after a raw one (when the sealer had not reached
+  // the first segment before the writer closed), as that segment ending
+  // short of its successor's base, which is all a reader can tell.
+  const std::string missing =
+      absl::StrCat("sequences ", bases[1], " to ", bases[2] - 1, " are missing");
   Result r = RunCli(dir, {"verify", "--log", dir.Sub("log")});
   EXPECT_EQ(r.exit_code, 1) << r.out;
-  EXPECT_NE(r.out.find("are missing: no segment holds them"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(missing), std::string::npos) << r.out;
   r = RunCli(dir, {"dump", "--log", dir.Sub("log")});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("are missing"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(missing), std::string::npos) << r.err;
 }
 
 TEST(CliTest, ReadersOnAMissingLogSayWhere) {
