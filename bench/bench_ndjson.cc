@@ -82,8 +82,8 @@ bool ReadInto(const std::string& path, std::string* buf) {
 LogOptions Options() {
   LogOptions o;
   o.sync.kind = SyncPolicy::Kind::kNever;  // as `tracelog import`: durable at the commit
-  o.seal_nice = 0;                         // and sealing on the other core meanwhile
-  o.append_with_pwrite = true;             // and its appends
+  o.tuning.seal_nice = 0;                         // and sealing on the other core meanwhile
+  o.tuning.append_with_pwrite = true;             // and its appends
   return o;
 }
 

@@ -111,7 +111,7 @@ bool LogImpl::FlushStagedLocked(size_t staged, AppendBatchResult* result) {
 // and a sync leader in its commit delay, if every appender is in.
 void LogImpl::WakeWaiters() {
   if (prefault_waiting_.load(std::memory_order_relaxed) &&
-      set_.published_offset() + options_.prefault_bytes / 2 >
+      set_.published_offset() + options_.tuning.prefault_bytes / 2 >
           prefaulted_to_.load(std::memory_order_relaxed)) {
     prefault_cv_.notify_one();
   }
@@ -285,7 +285,7 @@ absl::Status LogImpl::RollLocked(size_t needed) {
   // writeback competes for the two cores; bench/RESULTS.md).
   // Each pending segment holds a descriptor: the count is bounded as well.
   const bool sync_now = options_.sync.kind != SyncPolicy::Kind::kNever ||
-                        rolled_unsynced_bytes_ >= options_.never_sync_backlog_bytes ||
+                        rolled_unsynced_bytes_ >= options_.tuning.never_sync_backlog_bytes ||
                         unsynced_.size() >= kMaxUnsyncedSegments;
   active_ = next;
   write_offset_ = kSegmentHeaderSize;
@@ -326,7 +326,7 @@ void LogImpl::PrefaultLoop() {
   // What the writer left behind is dropped from the process's resident
   // memory in large steps (the page cache keeps it): a bulk append holds
   // about the pre-fault window resident, not the whole segment.
-  const uint64_t kReleaseStep = std::max<uint64_t>(options_.prefault_bytes / 2, 1 << 20);
+  const uint64_t kReleaseStep = std::max<uint64_t>(options_.tuning.prefault_bytes / 2, 1 << 20);
   uint64_t released_to = 0;
   while (!stop_.load(std::memory_order_acquire)) {
     const uint64_t gen = roll_generation_.load(std::memory_order_acquire);
@@ -342,7 +342,7 @@ void LogImpl::PrefaultLoop() {
       released_to = published - kReleaseStep;
     }
     const uint64_t from = std::max(prefaulted_to_.load(std::memory_order_relaxed), published);
-    const uint64_t target = std::min(published + options_.prefault_bytes, seg->size());
+    const uint64_t target = std::min(published + options_.tuning.prefault_bytes, seg->size());
     if (from < target) {
       const uint64_t n = std::min(target - from, kPrefaultChunk);
       seg->PrefaultForWrite(from, n);
@@ -360,7 +360,7 @@ void LogImpl::PrefaultLoop() {
     prefault_mu_.WaitFor(&prefault_cv_, std::chrono::milliseconds(10), [&] {
       const uint64_t done = prefaulted_to_.load();
       return stop_.load() || roll_generation_.load() != generation ||
-             (done < size && set_.published_offset() + options_.prefault_bytes / 2 > done);
+             (done < size && set_.published_offset() + options_.tuning.prefault_bytes / 2 > done);
     });
     prefault_waiting_.store(false, std::memory_order_relaxed);
   }

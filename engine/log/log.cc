@@ -85,10 +85,10 @@ absl::StatusOr<std::unique_ptr<Log>> LogImpl::Open(const std::string& dir,
   // write-protects the mapped pages it cleans; appending through the mapping
   // would then fault on every page again and flush TLBs of every core. A
   // pwrite per batch is cheaper there (bench/RESULTS.md).
-  // A bulk writer asks for pwrite too (LogOptions::append_with_pwrite).
+  // A bulk writer asks for pwrite too (LogTuning::append_with_pwrite).
   log->use_pwrite_ =
-      options.sync.kind == SyncPolicy::Kind::kAlways || options.append_with_pwrite;
-  if (log->use_pwrite_) log->options_.prefault_bytes = 0;
+      options.sync.kind == SyncPolicy::Kind::kAlways || options.tuning.append_with_pwrite;
+  if (log->use_pwrite_) log->options_.tuning.prefault_bytes = 0;
   if (!options.read_only) {
     auto lock = fs->Lock(JoinPath(dir, kLockFileName));
     if (!lock.ok()) return lock.status();
@@ -104,7 +104,7 @@ absl::StatusOr<std::unique_ptr<Log>> LogImpl::Open(const std::string& dir,
   }
   if (!options.read_only) {
     log->bg_thread_ = std::thread([l = log.get()] { l->BackgroundLoop(); });
-    if (log->options_.prefault_bytes > 0) {
+    if (log->options_.tuning.prefault_bytes > 0) {
       log->prefault_thread_ = std::thread([l = log.get()] { l->PrefaultLoop(); });
     }
     if (log->options_.seal_on_roll) {

@@ -48,22 +48,12 @@ struct SyncPolicy {
 // 1024, either case).
 std::optional<uint64_t> ParseByteSize(absl::string_view text);
 
-struct LogOptions {
-  // File system to use. Default: the POSIX file system.
-  FileSystem* fs = nullptr;
-  // Create the directory (0700) if it does not exist. Default: true.
-  bool create_if_missing = true;
-  // Open without the writer lock, without recovery writes; Append fails.
-  // Readers see a consistent prefix of what a writer has appended. Default: false.
-  bool read_only = false;
-  // Size at which the active segment is rolled (and preallocated). An event
-  // larger than a segment gets a segment of its own. Default: 64 MiB.
-  uint64_t segment_size = 64ull << 20;
-  // Also roll the active segment once it is this old (milliseconds) and holds
-  // an event; 0 disables age-based rolling. Default: 0.
-  uint64_t segment_max_age_ms = 0;
-  // Durability policy. Default: interval:100.
-  SyncPolicy sync = SyncPolicy::Default();
+// Internal tuning of a Log: how it uses the machine, never what it stores or
+// promises (every value keeps the durability contract and the format). The
+// defaults come from bench/RESULTS.md; bulk imports
+// (engine/ndjson/import_transaction.h) and tests change them; the CLI does
+// not offer them.
+struct LogTuning {
   // Under `never`: rolled segments are synced in the background once no
   // segment has rolled for a second (not during an import, whose commit
   // syncs them), or at once when this many bytes of
@@ -81,16 +71,38 @@ struct LogOptions {
   // where each sync would write-protect the mapped pages again. Default:
   // false.
   bool append_with_pwrite = false;
-  // Seal rolled segments in a background thread (and, on open, those a
-  // previous writer left unsealed). Log::SealAll() seals regardless.
-  // Default: true.
-  bool seal_on_roll = true;
   // Nice value of the background sealing thread. 19: it takes only CPU the
   // appenders leave (a writer's appends come first). A bulk import, which
   // waits for its seals before it returns, uses 0 so that sealing overlaps
   // the import on another core. Default: 19.
   int seal_nice = 19;
+};
+
+struct LogOptions {
+  // File system to use. Default: the POSIX file system.
+  FileSystem* fs = nullptr;
+  // Create the directory (0700) if it does not exist. Default: true.
+  bool create_if_missing = true;
+  // Open without the writer lock, without recovery writes; Append fails.
+  // Readers see a consistent prefix of what a writer has appended. Default: false.
+  bool read_only = false;
+  // Size at which the active segment is rolled (and preallocated). An event
+  // larger than a segment gets a segment of its own. Default: 64 MiB.
+  uint64_t segment_size = 64ull << 20;
+  // Also roll the active segment once it is this old (milliseconds) and holds
+  // an event; 0 disables age-based rolling. Default: 0.
+  uint64_t segment_max_age_ms = 0;
+  // Durability policy. Default: interval:100.
+  SyncPolicy sync = SyncPolicy::Default();
+  // Seal rolled segments in a background thread (and, on open, those a
+  // previous writer left unsealed). Log::SealAll() seals regardless.
+  // Default: true.
+  bool seal_on_roll = true;
   SealOptions seal;
+  // How the log uses the machine (threads, page faults, writeback), not what
+  // it stores or promises: measured defaults, changed by bulk writers and
+  // tests, not offered to users.
+  LogTuning tuning;
 };
 
 }  // namespace tracelog

@@ -35,8 +35,8 @@ void LogImpl::EnqueueSeal(uint64_t base) {
 
 void LogImpl::SealLoop() {
   pthread_setname_np(pthread_self(), "tracelog-seal");
-  // Sealing is background work: appenders come first (LogOptions::seal_nice).
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.seal_nice);
+  // Sealing is background work: appenders come first (LogTuning::seal_nice).
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.tuning.seal_nice);
   BlockCodec codec;
   MutexLock l(&seal_mu_);
   while (true) {
@@ -88,12 +88,13 @@ absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
     set.BeginSealing(base);
   }
   auto done = [&] { set_.EndSealing(base); };
-  SealOptions seal = options_.seal;
+  SealTuning tuning;
   {
     AdaptiveMutexLock l(&mu_);
-    seal.drop_cache = import_from_ != 0 && base >= import_from_;  // SealOptions::drop_cache
+    tuning.drop_cache = import_from_ != 0 && base >= import_from_;  // SealTuning::drop_cache
   }
-  auto stats = SealSegment(fs_, dir_, *raw, last_sequence, seal, dicts_.get(), codec);
+  auto stats =
+      SealSegment(fs_, dir_, *raw, last_sequence, options_.seal, dicts_.get(), codec, tuning);
   if (!stats.ok()) {
     done();
     return stats.status();

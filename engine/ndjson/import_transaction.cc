@@ -11,8 +11,8 @@ namespace tracelog {
 
 LogOptions BulkImportOptions(LogOptions base) {
   base.sync.kind = SyncPolicy::Kind::kNever;
-  base.seal_nice = 0;
-  base.append_with_pwrite = true;
+  base.tuning.seal_nice = 0;
+  base.tuning.append_with_pwrite = true;
   return base;
 }
 

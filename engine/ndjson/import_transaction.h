@@ -39,7 +39,7 @@ namespace tracelog {
 //   helps the sealer: ImportOptions::help_seal), so the background sealer
 //   runs at normal priority, on the core the import leaves;
 // - append_with_pwrite: the pages of the import's new segments are not
-//   zero-filled before they are written (LogOptions::append_with_pwrite).
+//   zero-filled before they are written (LogTuning::append_with_pwrite).
 // Everything else of `base` (the seal level, the segment size) is kept.
 LogOptions BulkImportOptions(LogOptions base);
 

@@ -26,6 +26,11 @@ struct SealOptions {
   // A segment with fewer event bytes than this does not train a dictionary.
   // Default: 8 MiB.
   uint64_t dictionary_min_bytes = 8 << 20;
+};
+
+// How one seal uses the machine, never what it writes: set by the log per
+// segment, not offered to users.
+struct SealTuning {
   // Let the page cache drop a sealed file's pages once it is synced. Set by
   // the log for the segments of an import: there the next sealed file's
   // writes reuse the freed pages instead of pages the kernel must zero on

@@ -399,7 +399,8 @@ absl::Status VerifySealedFile(FileSystem* fs, const std::string& path, uint64_t 
 
 absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, const Segment& raw,
                                       uint64_t last_sequence, const SealOptions& options,
-                                      DictionaryStore* dicts, BlockCodec* codec) {
+                                      DictionaryStore* dicts, BlockCodec* codec,
+                                      const SealTuning& tuning) {
   SealStats stats;
   const uint64_t base = raw.base();
   if (last_sequence < base) {
@@ -440,7 +441,7 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
     return absl::DataLossError(absl::StrCat(sealed_path, ": ", s.message(),
                                             "; the segment is left unsealed"));
   }
-  if (options.drop_cache) {
+  if (tuning.drop_cache) {
     if (auto f = fs->Open(tmp_path, OpenMode::kRead); f.ok()) (*f)->DropCache();
   }
   stats.sealed_bytes = header.data_end;

@@ -47,7 +47,8 @@ absl::Status VerifySealedFile(FileSystem* fs, const std::string& path, uint64_t 
 // does not is removed, and the raw segment stays).
 absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, const Segment& raw,
                                       uint64_t last_sequence, const SealOptions& options,
-                                      DictionaryStore* dicts, BlockCodec* codec);
+                                      DictionaryStore* dicts, BlockCodec* codec,
+                                      const SealTuning& tuning = SealTuning());
 
 }  // namespace tracelog
 

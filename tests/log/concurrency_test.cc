@@ -55,7 +55,7 @@ TEST_P(ConcurrencyTest, AppendersAndReadersAgree) {
   o.segment_size = 32 << 10;  // many rolls under contention
   o.sync.kind = GetParam();
   o.sync.value = GetParam() == SyncPolicy::Kind::kBytes ? 4096 : 2;
-  o.prefault_bytes = 8 << 10;
+  o.tuning.prefault_bytes = 8 << 10;
   auto log = Log::Open(dir.Sub("log"), o);
   ASSERT_OK(log);
   constexpr int kWriters = 6;

@@ -42,7 +42,7 @@ std::string EventFor(uint64_t id) { return MakeEvent(id, absl::StrCat("s", id % 
   LogOptions o;
   o.sync = policy;
   o.segment_size = 64 << 10;  // roll often: crashes land inside rolls too
-  o.prefault_bytes = 16 << 10;
+  o.tuning.prefault_bytes = 16 << 10;
   auto log = Log::Open(dir, o);
   if (!log.ok()) _exit(3);
   std::vector<std::thread> ts;

@@ -58,7 +58,7 @@ TEST_P(DiskFullTest, AppendsUntilFullFailCleanlyAndResumeOnceSpaceIsFreed) {
   LogOptions o;
   o.segment_size = 512 << 10;
   o.sync.kind = GetParam();
-  o.prefault_bytes = 0;
+  o.tuning.prefault_bytes = 0;
   o.seal_on_roll = false;
   std::vector<std::string> acked;
   {

@@ -39,7 +39,7 @@ class FaultLogTest : public ::testing::Test {
     o.segment_size = 8 << 10;
     o.sync.kind = kind;
     o.sync.value = value;
-    o.prefault_bytes = 0;
+    o.tuning.prefault_bytes = 0;
     return o;
   }
 

@@ -43,7 +43,7 @@ LogOptions SmallSegments(SyncPolicy::Kind kind = SyncPolicy::Kind::kNever) {
   LogOptions o;
   o.segment_size = 16 << 10;
   o.sync.kind = kind;
-  o.prefault_bytes = 0;
+  o.tuning.prefault_bytes = 0;
   return o;
 }
 

@@ -35,7 +35,7 @@ class RecoveryTest : public ::testing::Test {
     o.segment_size = segment_size;
     o.sync.kind = kind;
     o.sync.value = kind == SyncPolicy::Kind::kInterval ? 10 : 0;
-    o.prefault_bytes = 0;
+    o.tuning.prefault_bytes = 0;
     o.seal_on_roll = false;
     return o;
   }
@@ -358,7 +358,7 @@ class TortureFindingsTest : public ::testing::Test {
     o.fs = &fs_;
     o.segment_size = segment_size;
     o.sync = SyncPolicy{kind, 0};
-    o.prefault_bytes = 0;
+    o.tuning.prefault_bytes = 0;
     o.seal_on_roll = false;
     return o;
   }

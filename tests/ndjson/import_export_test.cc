@@ -115,8 +115,8 @@ LogOptions Opts() {
   LogOptions o;
   o.segment_size = 1 << 20;
   o.sync.kind = SyncPolicy::Kind::kNever;
-  o.prefault_bytes = 0;
-  o.append_with_pwrite = g_append_with_pwrite;
+  o.tuning.prefault_bytes = 0;
+  o.tuning.append_with_pwrite = g_append_with_pwrite;
   return o;
 }
 
@@ -941,7 +941,7 @@ TEST_P(ImportWriteModeTest, AnImportOnADiskThatDiesAtAnyStepIsAllOrNothing) {
     ::tracelog::FaultInjectionFileSystem ffs;
     LogOptions o = Opts();
     o.fs = &ffs;
-    o.seal_nice = 0;  // the background sealer is not starved by other tests
+    o.tuning.seal_nice = 0;  // the background sealer is not starved by other tests
     {
       auto log = Log::Open(kLog, o);
       ASSERT_OK(log);

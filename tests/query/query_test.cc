@@ -88,7 +88,7 @@ class QueryTest : public ::testing::Test {
     o.segment_size = 128 << 10;
     o.sync.kind = SyncPolicy::Kind::kNever;
     o.seal_on_roll = false;
-    o.prefault_bytes = 0;
+    o.tuning.prefault_bytes = 0;
     o.seal.block_size = 16 << 10;
     o.seal.dictionary_size = 16 << 10;
     o.seal.dictionary_min_bytes = 64 << 10;

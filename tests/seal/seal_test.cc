@@ -62,7 +62,7 @@ LogOptions Small(FileSystem* fs = nullptr) {
   LogOptions o;
   o.fs = fs;
   o.segment_size = 64 << 10;
-  o.prefault_bytes = 0;
+  o.tuning.prefault_bytes = 0;
   o.sync.kind = SyncPolicy::Kind::kNever;
   o.seal_on_roll = false;
   o.seal.block_size = 8 << 10;
@@ -259,7 +259,7 @@ TEST(SealTest, ASealedSegmentIsDurableWithoutItsRawFileBeingSynced) {
   FaultInjectionFileSystem fs;
   ASSERT_OK(fs.CreateDir("/log"));
   LogOptions o = Small(&fs);
-  o.never_sync_backlog_bytes = 1ull << 40;  // no background sync during the test
+  o.tuning.never_sync_backlog_bytes = 1ull << 40;  // no background sync during the test
   {
     auto log = Log::Open("/log", o);
     ASSERT_OK(log);
@@ -287,7 +287,7 @@ TEST(SealTest, AnImportSyncsItsSegmentsAtTheCommitNotAtEveryRoll) {
   FaultInjectionFileSystem fs;
   ASSERT_OK(fs.CreateDir("/log"));
   LogOptions o = Small(&fs);
-  o.never_sync_backlog_bytes = 1ull << 40;  // no background sync during the test
+  o.tuning.never_sync_backlog_bytes = 1ull << 40;  // no background sync during the test
   {
     auto log = Log::Open("/log", o);
     ASSERT_OK(log);
@@ -322,7 +322,7 @@ TEST(SealTest, AnImportSyncsItsSegmentsAtTheCommitNotAtEveryRoll) {
 }
 
 // The sealed files of an import's segments leave the page cache once they
-// are synced (SealOptions::drop_cache); those of ordinary appends stay.
+// are synced (SealTuning::drop_cache); those of ordinary appends stay.
 TEST(SealTest, AnImportsSealedFilesLeaveThePageCache) {
   const std::vector<std::string> events = Fleet(30);
   FaultInjectionFileSystem fs;

@@ -129,10 +129,10 @@ class FaultTorture {
     static constexpr uint64_t kSizes[] = {16 << 10, 64 << 10, 256 << 10, 1 << 20};
     o.segment_size = kSizes[Uniform(0, 3)];
     o.seal_on_roll = Coin(0.5);
-    o.seal_nice = 0;
-    o.prefault_bytes = Coin(0.5) ? 0 : 64 << 10;
-    o.append_with_pwrite = Coin(0.3);
-    if (Coin(0.3)) o.never_sync_backlog_bytes = 256 << 10;
+    o.tuning.seal_nice = 0;
+    o.tuning.prefault_bytes = Coin(0.5) ? 0 : 64 << 10;
+    o.tuning.append_with_pwrite = Coin(0.3);
+    if (Coin(0.3)) o.tuning.never_sync_backlog_bytes = 256 << 10;
     if (Coin(0.15)) o.segment_max_age_ms = 5;
     o.seal.level = 1;
     if (Coin(0.1)) {
@@ -436,8 +436,8 @@ class FaultTorture {
                                                : options.sync.ToString()));
     Trace(absl::StrCat("open: policy ", options.sync.ToString(), ", segment ", options.segment_size,
                        options.seal_on_roll ? ", seal on roll" : "",
-                       options.append_with_pwrite ? ", pwrite" : "",
-                       options.prefault_bytes != 0 ? ", prefault" : "",
+                       options.tuning.append_with_pwrite ? ", pwrite" : "",
+                       options.tuning.prefault_bytes != 0 ? ", prefault" : "",
                        options.segment_max_age_ms != 0 ? ", max age 5 ms" : ""));
     std::unique_ptr<Log> log = OpenWriter(options);
     if (log == nullptr) return;

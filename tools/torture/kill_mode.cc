@@ -125,7 +125,7 @@ size_t RunKillMode(const Flags& flags, const std::string& dir, Counters* counter
     }
     static constexpr uint64_t kSizes[] = {64 << 10, 256 << 10, 1 << 20};
     o.segment_size = kSizes[rng() % 3];
-    o.prefault_bytes = rng() % 2 ? 0 : 64 << 10;
+    o.tuning.prefault_bytes = rng() % 2 ? 0 : 64 << 10;
     o.seal.level = 1;
     counters->Add(absl::StrCat("policy.", o.sync.kind == SyncPolicy::Kind::kAlways ? "always"
                                           : o.sync.kind == SyncPolicy::Kind::kNever ? "never"
