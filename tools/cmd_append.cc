@@ -60,7 +60,7 @@ int RunAppend(const AppendFlags& f) {
   bool aborted = false;
   absl::Status failed;
   std::string acks;
-  absl::Status read = ForEachLineChunk(0, "stdin", [&](const std::vector<NdjsonLine>& lines) {
+  absl::Status read = ForEachLineChunk(DescriptorFile(0, "stdin").get(), [&](const std::vector<NdjsonLine>& lines) {
     size_t batch_size = 0;
     for (const NdjsonLine& line : lines) {
       line_no = line.number;

@@ -124,7 +124,7 @@ int RunImport(const ImportFlags& f) {
     };
   }
   absl::StatusOr<ImportReport> report =
-      fd >= 0 ? ImportNdjsonStream(log.get(), fd, what, options)
+      fd >= 0 ? ImportNdjsonStream(log.get(), DescriptorFile(fd, what).get(), options)
               : ImportDirectory(log.get(), tx->first_sequence(), f.src, options);
   if (fd > 0) ::close(fd);
   absl::Status st = report.status();

@@ -163,6 +163,21 @@ class FaultFile final : public File {
     fs_->dropped_caches_.push_back(path_);
   }
 
+  absl::Status Truncate(uint64_t size) override {
+    if (!writable_) return absl::PermissionDeniedError(path_ + ": read-only");
+    if (auto s = fs_->TakeFault(&fs_->fail_write_); !s.ok()) return s;
+    std::lock_guard<std::mutex> l(node_->mu);
+    if (node_->mappings > 0) return absl::InternalError(path_ + ": truncate of a mapped file");
+    const uint64_t old = node_->data.size();
+    node_->data.resize(size, '\0');
+    if (size > old) node_->MarkWritten(old, size - old);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::pair<uint64_t, uint64_t>> Identity() override {
+    return std::make_pair(uint64_t{0}, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(node_.get())));
+  }
+
   absl::StatusOr<std::unique_ptr<Mapping>> Map(uint64_t size, bool writable) override {
     if (writable && !writable_) return absl::PermissionDeniedError(path_ + ": read-only");
     {
@@ -178,6 +193,132 @@ class FaultFile final : public File {
   std::shared_ptr<Node> node_;
   bool writable_;
 };
+
+namespace {
+
+// Reads a File front to back.
+class FaultSequentialFile final : public SequentialFile {
+ public:
+  explicit FaultSequentialFile(std::unique_ptr<File> file) : file_(std::move(file)) {}
+  const std::string& path() const override { return file_->path(); }
+  absl::StatusOr<size_t> Read(char* buf, size_t n) override {
+    if (auto s = file_->Read(offset_, n, &scratch_); !s.ok()) return s;
+    std::memcpy(buf, scratch_.data(), scratch_.size());
+    offset_ += scratch_.size();
+    return scratch_.size();
+  }
+  absl::Status Seek(uint64_t offset) override {
+    offset_ = offset;
+    return absl::OkStatus();
+  }
+
+ private:
+  std::unique_ptr<File> file_;
+  uint64_t offset_ = 0;
+  std::string scratch_;
+};
+
+}  // namespace
+
+// A directory of the in-memory tree: names joined to its path.
+class FaultDirectory final : public Directory {
+ public:
+  FaultDirectory(FaultInjectionFileSystem* fs, std::string path)
+      : fs_(fs), path_(std::move(path)) {}
+  const std::string& path() const override { return path_; }
+
+  absl::StatusOr<std::vector<std::string>> List() override {
+    std::lock_guard<std::mutex> l(fs_->mu_);
+    std::vector<std::string> out;
+    for (const auto& [name, node] : fs_->files_) {
+      if (FaultInjectionFileSystem::Parent(name) == path_) out.push_back(name.substr(path_.size() + 1));
+    }
+    for (const std::string& d : fs_->dirs_) {
+      if (FaultInjectionFileSystem::Parent(d) == path_) out.push_back(d.substr(path_.size() + 1));
+    }
+    return out;
+  }
+
+  absl::StatusOr<EntryInfo> Stat(const std::string& name) override {
+    const std::string p = Sub(name);
+    std::lock_guard<std::mutex> l(fs_->mu_);
+    EntryInfo info;
+    if (fs_->dirs_.count(p)) {
+      info.kind = EntryInfo::Kind::kDirectory;
+      return info;
+    }
+    auto it = fs_->files_.find(p);
+    if (it == fs_->files_.end()) return absl::NotFoundError(p + ": stat: No such file or directory");
+    info.kind = EntryInfo::Kind::kFile;
+    std::lock_guard<std::mutex> nl(it->second->mu);
+    info.size = it->second->data.size();
+    return info;
+  }
+
+  absl::StatusOr<std::unique_ptr<Directory>> OpenDir(const std::string& name,
+                                                     bool create) override {
+    const std::string p = Sub(name);
+    {
+      std::lock_guard<std::mutex> l(fs_->mu_);
+      if (fs_->files_.count(p)) {
+        return absl::FailedPreconditionError(p + ": a symbolic link or not a directory: not followed");
+      }
+      if (!fs_->dirs_.count(p) && !create) return absl::NotFoundError(p + ": No such directory");
+      if (!fs_->dirs_.count(p) && !fs_->ConsumeOpLocked()) {
+        return absl::InternalError("injected failure: the disk is gone");
+      }
+    }
+    if (auto s = fs_->CreateDir(p); !s.ok()) return s;
+    return std::unique_ptr<Directory>(new FaultDirectory(fs_, p));
+  }
+
+  absl::StatusOr<std::unique_ptr<SequentialFile>> OpenRead(const std::string& name) override {
+    if (IsDir(name)) return absl::FailedPreconditionError(Sub(name) + ": not a regular file");
+    auto f = fs_->Open(Sub(name), OpenMode::kRead);
+    if (!f.ok()) return f.status();
+    return std::unique_ptr<SequentialFile>(new FaultSequentialFile(std::move(*f)));
+  }
+
+  absl::StatusOr<std::unique_ptr<File>> Create(const std::string& name) override {
+    if (IsDir(name)) return absl::AlreadyExistsError(Sub(name) + ": cannot create: File exists");
+    return fs_->Open(Sub(name), OpenMode::kCreateExclusive);
+  }
+
+  absl::StatusOr<std::unique_ptr<File>> OpenWrite(const std::string& name) override {
+    return fs_->Open(Sub(name), OpenMode::kReadWrite);
+  }
+
+  absl::Status Rename(const std::string& from, const std::string& to) override {
+    return fs_->Rename(Sub(from), Sub(to));
+  }
+
+  absl::Status Remove(const std::string& name) override { return fs_->Remove(Sub(name)); }
+
+ private:
+  std::string Sub(const std::string& name) const { return JoinPath(path_, name); }
+  bool IsDir(const std::string& name) {
+    std::lock_guard<std::mutex> l(fs_->mu_);
+    return fs_->dirs_.count(Sub(name)) > 0;
+  }
+
+  FaultInjectionFileSystem* const fs_;
+  const std::string path_;
+};
+
+absl::StatusOr<std::unique_ptr<Directory>> FaultInjectionFileSystem::OpenDirectory(
+    const std::string& path, bool create) {
+  bool exists;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (files_.count(path)) return absl::InvalidArgumentError(path + ": not a directory");
+    exists = dirs_.count(path) > 0;
+  }
+  if (!exists) {
+    if (!create) return absl::NotFoundError(path + ": cannot open the directory: No such directory");
+    if (auto s = CreateDir(path); !s.ok()) return s;
+  }
+  return std::unique_ptr<Directory>(new FaultDirectory(this, path));
+}
 
 namespace {
 class FaultLock final : public FileLock {

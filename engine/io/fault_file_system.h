@@ -107,6 +107,9 @@ class FaultInjectionFileSystem final : public FileSystem {
   absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) override;
   // Changes with every DropUnsyncedData(): that is a reboot.
   std::string BootId() override;
+  // Directories hold files and directories only (no links, no FIFOs).
+  absl::StatusOr<std::unique_ptr<Directory>> OpenDirectory(const std::string& path,
+                                                           bool create) override;
 
   static constexpr uint64_t kPageSize = 4096;
   struct Node {
@@ -126,6 +129,7 @@ class FaultInjectionFileSystem final : public FileSystem {
 
  private:
   friend class FaultFile;
+  friend class FaultDirectory;
   void Set(absl::Status* slot, absl::Status s) {
     std::lock_guard<std::mutex> l(mu_);
     *slot = std::move(s);

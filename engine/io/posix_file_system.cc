@@ -144,6 +144,19 @@ class PosixFile final : public File {
 
   void DropCache() override { posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED); }
 
+  absl::Status Truncate(uint64_t size) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+      return PosixError(errno, "truncate", path_);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::pair<uint64_t, uint64_t>> Identity() override {
+    struct stat st;
+    if (fstat(fd_, &st) != 0) return PosixError(errno, "fstat", path_);
+    return std::make_pair(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+  }
+
   absl::StatusOr<std::unique_ptr<Mapping>> Map(uint64_t size, bool writable) override {
     if (size == 0) return std::unique_ptr<Mapping>(new PosixMapping(nullptr, 0));
     void* p = mmap(nullptr, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd_, 0);
@@ -152,6 +165,151 @@ class PosixFile final : public File {
   }
 
  private:
+  const std::string path_;
+  const int fd_;
+};
+
+// Reads a descriptor front to back; closes it only if it owns it.
+class PosixSequentialFile final : public SequentialFile {
+ public:
+  PosixSequentialFile(std::string path, int fd, bool owned)
+      : path_(std::move(path)), fd_(fd), owned_(owned) {}
+  ~PosixSequentialFile() override {
+    if (owned_) ::close(fd_);
+  }
+  const std::string& path() const override { return path_; }
+  absl::StatusOr<size_t> Read(char* buf, size_t n) override {
+    while (true) {
+      const ssize_t r = ::read(fd_, buf, n);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno != EINTR) return PosixError(errno, "read", path_);
+    }
+  }
+  absl::Status Seek(uint64_t offset) override {
+    if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0) {
+      return PosixError(errno, "seek", path_);
+    }
+    return absl::OkStatus();
+  }
+  void WillNeed() override { ::posix_fadvise(fd_, 0, 0, POSIX_FADV_WILLNEED); }
+
+ private:
+  const std::string path_;
+  const int fd_;
+  const bool owned_;
+};
+
+// A directory held by its descriptor; names below it are opened with
+// openat and O_NOFOLLOW (file_system.h).
+class PosixDirectory final : public Directory {
+ public:
+  PosixDirectory(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixDirectory() override { ::close(fd_); }
+
+  const std::string& path() const override { return path_; }
+
+  absl::StatusOr<std::vector<std::string>> List() override {
+    // A descriptor of its own (fdopendir takes it over; a dup would share
+    // the offset).
+    const int own = ::openat(fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (own < 0) return PosixError(errno, "cannot read the directory", path_);
+    DIR* d = ::fdopendir(own);
+    if (d == nullptr) {
+      const int err = errno;
+      ::close(own);
+      return PosixError(err, "cannot read the directory", path_);
+    }
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+        names.emplace_back(e->d_name);
+      }
+    }
+    ::closedir(d);
+    return names;
+  }
+
+  absl::StatusOr<EntryInfo> Stat(const std::string& name) override {
+    struct stat st;
+    if (::fstatat(fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return PosixError(errno, "stat", Sub(name));
+    }
+    EntryInfo info;
+    if (S_ISREG(st.st_mode)) {
+      info.kind = EntryInfo::Kind::kFile;
+      info.size = static_cast<uint64_t>(st.st_size);
+    } else if (S_ISDIR(st.st_mode)) {
+      info.kind = EntryInfo::Kind::kDirectory;
+    } else if (S_ISLNK(st.st_mode)) {
+      info.kind = EntryInfo::Kind::kSymlink;
+    }
+    return info;
+  }
+
+  absl::StatusOr<std::unique_ptr<Directory>> OpenDir(const std::string& name,
+                                                     bool create) override {
+    if (create && ::mkdirat(fd_, name.c_str(), 0700) != 0 && errno != EEXIST) {
+      return PosixError(errno, "cannot create the directory", Sub(name));
+    }
+    const int fd = ::openat(fd_, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ELOOP || errno == ENOTDIR) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(Sub(name), ": a symbolic link or not a directory: not followed"));
+      }
+      return PosixError(errno, "cannot open the directory", Sub(name));
+    }
+    return std::unique_ptr<Directory>(new PosixDirectory(Sub(name), fd));
+  }
+
+  absl::StatusOr<std::unique_ptr<SequentialFile>> OpenRead(const std::string& name) override {
+    // O_NONBLOCK: a FIFO put at the name is not waited on (and refused below).
+    const int fd = ::openat(fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ELOOP) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(Sub(name), ": a symbolic link: not followed"));
+      }
+      return PosixError(errno, "cannot open", Sub(name));
+    }
+    std::unique_ptr<SequentialFile> f(new PosixSequentialFile(Sub(name), fd, true));
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return PosixError(errno, "stat", Sub(name));
+    if (!S_ISREG(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(Sub(name), ": not a regular file (a FIFO, device or directory)"));
+    }
+    return f;
+  }
+
+  absl::StatusOr<std::unique_ptr<File>> Create(const std::string& name) override {
+    const int fd =
+        ::openat(fd_, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return PosixError(errno, "cannot create", Sub(name));
+    return std::unique_ptr<File>(new PosixFile(Sub(name), fd));
+  }
+
+  absl::StatusOr<std::unique_ptr<File>> OpenWrite(const std::string& name) override {
+    const int fd = ::openat(fd_, name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return PosixError(errno, "cannot open", Sub(name));
+    return std::unique_ptr<File>(new PosixFile(Sub(name), fd));
+  }
+
+  absl::Status Rename(const std::string& from, const std::string& to) override {
+    if (::renameat(fd_, from.c_str(), fd_, to.c_str()) != 0) {
+      return PosixError(errno, absl::StrCat("rename ", Sub(from), " to"), Sub(to));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Remove(const std::string& name) override {
+    if (::unlinkat(fd_, name.c_str(), 0) != 0) return PosixError(errno, "unlink", Sub(name));
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string Sub(const std::string& name) const { return JoinPath(path_, name); }
+
   const std::string path_;
   const int fd_;
 };
@@ -248,6 +406,19 @@ class PosixFileSystem final : public FileSystem {
     return id;
   }
 
+  absl::StatusOr<std::unique_ptr<Directory>> OpenDirectory(const std::string& path,
+                                                           bool create) override {
+    if (create && ::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+      return PosixError(errno, "cannot create the directory", path);
+    }
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOTDIR) return absl::InvalidArgumentError(absl::StrCat(path, ": not a directory"));
+      return PosixError(errno, "cannot open the directory", path);
+    }
+    return std::unique_ptr<Directory>(new PosixDirectory(path, fd));
+  }
+
   absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return PosixError(errno, "open lock file", path);
@@ -269,6 +440,10 @@ class PosixFileSystem final : public FileSystem {
 FileSystem* DefaultFileSystem() {
   static PosixFileSystem* fs = new PosixFileSystem();
   return fs;
+}
+
+std::unique_ptr<SequentialFile> DescriptorFile(int fd, std::string what) {
+  return std::unique_ptr<SequentialFile>(new PosixSequentialFile(std::move(what), fd, false));
 }
 
 std::string JoinPath(absl::string_view dir, absl::string_view name) {

@@ -1,15 +1,10 @@
 #include "engine/ndjson/exporter.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
@@ -21,10 +16,10 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "engine/format/event_keys.h"
-#include "engine/io/errno_status.h"
-#include "engine/io/unique_fd.h"
+#include "engine/io/file_system.h"
 #include "engine/log/attachments.h"
 #include "engine/ndjson/pyjson.h"
 #include "engine/ndjson/session_meta.h"
@@ -38,42 +33,31 @@ constexpr size_t kSessionBuffer = 256 << 10;
 constexpr uint64_t kAllBuffers = 16 << 20;
 const std::string kNone;  // the "session" of superseded events: none
 
-absl::Status PosixError(const std::string& what, const std::string& path) {
-  return ErrnoStatus(errno, what, path);
-}
-
-
 // The output directory: every path below it is opened relative to it, one
-// checked component at a time, without following links.
+// checked component at a time, without following links (Directory,
+// engine/io/file_system.h).
 //
-// Every file is a new one of the export's: created 0600 with O_EXCL, so
+// Every file is a new one of the export's: created 0600 exclusively, so
 // nothing already at its name (a file planted in an existing directory
 // written into with `force`: a hard link to a file elsewhere, a file with a
 // wider mode, a symbolic link) is ever written through or keeps its mode.
 // Without `force` it is created at its name (the directory was empty);
 // with `force` under a temporary name beside it, then renamed over the
 // name. A file is added to later (events.ndjson, written in pieces) or cut
-// only if it is still the one the export created (same device and inode).
+// only if it is still the one the export created (File::Identity).
 class OutDir {
  public:
-  absl::Status Open(const std::string& path, bool force) {
+  absl::Status Open(FileSystem* fs, const std::string& path, bool force) {
     path_ = path;
     force_ = force;
-    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-      return PosixError("cannot create the output directory", path);
-    }
-    root_ = UniqueFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (root_.get() < 0) return PosixError("cannot open the output directory", path);
+    auto root = fs->OpenDirectory(path, /*create=*/true);
+    if (!root.ok()) return root.status();
+    root_ = std::move(*root);
     if (!force) {
       // Refuse to write into anything but an empty directory.
-      DIR* d = fdopendir(::dup(root_.get()));
-      if (d == nullptr) return PosixError("cannot read", path);
-      bool empty = true;
-      while (dirent* e = readdir(d)) {
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) empty = false;
-      }
-      closedir(d);
-      if (!empty) {
+      auto names = root_->List();
+      if (!names.ok()) return names.status();
+      if (!names->empty()) {
         return absl::AlreadyExistsError(absl::StrCat(
             path, ": the output directory exists and is not empty (use --force to write into it)"));
       }
@@ -81,32 +65,15 @@ class OutDir {
     return absl::OkStatus();
   }
 
-  // The directory at `rel` ("a/b"), created (0700) as needed.
-  absl::StatusOr<UniqueFd> Dir(absl::string_view rel) {
-    UniqueFd cur(::dup(root_.get()));
-    if (rel.empty()) return cur;
-    for (absl::string_view part : absl::StrSplit(rel, '/')) {
-      if (auto why = UnsafeName(part)) {
-        return absl::InvalidArgumentError(absl::StrCat("unsafe name '", rel, "': ", *why));
-      }
-      const std::string p(part);
-      if (::mkdirat(cur.get(), p.c_str(), 0700) != 0 && errno != EEXIST) {
-        return PosixError("cannot create the directory", Describe(rel));
-      }
-      UniqueFd next(::openat(cur.get(), p.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (next.get() < 0) return PosixError("cannot open the directory", Describe(rel));
-      cur = std::move(next);
-    }
-    return cur;
-  }
-
   // Writes `bytes` to the file at `rel`: a new file (0600), or with
   // `append` added to the one this export created there.
   absl::Status Write(absl::string_view rel, absl::string_view bytes, bool append) {
     if (append) {
-      auto f = OpenCreated(rel, O_WRONLY | O_APPEND);
+      auto f = OpenCreated(rel);
       if (!f.ok()) return f.status();
-      return WriteAll(f->get(), bytes, rel);
+      auto size = (*f)->Size();
+      if (!size.ok()) return Named(size.status(), rel);
+      return Named((*f)->Write(*size, bytes), rel);
     }
     return WriteFrom(
         rel, [&](const auto& sink) { return sink(bytes); }, nullptr);
@@ -125,25 +92,24 @@ class OutDir {
     if (auto s = Create(rel, &f); !s.ok()) return s;
     uint64_t n = 0;
     absl::Status s = produce([&](absl::string_view piece) {
+      const uint64_t at = n;
       n += piece.size();
-      return WriteAll(f.fd.get(), piece, rel);
+      return Named(f.file->Write(at, piece), rel);
     });
     if (written != nullptr) *written = n;
     if (s.ok()) s = Finish(rel, &f);
-    if (!s.ok()) ::unlinkat(f.dir.get(), f.created.c_str(), 0);
+    if (!s.ok()) f.dir->Remove(f.created).IgnoreError();
     return s;
   }
 
   // Cuts the last `n` bytes of the file this export created at `rel`.
   absl::Status TrimEnd(absl::string_view rel, uint64_t n) {
-    auto f = OpenCreated(rel, O_WRONLY);
+    auto f = OpenCreated(rel);
     if (!f.ok()) return f.status();
-    struct stat st;
-    if (::fstat(f->get(), &st) != 0) return PosixError("cannot open", Describe(rel));
-    if (static_cast<uint64_t>(st.st_size) < n || ::ftruncate(f->get(), st.st_size - n) != 0) {
-      return PosixError("cannot truncate", Describe(rel));
-    }
-    return absl::OkStatus();
+    auto size = (*f)->Size();
+    if (!size.ok()) return Named(size.status(), rel);
+    if (*size < n) return absl::InternalError(absl::StrCat(Describe(rel), ": shorter than its end"));
+    return Named((*f)->Truncate(*size - n), rel);
   }
 
   std::string Describe(absl::string_view rel) const { return absl::StrCat(path_, "/", rel); }
@@ -152,52 +118,80 @@ class OutDir {
   // A file being written: its directory, the name it was created under
   // (a temporary one with `force`) and the name it gets.
   struct NewFile {
-    UniqueFd dir, fd;
+    std::unique_ptr<Directory> owned;  // dir, unless it is the root
+    Directory* dir = nullptr;
+    std::unique_ptr<File> file;
     std::string created, name;
   };
-  struct FileId {
-    dev_t dev;
-    ino_t ino;
-  };
+  using FileId = std::pair<uint64_t, uint64_t>;
 
-  // Creates the new file for `rel` (0600, O_EXCL, not following a link).
+  // `s`, its message naming the file at `rel` if it does not already.
+  absl::Status Named(absl::Status s, absl::string_view rel) const {
+    if (s.ok() || absl::StrContains(s.message(), Describe(rel))) return s;
+    return absl::Status(s.code(), absl::StrCat(Describe(rel), ": ", s.message()));
+  }
+
+  // The directory at `rel` ("a/b", not ""), created (0700) as needed.
+  absl::StatusOr<std::unique_ptr<Directory>> Dir(absl::string_view rel) {
+    std::unique_ptr<Directory> cur;
+    for (absl::string_view part : absl::StrSplit(rel, '/')) {
+      if (auto why = UnsafeName(part)) {
+        return absl::InvalidArgumentError(absl::StrCat("unsafe name '", rel, "': ", *why));
+      }
+      Directory* parent = cur != nullptr ? cur.get() : root_.get();
+      auto next = parent->OpenDir(std::string(part), /*create=*/true);
+      if (!next.ok()) return Named(next.status(), rel);
+      cur = std::move(*next);
+    }
+    return cur;
+  }
+
+  // Creates the new file for `rel` (0600, exclusively, not through a link).
   absl::Status Create(absl::string_view rel, NewFile* f) {
-    if (auto s = Parent(rel, &f->dir, &f->name); !s.ok()) return s;
-    constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    if (auto s = Parent(rel, &f->owned, &f->dir, &f->name); !s.ok()) return s;
     if (!force_) {
       f->created = f->name;
-      f->fd = UniqueFd(::openat(f->dir.get(), f->created.c_str(), kFlags, 0600));
-      if (f->fd.get() < 0) return PosixError("cannot create", Describe(rel));
+      auto file = f->dir->Create(f->created);
+      if (!file.ok()) return Named(file.status(), rel);
+      f->file = std::move(*file);
       return absl::OkStatus();
     }
     // A name of its own in the same directory (renamed within it); one
     // that exists, planted or an exported file's, is passed over.
+    absl::Status last;
     for (int attempt = 0; attempt < 100; ++attempt) {
       f->created = absl::StrCat(".tracelog-export-", ::getpid(), "-", temp_counter_++, ".tmp");
-      f->fd = UniqueFd(::openat(f->dir.get(), f->created.c_str(), kFlags, 0600));
-      if (f->fd.get() >= 0) return absl::OkStatus();
-      if (errno != EEXIST) break;
+      auto file = f->dir->Create(f->created);
+      if (file.ok()) {
+        f->file = std::move(*file);
+        return absl::OkStatus();
+      }
+      last = file.status();
+      if (!absl::IsAlreadyExists(last)) break;
     }
-    return PosixError("cannot create a temporary file for", Describe(rel));
+    return absl::Status(last.code(), absl::StrCat("cannot create a temporary file for ",
+                                                  Describe(rel), ": ", last.message()));
   }
 
   // Puts the written file at its name (with `force`, replacing whatever is
   // there) and remembers it as the export's.
   absl::Status Finish(absl::string_view rel, NewFile* f) {
-    struct stat st;
-    if (::fstat(f->fd.get(), &st) != 0) return PosixError("stat", Describe(rel));
-    if (f->created != f->name &&
-        ::renameat(f->dir.get(), f->created.c_str(), f->dir.get(), f->name.c_str()) != 0) {
-      return PosixError("cannot replace", Describe(rel));
+    auto id = f->file->Identity();
+    if (!id.ok()) return Named(id.status(), rel);
+    if (f->created != f->name) {
+      if (auto s = f->dir->Rename(f->created, f->name); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("cannot replace ", Describe(rel), ": ",
+                                                   s.message()));
+      }
     }
     std::lock_guard<std::mutex> l(mu_);
-    created_[std::string(rel)] = FileId{st.st_dev, st.st_ino};
+    created_[std::string(rel)] = *id;
     return absl::OkStatus();
   }
 
   // Opens the file this export created at `rel`; an error if it is gone or
   // was replaced since.
-  absl::StatusOr<UniqueFd> OpenCreated(absl::string_view rel, int flags) {
+  absl::StatusOr<std::unique_ptr<File>> OpenCreated(absl::string_view rel) {
     FileId id;
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -207,49 +201,45 @@ class OutDir {
       }
       id = it->second;
     }
-    UniqueFd dir;
+    std::unique_ptr<Directory> owned;
+    Directory* dir = nullptr;
     std::string name;
-    if (auto s = Parent(rel, &dir, &name); !s.ok()) return s;
-    UniqueFd f(::openat(dir.get(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC));
-    struct stat st;
-    if (f.get() < 0 || ::fstat(f.get(), &st) != 0) return PosixError("cannot open", Describe(rel));
-    if (st.st_dev != id.dev || st.st_ino != id.ino) {
+    if (auto s = Parent(rel, &owned, &dir, &name); !s.ok()) return s;
+    auto f = dir->OpenWrite(name);
+    if (!f.ok()) return Named(f.status(), rel);
+    auto now = (*f)->Identity();
+    if (!now.ok()) return Named(now.status(), rel);
+    if (*now != id) {
       return absl::AbortedError(absl::StrCat(
           Describe(rel), ": replaced by another file while the export wrote it: not written"));
     }
     return f;
   }
 
-  // The directory holding `rel` (created as needed) and its last component,
-  // checked to be a safe name.
-  absl::Status Parent(absl::string_view rel, UniqueFd* dir, std::string* name) {
+  // The directory holding `rel` (created as needed; in *owned unless it is
+  // the root) and its last component, checked to be a safe name.
+  absl::Status Parent(absl::string_view rel, std::unique_ptr<Directory>* owned, Directory** dir,
+                      std::string* name) {
     const size_t slash = rel.rfind('/');
     const absl::string_view parent = slash == absl::string_view::npos ? "" : rel.substr(0, slash);
     *name = std::string(slash == absl::string_view::npos ? rel : rel.substr(slash + 1));
     if (auto why = UnsafeName(*name)) {
       return absl::InvalidArgumentError(absl::StrCat("unsafe name '", rel, "': ", *why));
     }
+    if (parent.empty()) {
+      *dir = root_.get();
+      return absl::OkStatus();
+    }
     auto d = Dir(parent);
     if (!d.ok()) return d.status();
-    *dir = std::move(*d);
-    return absl::OkStatus();
-  }
-
-  absl::Status WriteAll(int fd, absl::string_view bytes, absl::string_view rel) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("write", Describe(rel));
-      }
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
+    *owned = std::move(*d);
+    *dir = owned->get();
     return absl::OkStatus();
   }
 
   std::string path_;
   bool force_ = false;
-  UniqueFd root_;
+  std::unique_ptr<Directory> root_;
   std::atomic<uint64_t> temp_counter_{0};
   std::mutex mu_;  // created_ (written by WriteBehind's thread and the caller's)
   absl::flat_hash_map<std::string, FileId> created_;
@@ -352,7 +342,8 @@ class Exporter {
       owned_store_ = std::move(*store);
       store_ = owned_store_.get();
     }
-    if (auto s = out_.Open(out, options_.force); !s.ok()) return s;
+    FileSystem* const fs = options_.fs != nullptr ? options_.fs : DefaultFileSystem();
+    if (auto s = out_.Open(fs, out, options_.force); !s.ok()) return s;
     for (const std::string& s : options_.sessions) wanted_.insert(s);
     for (const auto& [rel, e] : store_->RootFiles()) {
       root_names_.insert(std::string(absl::string_view(rel).substr(0, rel.find('/'))));

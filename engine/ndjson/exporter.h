@@ -15,10 +15,11 @@
 //
 // Session ids and stored names are untrusted: a name that is empty, "." or
 // "..", or holds "/" or NUL, is refused (reported, nothing written for it);
-// files are created with O_NOFOLLOW below directories opened without
-// following links, so nothing is ever written outside the output directory.
+// files are created below directories opened without following links
+// (engine/io/file_system.h, Directory), so nothing is ever
+// written outside the output directory.
 // Directories are created 0700, files 0600. Every file written is a new one
-// (O_EXCL): with `force`, under a temporary name beside its own, renamed
+// (created exclusively): with `force`, under a temporary name beside its own, renamed
 // over whatever is there, so a file planted in the directory (a hard link
 // to a file elsewhere, a wider mode, a symbolic link) is replaced, never
 // written through.
@@ -43,6 +44,9 @@ struct ExportProgress {
 };
 
 struct ExportOptions {
+  // The file system the output directory is written to. Default (nullptr):
+  // the POSIX one.
+  FileSystem* fs = nullptr;
   // Write into an existing, non-empty directory: each file written replaces
   // what is at its name (by a rename; see above). Default: false.
   bool force = false;

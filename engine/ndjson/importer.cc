@@ -1,9 +1,7 @@
 #include "engine/ndjson/importer.h"
 
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <functional>
 #include <memory>
 
@@ -16,7 +14,6 @@
 #include "engine/format/event_keys.h"
 #include "engine/format/utf8.h"
 #include "engine/io/file_system.h"
-#include "engine/io/unique_fd.h"
 #include "engine/log/attachments.h"
 #include "engine/ndjson/line_reader.h"
 #include "engine/ndjson/source_tree.h"
@@ -43,22 +40,16 @@ size_t FirstInvalidUtf8(absl::string_view s) {
   return absl::string_view::npos;
 }
 
-// Reads `fd` from its current offset to its end in pieces of `buf`'s size,
-// calling `fn` with each. `path` names it in errors.
-absl::Status ReadPieces(int fd, const std::string& path, std::string* buf,
+// Reads `in` from its current offset to its end in pieces of `buf`'s size,
+// calling `fn` with each.
+absl::Status ReadPieces(SequentialFile* in, std::string* buf,
                         const std::function<absl::Status(absl::string_view)>& fn) {
   while (true) {
-    const ssize_t n = ::read(fd, buf->data(), buf->size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return PosixError("read", path);
-    if (n == 0) return absl::OkStatus();
-    if (auto s = fn(absl::string_view(buf->data(), static_cast<size_t>(n))); !s.ok()) return s;
+    auto n = in->Read(buf->data(), buf->size());
+    if (!n.ok()) return n.status();
+    if (*n == 0) return absl::OkStatus();
+    if (auto s = fn(absl::string_view(buf->data(), *n)); !s.ok()) return s;
   }
-}
-
-absl::Status Rewind(int fd, uint64_t offset, const std::string& path) {
-  if (::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) return PosixError("seek", path);
-  return absl::OkStatus();
 }
 
 // "at column N" in an extractor message, as "line L, column C" of `text`.
@@ -170,7 +161,8 @@ class Importer {
     auto pack = AttachmentPackWriter::Create(log_->file_system(), log_->dir(), first_sequence);
     if (!pack.ok()) return pack.status();
     pack_ = std::move(*pack);
-    auto tree = WalkSourceTree(src, &report_.problems);
+    FileSystem* const fs = options_.fs != nullptr ? options_.fs : DefaultFileSystem();
+    auto tree = WalkSourceTree(fs, src, &report_.problems);
     if (!tree.ok()) return tree.status();
     if (options_.after_walk) options_.after_walk();
     progress_.files_total = tree->files;
@@ -180,7 +172,7 @@ class Importer {
       for (const SourceFile& f : s.files) order.push_back(&f);
     }
     for (const SourceFile& f : tree->root_files) order.push_back(&f);
-    files_ = std::make_unique<FileQueue>(tree->root.get(), src, std::move(order));
+    files_ = std::make_unique<FileQueue>(tree->root.get(), std::move(order));
     piece_.resize(options_.read_chunk);
     for (const SourceSession& s : tree->sessions) {
       if (auto st = Session(s); !st.ok()) return st;
@@ -199,12 +191,13 @@ class Importer {
     return report_;
   }
 
-  absl::StatusOr<ImportReport> Stream(int fd, const std::string& what) {
+  absl::StatusOr<ImportReport> Stream(SequentialFile* in) {
+    const std::string& what = in->path();
     PresentEvents present(log_);
     if (auto s = present.Start(&report_.problems); !s.ok()) return s;
     std::vector<PreparedEvent> batch;
     absl::Status failed;
-    absl::Status read = lines_.ForEach(fd, what, [&](const std::vector<NdjsonLine>& lines) {
+    absl::Status read = lines_.ForEach(in, [&](const std::vector<NdjsonLine>& lines) {
       size_t n = 0;
       for (const NdjsonLine& line : lines) {
         report_.bytes += line.text.size() + (line.terminated ? 1 : 0);
@@ -310,12 +303,12 @@ class Importer {
           f.path, ": ", f.size, " bytes; a file other than events.ndjson is stored as one "
           "attachment, of at most 4 GiB"));
     }
-    auto fd = files_->Next();
-    if (!fd.ok()) return fd.status();
+    auto in = files_->Next();
+    if (!in.ok()) return in.status();
     CountFile(f.size);
     if (f.rel == "meta.json" && kind == AttachKind::kSessionFile) {
       AttachRecord r;
-      if (auto st = ReadPieces(fd->get(), f.path, &piece_,
+      if (auto st = ReadPieces(in->get(), &piece_,
                                [&](absl::string_view p) {
                                  r.content.append(p.data(), p.size());
                                  return absl::OkStatus();
@@ -343,12 +336,12 @@ class Importer {
       // if it changed.
       Checksum64Stream sum;
       uint64_t size = 0;
-      if (auto st = HashFile(fd->get(), f.path, &sum, &size); !st.ok()) return st;
+      if (auto st = HashFile(in->get(), &sum, &size); !st.ok()) return st;
       if (sum.Digest() == prev->content_hash) return absl::OkStatus();
-      if (auto st = Rewind(fd->get(), 0, f.path); !st.ok()) return st;
+      if (auto st = (*in)->Seek(0); !st.ok()) return st;
     }
     if (auto st = pack_->BeginRecord(kind, session, f.rel); !st.ok()) return st;
-    if (auto st = ReadPieces(fd->get(), f.path, &piece_,
+    if (auto st = ReadPieces(in->get(), &piece_,
                              [&](absl::string_view p) { return pack_->AppendContent(p); });
         !st.ok()) {
       return st;
@@ -357,17 +350,17 @@ class Importer {
     return pack_->EndRecord();
   }
 
-  // Hashes `fd` from its current offset to its end: the whole file in
+  // Hashes `in` from its current offset to its end: the whole file in
   // *total (and its size in *size), and, if `at_split` is given, its first
   // `split` bytes in *at_split (when it has that many; *has_split says
   // whether it has).
-  absl::Status HashFile(int fd, const std::string& path, Checksum64Stream* total, uint64_t* size,
+  absl::Status HashFile(SequentialFile* in, Checksum64Stream* total, uint64_t* size,
                         uint64_t split = 0, Checksum64Stream* at_split = nullptr,
                         bool* has_split = nullptr) {
     *size = 0;
     bool split_seen = at_split == nullptr || split == 0;
     if (has_split != nullptr) *has_split = split_seen;
-    return ReadPieces(fd, path, &piece_, [&](absl::string_view p) {
+    return ReadPieces(in, &piece_, [&](absl::string_view p) {
       if (!split_seen && *size + p.size() >= split) {
         const size_t head = static_cast<size_t>(split - *size);
         total->Update(p.substr(0, head));
@@ -388,7 +381,7 @@ class Importer {
   absl::Status Events(const std::string& session, const SourceFile& f, const EventsLayout* old) {
     auto opened = files_->Next();
     if (!opened.ok()) return opened.status();
-    const int fd = opened->get();
+    SequentialFile* const in = opened->get();
     EventsLayout layout;
     uint64_t from = 0;      // offset where new lines begin
     Checksum64Stream sum;   // of the file's bytes up to `from`, then of all
@@ -397,7 +390,7 @@ class Importer {
       // A first pass that only hashes: unchanged, grown, or changed?
       Checksum64Stream at_old;
       bool long_enough = false;
-      if (auto st = HashFile(fd, f.path, &sum, &seen_bytes, old->file_bytes, &at_old, &long_enough);
+      if (auto st = HashFile(in, &sum, &seen_bytes, old->file_bytes, &at_old, &long_enough);
           !st.ok()) {
         return st;
       }
@@ -426,7 +419,7 @@ class Importer {
         layout.superseded.insert(layout.superseded.end(), old->ranges.begin(), old->ranges.end());
         sum = Checksum64Stream();
       }
-      if (auto st = Rewind(fd, from, f.path); !st.ok()) return st;
+      if (auto st = in->Seek(from); !st.ok()) return st;
     }
     uint64_t line = layout.lines;  // index of the next line
     uint64_t bytes = from;         // of the file read so far
@@ -452,7 +445,7 @@ class Importer {
     // followed by its "\n" (but perhaps the last): appended before the
     // buffer is reused.
     absl::Status read = lines_.ForEach(
-        fd, f.path,
+        in,
         [&](const std::vector<NdjsonLine>& lines) {
           const NdjsonLine& last = lines.back();
           const char* begin = lines.front().text.data();
@@ -552,10 +545,10 @@ absl::StatusOr<ImportReport> ImportDirectory(Log* log, uint64_t first_sequence,
   return importer.Directory(first_sequence, src);
 }
 
-absl::StatusOr<ImportReport> ImportNdjsonStream(Log* log, int fd, const std::string& what,
+absl::StatusOr<ImportReport> ImportNdjsonStream(Log* log, SequentialFile* in,
                                                 const ImportOptions& options) {
   Importer importer(log, options);
-  return importer.Stream(fd, what);
+  return importer.Stream(in);
 }
 
 }  // namespace tracelog

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/io/file_system.h"
 #include "engine/log/log.h"
 
 namespace tracelog {
@@ -48,6 +49,9 @@ struct ImportProgress {
 };
 
 struct ImportOptions {
+  // The file system the source tree of a directory import is read from.
+  // Default (nullptr): the POSIX one.
+  FileSystem* fs = nullptr;
   // A line that is not a JSON object (or not UTF-8): an error that fails the
   // import (false), or skipped and counted (true). A skipped line of a
   // directory's events.ndjson is kept verbatim for the export, but is not
@@ -88,7 +92,8 @@ struct ImportReport {
 absl::StatusOr<ImportReport> ImportDirectory(Log* log, uint64_t first_sequence,
                                              const std::string& src, const ImportOptions& options);
 
-// Imports an NDJSON stream read from `fd` (`what` names it in messages):
+// Imports an NDJSON stream read from `in` (its path() names it in
+// messages; DescriptorFile(0, "stdin") for standard input):
 // each non-blank line is an event, of the session its session_id names.
 // Idempotent, so that a stream can be imported again after an error that
 // left it unclear whether the import was committed: an event whose
@@ -101,7 +106,7 @@ absl::StatusOr<ImportReport> ImportDirectory(Log* log, uint64_t first_sequence,
 // stream are all appended. The ids are looked up through the session
 // index, only for the sessions of the stream that the log held, and kept
 // in memory for the rest of the import.
-absl::StatusOr<ImportReport> ImportNdjsonStream(Log* log, int fd, const std::string& what,
+absl::StatusOr<ImportReport> ImportNdjsonStream(Log* log, SequentialFile* in,
                                                 const ImportOptions& options);
 
 }  // namespace tracelog

@@ -1,13 +1,9 @@
 #include "engine/ndjson/line_reader.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "engine/io/errno_status.h"
 
 namespace tracelog {
 
@@ -15,14 +11,14 @@ bool IsBlankLine(absl::string_view line) {
   return line.find_first_not_of(" \t\r") == absl::string_view::npos;
 }
 
-absl::Status ForEachLineChunk(int fd, const std::string& what,
+absl::Status ForEachLineChunk(SequentialFile* in,
                               const std::function<bool(const std::vector<NdjsonLine>&)>& fn,
                               size_t chunk_size) {
   LineReader reader;
-  return reader.ForEach(fd, what, fn, chunk_size);
+  return reader.ForEach(in, fn, chunk_size);
 }
 
-absl::Status LineReader::ForEach(int fd, const std::string& what,
+absl::Status LineReader::ForEach(SequentialFile* in,
                                  const std::function<bool(const std::vector<NdjsonLine>&)>& fn,
                                  size_t chunk_size) {
   std::string& buf = buf_;
@@ -40,13 +36,10 @@ absl::Status LineReader::ForEach(int fd, const std::string& what,
   bool eof = false;
   while (!eof) {
     if (buf.size() < used + chunk_size) buf.resize(std::max(used + chunk_size, 2 * buf.size()));
-    const ssize_t n = ::read(fd, buf.data() + used, buf.size() - used);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "read", what);
-    }
-    if (n == 0) eof = true;
-    used += static_cast<size_t>(n);
+    auto n = in->Read(buf.data() + used, buf.size() - used);
+    if (!n.ok()) return n.status();
+    if (*n == 0) eof = true;
+    used += *n;
     size_t start = 0;
     lines.clear();
     while (start < used) {

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "engine/io/file_system.h"
 
 namespace tracelog {
 
@@ -21,14 +22,13 @@ struct NdjsonLine {
   bool terminated = true;  // followed by "\n" (false only for a last line without one)
 };
 
-// Reads `fd` to its end and calls `fn` with the complete lines of each
+// Reads `in` to its end and calls `fn` with the complete lines of each
 // chunk read (and, at the end, the last line if it has no "\n"). The lines
 // of one call are contiguous: each is followed by its "\n". The views stay
 // valid until `fn` returns. `fn` returns false to stop early. Reads from
-// the descriptor's current offset; a line longer than a chunk is gathered
+// the input's current offset; a line longer than a chunk is gathered
 // whole (memory: the chunk plus the longest line).
-// `what` names the input in error messages ("stdin", a path).
-absl::Status ForEachLineChunk(int fd, const std::string& what,
+absl::Status ForEachLineChunk(SequentialFile* in,
                               const std::function<bool(const std::vector<NdjsonLine>&)>& fn,
                               size_t chunk_size = 4 << 20);
 
@@ -36,7 +36,7 @@ absl::Status ForEachLineChunk(int fd, const std::string& what,
 // files); a buffer grown for a long line is let go afterwards.
 class LineReader {
  public:
-  absl::Status ForEach(int fd, const std::string& what,
+  absl::Status ForEach(SequentialFile* in,
                        const std::function<bool(const std::vector<NdjsonLine>&)>& fn,
                        size_t chunk_size = 4 << 20);
 

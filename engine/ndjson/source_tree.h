@@ -5,22 +5,23 @@
 // directory): listed once by WalkSourceTree, then opened file by file, in
 // the import's order, by a FileQueue.
 //
-// Every directory of the tree is opened with O_NOFOLLOW | O_DIRECTORY
-// relative to its parent's descriptor, and every file relative to its
-// directory's, with O_NOFOLLOW | O_NONBLOCK and checked to be a regular
-// file before it is read: a directory or file replaced by a symbolic link
-// (or a FIFO, a device) after the walk is refused, never followed or waited
-// on, so the import reads nothing from outside the tree.
+// Every directory and file of the tree is opened through the file-system
+// seam's Directory (engine/io/file_system.h), relative to its parent,
+// without following a link, a file checked to be a regular one before it
+// is read: a directory or file replaced by a symbolic link (or a FIFO, a
+// device) after the walk is refused, never followed or waited on, so the
+// import reads nothing from outside the tree.
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/io/unique_fd.h"
+#include "engine/io/file_system.h"
 
 namespace tracelog {
 
@@ -37,63 +38,58 @@ struct SourceSession {
 };
 
 struct SourceTree {
-  UniqueFd root;  // the directory given to the import
+  std::unique_ptr<Directory> root;  // the directory given to the import
   std::vector<SourceSession> sessions;
   std::vector<SourceFile> root_files;
   uint64_t files = 0, bytes = 0;
 };
 
-// Lists the tree at `src` (the one path followed as given: the operator
-// names it) through descriptors, as FileQueue reads it. A directory of the
+// Lists the tree at `src` on `fs` (the one path followed as given: the
+// operator names it), as FileQueue reads it. A directory of the
 // root with a meta.json file is a session; the other files are the root's.
 // Symbolic links and special files are not followed: they are noted in
 // *problems.
-absl::StatusOr<SourceTree> WalkSourceTree(const std::string& src,
+absl::StatusOr<SourceTree> WalkSourceTree(FileSystem* fs, const std::string& src,
                                           std::vector<std::string>* problems);
 
 // The files of an import in the order they are read, each opened a little
 // ahead of the reader with the kernel asked to read it in
-// (POSIX_FADV_WILLNEED): the disk reads the next files while the CPU parses
+// (SequentialFile::WillNeed): the disk reads the next files while the CPU parses
 // this one (an import's input is rarely all in the page cache, and most of
 // its files are small, so the kernel's read-ahead within a file does not
 // help). Files are opened below the tree's root descriptor as described
 // above.
 class FileQueue {
  public:
-  // `root`: the tree's root directory, `src` its path (for messages). The
-  // files of `order` must outlive the queue.
-  FileQueue(int root, std::string src, std::vector<const SourceFile*> order);
+  // `root`: the tree's root directory. It and the files of `order` must
+  // outlive the queue.
+  FileQueue(Directory* root, std::vector<const SourceFile*> order);
 
   // The next file of the order, opened.
-  absl::StatusOr<UniqueFd> Next();
+  absl::StatusOr<std::unique_ptr<SequentialFile>> Next();
 
  private:
   static constexpr size_t kAheadFiles = 64;
   static constexpr uint64_t kAheadBytes = 32 << 20;
   struct Ahead {
     size_t index;
-    UniqueFd fd;
+    std::unique_ptr<SequentialFile> file;
   };
 
   // Opens `f` one component at a time; a regular file or an error.
-  absl::StatusOr<UniqueFd> Open(const SourceFile& f);
+  absl::StatusOr<std::unique_ptr<SequentialFile>> Open(const SourceFile& f);
   // The directory `parent` (below the root), opened one component at a
   // time; the last one is kept, as consecutive files mostly share it.
-  absl::StatusOr<int> Dir(const std::string& parent);
+  absl::StatusOr<Directory*> Dir(const std::string& parent);
 
-  const int root_;
-  const std::string src_;
+  Directory* const root_;
   std::vector<const SourceFile*> order_;
   std::deque<Ahead> ahead_;
   size_t taken_ = 0, next_ = 0;
   uint64_t ahead_bytes_ = 0;
-  std::string dir_;  // the directory dir_fd_ holds, below the root
-  UniqueFd dir_fd_;
+  std::string dir_;  // the directory dir_handle_ holds, below the root
+  std::unique_ptr<Directory> dir_handle_;
 };
-
-// The error of a failed system call on a file of the import, from errno
-// (ErrnoStatus, engine/io/errno_status.h).
-absl::Status PosixError(const std::string& what, const std::string& path);
 
 }  // namespace tracelog
 

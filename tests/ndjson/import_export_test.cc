@@ -5,7 +5,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +35,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::tracelog::testing::ExpectOneCorruptionAround;
+using ::tracelog::testing::MakeEvent;
 using ::tracelog::testing::ReadFileOrEmpty;
 using ::tracelog::testing::TempDir;
 using ::tracelog::testing::WriteFileOrDie;
@@ -256,33 +256,87 @@ TEST_P(ImportWriteModeTest, AGeneratedFleetOfAThousandSessionsComesBackByteForBy
   EXPECT_TRUE(Tree(dir.Sub("src")) == Tree(dir.Sub("out")));
 }
 
-// A write that fails while the events are written (here past the process's
-// file size limit, EFBIG, as a full disk fails one) stops the export with an
-// error naming the file: the thread that writes the files behind the reader
-// does not swallow it, and the export does not go on.
+// Names of the files below `dir` on `fs`, recursively, relative to it.
+std::vector<std::string> FilesBelow(FileSystem* fs, const std::string& dir) {
+  std::vector<std::string> out;
+  auto d = fs->OpenDirectory(dir, false);
+  if (!d.ok()) return out;
+  auto names = (*d)->List();
+  if (!names.ok()) return out;
+  for (const std::string& n : *names) {
+    auto st = (*d)->Stat(n);
+    if (st.ok() && st->kind == EntryInfo::Kind::kDirectory) {
+      for (const std::string& sub : FilesBelow(fs, JoinPath(dir, n))) out.push_back(n + "/" + sub);
+    } else {
+      out.push_back(n);
+    }
+  }
+  return out;
+}
+
+// A write that fails while the events are written (here the disk is full,
+// on the fault-injecting file system) stops the export with an error naming
+// the file: the thread that writes the files behind the reader does not
+// swallow it, and the export does not go on.
 TEST(ImportExportTest, AWriteThatFailsStopsTheExportWithTheFilesName) {
   TempDir dir;
   ASSERT_OK(WriteAgentStraceDir(Fleet(5, 2, 20, 4), dir.Sub("src"), nullptr));
   ASSERT_OK(Import(dir.Sub("log"), dir.Sub("src")));
-  struct rlimit old;
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
-  struct rlimit small = old;
-  small.rlim_cur = 4096;  // every session's events.ndjson is larger
-  void (*old_handler)(int) = ::signal(SIGXFSZ, SIG_IGN);
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  auto exported = Export(dir.Sub("log"), dir.Sub("out"));
-  ::setrlimit(RLIMIT_FSIZE, &old);
-  ::signal(SIGXFSZ, old_handler);
+  FaultInjectionFileSystem out_fs;
+  out_fs.FailNextWrite(absl::ResourceExhaustedError("write: No space left on device (injected)"));
+  ExportOptions options;
+  options.fs = &out_fs;
+  auto exported = Export(dir.Sub("log"), "/out", options);
   ASSERT_FALSE(exported.ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(exported.status())) << exported.status();
+  EXPECT_TRUE(absl::StrContains(exported.status().message(), "/out/")) << exported.status();
   EXPECT_TRUE(absl::StrContains(exported.status().message(), "events.ndjson"))
       << exported.status();
-  EXPECT_TRUE(absl::StrContains(exported.status().message(), dir.Sub("out"))) << exported.status();
   // It stopped at the first failure: no session got its meta.json.
-  size_t metas = 0;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.Sub("out"))) {
-    if (e.path().filename() == "meta.json") ++metas;
+  const std::vector<std::string> files = FilesBelow(&out_fs, "/out");
+  for (const std::string& f : files) EXPECT_FALSE(absl::EndsWith(f, "meta.json")) << f;
+  // The same export on a disk that works gives the source tree back.
+  FaultInjectionFileSystem ok_fs;
+  options.fs = &ok_fs;
+  ASSERT_OK(Export(dir.Sub("log"), "/out", options));
+  std::vector<std::string> got = FilesBelow(&ok_fs, "/out"), want;
+  for (const auto& e : fs::recursive_directory_iterator(dir.Sub("src"))) {
+    if (e.is_regular_file()) want.push_back(fs::relative(e.path(), dir.Sub("src")).string());
   }
-  EXPECT_EQ(metas, 0u);
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  ASSERT_EQ(got, want);
+  for (const std::string& rel : want) {
+    EXPECT_EQ(ok_fs.Contents("/out/" + rel), ReadFileOrEmpty(dir.Sub("src/") + rel)) << rel;
+  }
+}
+
+// An import whose source tree cannot be read part way (an I/O error on a
+// file of it) fails naming that file, and the log keeps nothing of it.
+TEST(ImportExportTest, AReadThatFailsStopsTheImportWithTheFilesName) {
+  FaultInjectionFileSystem src_fs;
+  ASSERT_OK(src_fs.CreateDir("/src"));
+  ASSERT_OK(src_fs.CreateDir("/src/s1"));
+  src_fs.SetContents("/src/s1/meta.json", R"({"session_id": "s1"})");
+  src_fs.SetContents("/src/s1/events.ndjson", MakeEvent(1, "s1") + "\n" + MakeEvent(2, "s1") + "\n");
+  ASSERT_OK(src_fs.CreateDir("/src/s2"));
+  src_fs.SetContents("/src/s2/meta.json", R"({"session_id": "s2"})");
+  src_fs.SetContents("/src/s2/events.ndjson", MakeEvent(3, "s2") + "\n");
+  TempDir dir;
+  ImportOptions options;
+  options.fs = &src_fs;
+  // Listed first, then read: the second session's events go missing in between.
+  options.after_walk = [&] { ASSERT_OK(src_fs.Remove("/src/s2/events.ndjson")); };
+  auto report = Import(dir.Sub("log"), "/src", options);
+  ASSERT_FALSE(report.ok());
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "/src/s2/events.ndjson"))
+      << report.status();
+  EXPECT_TRUE(AllEvents(dir.Sub("log")).empty()) << "a failed import is rolled back";
+  // With the tree whole, the same import stores all three events.
+  src_fs.SetContents("/src/s2/events.ndjson", MakeEvent(3, "s2") + "\n");
+  options.after_walk = nullptr;
+  ASSERT_OK(Import(dir.Sub("log"), "/src", options));
+  EXPECT_EQ(AllEvents(dir.Sub("log")).size(), 3u);
 }
 
 TEST(ImportExportTest, AStreamGetsAgentStracesOwnMetaDerivedFromItsEvents) {
@@ -301,7 +355,7 @@ TEST(ImportExportTest, AStreamGetsAgentStracesOwnMetaDerivedFromItsEvents) {
   ASSERT_OK((*log)->BeginImport());
   const int fd = ::open(dir.Sub("fleet.ndjson").c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
-  auto report = ImportNdjsonStream(log->get(), fd, "fleet.ndjson", ImportOptions());
+  auto report = ImportNdjsonStream(log->get(), DescriptorFile(fd, "fleet.ndjson").get(), ImportOptions());
   ::close(fd);
   ASSERT_OK(report);
   EXPECT_EQ(report->sessions, 40u);
@@ -628,7 +682,7 @@ TEST(ImportExportTest, UnsafeSessionIdsAreRefusedAndNothingIsWrittenOutside) {
     ASSERT_OK(log);
     ASSERT_OK((*log)->BeginImport());
     const int fd = ::open(dir.Sub("stream.ndjson").c_str(), O_RDONLY);
-    ASSERT_OK(ImportNdjsonStream(log->get(), fd, "stream", ImportOptions()));
+    ASSERT_OK(ImportNdjsonStream(log->get(), DescriptorFile(fd, "stream").get(), ImportOptions()));
     ::close(fd);
     ASSERT_OK((*log)->CommitImport());
     ASSERT_OK((*log)->Close());
@@ -1002,7 +1056,7 @@ absl::StatusOr<ImportReport> ImportStream(const std::string& log_dir, const std:
   if (auto first = (*log)->BeginImport(); !first.ok()) return first.status();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::NotFoundError(path);
-  auto report = ImportNdjsonStream(log->get(), fd, path, options);
+  auto report = ImportNdjsonStream(log->get(), DescriptorFile(fd, path).get(), options);
   ::close(fd);
   if (report.ok()) {
     if (auto s = (*log)->CommitImport(); !s.ok()) return s;
@@ -1087,7 +1141,7 @@ TEST(ImportExportTest, ACommitThatFailsSaysWhetherTheImportIsCommitted) {
     ASSERT_OK(log);
     ASSERT_OK((*log)->BeginImport());
     const int fd = ::open(dir.Sub("stream.ndjson").c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_OK(ImportNdjsonStream(log->get(), fd, "stream", ImportOptions()));
+    ASSERT_OK(ImportNdjsonStream(log->get(), DescriptorFile(fd, "stream").get(), ImportOptions()));
     ::close(fd);
     ffs.FailAfter(steps);
     bool committed = true;
@@ -1113,7 +1167,7 @@ TEST(ImportExportTest, ACommitThatFailsSaysWhetherTheImportIsCommitted) {
     ASSERT_OK(reopened);
     ASSERT_OK((*reopened)->BeginImport());
     const int fd2 = ::open(dir.Sub("stream.ndjson").c_str(), O_RDONLY | O_CLOEXEC);
-    auto retry = ImportNdjsonStream(reopened->get(), fd2, "stream", ImportOptions());
+    auto retry = ImportNdjsonStream(reopened->get(), DescriptorFile(fd2, "stream").get(), ImportOptions());
     ::close(fd2);
     ASSERT_OK(retry);
     EXPECT_EQ(retry->events, 0u);
