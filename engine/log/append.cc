@@ -213,6 +213,12 @@ AppendBatchResult LogImpl::AppendPrepared(absl::Span<const PreparedEvent> events
   return result;
 }
 
+absl::Status LogImpl::RollFailedLocked(const absl::Status& s) {
+  if (absl::IsResourceExhausted(s)) return s;
+  MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
+  return EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_, last_ts_);
+}
+
 absl::Status LogImpl::RollLocked(size_t needed) {
   const uint64_t capacity = std::max<uint64_t>(
       options_.segment_size, (kSegmentHeaderSize + needed + 4095) & ~uint64_t{4095});
@@ -221,12 +227,7 @@ absl::Status LogImpl::RollLocked(size_t needed) {
     // The active segment is empty: give it more room instead of a successor
     // (two segments cannot share a base sequence).
     auto grown = active_->Enlarge(capacity);
-    if (!grown.ok()) {
-      if (absl::IsResourceExhausted(grown.status())) return grown.status();
-      MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
-      return EnterFailedStateLocked(grown.status(), active_->base(), write_offset_, next_seq_,
-                                    last_ts_);
-    }
+    if (!grown.ok()) return RollFailedLocked(grown.status());
     next = *grown;
   } else {
     absl::StatusOr<std::shared_ptr<Segment>> created;
@@ -243,16 +244,7 @@ absl::Status LogImpl::RollLocked(size_t needed) {
     if (!created.ok()) {
       created = Segment::Create(fs_, dir_, next_seq_, capacity, /*for_import=*/import_from_ != 0);
     }
-    if (!created.ok()) {
-      // A full disk is this append's error only (appends resume once space
-      // is freed). Any other failure (EIO from the new file's sync, its
-      // header's write, the directory's sync) is the disk's: no retry and
-      // hope, as for a failed sync of data.
-      if (absl::IsResourceExhausted(created.status())) return created.status();
-      MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
-      return EnterFailedStateLocked(created.status(), active_->base(), write_offset_, next_seq_,
-                                    last_ts_);
-    }
+    if (!created.ok()) return RollFailedLocked(created.status());
     next = *created;
   }
   if (active_->recycled() && write_offset_ < active_->size()) {

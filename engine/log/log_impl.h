@@ -88,6 +88,12 @@ class LogImpl final : public Log {
   // covers it: raises the lease (one CHECKPOINT sync) when it does not.
   absl::Status CoverByLeaseLocked(uint64_t last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RollLocked(size_t needed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a roll that could not make its next segment returns: a full disk
+  // is this append's error only (appends resume once space is freed); any
+  // other failure (EIO from the new file's sync, its header's write, the
+  // directory's sync) is the disk's, and puts the log in the failed state:
+  // no retry and hope, as for a failed sync of data.
+  absl::Status RollFailedLocked(const absl::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool FlushStagedLocked(size_t staged, AppendBatchResult* result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeWaiters();

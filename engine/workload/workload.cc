@@ -194,14 +194,19 @@ void SessionGenerator::GenerateTurn() {
   EmitAssistantResponse(&text, &data);
 }
 
-void SessionGenerator::EmitUserPrompt(std::string* text, std::string* data) {
-  clock_ += Gap(20.0);
+void SessionGenerator::EmitProse(const char* type, const char* key, double gap, size_t min_bytes,
+                                 uint64_t span, std::string* text, std::string* data) {
+  clock_ += Gap(gap);
   text->clear();
-  Prose(text, 150 + Uniform(1000));
-  *data = "{\"prompt\":";
+  Prose(text, min_bytes + Uniform(span));
+  *data = absl::StrCat("{\"", key, "\":");
   AppendPyJsonString(data, *text);
   *data += "}";
-  Emit("user_prompt", NewEventId(), "", -1, *data);
+  Emit(type, NewEventId(), "", -1, *data);
+}
+
+void SessionGenerator::EmitUserPrompt(std::string* text, std::string* data) {
+  EmitProse("user_prompt", "prompt", 20.0, 150, 1000, text, data);
 }
 
 void SessionGenerator::EmitLlmCall(const std::string& model, std::string* text,
@@ -343,13 +348,7 @@ void SessionGenerator::EmitFileEvent(const std::string& tool, const std::string&
 }
 
 void SessionGenerator::EmitAssistantResponse(std::string* text, std::string* data) {
-  clock_ += Gap(2.0);
-  text->clear();
-  Prose(text, 300 + Uniform(1200));
-  *data = "{\"text\":";
-  AppendPyJsonString(data, *text);
-  *data += "}";
-  Emit("assistant_response", NewEventId(), "", -1, *data);
+  EmitProse("assistant_response", "text", 2.0, 300, 1200, text, data);
 }
 
 void SessionGenerator::Refill() {

@@ -66,6 +66,10 @@ class SessionGenerator {
   void EmitFileEvent(const std::string& tool, const std::string& call_id, const std::string& path,
                      size_t out_size, std::string* text, std::string* data);
   void EmitAssistantResponse(std::string* text, std::string* data);
+  // An event of `type` whose data is {"<key>": prose of min_bytes +
+  // Uniform(span) bytes}, about `gap` seconds after the previous one.
+  void EmitProse(const char* type, const char* key, double gap, size_t min_bytes, uint64_t span,
+                 std::string* text, std::string* data);
   void Refill();         // queues the next turn, or session_end
   void Emit(const char* type, const std::string& event_id, const std::string& parent_id,
             double duration_ms, const std::string& data);

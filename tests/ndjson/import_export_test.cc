@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -802,6 +803,28 @@ TEST(ImportExportTest, ReadersDoNotSeeAnImportInProgressAndACrashRollsItBack) {
   EXPECT_EQ(again->sessions_new, 60u);
 }
 
+// A log opened with `o` and the import of `src` into it, in a transaction
+// left open (the caller commits, rolls back, or lets it go).
+struct OpenImport {
+  std::unique_ptr<Log> log;
+  std::optional<ImportTransaction> tx;  // destroyed before the log
+  ImportReport report;
+};
+absl::StatusOr<OpenImport> ImportUncommitted(const std::string& log_dir, const std::string& src,
+                                             const LogOptions& o) {
+  OpenImport out;
+  auto log = Log::Open(log_dir, o);
+  if (!log.ok()) return log.status();
+  out.log = std::move(*log);
+  auto tx = ImportTransaction::Begin(out.log.get());
+  if (!tx.ok()) return tx.status();
+  out.tx.emplace(std::move(*tx));
+  auto report = ImportDirectory(out.log.get(), out.tx->first_sequence(), src, {});
+  if (!report.ok()) return report.status();
+  out.report = *report;
+  return out;
+}
+
 // An ImportTransaction that is destroyed without Commit rolls its import
 // back (a reopen for writing): the log is as it was, no IMPORT marker is
 // left and the next writer has nothing to roll back. RollBack does the same
@@ -820,13 +843,9 @@ TEST(ImportExportTest, AnImportTransactionRollsBackUnlessCommitted) {
   const std::string marker = JoinPath(dir.Sub("log"), kImportMarkerFileName);
   uint64_t imported = 0;
   {
-    auto log = Log::Open(dir.Sub("log"), BulkImportOptions(Opts()));
-    ASSERT_OK(log);
-    auto tx = ImportTransaction::Begin(log->get());
-    ASSERT_OK(tx);
-    auto report = ImportDirectory(log->get(), tx->first_sequence(), dir.Sub("more"), {});
-    ASSERT_OK(report);
-    imported = report->events;
+    auto open = ImportUncommitted(dir.Sub("log"), dir.Sub("more"), BulkImportOptions(Opts()));
+    ASSERT_OK(open);
+    imported = open->report.events;
     EXPECT_GT(imported, 0u);
     EXPECT_TRUE(fs::exists(marker));
     EXPECT_EQ(AllEvents(dir.Sub("log")), before) << "readers do not see an import in progress";
@@ -834,12 +853,10 @@ TEST(ImportExportTest, AnImportTransactionRollsBackUnlessCommitted) {
   EXPECT_FALSE(fs::exists(marker));
   EXPECT_EQ(AllEvents(dir.Sub("log")), before);
   {
-    auto log = Log::Open(dir.Sub("log"), Opts());
-    ASSERT_OK(log);
-    EXPECT_EQ((*log)->recovery().rolled_back_import, 0u) << "rolled back already";
-    auto tx = ImportTransaction::Begin(log->get());
-    ASSERT_OK(tx);
-    ASSERT_OK(ImportDirectory(log->get(), tx->first_sequence(), dir.Sub("more"), {}));
+    auto open = ImportUncommitted(dir.Sub("log"), dir.Sub("more"), Opts());
+    ASSERT_OK(open);
+    EXPECT_EQ(open->log->recovery().rolled_back_import, 0u) << "rolled back already";
+    auto& tx = open->tx;
     ASSERT_OK(tx->RollBack());
     EXPECT_FALSE(tx->committed());
     EXPECT_EQ(tx->rollback_recovery().rolled_back_import, tx->first_sequence());
@@ -848,13 +865,10 @@ TEST(ImportExportTest, AnImportTransactionRollsBackUnlessCommitted) {
   EXPECT_FALSE(fs::exists(marker));
   EXPECT_EQ(AllEvents(dir.Sub("log")), before);
   {
-    auto log = Log::Open(dir.Sub("log"), BulkImportOptions(Opts()));
-    ASSERT_OK(log);
-    auto tx = ImportTransaction::Begin(log->get());
-    ASSERT_OK(tx);
-    auto report = ImportDirectory(log->get(), tx->first_sequence(), dir.Sub("more"), {});
-    ASSERT_OK(report);
-    EXPECT_EQ(report->events, imported);
+    auto open = ImportUncommitted(dir.Sub("log"), dir.Sub("more"), BulkImportOptions(Opts()));
+    ASSERT_OK(open);
+    auto& tx = open->tx;
+    EXPECT_EQ(open->report.events, imported);
     ASSERT_OK(tx->Commit());
     EXPECT_TRUE(tx->committed());
     ASSERT_OK(tx->seal_status());
@@ -863,7 +877,7 @@ TEST(ImportExportTest, AnImportTransactionRollsBackUnlessCommitted) {
     EXPECT_FALSE(fs::exists(marker));
     EXPECT_EQ(AllEvents(dir.Sub("log")).size(), before.size() + imported)
         << "readers see the committed import while the log is open";
-    ASSERT_OK((*log)->Close());
+    ASSERT_OK(open->log->Close());
   }
   const std::vector<std::string> after = AllEvents(dir.Sub("log"));
   ASSERT_EQ(after.size(), before.size() + imported);
