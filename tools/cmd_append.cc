@@ -48,6 +48,13 @@ int RunAppend(const AppendFlags& f) {
   LogOverrides o;
   o.fsync = f.fsync;
   o.segment_size = f.segment_size;
+  // A short-lived process that writes what stdin brings: each batch is one
+  // pwrite (no pre-fault thread, no page read in as a hole and zero-filled
+  // before it is copied over; LogTuning::append_with_pwrite).
+  o.this_process = [](LogOptions options) {
+    options.tuning.append_with_pwrite = true;
+    return options;
+  };
   auto opened = OpenLog(f.dir, /*read_only=*/false, o);
   if (!opened.ok()) {
     PrintError(opened.status());

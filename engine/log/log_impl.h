@@ -108,7 +108,9 @@ class LogImpl final : public Log {
   // Seals the raw segment with base `base` (not the active one). If another
   // thread is sealing it: with `busy`, sets *busy and returns at once; else
   // waits for that thread.
-  absl::Status SealOne(uint64_t base, BlockCodec* codec, bool* busy = nullptr);
+  // `cancel`: SealTuning::cancel (the background sealer's stop flag).
+  absl::Status SealOne(uint64_t base, BlockCodec* codec, bool* busy = nullptr,
+                       const std::atomic<bool>* cancel = nullptr);
   void SealLoop();
   // SealBacklog with the caller's codec.
   absl::Status SealBacklogWith(size_t keep, BlockCodec* codec);

@@ -51,15 +51,19 @@ void LogImpl::SealLoop() {
     // A segment another thread is sealing (an importer helping, SealAll) is
     // left to it: waiting for it would idle this core while others queue.
     bool busy = false;
-    const absl::Status s = SealOne(base, &codec, &busy);
+    // Close gives an unfinished seal up (stop_) instead of waiting for it:
+    // a short-lived writer that rolled a segment must not wait for its
+    // seal. The raw segment stays; the next writer seals it.
+    const absl::Status s = SealOne(base, &codec, &busy, &stop_);
     l.Lock();
     // A failure leaves the raw segment authoritative; the next process that
     // opens the log for writing (or SealAll) tries again.
-    if (!s.ok()) seal_failed_.push_back(base);
+    if (!s.ok() && !absl::IsCancelled(s)) seal_failed_.push_back(base);
   }
 }
 
-absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
+absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy,
+                              const std::atomic<bool>* cancel) {
   std::shared_lock<std::shared_mutex> w(seal_work_mu_);
   std::shared_ptr<Segment> raw;
   std::string raw_path;
@@ -89,6 +93,7 @@ absl::Status LogImpl::SealOne(uint64_t base, BlockCodec* codec, bool* busy) {
   }
   auto done = [&] { set_.EndSealing(base); };
   SealTuning tuning;
+  tuning.cancel = cancel;
   {
     AdaptiveMutexLock l(&mu_);
     tuning.drop_cache = import_from_ != 0 && base >= import_from_;  // SealTuning::drop_cache

@@ -1,6 +1,7 @@
 #ifndef TRACELOG_ENGINE_SEAL_SEAL_OPTIONS_H_
 #define TRACELOG_ENGINE_SEAL_SEAL_OPTIONS_H_
 
+#include <atomic>
 #include <cstdint>
 
 namespace tracelog {
@@ -37,6 +38,17 @@ struct SealTuning {
   // first touch, dear on small VMs (bench/RESULTS.md). Queries then read
   // those files from disk once. Default: false.
   bool drop_cache = false;
+  // Set (by another thread) to give the seal up: it stops at its next
+  // check (between phases, every few hundred events while it compresses)
+  // with CancelledError, removes its temporary file and leaves the raw
+  // segment as it was. The log's background sealer passes its stop flag,
+  // so that closing a log does not wait for a seal it did not need.
+  // Default: nullptr (never cancelled).
+  const std::atomic<bool>* cancel = nullptr;
+
+  bool cancelled() const {
+    return cancel != nullptr && cancel->load(std::memory_order_relaxed);
+  }
 };
 
 }  // namespace tracelog

@@ -156,11 +156,17 @@ class SealedWriter {
   uint64_t flushed_ = 0;
 };
 
+// CancelledError naming the segment, once `tuning` says to give up.
+absl::Status CheckCancelled(const SealTuning& tuning, const Segment& raw) {
+  if (!tuning.cancelled()) return absl::OkStatus();
+  return absl::CancelledError(absl::StrCat(raw.path(), ": sealing given up (the log is closing)"));
+}
+
 // Reads every record of `raw` up to `last_sequence` into `items`: sessions
 // numbered in order of first appearance (`sessions` of them), types and
 // tools by rank. Any damage fails, and the raw segment stays as it is.
-absl::Status ReadItems(const Segment& raw, uint64_t last_sequence, std::vector<Item>* items,
-                       uint32_t* sessions, uint64_t* event_bytes) {
+absl::Status ReadItems(const Segment& raw, uint64_t last_sequence, const SealTuning& tuning,
+                       std::vector<Item>* items, uint32_t* sessions, uint64_t* event_bytes) {
   absl::flat_hash_map<absl::string_view, uint32_t> session_of;
   uint32_t last_session = UINT32_MAX;
   absl::string_view last_session_id;
@@ -171,6 +177,9 @@ absl::Status ReadItems(const Segment& raw, uint64_t last_sequence, std::vector<I
                          SegmentScanner::Mode::kStopAtDamage, nullptr, bounds);
   RecordView rec;
   while (scanner.Next(&rec)) {
+    if (items->size() % 1024 == 0) {
+      if (auto s = CheckCancelled(tuning, raw); !s.ok()) return s;
+    }
     Item it;
     it.sequence = rec.sequence;
     it.event = rec.event;
@@ -342,12 +351,16 @@ class BlockPacker {
 // events.
 absl::Status WriteSealedFile(const Segment& raw, const std::vector<Item>& items,
                              const SealedOrder& order, const SealOptions& options,
-                             const Dictionary* dict, BlockCodec* codec, File* file,
-                             IndexBuilder* builder, SealedHeader* header, uint64_t* blocks) {
+                             const SealTuning& tuning, const Dictionary* dict, BlockCodec* codec,
+                             File* file, IndexBuilder* builder, SealedHeader* header,
+                             uint64_t* blocks) {
   SealedWriter writer(file);
   BlockPacker packer(raw, options, dict, codec, builder, &writer);
   uint64_t limit = options.block_size;
   for (size_t k = 0; k < order.order.size(); ++k) {
+    if (k % 256 == 0) {
+      if (auto s = CheckCancelled(tuning, raw); !s.ok()) return s;
+    }
     if (k == order.main_end || k == order.errors_begin) {
       if (auto s = packer.EndBlock(); !s.ok()) return s;
     }
@@ -408,15 +421,17 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   }
   std::vector<Item> items;
   uint32_t sessions = 0;
-  if (auto s = ReadItems(raw, last_sequence, &items, &sessions, &stats.event_bytes); !s.ok()) {
+  if (auto s = ReadItems(raw, last_sequence, tuning, &items, &sessions, &stats.event_bytes); !s.ok()) {
     return s;
   }
   stats.events = items.size();
+  if (auto s = CheckCancelled(tuning, raw); !s.ok()) return s;
   const SealedOrder order = OrderItems(items, sessions);
 
   auto dict = ChooseDictionary(items, stats.event_bytes, options, dicts, codec,
                                &stats.trained_dictionary);
   if (!dict.ok()) return dict.status();
+  if (auto s = CheckCancelled(tuning, raw); !s.ok()) return s;
 
   const std::string sealed_path = JoinPath(dir, SealedFileName(base));
   const std::string tmp_path = sealed_path + ".tmp";
@@ -426,7 +441,7 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
   if (!file.ok()) return file.status();
   IndexBuilder builder(base);
   SealedHeader header;
-  if (auto s = WriteSealedFile(raw, items, order, options, dict->get(), codec, file->get(),
+  if (auto s = WriteSealedFile(raw, items, order, options, tuning, dict->get(), codec, file->get(),
                                &builder, &header, &stats.blocks);
       !s.ok()) {
     file->reset();
@@ -434,6 +449,10 @@ absl::StatusOr<SealStats> SealSegment(FileSystem* fs, const std::string& dir, co
     return s;
   }
   file->reset();
+  if (auto s = CheckCancelled(tuning, raw); !s.ok()) {
+    fs->Remove(tmp_path).IgnoreError();
+    return s;
+  }
   // Read back before it can replace the raw segment (recovery prefers an
   // intact sealed file to the raw one): every block, exactly these events.
   if (auto s = VerifySealedFile(fs, tmp_path, base, last_sequence, dicts, codec); !s.ok()) {
