@@ -42,6 +42,7 @@ struct AppendFlags {
   std::string on_error = "abort";
   bool ack = false;
   uint64_t segment_size = 0;
+  double wait_seconds = 30;
 };
 
 int RunAppend(const AppendFlags& f) {
@@ -51,8 +52,10 @@ int RunAppend(const AppendFlags& f) {
   // A short-lived process that writes what stdin brings: each batch is one
   // pwrite (no pre-fault thread, no page read in as a hole and zero-filled
   // before it is copied over; LogTuning::append_with_pwrite).
-  o.this_process = [](LogOptions options) {
+  const uint64_t wait_ms = static_cast<uint64_t>(f.wait_seconds * 1000);
+  o.this_process = [wait_ms](LogOptions options) {
     options.tuning.append_with_pwrite = true;
+    options.lock_wait_ms = wait_ms;  // another writer holds the log: wait for it
     return options;
   };
   auto opened = OpenLog(f.dir, /*read_only=*/false, o);
@@ -158,6 +161,11 @@ Command RegisterAppend(CLI::App& app) {
   sub->add_option("--segment-size", f->segment_size,
                   "Segment size in bytes for new segments (default 64 MiB)")
       ->type_name("BYTES");
+  sub->add_option("--wait", f->wait_seconds,
+                  "When another process is writing the log, wait up to this long for it to\n"
+                  "finish (then exit 2). 0: fail at once. Default: 30")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->type_name("SECONDS");
   return {sub, [f] { return RunAppend(*f); }};
 }
 

@@ -29,6 +29,26 @@ namespace tracelog {
 namespace {
 constexpr char kLockFileName[] = "LOCK";
 constexpr int kReadOnlyRelists = 8;  // a read-only open racing a writer's seals
+
+// The writer lock at `path`, waiting up to `wait_ms` for another writer to
+// let it go (polling: flock has no timeout; the pause grows from 1 ms to
+// 50 ms, so a short wait costs little and a long one little CPU).
+absl::StatusOr<std::unique_ptr<FileLock>> LockWaiting(FileSystem* fs, const std::string& path,
+                                                      uint64_t wait_ms) {
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(wait_ms);
+  absl::Duration pause = absl::Milliseconds(1);
+  while (true) {
+    auto lock = fs->Lock(path);
+    if (lock.ok() || !absl::IsFailedPrecondition(lock.status()) || wait_ms == 0) return lock;
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          lock.status().message(), " (waited ", wait_ms / 1000.0, " s for it)"));
+    }
+    absl::SleepFor(std::min(pause, deadline - now));
+    pause = std::min(pause * 2, absl::Milliseconds(50));
+  }
+}
 }  // namespace
 
 LogImpl::LogImpl(std::string dir, LogOptions options)
@@ -90,7 +110,7 @@ absl::StatusOr<std::unique_ptr<Log>> LogImpl::Open(const std::string& dir,
       options.sync.kind == SyncPolicy::Kind::kAlways || options.tuning.append_with_pwrite;
   if (log->use_pwrite_) log->options_.tuning.prefault_bytes = 0;
   if (!options.read_only) {
-    auto lock = fs->Lock(JoinPath(dir, kLockFileName));
+    auto lock = LockWaiting(fs, JoinPath(dir, kLockFileName), options.lock_wait_ms);
     if (!lock.ok()) return lock.status();
     log->lock_ = std::move(*lock);
     auto cp = CheckpointFile::Open(fs, dir);

@@ -83,6 +83,10 @@ struct LogOptions {
   FileSystem* fs = nullptr;
   // Create the directory (0700) if it does not exist. Default: true.
   bool create_if_missing = true;
+  // How long Open waits for another writer (process or Log) to release the
+  // writer lock before it fails with FailedPreconditionError. 0: it fails
+  // at once. Default: 0.
+  uint64_t lock_wait_ms = 0;
   // Open without the writer lock, without recovery writes; Append fails.
   // Readers see a consistent prefix of what a writer has appended. Default: false.
   bool read_only = false;

@@ -65,6 +65,84 @@ Result RunCli(const TempDir& dir, std::vector<std::string> args, const std::stri
   return r;
 }
 
+// Starts `tracelog args...` with stdin, stdout and stderr on files named
+// after `tag` in `dir`; returns its pid (or -1).
+pid_t SpawnCli(const TempDir& dir, const std::string& tag, std::vector<std::string> args,
+               const std::string& input) {
+  const std::string in = dir.Sub(tag + ".in"), out = dir.Sub(tag + ".out"),
+                    err = dir.Sub(tag + ".err");
+  WriteFileOrDie(in, input);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  args.insert(args.begin(), TRACELOG_CLI);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, TRACELOG_CLI, &fa, nullptr, argv.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+// Many `tracelog append` processes at once on one log (no server): each
+// waits for the writer lock (--wait) instead of failing, so all succeed,
+// and every event is stored once, each process's in its order.
+TEST(CliTest, ConcurrentAppendsWaitForTheLockAndAllSucceed) {
+  TempDir dir;
+  constexpr int kWriters = 8, kEvents = 300;
+  std::vector<pid_t> pids;
+  for (int w = 0; w < kWriters; ++w) {
+    std::string input;
+    for (int i = 0; i < kEvents; ++i) {
+      absl::StrAppend(&input, MakeEvent(w * 1000 + i, absl::StrCat("w", w), 100), "\n");
+    }
+    pids.push_back(SpawnCli(dir, absl::StrCat("w", w),
+                            {"append", "--log", dir.Sub("log"), "--fsync", "always"}, input));
+    ASSERT_GT(pids.back(), 0);
+  }
+  for (int w = 0; w < kWriters; ++w) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pids[w], &status, 0), pids[w]);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "writer " << w << ": " << ReadFileOrEmpty(dir.Sub(absl::StrCat("w", w, ".err")));
+  }
+  Result r = RunCli(dir, {"dump", "--log", dir.Sub("log")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<int, std::vector<std::string>> by_writer;
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+    ++lines;
+    for (int w = 0; w < kWriters; ++w) {
+      if (absl::StrContains(line, absl::StrCat("\"session_id\":\"w", w, "\""))) {
+        by_writer[w].emplace_back(line);
+      }
+    }
+  }
+  EXPECT_EQ(lines, kWriters * kEvents);
+  for (int w = 0; w < kWriters; ++w) {
+    std::vector<std::string> want;
+    for (int i = 0; i < kEvents; ++i) want.push_back(MakeEvent(w * 1000 + i, absl::StrCat("w", w), 100));
+    EXPECT_EQ(by_writer[w], want) << "writer " << w;
+  }
+}
+
+// With --wait 0 a second writer fails at once, naming the lock.
+TEST(CliTest, AppendWithoutWaitFailsWhileAnotherWriterHoldsTheLog) {
+  TempDir dir;
+  ASSERT_EQ(RunCli(dir, {"append", "--log", dir.Sub("log")}, MakeEvent(1) + "\n").exit_code, 0);
+  auto held = Log::Open(dir.Sub("log"), LogOptions());
+  ASSERT_OK(held);
+  Result r = RunCli(dir, {"append", "--log", dir.Sub("log"), "--wait", "0"}, MakeEvent(2) + "\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is locked"), std::string::npos) << r.err;
+  r = RunCli(dir, {"append", "--log", dir.Sub("log"), "--wait", "0.2"}, MakeEvent(2) + "\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("waited 0.2 s"), std::string::npos) << r.err;
+}
+
 TEST(CliTest, HelpListsSubcommandsAndExitsZero) {
   TempDir dir;
   Result r = RunCli(dir, {"--help"});
