@@ -115,6 +115,7 @@ Command RegisterReindex(CLI::App& app);
 Command RegisterRetain(CLI::App& app);
 Command RegisterImport(CLI::App& app);
 Command RegisterExport(CLI::App& app);
+Command RegisterServe(CLI::App& app);
 
 }  // namespace tracelog::cli
 

@@ -1,5 +1,6 @@
 // tracelog append: NDJSON events from stdin into the log.
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,11 +8,17 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "engine/io/file_system.h"
+#include "engine/ndjson/ack.h"
+#include "engine/server/client.h"
 #include "engine/ndjson/line_reader.h"
 #include "engine/ndjson/pyjson.h"
 #include "tools/cli.h"
@@ -19,22 +26,6 @@
 namespace tracelog::cli {
 namespace {
 
-// An ack line's event_id: as it is when it is plain (printable ASCII
-// without a space, '"' or a backslash), else as a JSON string literal (ASCII
-// only, every control character escaped). Either way one token on one line:
-// an id cannot add a line or a field of its own, and a reader tells the
-// two forms apart by the leading '"'.
-void AppendAckId(absl::string_view id, std::string* out) {
-  const bool plain = !id.empty() && std::all_of(id.begin(), id.end(), [](char ch) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    return c > ' ' && c < 0x7f && c != '"' && c != '\\';
-  });
-  if (plain) {
-    out->append(id.data(), id.size());
-  } else {
-    AppendPyJsonString(out, id);
-  }
-}
 
 struct AppendFlags {
   std::string dir;
@@ -45,7 +36,129 @@ struct AppendFlags {
   double wait_seconds = 30;
 };
 
+// Appends stdin's events through the server on `fd` (a `tracelog serve` of
+// the log): the same checks, output and exit codes as appending here. Lines
+// are checked before they are sent (a bad one stops the append, or is sent
+// as a blank line with --on-error=skip, so the server's line numbers stay
+// stdin's plus one for the hello); the server's answers are read on a thread
+// of their own, so that neither side waits for the other with a full buffer.
+int AppendThroughServer(const AppendFlags& f, UniqueFd fd) {
+  const bool skip = f.on_error == "skip";
+  uint64_t sent = 0, rejected = 0, line_no = 0;
+  bool aborted = false;
+  // The answers, read while the lines are sent.
+  uint64_t acked = 0;
+  std::string server_error;  // the first error answer, as stdin:<line>: <reason>
+  bool greeted = false;
+  std::thread answers([&] {
+    auto in = DescriptorFile(fd.get(), "the server's answers");
+    std::string out;
+    ForEachLineChunk(in.get(), [&](const std::vector<NdjsonLine>& lines) {
+      out.clear();
+      for (const NdjsonLine& l : lines) {
+        if (!greeted) {
+          greeted = absl::StartsWith(l.text, "#tracelog ");
+          if (!greeted && server_error.empty()) server_error = std::string(l.text);
+          continue;
+        }
+        if (absl::StartsWith(l.text, "error ")) {
+          if (server_error.empty()) {
+            absl::string_view rest = l.text.substr(6);
+            uint64_t n = 0;
+            const size_t space = rest.find(' ');
+            if (space != absl::string_view::npos && absl::SimpleAtoi(rest.substr(0, space), &n) &&
+                n > 1) {
+              server_error = absl::StrCat("stdin:", n - 1, ": ", rest.substr(space + 1));
+            } else {
+              server_error = std::string(l.text);
+            }
+          }
+          continue;
+        }
+        ++acked;
+        if (f.ack) absl::StrAppend(&out, l.text, "\n");
+      }
+      if (!out.empty()) {
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        std::fflush(stdout);
+      }
+      return true;
+    }).IgnoreError();
+  });
+  std::string buf = HelloLine(/*durable=*/f.fsync == "always");
+  absl::Status send_status;
+  auto flush = [&]() {
+    size_t at = 0;
+    while (at < buf.size() && send_status.ok()) {
+      const ssize_t n = ::send(fd.get(), buf.data() + at, buf.size() - at, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        send_status = absl::UnavailableError(
+            absl::StrCat("sending to the server: ", std::strerror(errno)));
+        break;
+      }
+      at += static_cast<size_t>(n);
+    }
+    buf.clear();
+  };
+  PreparedEvent check;
+  absl::Status read = ForEachLineChunk(DescriptorFile(0, "stdin").get(), [&](const std::vector<NdjsonLine>& lines) {
+    for (const NdjsonLine& line : lines) {
+      line_no = line.number;
+      if (!IsBlankLine(line.text)) {
+        if (auto s = PrepareEvent(line.text, &check); !s.ok()) {
+          std::fprintf(stderr, "tracelog: stdin:%llu: %s\n", static_cast<unsigned long long>(line_no),
+                       std::string(s.message()).c_str());
+          ++rejected;
+          if (!skip) {
+            aborted = true;
+            break;
+          }
+          buf.push_back('\n');  // keeps the server's line numbers stdin's
+          continue;
+        }
+        ++sent;
+      }
+      buf.append(line.text.data(), line.text.size());
+      buf.push_back('\n');
+    }
+    flush();
+    return !aborted && send_status.ok();
+  });
+  flush();
+  ::shutdown(fd.get(), SHUT_WR);
+  answers.join();
+  if (!read.ok()) {
+    PrintError(read);
+    return kExitError;
+  }
+  if (!server_error.empty()) {
+    PrintError(absl::StrCat(server_error, " (through the server)"));
+    return kExitError;
+  }
+  if (!send_status.ok() || acked != sent) {
+    PrintError(absl::StrCat("the server closed the connection: ", acked, " of ", sent,
+                            " events acknowledged", send_status.ok() ? "" : "; ",
+                            send_status.message()));
+    return kExitError;
+  }
+  if (aborted) {
+    PrintError(absl::StrCat("stopped at line ", line_no,
+                            "; events before it were appended (use --on-error=skip to skip bad lines)"));
+    return kExitNegative;
+  }
+  if (rejected > 0) {
+    PrintError(absl::StrCat("skipped ", rejected, " bad line(s)"));
+    return kExitNegative;
+  }
+  return kExitOk;
+}
+
 int RunAppend(const AppendFlags& f) {
+  // A server of the log takes the events (the log is locked meanwhile).
+  if (auto fd = ConnectToServer(DefaultSocketPath(f.dir)); fd.ok()) {
+    return AppendThroughServer(f, std::move(*fd));
+  }
   LogOverrides o;
   o.fsync = f.fsync;
   o.segment_size = f.segment_size;
@@ -95,9 +208,7 @@ int RunAppend(const AppendFlags& f) {
         for (size_t i = 0; i < r.appended && r.status.ok(); ++i) {
           EventKeys keys;
           DecodeKeys(batch[i].keys, &keys);
-          absl::StrAppend(&acks, r.first_sequence + i, " ");
-          AppendAckId(keys.event_id, &acks);
-          acks.push_back('\n');
+          AppendAckLine(r.first_sequence + i, keys.event_id, &acks);
         }
         if (std::fwrite(acks.data(), 1, acks.size(), stdout) != acks.size() ||
             std::fflush(stdout) != 0) {

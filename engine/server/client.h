@@ -1,0 +1,27 @@
+#ifndef TRACELOG_ENGINE_SERVER_CLIENT_H_
+#define TRACELOG_ENGINE_SERVER_CLIENT_H_
+
+// The client side of the serve protocol (server.h, format-spec/README.md
+// "Serve protocol").
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/io/unique_fd.h"
+
+namespace tracelog {
+
+// The socket a server of the log in `dir` listens on by default.
+std::string DefaultSocketPath(const std::string& dir);
+
+// A connection to the server listening on `path` (blocking, close on
+// exec). UnavailableError when no server answers there (no socket, or a
+// socket a killed server left); other errors as they come.
+absl::StatusOr<UniqueFd> ConnectToServer(const std::string& path);
+
+// The hello line a client sends first: "#tracelog <version>[ sync=always]\n".
+std::string HelloLine(bool durable);
+
+}  // namespace tracelog
+
+#endif  // TRACELOG_ENGINE_SERVER_CLIENT_H_
