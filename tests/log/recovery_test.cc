@@ -30,14 +30,8 @@ class RecoveryTest : public ::testing::Test {
   void SetUp() override { ASSERT_OK(fs_.CreateDir(kDir)); }
 
   LogOptions Options(SyncPolicy::Kind kind, uint64_t segment_size = 64 << 10) {
-    LogOptions o;
-    o.fs = &fs_;
-    o.segment_size = segment_size;
-    o.sync.kind = kind;
-    o.sync.value = kind == SyncPolicy::Kind::kInterval ? 10 : 0;
-    o.tuning.prefault_bytes = 0;
-    o.seal_on_roll = false;
-    return o;
+    return testing::SmallLogOptions(&fs_, segment_size, kind,
+                                    kind == SyncPolicy::Kind::kInterval ? 10 : 0);
   }
 
   std::unique_ptr<Log> OpenOrDie(SyncPolicy::Kind kind, uint64_t segment_size = 64 << 10) {
@@ -354,25 +348,12 @@ class TortureFindingsTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_OK(fs_.CreateDir("/log")); }
   LogOptions Options(SyncPolicy::Kind kind, uint64_t segment_size = 4096) {
-    LogOptions o;
-    o.fs = &fs_;
-    o.segment_size = segment_size;
-    o.sync = SyncPolicy{kind, 0};
-    o.tuning.prefault_bytes = 0;
-    o.seal_on_roll = false;
-    return o;
+    return testing::SmallLogOptions(&fs_, segment_size, kind);
   }
   void KillProcess(std::unique_ptr<Log> log) {
     fs_.SetAllFail(true);
     log.reset();
     fs_.SetAllFail(false);
-  }
-  std::map<uint64_t, std::string> Read(Log* log) {
-    std::map<uint64_t, std::string> out;
-    auto r = log->NewReader(ReaderOptions{});
-    LogEvent ev;
-    while (r->Next(&ev)) out[ev.sequence] = std::string(ev.event);
-    return out;
   }
   FaultInjectionFileSystem fs_;
 };
@@ -404,7 +385,7 @@ TEST_F(TortureFindingsTest, AdoptedSegmentWhoseCreationWasNotSyncedKeepsAlwaysAc
   fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kAlways));
   ASSERT_OK(log);
-  auto got = Read(log->get());
+  auto got = testing::ReadAllBySequence(log->get());
   EXPECT_EQ(got[acked], MakeEvent(3)) << "an event acknowledged under `always` is gone";
 }
 
@@ -434,7 +415,7 @@ TEST_F(TortureFindingsTest, PagesAFailedSyncForgotDoNotHideLaterAlwaysAcks) {
   fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kAlways, 64 << 10));
   ASSERT_OK(log);
-  auto got = Read(log->get());
+  auto got = testing::ReadAllBySequence(log->get());
   EXPECT_EQ(got[acked], MakeEvent(2)) << "an event acknowledged under `always` is gone";
 }
 
@@ -476,7 +457,7 @@ TEST_F(TortureFindingsTest, RolledBackImportDoesNotReuseSequences) {
   }
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kAlways));
   ASSERT_OK(log);
-  EXPECT_EQ(Read(log->get()).count(imported), 0u);
+  EXPECT_EQ(testing::ReadAllBySequence(log->get()).count(imported), 0u);
   auto seq = (*log)->Append(MakeEvent(3));
   ASSERT_OK(seq);
   EXPECT_GT(*seq, imported) << "sequence " << *seq << " was given to a rolled-back import event";
@@ -600,7 +581,8 @@ TEST_F(TortureFindingsTest, RewriteAfterAFailedSyncChecksTheBytesItWrites) {
   fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kAlways, 64 << 10));
   ASSERT_OK(log);
-  EXPECT_EQ(Read(log->get())[acked], MakeEvent(3)) << "an event acknowledged under `always` is gone";
+  EXPECT_EQ(testing::ReadAllBySequence(log->get())[acked], MakeEvent(3))
+      << "an event acknowledged under `always` is gone";
 }
 
 // Contract 4 (found by tools/torture, fault mode). An import whose SealAll
@@ -701,7 +683,8 @@ TEST_F(TortureFindingsTest, AFailedBeginImportLosesNoLaterAcknowledgedAppend) {
     }
     auto log = Log::Open("/log", o);
     ASSERT_OK(log);
-    EXPECT_EQ(Read(log->get())[acked], MakeEvent(1)) << "an event acknowledged under `always` is gone";
+    EXPECT_EQ(testing::ReadAllBySequence(log->get())[acked], MakeEvent(1))
+        << "an event acknowledged under `always` is gone";
   }
 }
 
@@ -780,7 +763,7 @@ TEST_F(TortureFindingsTest, WhatAnOpenSaysIsDurableSurvivesAPowerLoss) {
   fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kNever, 64 << 10));
   ASSERT_OK(log);
-  const std::map<uint64_t, std::string> got = Read(log->get());
+  const std::map<uint64_t, std::string> got = testing::ReadAllBySequence(log->get());
   for (uint64_t seq = 1; seq <= durable; ++seq) {
     auto it = got.find(seq);
     ASSERT_NE(it, got.end()) << "sequence " << seq << " was said durable and is gone";
@@ -810,7 +793,7 @@ TEST_F(TortureFindingsTest, ZeroTailAtTheEndOfAFullSegmentStillSyncsIt) {
   fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kNever, 64 << 10));
   ASSERT_OK(log);
-  const std::map<uint64_t, std::string> got = Read(log->get());
+  const std::map<uint64_t, std::string> got = testing::ReadAllBySequence(log->get());
   for (uint64_t seq = 1; seq <= 10; ++seq) {
     auto it = got.find(seq);
     ASSERT_NE(it, got.end()) << "sequence " << seq << " was said durable and is gone";

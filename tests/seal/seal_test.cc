@@ -1,7 +1,6 @@
 // Sealing: the sealed format, SealAll, background sealing, damage, the
 // index rebuilt from blocks, and crashes at every step of a seal.
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +17,6 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "engine/workload/workload.h"
 #include "engine/format/checksum.h"
 #include "engine/format/coding.h"
 #include "engine/format/event_keys.h"
@@ -38,61 +36,21 @@ namespace tracelog {
 namespace {
 
 using ::tracelog::FaultInjectionFileSystem;
+using ::tracelog::testing::AppendAll;
+using ::tracelog::testing::FilesIn;
+using ::tracelog::testing::FleetEvents;
+using ::tracelog::testing::PeakRss;
+using ::tracelog::testing::SmallSealingOptions;
 using ::tracelog::testing::TempDir;
+using ::tracelog::testing::WriteLog;
 
-// A small fleet: several interleaved sessions, all event types.
-std::vector<std::string> Fleet(int sessions, uint64_t seed = 3) {
-  WorkloadOptions w;
-  w.seed = seed;
-  w.agents = 4;
-  w.sessions = sessions;
-  w.turns_per_session = 3;
-  w.max_output_bytes = 8 << 10;
-  FleetWorkload fleet(w);
-  std::vector<std::string> out;
-  std::string line;
-  while (fleet.Next(&line)) {
-    out.push_back(line);
-    line.clear();
-  }
-  return out;
-}
-
-LogOptions Small(FileSystem* fs = nullptr) {
-  LogOptions o;
-  o.fs = fs;
-  o.segment_size = 64 << 10;
-  o.tuning.prefault_bytes = 0;
-  o.sync.kind = SyncPolicy::Kind::kNever;
-  o.seal_on_roll = false;
-  o.seal.block_size = 8 << 10;
-  o.seal.tool_call_block_size = 2 << 10;
-  o.seal.dictionary_size = 16 << 10;  // small logs train a dictionary too
-  o.seal.dictionary_min_bytes = 32 << 10;
-  return o;
-}
-
+// Every event, in order; without `seen` (damage expected) with no gap.
 std::vector<std::string> EventsOf(Log* log, uint64_t* corruptions = nullptr,
                                   std::vector<Corruption>* seen = nullptr) {
-  ReaderOptions ro;
-  if (seen != nullptr) ro.reporter = [seen](const Corruption& c) { seen->push_back(c); };
-  auto r = log->NewReader(ro);
-  std::vector<std::string> out;
-  LogEvent ev;
-  uint64_t expect = 0;
-  while (r->Next(&ev)) {
-    if (expect != 0 && seen == nullptr) {
-      EXPECT_EQ(ev.sequence, expect) << "sequence order";
-    }
-    expect = ev.sequence + 1;
-    out.emplace_back(ev.event);
-  }
-  if (corruptions != nullptr) *corruptions = r->corruptions();
-  return out;
-}
-
-void AppendAll(Log* log, const std::vector<std::string>& events) {
-  for (const std::string& e : events) ASSERT_OK(log->Append(e));
+  return testing::ReadAll(log, {.corruptions = corruptions,
+                                .damage = seen,
+                                .sequences = seen == nullptr ? testing::Sequences::kConsecutive
+                                                             : testing::Sequences::kIncreasing});
 }
 
 // The log reads back exactly `events`, in order, none of them damaged.
@@ -102,32 +60,11 @@ void ExpectIntact(Log* log, const std::vector<std::string>& events) {
   EXPECT_EQ(corruptions, 0u);
 }
 
-// Opens the log in `dir`, appends `events`, seals everything if asked, closes.
-void WriteLog(const std::string& dir, const LogOptions& o, const std::vector<std::string>& events,
-              bool seal) {
-  auto log = Log::Open(dir, o);
-  ASSERT_OK(log);
-  AppendAll(log->get(), events);
-  if (seal) ASSERT_OK((*log)->SealAll());
-  ASSERT_OK((*log)->Close());
-}
-
-std::vector<std::string> Files(const std::string& dir, absl::string_view suffix) {
-  std::vector<std::string> out;
-  auto names = DefaultFileSystem()->ListDir(dir);
-  if (!names.ok()) return out;
-  for (const std::string& n : *names) {
-    if (absl::EndsWith(n, suffix)) out.push_back(n);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // A log at /log on `fs` (Small options) holding `events`, not sealed.
 absl::StatusOr<std::unique_ptr<Log>> OpenAndAppend(FaultInjectionFileSystem* fs,
                                                    const std::vector<std::string>& events) {
   if (auto s = fs->CreateDir("/log"); !s.ok()) return s;
-  auto log = Log::Open("/log", Small(fs));
+  auto log = Log::Open("/log", SmallSealingOptions(fs));
   if (log.ok()) AppendAll(log->get(), events);
   return log;
 }
@@ -215,8 +152,8 @@ TEST(SealedFormatTest, IndexRoundTripsAndAnyFlippedByteIsDetected) {
 
 TEST(SealTest, SealAllKeepsEveryEventInOrderAndRemovesRawSegments) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(30);
-  auto log = Log::Open(dir.Sub("log"), Small());
+  const std::vector<std::string> events = FleetEvents(30);
+  auto log = Log::Open(dir.Sub("log"), SmallSealingOptions());
   ASSERT_OK(log);
   AppendAll(log->get(), events);
   const LogStats before = (*log)->Stats();
@@ -226,14 +163,14 @@ TEST(SealTest, SealAllKeepsEveryEventInOrderAndRemovesRawSegments) {
   EXPECT_EQ(after.sealed_segments, after.segments - 1);  // all but the new, empty active one
   EXPECT_EQ(after.events, events.size());
   EXPECT_LT(after.stored_bytes, before.stored_bytes / 2) << "sealed segments are compressed";
-  EXPECT_EQ(Files(dir.Sub("log"), ".seg").size(), 1u);
-  EXPECT_EQ(Files(dir.Sub("log"), ".sealed").size(), after.sealed_segments);
-  EXPECT_EQ(Files(dir.Sub("log"), ".idx").size(), after.sealed_segments);
-  EXPECT_EQ(Files(dir.Sub("log"), "").size() - Files(dir.Sub("log"), ".seg").size() -
+  EXPECT_EQ(FilesIn(dir.Sub("log"), ".seg").size(), 1u);
+  EXPECT_EQ(FilesIn(dir.Sub("log"), ".sealed").size(), after.sealed_segments);
+  EXPECT_EQ(FilesIn(dir.Sub("log"), ".idx").size(), after.sealed_segments);
+  EXPECT_EQ(FilesIn(dir.Sub("log"), "").size() - FilesIn(dir.Sub("log"), ".seg").size() -
                 2 * after.sealed_segments,
             3u)  // CHECKPOINT, LOCK, DICT-*, and nothing else
       << "leftover files";
-  const std::vector<std::string> all = Files(dir.Sub("log"), "");
+  const std::vector<std::string> all = FilesIn(dir.Sub("log"), "");
   EXPECT_EQ(std::count_if(all.begin(), all.end(),
                           [](const std::string& n) { return absl::StartsWith(n, "DICT-"); }),
             1)
@@ -242,7 +179,7 @@ TEST(SealTest, SealAllKeepsEveryEventInOrderAndRemovesRawSegments) {
   // Appends continue after the sealed part; a reopen reads the same.
   ASSERT_OK((*log)->Append(events[0]));
   ASSERT_OK((*log)->Close());
-  LogOptions ro = Small();
+  LogOptions ro = SmallSealingOptions();
   ro.read_only = true;
   auto again = Log::Open(dir.Sub("log"), ro);
   ASSERT_OK(again);
@@ -255,10 +192,10 @@ TEST(SealTest, SealAllKeepsEveryEventInOrderAndRemovesRawSegments) {
 // durable as the sealed file, so a later sync (as an import's commit) does
 // not write the raw file back before it is gone, and nothing is lost.
 TEST(SealTest, ASealedSegmentIsDurableWithoutItsRawFileBeingSynced) {
-  const std::vector<std::string> events = Fleet(30);
+  const std::vector<std::string> events = FleetEvents(30);
   FaultInjectionFileSystem fs;
   ASSERT_OK(fs.CreateDir("/log"));
-  LogOptions o = Small(&fs);
+  LogOptions o = SmallSealingOptions(&fs);
   o.tuning.never_sync_backlog_bytes = 1ull << 40;  // no background sync during the test
   {
     auto log = Log::Open("/log", o);
@@ -283,10 +220,10 @@ TEST(SealTest, ASealedSegmentIsDurableWithoutItsRawFileBeingSynced) {
 // commit syncs them. A crash after the commit loses nothing; one before it
 // leaves the log as it was.
 TEST(SealTest, AnImportSyncsItsSegmentsAtTheCommitNotAtEveryRoll) {
-  const std::vector<std::string> events = Fleet(12);
+  const std::vector<std::string> events = FleetEvents(12);
   FaultInjectionFileSystem fs;
   ASSERT_OK(fs.CreateDir("/log"));
-  LogOptions o = Small(&fs);
+  LogOptions o = SmallSealingOptions(&fs);
   o.tuning.never_sync_backlog_bytes = 1ull << 40;  // no background sync during the test
   {
     auto log = Log::Open("/log", o);
@@ -324,7 +261,7 @@ TEST(SealTest, AnImportSyncsItsSegmentsAtTheCommitNotAtEveryRoll) {
 // The sealed files of an import's segments leave the page cache once they
 // are synced (SealTuning::drop_cache); those of ordinary appends stay.
 TEST(SealTest, AnImportsSealedFilesLeaveThePageCache) {
-  const std::vector<std::string> events = Fleet(30);
+  const std::vector<std::string> events = FleetEvents(30);
   FaultInjectionFileSystem fs;
   auto log = OpenAndAppend(&fs, events);
   ASSERT_OK(log);
@@ -351,10 +288,10 @@ TEST(SealTest, AnImportsSealedFilesLeaveThePageCache) {
 // importer helping, Log::SealBacklog) to that thread and goes on with the
 // next one, instead of waiting for it with a core idle.
 TEST(SealTest, TheBackgroundSealerSkipsASegmentAnotherThreadIsSealing) {
-  const std::vector<std::string> events = Fleet(30);
+  const std::vector<std::string> events = FleetEvents(30);
   FaultInjectionFileSystem fs;
   ASSERT_OK(fs.CreateDir("/log"));
-  LogOptions o = Small(&fs);
+  LogOptions o = SmallSealingOptions(&fs);
   o.seal_on_roll = true;
   o.seal.dictionary_size = 0;
   std::mutex mu;
@@ -425,10 +362,10 @@ TEST(SealTest, TheBackgroundSealerSkipsASegmentAnotherThreadIsSealing) {
 // helping to seal (Log::SealBacklog) goes on writing instead of waiting for
 // the dictionary, as long as at most two segments more than it keeps wait.
 TEST(SealTest, AWriterHelpingToSealDoesNotWaitForADictionaryBeingTrained) {
-  const std::vector<std::string> events = Fleet(30);
+  const std::vector<std::string> events = FleetEvents(30);
   FaultInjectionFileSystem fs;
   ASSERT_OK(fs.CreateDir("/log"));
-  LogOptions o = Small(&fs);
+  LogOptions o = SmallSealingOptions(&fs);
   o.seal_on_roll = true;
   std::mutex mu;
   std::condition_variable cv;
@@ -483,7 +420,7 @@ TEST(SealTest, AWriterHelpingToSealDoesNotWaitForADictionaryBeingTrained) {
 // disk) is not trained again: the next seal (another sealing thread of the
 // same SealAll, or the next SealAll) stores the same one.
 TEST(SealTest, ADictionaryThatCouldNotBeStoredIsNotTrainedAgain) {
-  const std::vector<std::string> events = Fleet(30);
+  const std::vector<std::string> events = FleetEvents(30);
   FaultInjectionFileSystem fs;
   auto log = OpenAndAppend(&fs, events);
   ASSERT_OK(log);
@@ -513,16 +450,16 @@ TEST(SealTest, ADictionaryThatCouldNotBeStoredIsNotTrainedAgain) {
 TEST(SealTest, ARolledBackImportTakesItsDictionaryWithIt) {
   auto dicts = [](const std::string& dir) {
     std::vector<std::string> out;
-    for (const std::string& n : Files(dir, "")) {
+    for (const std::string& n : FilesIn(dir, "")) {
       if (absl::StartsWith(n, "DICT-")) out.push_back(n);
     }
     return out;
   };
-  const std::vector<std::string> events = Fleet(30);
+  const std::vector<std::string> events = FleetEvents(30);
   TempDir dir;
   const std::string path = dir.Sub("log");
   {
-    auto log = Log::Open(path, Small());
+    auto log = Log::Open(path, SmallSealingOptions());
     ASSERT_OK(log);
     ASSERT_OK((*log)->BeginImport());
     AppendAll(log->get(), events);
@@ -531,7 +468,7 @@ TEST(SealTest, ARolledBackImportTakesItsDictionaryWithIt) {
     log->reset();  // abandoned: never committed
   }
   {
-    auto log = Log::Open(path, Small());  // the writer's open rolls the import back
+    auto log = Log::Open(path, SmallSealingOptions());  // the writer's open rolls the import back
     ASSERT_OK(log);
     EXPECT_EQ((*log)->recovery().rolled_back_import, 1u);
     EXPECT_TRUE(EventsOf(log->get()).empty());
@@ -544,14 +481,14 @@ TEST(SealTest, ARolledBackImportTakesItsDictionaryWithIt) {
   const std::vector<std::string> kept = dicts(path);
   ASSERT_EQ(kept.size(), 1u);
   {
-    auto log = Log::Open(path, Small());
+    auto log = Log::Open(path, SmallSealingOptions());
     ASSERT_OK(log);
     ASSERT_OK((*log)->BeginImport());
     AppendAll(log->get(), events);
     ASSERT_OK((*log)->SealAll());
     log->reset();
   }
-  auto log = Log::Open(path, Small());
+  auto log = Log::Open(path, SmallSealingOptions());
   ASSERT_OK(log);
   EXPECT_EQ(dicts(path), kept);
   EXPECT_EQ(EventsOf(log->get()), events);
@@ -559,8 +496,8 @@ TEST(SealTest, ARolledBackImportTakesItsDictionaryWithIt) {
 
 TEST(SealTest, ReadersStartingMidSegmentAndSealingUnderThemStayConsistent) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(20);
-  auto log = Log::Open(dir.Sub("log"), Small());
+  const std::vector<std::string> events = FleetEvents(20);
+  auto log = Log::Open(dir.Sub("log"), SmallSealingOptions());
   ASSERT_OK(log);
   AppendAll(log->get(), events);
   auto early = (*log)->NewReader(ReaderOptions{});  // created before sealing
@@ -582,10 +519,10 @@ TEST(SealTest, ReadersStartingMidSegmentAndSealingUnderThemStayConsistent) {
 
 TEST(SealTest, AWriterSealsWhatAPreviousWriterLeftUnsealed) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(20);
-  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/false));
-  ASSERT_GT(Files(dir.Sub("log"), ".seg").size(), 2u);
-  LogOptions o = Small();
+  const std::vector<std::string> events = FleetEvents(20);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), SmallSealingOptions(), events, /*seal=*/false));
+  ASSERT_GT(FilesIn(dir.Sub("log"), ".seg").size(), 2u);
+  LogOptions o = SmallSealingOptions();
   o.seal_on_roll = true;
   auto log = Log::Open(dir.Sub("log"), o);
   ASSERT_OK(log);
@@ -601,25 +538,25 @@ TEST(SealTest, AWriterSealsWhatAPreviousWriterLeftUnsealed) {
 
 TEST(SealTest, ADamagedRawSegmentIsNotSealedAndStaysAuthoritative) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(20);
-  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/false));
+  const std::vector<std::string> events = FleetEvents(20);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), SmallSealingOptions(), events, /*seal=*/false));
   const std::string seg = dir.Sub("log/") + SegmentFileName(1);
   std::string bytes = testing::ReadFileOrEmpty(seg);
   bytes[kSegmentHeaderSize + 200] ^= 0x20;
   testing::WriteFileOrDie(seg, bytes);
-  auto log = Log::Open(dir.Sub("log"), Small());
+  auto log = Log::Open(dir.Sub("log"), SmallSealingOptions());
   ASSERT_OK(log);
   const absl::Status s = (*log)->SealAll();
   EXPECT_TRUE(absl::IsDataLoss(s)) << s;
   EXPECT_NE(s.message().find(SegmentFileName(1)), std::string::npos) << s;
-  EXPECT_EQ(Files(dir.Sub("log"), ".seg").front(), SegmentFileName(1));
+  EXPECT_EQ(FilesIn(dir.Sub("log"), ".seg").front(), SegmentFileName(1));
   // The damaged one has no sealed file, and nothing half-written is left;
   // every other one is sealed (the first damage used to stop SealAll: the
   // CLI repro of issue 14 left 17 of 18 segments raw).
-  const std::vector<std::string> sealed = Files(dir.Sub("log"), ".sealed");
+  const std::vector<std::string> sealed = FilesIn(dir.Sub("log"), ".sealed");
   EXPECT_EQ(std::count(sealed.begin(), sealed.end(), SealedFileName(1)), 0);
-  EXPECT_TRUE(Files(dir.Sub("log"), ".tmp").empty()) << "nothing half-sealed is left";
-  EXPECT_EQ(Files(dir.Sub("log"), ".seg").size(), 2u) << "the damaged one and the active one";
+  EXPECT_TRUE(FilesIn(dir.Sub("log"), ".tmp").empty()) << "nothing half-sealed is left";
+  EXPECT_EQ(FilesIn(dir.Sub("log"), ".seg").size(), 2u) << "the damaged one and the active one";
   EXPECT_GE(sealed.size(), 2u);
   EXPECT_EQ(s.message().find("are missing"), std::string::npos)
       << "readers skip only the damaged record: " << s;
@@ -627,9 +564,9 @@ TEST(SealTest, ADamagedRawSegmentIsNotSealedAndStaysAuthoritative) {
 
 TEST(SealTest, ADamagedIndexIsDetectedAndRebuiltFromTheBlocks) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(20);
-  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
-  const std::vector<std::string> idx = Files(dir.Sub("log"), ".idx");
+  const std::vector<std::string> events = FleetEvents(20);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), SmallSealingOptions(), events, /*seal=*/true));
+  const std::vector<std::string> idx = FilesIn(dir.Sub("log"), ".idx");
   ASSERT_GE(idx.size(), 2u);
   DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
   BlockCodec codec;
@@ -657,8 +594,8 @@ TEST(SealTest, ADamagedIndexIsDetectedAndRebuiltFromTheBlocks) {
 
 TEST(SealTest, AVersionTwoIndexIsRebuiltAndReindexRewritesIt) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(20);
-  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
+  const std::vector<std::string> events = FleetEvents(20);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), SmallSealingOptions(), events, /*seal=*/true));
   DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
   BlockCodec codec;
   std::shared_ptr<SealedSegment> seg;
@@ -686,8 +623,8 @@ TEST(SealTest, AVersionTwoIndexIsRebuiltAndReindexRewritesIt) {
 
 TEST(SealTest, ToolCallsAreSealedApartByToolAndOneToolsCallsReadFewBlocks) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(40);
-  LogOptions o = Small();
+  const std::vector<std::string> events = FleetEvents(40);
+  LogOptions o = SmallSealingOptions();
   o.segment_size = 1 << 20;  // one large sealed segment
   ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), o, events, /*seal=*/true));
   DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
@@ -731,7 +668,7 @@ TEST(SealTest, ToolCallsAreSealedApartByToolAndOneToolsCallsReadFewBlocks) {
   }
   ASSERT_GT(tool_blocks, 10u);
   // The calls of one tool: few blocks, and exactly the right events.
-  LogOptions ro = Small();
+  LogOptions ro = SmallSealingOptions();
   ro.read_only = true;
   auto log = Log::Open(dir.Sub("log"), ro);
   ASSERT_OK(log);
@@ -759,14 +696,14 @@ TEST(SealTest, ToolCallsAreSealedApartByToolAndOneToolsCallsReadFewBlocks) {
 
 TEST(SealTest, ADamagedBlockIsReportedWithFileAndOffsetAndSkipped) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(20);
-  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
+  const std::vector<std::string> events = FleetEvents(20);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), SmallSealingOptions(), events, /*seal=*/true));
   const std::string path = dir.Sub("log/") + SealedFileName(1);
   std::string bytes = testing::ReadFileOrEmpty(path);
   const size_t at = kSealedHeaderSize + kBlockHeaderSize + 40;  // inside the first block
   bytes[at] ^= 0x04;
   testing::WriteFileOrDie(path, bytes);
-  LogOptions ro = Small();
+  LogOptions ro = SmallSealingOptions();
   ro.read_only = true;
   auto log = Log::Open(dir.Sub("log"), ro);
   ASSERT_OK(log);
@@ -785,21 +722,14 @@ TEST(SealTest, ADamagedBlockIsReportedWithFileAndOffsetAndSkipped) {
 
 // ---- Issue 14, points 6 and 7: lengths read from disk are bounded ----------
 
-// The peak resident set of this process, in bytes.
-uint64_t PeakRss() {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<uint64_t>(u.ru_maxrss) * 1024;
-}
-
 // Four bytes `ff ff ff 7f` at offset 64 of an index (its session count,
 // which the directory's checksum covers only once the count has sized the
 // read) made a session lookup try a 64 GiB allocation: std::bad_alloc,
 // SIGABRT (seen). It is damage of that index now.
 TEST(SealTest, ASessionCountTheIndexCannotHoldIsDamageNotAnAllocation) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(20);
-  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
+  const std::vector<std::string> events = FleetEvents(20);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), SmallSealingOptions(), events, /*seal=*/true));
   const std::string idx_path = dir.Sub("log/") + IndexFileName(1);
   std::string bytes = testing::ReadFileOrEmpty(idx_path);
   ASSERT_GT(bytes.size(), 72u);
@@ -815,7 +745,7 @@ TEST(SealTest, ASessionCountTheIndexCannotHoldIsDamageNotAnAllocation) {
       << dir_or.status();
   EXPECT_LT(PeakRss() - before, uint64_t{64} << 20);
   // And a query by session still answers, from the blocks.
-  LogOptions ro = Small();
+  LogOptions ro = SmallSealingOptions();
   ro.read_only = true;
   auto log = Log::Open(dir.Sub("log"), ro);
   ASSERT_OK(log);
@@ -828,13 +758,13 @@ TEST(SealTest, ASessionCountTheIndexCannotHoldIsDamageNotAnAllocation) {
 // maximum and by the frame's own content size first.
 TEST(SealTest, AHugeRawSizeInABlockHeaderIsDamageAndAllocatesNothing) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(20);
-  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
+  const std::vector<std::string> events = FleetEvents(20);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), SmallSealingOptions(), events, /*seal=*/true));
   const std::string path = dir.Sub("log/") + SealedFileName(1);
   std::string bytes = testing::ReadFileOrEmpty(path);
   EncodeFixed32(bytes.data() + kSealedHeaderSize + 4, 0xfffffff0u);
   testing::WriteFileOrDie(path, bytes);
-  LogOptions ro = Small();
+  LogOptions ro = SmallSealingOptions();
   ro.read_only = true;
   auto log = Log::Open(dir.Sub("log"), ro);
   ASSERT_OK(log);
@@ -870,10 +800,10 @@ TEST(SealTest, AHugeRawSizeInABlockHeaderIsDamageAndAllocatesNothing) {
 // blocks before it are read.
 TEST(SealTest, AnUnreadablePageOfASealedSegmentIsReportedNotACrash) {
   TempDir dir;
-  LogOptions o = Small();
+  LogOptions o = SmallSealingOptions();
   o.segment_size = 256 << 10;
   o.seal.dictionary_min_bytes = 1ull << 40;  // no dictionary: blocks stand alone
-  const std::vector<std::string> events = Fleet(60);
+  const std::vector<std::string> events = FleetEvents(60);
   ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), o, events, /*seal=*/true));
   const std::string path = dir.Sub("log/") + SealedFileName(1);
   DictionaryStore dicts(DefaultFileSystem(), dir.Sub("log"));
@@ -935,10 +865,10 @@ TEST(SealedFormatTest, AnIndexBodyLargerThanTheFormatAllowsIsRefused) {
 // half way waits for its read-ahead.
 TEST(SealTest, AReaderReadingAheadReturnsTheSameEventsAndDamage) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(40);
-  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), Small(), events, /*seal=*/true));
+  const std::vector<std::string> events = FleetEvents(40);
+  ASSERT_NO_FATAL_FAILURE(WriteLog(dir.Sub("log"), SmallSealingOptions(), events, /*seal=*/true));
   // A damaged block in the second and in the fourth sealed segment.
-  const std::vector<std::string> sealed = Files(dir.Sub("log"), ".sealed");
+  const std::vector<std::string> sealed = FilesIn(dir.Sub("log"), ".sealed");
   ASSERT_GE(sealed.size(), 5u);
   for (size_t i : {1, 3}) {
     const std::string path = dir.Sub("log/") + sealed[i];
@@ -946,7 +876,7 @@ TEST(SealTest, AReaderReadingAheadReturnsTheSameEventsAndDamage) {
     bytes[kSealedHeaderSize + kBlockHeaderSize + 40] ^= 0x10;
     testing::WriteFileOrDie(path, bytes);
   }
-  LogOptions ro = Small();
+  LogOptions ro = SmallSealingOptions();
   ro.read_only = true;
   auto log = Log::Open(dir.Sub("log"), ro);
   ASSERT_OK(log);
@@ -1008,17 +938,17 @@ TEST(SealTest, ACompleteSealedFileWinsOverTheRawSegmentItReplaced) {
   for (bool damage : {false, true}) {
     SCOPED_TRACE(damage ? "damaged sealed file" : "intact sealed file");
     TempDir dir;
-    const std::vector<std::string> events = Fleet(20);
+    const std::vector<std::string> events = FleetEvents(20);
     std::string raw_bytes;
     {
-      auto log = Log::Open(dir.Sub("log"), Small());
+      auto log = Log::Open(dir.Sub("log"), SmallSealingOptions());
       ASSERT_OK(log);
       AppendAll(log->get(), events);
       ASSERT_OK((*log)->Close());
       raw_bytes = testing::ReadFileOrEmpty(dir.Sub("log/") + SegmentFileName(1));
     }
     {
-      auto log = Log::Open(dir.Sub("log"), Small());
+      auto log = Log::Open(dir.Sub("log"), SmallSealingOptions());
       ASSERT_OK(log);
       ASSERT_OK((*log)->SealAll());
       ASSERT_OK((*log)->Close());
@@ -1030,11 +960,11 @@ TEST(SealTest, ACompleteSealedFileWinsOverTheRawSegmentItReplaced) {
       bytes[20] ^= 1;  // the header
       testing::WriteFileOrDie(sealed, bytes);
     }
-    auto log = Log::Open(dir.Sub("log"), Small());
+    auto log = Log::Open(dir.Sub("log"), SmallSealingOptions());
     ASSERT_OK(log);
-    const std::vector<std::string> seg = Files(dir.Sub("log"), ".seg");
-    const std::vector<std::string> sealed = Files(dir.Sub("log"), ".sealed");
-    const std::vector<std::string> idx = Files(dir.Sub("log"), ".idx");
+    const std::vector<std::string> seg = FilesIn(dir.Sub("log"), ".seg");
+    const std::vector<std::string> sealed = FilesIn(dir.Sub("log"), ".sealed");
+    const std::vector<std::string> idx = FilesIn(dir.Sub("log"), ".idx");
     const bool raw_kept = std::count(seg.begin(), seg.end(), SegmentFileName(1)) == 1;
     const bool sealed_kept = std::count(sealed.begin(), sealed.end(), SealedFileName(1)) == 1;
     EXPECT_EQ(raw_kept, damage);
@@ -1051,13 +981,13 @@ TEST(SealTest, ACompleteSealedFileWinsOverTheRawSegmentItReplaced) {
 class SealFaultTest : public ::testing::TestWithParam<FaultInjectionFileSystem::DropMode> {};
 
 TEST_P(SealFaultTest, ACrashAtAnyStepOfSealingLosesNothing) {
-  const std::vector<std::string> events = Fleet(12);
+  const std::vector<std::string> events = FleetEvents(12);
   bool completed = false;
   for (uint64_t step = 0; !completed && step < 400; ++step) {
     SCOPED_TRACE(absl::StrCat("crash at step ", step));
     FaultInjectionFileSystem fs;
     ASSERT_OK(fs.CreateDir("/log"));
-    LogOptions o = Small(&fs);
+    LogOptions o = SmallSealingOptions(&fs);
     o.segment_size = 16 << 10;
     o.sync.kind = SyncPolicy::Kind::kAlways;
     ASSERT_NO_FATAL_FAILURE(WriteLog("/log", o, events, /*seal=*/false));
@@ -1091,8 +1021,8 @@ INSTANTIATE_TEST_SUITE_P(DropModes, SealFaultTest,
 
 TEST(RetainTest, RemovesOldSealedSegmentsOldestFirstAndNeverARawOne) {
   TempDir dir;
-  const std::vector<std::string> events = Fleet(30);
-  auto log = Log::Open(dir.Sub("log"), Small());
+  const std::vector<std::string> events = FleetEvents(30);
+  auto log = Log::Open(dir.Sub("log"), SmallSealingOptions());
   ASSERT_OK(log);
   AppendAll(log->get(), events);
   ASSERT_OK((*log)->SealAll());
@@ -1128,23 +1058,23 @@ TEST(RetainTest, RemovesOldSealedSegmentsOldestFirstAndNeverARawOne) {
   ASSERT_OK(res2);
   EXPECT_EQ(res2->removed.size(), before.sealed_segments - 2);
   EXPECT_EQ(EventsOf(log->get()), std::vector<std::string>{events.back()});
-  EXPECT_TRUE(Files(dir.Sub("log"), ".sealed").empty());
-  EXPECT_TRUE(Files(dir.Sub("log"), ".idx").empty());
+  EXPECT_TRUE(FilesIn(dir.Sub("log"), ".sealed").empty());
+  EXPECT_TRUE(FilesIn(dir.Sub("log"), ".idx").empty());
   ASSERT_OK((*log)->Append(events[0]));
   ASSERT_OK((*log)->Close());
-  auto again = Log::Open(dir.Sub("log"), Small());
+  auto again = Log::Open(dir.Sub("log"), SmallSealingOptions());
   ASSERT_OK(again);
   EXPECT_EQ(EventsOf(again->get()), (std::vector<std::string>{events.back(), events[0]}));
   EXPECT_EQ((*again)->Stats().last_sequence, events.size() + 2);
 }
 
 TEST(RetainTest, ACrashDuringRetentionLeavesAGapFreeLog) {
-  const std::vector<std::string> events = Fleet(12);
+  const std::vector<std::string> events = FleetEvents(12);
   for (uint64_t step = 0; step < 12; ++step) {
     SCOPED_TRACE(absl::StrCat("crash at step ", step));
     FaultInjectionFileSystem fs;
     ASSERT_OK(fs.CreateDir("/log"));
-    LogOptions o = Small(&fs);
+    LogOptions o = SmallSealingOptions(&fs);
     o.segment_size = 16 << 10;
     ASSERT_NO_FATAL_FAILURE(WriteLog("/log", o, events, /*seal=*/true));
     {
