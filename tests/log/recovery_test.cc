@@ -23,53 +23,9 @@ using ::tracelog::FaultInjectionFileSystem;
 using ::tracelog::testing::MakeEvent;
 using DropMode = FaultInjectionFileSystem::DropMode;
 
-constexpr char kDir[] = "/log";
-
-class RecoveryTest : public ::testing::Test {
- protected:
-  void SetUp() override { ASSERT_OK(fs_.CreateDir(kDir)); }
-
-  LogOptions Options(SyncPolicy::Kind kind, uint64_t segment_size = 64 << 10) {
-    return testing::SmallLogOptions(&fs_, segment_size, kind,
-                                    kind == SyncPolicy::Kind::kInterval ? 10 : 0);
-  }
-
-  std::unique_ptr<Log> OpenOrDie(SyncPolicy::Kind kind, uint64_t segment_size = 64 << 10) {
-    auto log = Log::Open(kDir, Options(kind, segment_size));
-    EXPECT_TRUE(log.ok()) << log.status();
-    return log.ok() ? std::move(*log) : nullptr;
-  }
-
-  // The process dies: the disk stops taking writes, the Log is destroyed
-  // without a clean close. The page cache (the in-memory files) survives.
-  void KillProcess(std::unique_ptr<Log> log) {
-    fs_.SetAllFail(true);
-    log.reset();
-    fs_.SetAllFail(false);
-  }
-
-  struct Read {
-    std::vector<uint64_t> sequences;
-    std::vector<std::string> ids;  // event_id of each event (short to print)
-    std::vector<std::string> events;
-    std::vector<Corruption> damage;
-  };
-  static Read ReadAll(Log* log) {
-    Read out;
-    ReaderOptions o;
-    o.reporter = [&](const Corruption& c) { out.damage.push_back(c); };
-    auto r = log->NewReader(o);
-    LogEvent ev;
-    while (r->Next(&ev)) {
-      out.sequences.push_back(ev.sequence);
-      out.ids.emplace_back(ev.keys.event_id);
-      out.events.emplace_back(ev.event);
-    }
-    return out;
-  }
-
-  FaultInjectionFileSystem fs_;
-};
+// A log in kDir on a FaultInjectionFileSystem (tests/testutil/test_util.h);
+// tests/log/retention_test.cc shares the fixture.
+using RecoveryTest = ::tracelog::testing::FaultFsLogTest;
 
 // fsyncgate: after a failed fdatasync, ext4 and XFS mark the dirty pages
 // clean without writing them. The page cache still shows the bytes, so a
@@ -320,27 +276,6 @@ TEST_F(RecoveryTest, AReadOnlyOpenRacingASealListsAgain) {
   EXPECT_EQ(got.ids.size(), 300u);
   EXPECT_TRUE(got.damage.empty());
 }
-
-// A segment that the writer's retention removed after a reader in another
-// process listed the directory is not damage: the reader skips it quietly.
-TEST_F(RecoveryTest, ASegmentRetentionRemovedIsNotDamageToAnOlderReader) {
-  std::unique_ptr<Log> writer = OpenOrDie(SyncPolicy::Kind::kNever, 16 << 10);
-  for (int i = 1; i <= 300; ++i) ASSERT_OK(writer->Append(MakeEvent(i, "s", 100)));
-  ASSERT_OK(writer->SealAll());
-  LogOptions o = Options(SyncPolicy::Kind::kNever, 16 << 10);
-  o.read_only = true;
-  auto reader = Log::Open(kDir, o);  // lists every sealed segment
-  ASSERT_OK(reader);
-  RetainOptions r;
-  r.max_bytes = 1;
-  auto retained = writer->Retain(r);
-  ASSERT_OK(retained);
-  ASSERT_GT(retained->removed.size(), 2u);
-  Read got = ReadAll(reader->get());
-  EXPECT_TRUE(got.damage.empty()) << got.damage[0].ToString();
-  EXPECT_TRUE(got.events.empty());  // every event was in a removed segment
-}
-
 
 // ---- What the crash-torture tool found (tools/torture), made deterministic -
 

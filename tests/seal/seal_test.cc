@@ -1,5 +1,7 @@
-// Sealing: the sealed format, SealAll, background sealing, damage, the
-// index rebuilt from blocks, and crashes at every step of a seal.
+// Sealing: SealAll, background sealing, damage, the index rebuilt from
+// blocks, and crashes at every step of a seal. (The sealed format's own
+// tests are in tests/format/sealed_format_test.cc, retention's in
+// tests/log/retention_test.cc.)
 
 #include <unistd.h>
 
@@ -20,13 +22,11 @@
 #include "engine/format/checksum.h"
 #include "engine/format/coding.h"
 #include "engine/format/event_keys.h"
-#include "engine/format/file_header.h"
 #include "engine/format/sealed_format.h"
 #include "engine/format/segment_format.h"
 #include "engine/log/log.h"
 #include "engine/query/query.h"
 #include "engine/seal/block_codec.h"
-#include "engine/seal/index_builder.h"
 #include "engine/seal/sealed_segment.h"
 #include "gtest/gtest.h"
 #include "engine/io/fault_file_system.h"
@@ -80,74 +80,6 @@ void OpenFirstSealed(const std::string& dir, DictionaryStore* dicts, BlockCodec*
   auto idx = (*seg)->Index(codec);
   ASSERT_OK(idx);
   *index = *idx;
-}
-
-TEST(SealedFormatTest, RawBlocksRoundTripWithAndWithoutNewlines) {
-  for (bool newline : {false, true}) {
-    const std::string a = "{\"a\":1}", b = newline ? "{\"b\":\n2}" : "{\"b\":2}", c = "";
-    std::vector<BlockEvent> in = {{107, a}, {101, b}, {130, c}};
-    std::string raw;
-    EncodeRawBlock(100, in, &raw);
-    std::vector<BlockEvent> out;
-    ASSERT_OK(DecodeRawBlock(100, raw, &out));
-    ASSERT_EQ(out.size(), 3u);
-    for (size_t i = 0; i < 3; ++i) {
-      EXPECT_EQ(out[i].sequence, in[i].sequence);
-      EXPECT_EQ(out[i].event, in[i].event);
-    }
-    // Every truncation is an error, never a crash or a short block.
-    for (size_t cut = 0; cut < raw.size(); ++cut) {
-      EXPECT_FALSE(DecodeRawBlock(100, absl::string_view(raw).substr(0, cut), &out).ok()) << cut;
-    }
-  }
-}
-
-TEST(SealedFormatTest, IndexRoundTripsAndAnyFlippedByteIsDetected) {
-  IndexBuilder builder(10);
-  EventKeys k;
-  k.session_id = "s1";
-  k.event_type = "session_start";
-  k.timestamp = 5;
-  k.has_timestamp = true;
-  builder.Add(10, k, R"({"event_type":"session_start","data":{"agent_name":"bot"}})");
-  k.event_type = "tool_call";
-  k.tool_name = "Bash";
-  k.timestamp = 7;
-  builder.Add(12, k, "{}");
-  builder.EndBlock(64, 100, 200);
-  k.session_id = "s2";
-  k.event_type = "error";
-  k.error = true;
-  builder.Add(11, k, "{}");
-  builder.EndBlock(180, 50, 60);
-  const SegmentIndex index = builder.Finish(230);
-  const std::string bytes = EncodeIndex(index);
-  SegmentIndex back;
-  ASSERT_OK(DecodeIndex(bytes, &back));
-  EXPECT_EQ(back.base_sequence, 10u);
-  EXPECT_EQ(back.last_sequence, 12u);
-  EXPECT_EQ(back.event_count, 3u);
-  ASSERT_EQ(back.sessions.size(), 2u);
-  EXPECT_EQ(back.sessions[0].agent, "bot");
-  EXPECT_EQ(back.sessions[0].tool_calls, 1u);
-  EXPECT_EQ(back.sessions[1].errors, 1u);
-  ASSERT_EQ(back.blocks.size(), 2u);
-  EXPECT_EQ(back.blocks[0].min_sequence, 10u);
-  EXPECT_EQ(back.blocks[0].max_sequence, 12u);
-  EXPECT_EQ(back.blocks[0].max_timestamp, 7);
-  EXPECT_EQ(back.blocks[1].combos.size(), 1u);
-  EXPECT_TRUE(back.blocks[1].combos[0].error);
-  EXPECT_EQ(back.tools, std::vector<std::string>{"Bash"});
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    std::string bad = bytes;
-    bad[i] ^= 0x10;
-    SegmentIndex ignored;
-    EXPECT_TRUE(absl::IsDataLoss(DecodeIndex(bad, &ignored))) << "flipped byte " << i;
-  }
-  for (size_t cut = 0; cut < bytes.size(); ++cut) {
-    SegmentIndex ignored;
-    EXPECT_FALSE(DecodeIndex(bytes.substr(0, cut), &ignored).ok()) << cut;
-  }
 }
 
 TEST(SealTest, SealAllKeepsEveryEventInOrderAndRemovesRawSegments) {
@@ -829,36 +761,6 @@ TEST(SealTest, AnUnreadablePageOfASealedSegmentIsReportedNotACrash) {
   EXPECT_GT(good, 0u);
 }
 
-// An index body that says it decompresses to 2 GiB (a forged frame header
-// under a matching checksum) is refused before any buffer is sized by it.
-TEST(SealedFormatTest, AnIndexBodyLargerThanTheFormatAllowsIsRefused) {
-  IndexBuilder builder(10);
-  EventKeys k;
-  k.session_id = "s1";
-  k.event_type = "session_start";
-  builder.Add(10, k, "{}");
-  builder.EndBlock(64, 100, 200);
-  std::string bytes = EncodeIndex(builder.Finish(230));
-  ASSERT_EQ(DecodeFixed32(bytes.data() + 12) & 1, 1u) << "the body is stored compressed";
-  const uint64_t body_len = DecodeFixed64(bytes.data() + 48);
-  const size_t body_at = bytes.size() - 8 - body_len;
-  // A zstd frame: single segment, 8-byte content size, one empty raw block.
-  std::string frame("\x28\xb5\x2f\xfd\xe0", 5);
-  PutFixed64(&frame, uint64_t{2} << 30);
-  frame.append("\x01\x00\x00", 3);
-  bytes.resize(body_at);
-  bytes += frame;
-  PutFixed64(&bytes, Checksum64(frame));
-  EncodeFixed64(bytes.data() + 48, frame.size());
-  SealFileHeader(kIndexMagic, bytes.data());  // offset 48 is under the header checksum
-  const uint64_t before = PeakRss();
-  SegmentIndex back;
-  const absl::Status s = DecodeIndex(bytes, &back);
-  EXPECT_LT(PeakRss() - before, uint64_t{256} << 20);
-  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
-  EXPECT_NE(s.message().find("the format allows"), absl::string_view::npos) << s;
-}
-
 // A reader that decompresses the next sealed segment ahead (an export's)
 // returns what one that does not returns: the same events, the same damage,
 // reported in the same order, from any starting sequence; and one dropped
@@ -1016,89 +918,6 @@ TEST_P(SealFaultTest, ACrashAtAnyStepOfSealingLosesNothing) {
 INSTANTIATE_TEST_SUITE_P(DropModes, SealFaultTest,
                          ::testing::Values(FaultInjectionFileSystem::DropMode::kUnsynced,
                                            FaultInjectionFileSystem::DropMode::kTornTail));
-
-// ---- Retention ----------------------------------------------------------------
-
-TEST(RetainTest, RemovesOldSealedSegmentsOldestFirstAndNeverARawOne) {
-  TempDir dir;
-  const std::vector<std::string> events = FleetEvents(30);
-  auto log = Log::Open(dir.Sub("log"), SmallSealingOptions());
-  ASSERT_OK(log);
-  AppendAll(log->get(), events);
-  ASSERT_OK((*log)->SealAll());
-  AppendAll(log->get(), {events.back()});  // the active segment holds an event
-  const LogStats before = (*log)->Stats();
-  // The newest event of each sealed segment, from the events themselves.
-  BlockCodec codec;
-  std::vector<SegmentSnapshot> segs = (*log)->SnapshotSegments();
-  ASSERT_GE(segs.size(), 4u);
-  auto newest = [&](const SegmentSnapshot& s) {
-    auto index = s.sealed->Index(&codec);
-    double t = 0;
-    for (const BlockSummary& b : (*index)->blocks) t = std::max(t, b.max_timestamp);
-    return t;
-  };
-  // "now" such that exactly the first two segments are older than an hour.
-  RetainOptions r;
-  r.max_age_seconds = 3600;
-  r.now = (newest(segs[1]) + newest(segs[2])) / 2 + 3600;
-  ASSERT_LT(newest(segs[1]), newest(segs[2]));
-  auto res = (*log)->Retain(r);
-  ASSERT_OK(res);
-  EXPECT_EQ(res->removed.size(), 2u);
-  const uint64_t first = segs[2].base;
-  EXPECT_EQ((*log)->Stats().first_sequence, first);
-  std::vector<std::string> expect(events.begin() + (first - 1), events.end());
-  expect.push_back(events.back());
-  EXPECT_EQ(EventsOf(log->get()), expect);
-  // By size: everything sealed goes, the active segment stays.
-  RetainOptions all;
-  all.max_bytes = 1;
-  auto res2 = (*log)->Retain(all);
-  ASSERT_OK(res2);
-  EXPECT_EQ(res2->removed.size(), before.sealed_segments - 2);
-  EXPECT_EQ(EventsOf(log->get()), std::vector<std::string>{events.back()});
-  EXPECT_TRUE(FilesIn(dir.Sub("log"), ".sealed").empty());
-  EXPECT_TRUE(FilesIn(dir.Sub("log"), ".idx").empty());
-  ASSERT_OK((*log)->Append(events[0]));
-  ASSERT_OK((*log)->Close());
-  auto again = Log::Open(dir.Sub("log"), SmallSealingOptions());
-  ASSERT_OK(again);
-  EXPECT_EQ(EventsOf(again->get()), (std::vector<std::string>{events.back(), events[0]}));
-  EXPECT_EQ((*again)->Stats().last_sequence, events.size() + 2);
-}
-
-TEST(RetainTest, ACrashDuringRetentionLeavesAGapFreeLog) {
-  const std::vector<std::string> events = FleetEvents(12);
-  for (uint64_t step = 0; step < 12; ++step) {
-    SCOPED_TRACE(absl::StrCat("crash at step ", step));
-    FaultInjectionFileSystem fs;
-    ASSERT_OK(fs.CreateDir("/log"));
-    LogOptions o = SmallSealingOptions(&fs);
-    o.segment_size = 16 << 10;
-    ASSERT_NO_FATAL_FAILURE(WriteLog("/log", o, events, /*seal=*/true));
-    {
-      auto log = Log::Open("/log", o);
-      ASSERT_OK(log);
-      fs.FailAfter(step);
-      RetainOptions r;
-      r.max_bytes = 1;
-      (*log)->Retain(r).IgnoreError();
-      log->reset();
-    }
-    fs.SetAllFail(false);
-    fs.DropUnsyncedData(FaultInjectionFileSystem::DropMode::kUnsynced, step);
-    auto log = Log::Open("/log", o);
-    ASSERT_OK(log);
-    uint64_t corruptions = 1;
-    const std::vector<std::string> got = EventsOf(log->get(), &corruptions);
-    EXPECT_EQ(corruptions, 0u);
-    // What is left is a suffix of what was appended.
-    ASSERT_LE(got.size(), events.size());
-    EXPECT_TRUE(std::equal(got.begin(), got.end(), events.end() - got.size()));
-    EXPECT_EQ((*log)->Stats().last_sequence, events.size());
-  }
-}
 
 }  // namespace
 }  // namespace tracelog

@@ -213,4 +213,34 @@ std::map<uint64_t, std::string> ReadAllBySequence(Log* log, const ReadAllOptions
   return out;
 }
 
+LogOptions FaultFsLogTest::Options(SyncPolicy::Kind kind, uint64_t segment_size) {
+  return SmallLogOptions(&fs_, segment_size, kind, kind == SyncPolicy::Kind::kInterval ? 10 : 0);
+}
+
+std::unique_ptr<Log> FaultFsLogTest::OpenOrDie(SyncPolicy::Kind kind, uint64_t segment_size) {
+  auto log = Log::Open(kDir, Options(kind, segment_size));
+  EXPECT_TRUE(log.ok()) << log.status();
+  return log.ok() ? std::move(*log) : nullptr;
+}
+
+void FaultFsLogTest::KillProcess(std::unique_ptr<Log> log) {
+  fs_.SetAllFail(true);
+  log.reset();
+  fs_.SetAllFail(false);
+}
+
+FaultFsLogTest::Read FaultFsLogTest::ReadAll(Log* log) {
+  Read out;
+  ReaderOptions o;
+  o.reporter = [&](const Corruption& c) { out.damage.push_back(c); };
+  auto r = log->NewReader(o);
+  LogEvent ev;
+  while (r->Next(&ev)) {
+    out.sequences.push_back(ev.sequence);
+    out.ids.emplace_back(ev.keys.event_id);
+    out.events.emplace_back(ev.event);
+  }
+  return out;
+}
+
 }  // namespace tracelog::testing

@@ -4,12 +4,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/io/fault_file_system.h"
 #include "engine/io/file_system.h"
 #include "engine/log/log.h"
 #include "engine/segment/segment_scanner.h"
@@ -117,6 +119,39 @@ struct ReadAllOptions {
 std::vector<std::string> ReadAll(Log* log, const ReadAllOptions& options = {});
 // The same, by sequence.
 std::map<uint64_t, std::string> ReadAllBySequence(Log* log, const ReadAllOptions& options = {});
+
+// ---- A log on a file system that fails on demand ------------------------------
+
+// A fixture: the log directory kDir on an in-memory file system that loses
+// unsynced data, tears tails and fails writes and syncs on demand
+// (engine/io/fault_file_system.h), with small logs on it, opened and killed.
+// tests/log/recovery_test.cc and retention_test.cc use it as RecoveryTest.
+class FaultFsLogTest : public ::testing::Test {
+ public:
+  static constexpr char kDir[] = "/log";
+
+ protected:
+  void SetUp() override { ASSERT_OK(fs_.CreateDir(kDir)); }
+
+  // SmallLogOptions on fs_; `interval` syncs every 10 ms.
+  LogOptions Options(SyncPolicy::Kind kind, uint64_t segment_size = 64 << 10);
+  std::unique_ptr<Log> OpenOrDie(SyncPolicy::Kind kind, uint64_t segment_size = 64 << 10);
+
+  // The process dies: the disk stops taking writes, the Log is destroyed
+  // without a clean close. The page cache (the in-memory files) survives.
+  void KillProcess(std::unique_ptr<Log> log);
+
+  // What a fresh reader returns, and the damage it reports.
+  struct Read {
+    std::vector<uint64_t> sequences;
+    std::vector<std::string> ids;  // event_id of each event (short to print)
+    std::vector<std::string> events;
+    std::vector<Corruption> damage;
+  };
+  static Read ReadAll(Log* log);
+
+  FaultInjectionFileSystem fs_;
+};
 
 }  // namespace tracelog::testing
 
