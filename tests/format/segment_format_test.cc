@@ -1,7 +1,6 @@
 #include "engine/format/segment_format.h"
 
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -10,35 +9,16 @@
 #include "engine/format/coding.h"
 #include "engine/segment/segment_scanner.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/test_util.h"
 
 namespace tracelog {
 namespace {
 
-// Builds a run of records as the writer lays them out.
-std::string Records(int n, uint64_t first_seq = 1) {
-  std::string out;
-  for (int i = 0; i < n; ++i) {
-    EventKeys k;
-    k.session_id = "s";
-    k.event_type = "tool_call";
-    k.event_id = "e";
-    std::string keys;
-    EncodeKeys(k, &keys);
-    const std::string ev = "{\"event_type\":\"tool_call\",\"n\":" + std::to_string(i) + "}";
-    std::string rec(RecordSize(keys.size(), ev.size()), '\0');
-    EncodeRecord(rec.data(), first_seq + i, kFlagHasTimestamp, 1.5 + i, keys, ev, Checksum64(ev));
-    out += rec;
-  }
-  return out;
-}
+using ::tracelog::testing::FixRecordHeaderChecksum;
+using ::tracelog::testing::SegmentRecords;  // a run of records as the writer lays them out
 
 // Byte-editing helpers that reach each reader branch on purpose.
 void SetByte(std::string* s, size_t offset, char v) { (*s)[offset] = v; }
-void FixHeaderChecksum(std::string* s, size_t record_offset) {
-  char* h = s->data() + record_offset;
-  const uint32_t keys_len = DecodeFixed32(h + 16);
-  EncodeFixed64(h, Checksum64(h + 8, kRecordHeaderSize - 8 + keys_len));
-}
 
 TEST(SegmentHeaderTest, RoundTrips) {
   SegmentHeader h{42, 1 << 20, 1700000000123456};
@@ -104,7 +84,7 @@ TEST(SegmentFileNameTest, RoundTripsAndRejectsOthers) {
 }
 
 TEST(RecordTest, EncodesAndDecodes) {
-  const std::string data = Records(3);
+  const std::string data = SegmentRecords(3);
   RecordView r;
   size_t off = 0;
   for (int i = 0; i < 3; ++i) {
@@ -123,14 +103,14 @@ TEST(RecordTest, EncodesAndDecodes) {
 }
 
 TEST(RecordTest, HeaderChecksumCoversThePayloadChecksumField) {
-  std::string data = Records(1);
+  std::string data = SegmentRecords(1);
   data[44] ^= 0x10;
   RecordView r;
   EXPECT_EQ(DecodeRecord(data, 0, &r), RecordStatus::kBadHeaderChecksum);
 }
 
 TEST(RecordTest, FlippedEventByteIsEventChecksumMismatch) {
-  std::string data = Records(1);
+  std::string data = SegmentRecords(1);
   RecordView r;
   ASSERT_EQ(DecodeRecord(data, 0, &r), RecordStatus::kOk);
   const size_t event_at = r.event.data() - data.data();
@@ -140,7 +120,7 @@ TEST(RecordTest, FlippedEventByteIsEventChecksumMismatch) {
 
 TEST(RecordTest, FlippedHeaderOrKeyByteIsHeaderChecksumMismatch) {
   for (size_t at : {4u, 9u, 13u, 16u, 24u, 32u, 48u, 50u}) {
-    std::string data = Records(1);
+    std::string data = SegmentRecords(1);
     data[at] ^= 0x10;
     RecordView r;
     const RecordStatus st = DecodeRecord(data, 0, &r);
@@ -152,22 +132,22 @@ TEST(RecordTest, FlippedHeaderOrKeyByteIsHeaderChecksumMismatch) {
 }
 
 TEST(RecordTest, BadLengthWithValidChecksumIsTruncated) {
-  std::string data = Records(1);
+  std::string data = SegmentRecords(1);
   EncodeFixed32(data.data() + 20, 1u << 30);  // event length far past the end
-  FixHeaderChecksum(&data, 0);
+  FixRecordHeaderChecksum(&data, 0);
   RecordView r;
   EXPECT_EQ(DecodeRecord(data, 0, &r), RecordStatus::kTruncated);
 }
 
 TEST(RecordTest, UnknownTypeIsCorruptionUnlessSkippable) {
-  std::string data = Records(2);
+  std::string data = SegmentRecords(2);
   data[12] = 7;
-  FixHeaderChecksum(&data, 0);
+  FixRecordHeaderChecksum(&data, 0);
   RecordView r;
   EXPECT_EQ(DecodeRecord(data, 0, &r), RecordStatus::kUnknownType);
 
   data[12] = static_cast<char>(kRecordTypeSkippableBit | 7);
-  FixHeaderChecksum(&data, 0);
+  FixRecordHeaderChecksum(&data, 0);
   ASSERT_EQ(DecodeRecord(data, 0, &r), RecordStatus::kOk);
   EXPECT_EQ(r.type, kRecordTypeSkippableBit | 7);
   // The scanner steps over it and returns the next event.
@@ -177,7 +157,7 @@ TEST(RecordTest, UnknownTypeIsCorruptionUnlessSkippable) {
 }
 
 TEST(RecordTest, TornTailAtEveryByteOffsetIsNeverReturned) {
-  const std::string full = Records(3);
+  const std::string full = SegmentRecords(3);
   RecordView r;
   ASSERT_EQ(DecodeRecord(full, 0, &r), RecordStatus::kOk);
   const size_t first = r.size;
@@ -197,7 +177,7 @@ TEST(RecordTest, TornTailAtEveryByteOffsetIsNeverReturned) {
 
 TEST(RecordTest, TornTailOverZerosOfPreallocationStopsCleanly) {
   // The writer's segment is preallocated: a torn record is followed by zeros.
-  const std::string full = Records(2);
+  const std::string full = SegmentRecords(2);
   RecordView r;
   ASSERT_EQ(DecodeRecord(full, 0, &r), RecordStatus::kOk);
   for (size_t cut = r.size + 1; cut < full.size(); ++cut) {
@@ -206,56 +186,6 @@ TEST(RecordTest, TornTailOverZerosOfPreallocationStopsCleanly) {
     uint64_t n = 0;
     while (sc.Next(&r)) ++n;
     EXPECT_EQ(n, 1u) << "cut at " << cut;
-  }
-}
-
-TEST(SegmentScannerTest, SkipModeReportsDamageWithOffsetsAndResyncs) {
-  std::string data = Records(5);
-  RecordView r;
-  ASSERT_EQ(DecodeRecord(data, 0, &r), RecordStatus::kOk);
-  const size_t second = r.size;
-  data[second + kRecordHeaderSize + 10] ^= 0x55;  // damage record 2's keys/event
-  std::vector<Corruption> seen;
-  SegmentScanner sc("seg-file", data, 0, data.size(), 1, SegmentScanner::Mode::kSkipDamage,
-                    [&](const Corruption& c) { seen.push_back(c); });
-  std::vector<uint64_t> seqs;
-  while (sc.Next(&r)) seqs.push_back(r.sequence);
-  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 3, 4, 5}));
-  ASSERT_EQ(seen.size(), 1u);
-  EXPECT_EQ(seen[0].file, "seg-file");
-  EXPECT_EQ(seen[0].begin, second);
-  EXPECT_GT(seen[0].end, second);
-  EXPECT_NE(seen[0].ToString().find("seg-file: damaged bytes ["), std::string::npos);
-}
-
-TEST(SegmentScannerTest, StopModeEndsAtUnexpectedSequence) {
-  const std::string data = Records(2, 1) + Records(2, 10);
-  SegmentScanner sc("f", data, 0, data.size(), 1, SegmentScanner::Mode::kStopAtDamage);
-  RecordView r;
-  int n = 0;
-  while (sc.Next(&r)) ++n;
-  EXPECT_EQ(n, 2);
-  EXPECT_NE(sc.stop_status(), RecordStatus::kEndOfData);
-  EXPECT_EQ(sc.expected_sequence(), 3u);
-}
-
-TEST(SegmentScannerTest, RandomDamageNeverCrashesOrReturnsBadRecords) {
-  const std::string clean = Records(40);
-  std::mt19937_64 rng(12345);
-  for (int iter = 0; iter < 300; ++iter) {
-    std::string data = clean;
-    const int flips = 1 + rng() % 8;
-    for (int f = 0; f < flips; ++f) data[rng() % data.size()] = static_cast<char>(rng());
-    SegmentScanner sc("f", data, 0, data.size(), 1, SegmentScanner::Mode::kSkipDamage,
-                      [](const Corruption&) {});
-    RecordView r;
-    uint64_t last = 0;
-    while (sc.Next(&r)) {
-      ASSERT_GT(r.sequence, last);
-      last = r.sequence;
-      // Every returned event is byte-identical to what was written.
-      ASSERT_EQ(r.event, "{\"event_type\":\"tool_call\",\"n\":" + std::to_string(r.sequence - 1) + "}");
-    }
   }
 }
 

@@ -55,11 +55,7 @@ TEST_P(DiskFullTest, AppendsUntilFullFailCleanlyAndResumeOnceSpaceIsFreed) {
   const std::string log_dir = dir.Sub("mnt/log");
   const std::string filler = dir.Sub("mnt/filler");
   testing::WriteFileOrDie(filler, std::string(1 << 20, 'f'));  // freed later
-  LogOptions o;
-  o.segment_size = 512 << 10;
-  o.sync.kind = GetParam();
-  o.tuning.prefault_bytes = 0;
-  o.seal_on_roll = false;
+  const LogOptions o = testing::SmallLogOptions(nullptr, 512 << 10, GetParam());
   std::vector<std::string> acked;
   {
     auto log = Log::Open(log_dir, o);

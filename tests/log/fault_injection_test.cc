@@ -33,13 +33,10 @@ class FaultLogTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_OK(fs_.CreateDir(kDir)); }
 
+  // Small segments that seal as they roll.
   LogOptions Options(SyncPolicy::Kind kind, uint64_t value = 0) {
-    LogOptions o;
-    o.fs = &fs_;
-    o.segment_size = 8 << 10;
-    o.sync.kind = kind;
-    o.sync.value = value;
-    o.tuning.prefault_bytes = 0;
+    LogOptions o = testing::SmallLogOptions(&fs_, 8 << 10, kind, value);
+    o.seal_on_roll = true;
     return o;
   }
 
@@ -49,16 +46,6 @@ class FaultLogTest : public ::testing::Test {
     fs_.SetAllFail(true);
     log.reset();
     fs_.SetAllFail(false);
-  }
-
-  // Every event a fresh reader returns; its damage count in *corruptions.
-  static std::vector<std::string> EventsOf(Log* log, uint64_t* corruptions = nullptr) {
-    auto r = log->NewReader(ReaderOptions{});
-    std::vector<std::string> out;
-    LogEvent ev;
-    while (r->Next(&ev)) out.emplace_back(ev.event);
-    if (corruptions != nullptr) *corruptions = r->corruptions();
-    return out;
   }
 
   FaultInjectionFileSystem fs_;
@@ -77,18 +64,14 @@ class FaultInjectionTest : public FaultLogTest, public ::testing::WithParamInter
   // after a crash that may have lost events they may skip numbers (never
   // reuse one), but recovery leaves no damage behind.
   std::map<uint64_t, std::string> ReadAll(Log* log) {
-    ReaderOptions ro;
-    ro.reporter = [](const Corruption& c) { ADD_FAILURE() << "damage: " << c.ToString(); };
-    auto r = log->NewReader(ro);
-    std::map<uint64_t, std::string> out;
-    LogEvent ev;
-    uint64_t last = 0;
-    while (r->Next(&ev)) {
-      EXPECT_GT(ev.sequence, last) << "sequences must increase";
-      last = ev.sequence;
-      out.emplace(ev.sequence, std::string(ev.event));
-    }
-    EXPECT_EQ(r->corruptions(), 0u) << "recovery must leave no damage behind";
+    uint64_t corruptions = 0;
+    std::vector<Corruption> damage;
+    std::map<uint64_t, std::string> out =
+        testing::ReadAllBySequence(log, {.corruptions = &corruptions,
+                                         .damage = &damage,
+                                         .sequences = testing::Sequences::kIncreasing});
+    for (const Corruption& c : damage) ADD_FAILURE() << "damage: " << c.ToString();
+    EXPECT_EQ(corruptions, 0u) << "recovery must leave no damage behind";
     return out;
   }
 };
@@ -255,7 +238,7 @@ TEST_F(FaultInjectionSimpleTest, DiskFullIsAnErrorAndAppendsResumeWhenSpaceIsFre
   ASSERT_OK((*log)->Close());
   auto again = Log::Open(kDir, Options(SyncPolicy::Kind::kNever));
   ASSERT_OK(again);
-  std::vector<std::string> got = EventsOf(again->get());
+  std::vector<std::string> got = testing::ReadAll(again->get());
   EXPECT_EQ(got, ok);
 }
 
@@ -275,7 +258,7 @@ TEST_F(FaultInjectionSimpleTest, CrashDuringSegmentCreationLeavesNoHalfSegment) 
   fs_.DropUnsyncedData(FaultInjectionFileSystem::DropMode::kUnsynced, 1);
   auto again = Log::Open(kDir, Options(SyncPolicy::Kind::kAlways));
   ASSERT_OK(again);
-  std::vector<std::string> got = EventsOf(again->get());
+  std::vector<std::string> got = testing::ReadAll(again->get());
   ASSERT_GE(got.size(), acked.size());
   for (size_t i = 0; i < acked.size(); ++i) ASSERT_EQ(got[i], acked[i]);
 }
@@ -301,7 +284,7 @@ TEST_F(FaultInjectionSimpleTest, NeverCloseDoesNotSyncAndAVolatileCheckpointDies
   }
   auto read = [&](Log* log) {
     uint64_t corruptions = 0;
-    std::vector<std::string> got = EventsOf(log, &corruptions);
+    std::vector<std::string> got = testing::ReadAll(log, {.corruptions = &corruptions});
     EXPECT_EQ(corruptions, 0u);
     return got;
   };

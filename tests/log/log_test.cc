@@ -24,26 +24,17 @@ using ::tracelog::testing::ExpectOneCorruptionAround;
 using ::tracelog::testing::MakeEvent;
 using ::tracelog::testing::TempDir;
 
+// Every event from `from` on; their sequences are `from`, `from` + 1, ...
 std::vector<std::string> ReadAll(Log* log, uint64_t from = 1, uint64_t* corruptions = nullptr) {
-  ReaderOptions ro;
-  ro.from_sequence = from;
-  auto reader = log->NewReader(ro);
-  std::vector<std::string> out;
-  LogEvent ev;
-  uint64_t expect = from;
-  while (reader->Next(&ev)) {
-    EXPECT_EQ(ev.sequence, expect++);
-    out.emplace_back(ev.event);
-  }
-  if (corruptions) *corruptions = reader->corruptions();
-  return out;
+  return testing::ReadAll(log, {.from = from,
+                                .corruptions = corruptions,
+                                .sequences = testing::Sequences::kConsecutiveFromFrom});
 }
 
+// Small segments that seal as they roll.
 LogOptions SmallSegments(SyncPolicy::Kind kind = SyncPolicy::Kind::kNever) {
-  LogOptions o;
-  o.segment_size = 16 << 10;
-  o.sync.kind = kind;
-  o.tuning.prefault_bytes = 0;
+  LogOptions o = testing::SmallLogOptions(nullptr, 16 << 10, kind);
+  o.seal_on_roll = true;
   return o;
 }
 

@@ -23,59 +23,9 @@ using ::tracelog::FaultInjectionFileSystem;
 using ::tracelog::testing::MakeEvent;
 using DropMode = FaultInjectionFileSystem::DropMode;
 
-constexpr char kDir[] = "/log";
-
-class RecoveryTest : public ::testing::Test {
- protected:
-  void SetUp() override { ASSERT_OK(fs_.CreateDir(kDir)); }
-
-  LogOptions Options(SyncPolicy::Kind kind, uint64_t segment_size = 64 << 10) {
-    LogOptions o;
-    o.fs = &fs_;
-    o.segment_size = segment_size;
-    o.sync.kind = kind;
-    o.sync.value = kind == SyncPolicy::Kind::kInterval ? 10 : 0;
-    o.tuning.prefault_bytes = 0;
-    o.seal_on_roll = false;
-    return o;
-  }
-
-  std::unique_ptr<Log> OpenOrDie(SyncPolicy::Kind kind, uint64_t segment_size = 64 << 10) {
-    auto log = Log::Open(kDir, Options(kind, segment_size));
-    EXPECT_TRUE(log.ok()) << log.status();
-    return log.ok() ? std::move(*log) : nullptr;
-  }
-
-  // The process dies: the disk stops taking writes, the Log is destroyed
-  // without a clean close. The page cache (the in-memory files) survives.
-  void KillProcess(std::unique_ptr<Log> log) {
-    fs_.SetAllFail(true);
-    log.reset();
-    fs_.SetAllFail(false);
-  }
-
-  struct Read {
-    std::vector<uint64_t> sequences;
-    std::vector<std::string> ids;  // event_id of each event (short to print)
-    std::vector<std::string> events;
-    std::vector<Corruption> damage;
-  };
-  static Read ReadAll(Log* log) {
-    Read out;
-    ReaderOptions o;
-    o.reporter = [&](const Corruption& c) { out.damage.push_back(c); };
-    auto r = log->NewReader(o);
-    LogEvent ev;
-    while (r->Next(&ev)) {
-      out.sequences.push_back(ev.sequence);
-      out.ids.emplace_back(ev.keys.event_id);
-      out.events.emplace_back(ev.event);
-    }
-    return out;
-  }
-
-  FaultInjectionFileSystem fs_;
-};
+// A log in kDir on a FaultInjectionFileSystem (tests/testutil/test_util.h);
+// tests/log/retention_test.cc shares the fixture.
+using RecoveryTest = ::tracelog::testing::FaultFsLogTest;
 
 // fsyncgate: after a failed fdatasync, ext4 and XFS mark the dirty pages
 // clean without writing them. The page cache still shows the bytes, so a
@@ -327,52 +277,18 @@ TEST_F(RecoveryTest, AReadOnlyOpenRacingASealListsAgain) {
   EXPECT_TRUE(got.damage.empty());
 }
 
-// A segment that the writer's retention removed after a reader in another
-// process listed the directory is not damage: the reader skips it quietly.
-TEST_F(RecoveryTest, ASegmentRetentionRemovedIsNotDamageToAnOlderReader) {
-  std::unique_ptr<Log> writer = OpenOrDie(SyncPolicy::Kind::kNever, 16 << 10);
-  for (int i = 1; i <= 300; ++i) ASSERT_OK(writer->Append(MakeEvent(i, "s", 100)));
-  ASSERT_OK(writer->SealAll());
-  LogOptions o = Options(SyncPolicy::Kind::kNever, 16 << 10);
-  o.read_only = true;
-  auto reader = Log::Open(kDir, o);  // lists every sealed segment
-  ASSERT_OK(reader);
-  RetainOptions r;
-  r.max_bytes = 1;
-  auto retained = writer->Retain(r);
-  ASSERT_OK(retained);
-  ASSERT_GT(retained->removed.size(), 2u);
-  Read got = ReadAll(reader->get());
-  EXPECT_TRUE(got.damage.empty()) << got.damage[0].ToString();
-  EXPECT_TRUE(got.events.empty());  // every event was in a removed segment
-}
-
-
 // ---- What the crash-torture tool found (tools/torture), made deterministic -
 
 class TortureFindingsTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_OK(fs_.CreateDir("/log")); }
   LogOptions Options(SyncPolicy::Kind kind, uint64_t segment_size = 4096) {
-    LogOptions o;
-    o.fs = &fs_;
-    o.segment_size = segment_size;
-    o.sync = SyncPolicy{kind, 0};
-    o.tuning.prefault_bytes = 0;
-    o.seal_on_roll = false;
-    return o;
+    return testing::SmallLogOptions(&fs_, segment_size, kind);
   }
   void KillProcess(std::unique_ptr<Log> log) {
     fs_.SetAllFail(true);
     log.reset();
     fs_.SetAllFail(false);
-  }
-  std::map<uint64_t, std::string> Read(Log* log) {
-    std::map<uint64_t, std::string> out;
-    auto r = log->NewReader(ReaderOptions{});
-    LogEvent ev;
-    while (r->Next(&ev)) out[ev.sequence] = std::string(ev.event);
-    return out;
   }
   FaultInjectionFileSystem fs_;
 };
@@ -404,7 +320,7 @@ TEST_F(TortureFindingsTest, AdoptedSegmentWhoseCreationWasNotSyncedKeepsAlwaysAc
   fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kAlways));
   ASSERT_OK(log);
-  auto got = Read(log->get());
+  auto got = testing::ReadAllBySequence(log->get());
   EXPECT_EQ(got[acked], MakeEvent(3)) << "an event acknowledged under `always` is gone";
 }
 
@@ -434,7 +350,7 @@ TEST_F(TortureFindingsTest, PagesAFailedSyncForgotDoNotHideLaterAlwaysAcks) {
   fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kAlways, 64 << 10));
   ASSERT_OK(log);
-  auto got = Read(log->get());
+  auto got = testing::ReadAllBySequence(log->get());
   EXPECT_EQ(got[acked], MakeEvent(2)) << "an event acknowledged under `always` is gone";
 }
 
@@ -476,7 +392,7 @@ TEST_F(TortureFindingsTest, RolledBackImportDoesNotReuseSequences) {
   }
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kAlways));
   ASSERT_OK(log);
-  EXPECT_EQ(Read(log->get()).count(imported), 0u);
+  EXPECT_EQ(testing::ReadAllBySequence(log->get()).count(imported), 0u);
   auto seq = (*log)->Append(MakeEvent(3));
   ASSERT_OK(seq);
   EXPECT_GT(*seq, imported) << "sequence " << *seq << " was given to a rolled-back import event";
@@ -600,7 +516,8 @@ TEST_F(TortureFindingsTest, RewriteAfterAFailedSyncChecksTheBytesItWrites) {
   fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kAlways, 64 << 10));
   ASSERT_OK(log);
-  EXPECT_EQ(Read(log->get())[acked], MakeEvent(3)) << "an event acknowledged under `always` is gone";
+  EXPECT_EQ(testing::ReadAllBySequence(log->get())[acked], MakeEvent(3))
+      << "an event acknowledged under `always` is gone";
 }
 
 // Contract 4 (found by tools/torture, fault mode). An import whose SealAll
@@ -701,7 +618,8 @@ TEST_F(TortureFindingsTest, AFailedBeginImportLosesNoLaterAcknowledgedAppend) {
     }
     auto log = Log::Open("/log", o);
     ASSERT_OK(log);
-    EXPECT_EQ(Read(log->get())[acked], MakeEvent(1)) << "an event acknowledged under `always` is gone";
+    EXPECT_EQ(testing::ReadAllBySequence(log->get())[acked], MakeEvent(1))
+        << "an event acknowledged under `always` is gone";
   }
 }
 
@@ -780,7 +698,7 @@ TEST_F(TortureFindingsTest, WhatAnOpenSaysIsDurableSurvivesAPowerLoss) {
   fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kNever, 64 << 10));
   ASSERT_OK(log);
-  const std::map<uint64_t, std::string> got = Read(log->get());
+  const std::map<uint64_t, std::string> got = testing::ReadAllBySequence(log->get());
   for (uint64_t seq = 1; seq <= durable; ++seq) {
     auto it = got.find(seq);
     ASSERT_NE(it, got.end()) << "sequence " << seq << " was said durable and is gone";
@@ -810,7 +728,7 @@ TEST_F(TortureFindingsTest, ZeroTailAtTheEndOfAFullSegmentStillSyncsIt) {
   fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
   auto log = Log::Open("/log", Options(SyncPolicy::Kind::kNever, 64 << 10));
   ASSERT_OK(log);
-  const std::map<uint64_t, std::string> got = Read(log->get());
+  const std::map<uint64_t, std::string> got = testing::ReadAllBySequence(log->get());
   for (uint64_t seq = 1; seq <= 10; ++seq) {
     auto it = got.find(seq);
     ASSERT_NE(it, got.end()) << "sequence " << seq << " was said durable and is gone";

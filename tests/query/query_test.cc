@@ -84,11 +84,7 @@ class QueryTest : public ::testing::Test {
       lines.push_back(line);
       line.clear();
     }
-    LogOptions o;
-    o.segment_size = 128 << 10;
-    o.sync.kind = SyncPolicy::Kind::kNever;
-    o.seal_on_roll = false;
-    o.tuning.prefault_bytes = 0;
+    LogOptions o = testing::SmallLogOptions(nullptr, 128 << 10);
     o.seal.block_size = 16 << 10;
     o.seal.dictionary_size = 16 << 10;
     o.seal.dictionary_min_bytes = 64 << 10;
