@@ -53,7 +53,7 @@ done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"(engine|tools|
            --include='*.h' --include='*.cc' engine tools tests bench || true)
 
 if [ "$bad" -ne 0 ]; then
-  echo "check_layers: FAILED (layers: port, format, io -> segment -> seal -> log -> query -> ndjson -> workload)" >&2
+  echo "check_layers: FAILED (layers: port, format, io -> segment -> seal -> log -> query -> ndjson -> workload, server)" >&2
   exit 1
 fi
 echo "check_layers: OK"

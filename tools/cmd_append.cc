@@ -36,6 +36,20 @@ struct AppendFlags {
   double wait_seconds = 30;
 };
 
+// The exit code once every event read was appended: what bad lines did.
+int BadLinesExitCode(bool aborted, uint64_t rejected, uint64_t line_no) {
+  if (aborted) {
+    PrintError(absl::StrCat("stopped at line ", line_no,
+                            "; events before it were appended (use --on-error=skip to skip bad lines)"));
+    return kExitNegative;
+  }
+  if (rejected > 0) {
+    PrintError(absl::StrCat("skipped ", rejected, " bad line(s)"));
+    return kExitNegative;
+  }
+  return kExitOk;
+}
+
 // Appends stdin's events through the server on `fd` (a `tracelog serve` of
 // the log): the same checks, output and exit codes as appending here. Lines
 // are checked before they are sent (a bad one stops the append, or is sent
@@ -142,16 +156,7 @@ int AppendThroughServer(const AppendFlags& f, UniqueFd fd) {
                             send_status.message()));
     return kExitError;
   }
-  if (aborted) {
-    PrintError(absl::StrCat("stopped at line ", line_no,
-                            "; events before it were appended (use --on-error=skip to skip bad lines)"));
-    return kExitNegative;
-  }
-  if (rejected > 0) {
-    PrintError(absl::StrCat("skipped ", rejected, " bad line(s)"));
-    return kExitNegative;
-  }
-  return kExitOk;
+  return BadLinesExitCode(aborted, rejected, line_no);
 }
 
 int RunAppend(const AppendFlags& f) {
@@ -233,16 +238,7 @@ int RunAppend(const AppendFlags& f) {
     PrintError(s);
     return kExitError;
   }
-  if (aborted) {
-    PrintError(absl::StrCat("stopped at line ", line_no,
-                            "; events before it were appended (use --on-error=skip to skip bad lines)"));
-    return kExitNegative;
-  }
-  if (rejected > 0) {
-    PrintError(absl::StrCat("skipped ", rejected, " bad line(s)"));
-    return kExitNegative;
-  }
-  return kExitOk;
+  return BadLinesExitCode(aborted, rejected, line_no);
 }
 
 }  // namespace

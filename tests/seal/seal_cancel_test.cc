@@ -58,13 +58,7 @@ class SealCancelTest : public ::testing::Test {
   }
 
   bool Exists(const std::string& path) { return *fs_.Exists(path); }
-  static std::vector<std::string> ReadAll(Log* log) {
-    std::vector<std::string> out;
-    auto r = log->NewReader(ReaderOptions{});
-    LogEvent ev;
-    while (r->Next(&ev)) out.emplace_back(ev.event);
-    return out;
-  }
+
 
   FaultInjectionFileSystem fs_;
   uint64_t last_ = 0;
@@ -114,7 +108,7 @@ TEST_F(SealCancelTest, TheNextWriterSealsWhatACloseGaveUp) {
   {
     auto log = Log::Open("/log", Options());  // seals segment 1 in the background
     ASSERT_OK(log);
-    before = ReadAll(log->get());
+    before = testing::ReadAll(log->get());
     ASSERT_OK((*log)->Close());
   }
   EXPECT_FALSE(Exists("/log/" + SealedFileName(1) + ".tmp"));
@@ -124,7 +118,7 @@ TEST_F(SealCancelTest, TheNextWriterSealsWhatACloseGaveUp) {
   // (The raw file goes a moment later: the thread that sealed it removes
   // it after it has put the sealed one in its place.)
   EXPECT_TRUE(Exists("/log/" + SealedFileName(1)));
-  EXPECT_EQ(ReadAll(log->get()), before);
+  EXPECT_EQ(testing::ReadAll(log->get()), before);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "tests/testutil/test_util.h"
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -241,6 +244,32 @@ FaultFsLogTest::Read FaultFsLogTest::ReadAll(Log* log) {
     out.events.emplace_back(ev.event);
   }
   return out;
+}
+
+int SpawnCli(const TempDir& dir, const std::string& tag, std::vector<std::string> args,
+             const std::string& input) {
+  const std::string in = dir.Sub(tag + ".in"), out = dir.Sub(tag + ".out"),
+                    err = dir.Sub(tag + ".err");
+  WriteFileOrDie(in, input);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  args.insert(args.begin(), TRACELOG_CLI);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, TRACELOG_CLI, &fa, nullptr, argv.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+int WaitExitCode(int pid) {
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace tracelog::testing

@@ -52,6 +52,14 @@ std::string MakeEvent(uint64_t i, const std::string& session = "s1", size_t pad 
 // Reads a whole file; empty string if missing.
 std::string ReadFileOrEmpty(const std::string& path);
 void WriteFileOrDie(const std::string& path, const std::string& data);
+
+// Starts `tracelog args...` (the CLI built with the tests), its stdin read
+// from `input` and its stdout and stderr written to dir/<tag>.out and
+// dir/<tag>.err. The child's pid, or -1.
+int SpawnCli(const TempDir& dir, const std::string& tag, std::vector<std::string> args,
+             const std::string& input = "");
+// Waits for `pid`: its exit code, or 128 + the signal that ended it.
+int WaitExitCode(int pid);
 // Exactly one damaged range was reported (`seen`), in `file`, around byte `at`.
 void ExpectOneCorruptionAround(const std::vector<Corruption>& seen, const std::string& file,
                                uint64_t at);

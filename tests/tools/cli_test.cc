@@ -33,6 +33,8 @@ namespace {
 
 using ::tracelog::testing::MakeEvent;
 using ::tracelog::testing::ReadFileOrEmpty;
+using ::tracelog::testing::SpawnCli;
+using ::tracelog::testing::WaitExitCode;
 using ::tracelog::testing::TempDir;
 using ::tracelog::testing::WriteFileOrDie;
 
@@ -42,49 +44,11 @@ struct Result {
 };
 
 Result RunCli(const TempDir& dir, std::vector<std::string> args, const std::string& input = "") {
-  const std::string in = dir.Sub("stdin"), out = dir.Sub("stdout"), err = dir.Sub("stderr");
-  WriteFileOrDie(in, input);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  args.insert(args.begin(), TRACELOG_CLI);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
   Result r;
-  if (posix_spawn(&pid, TRACELOG_CLI, &fa, nullptr, argv.data(), environ) != 0) return r;
-  posix_spawn_file_actions_destroy(&fa);
-  int status;
-  waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadFileOrEmpty(out);
-  r.err = ReadFileOrEmpty(err);
+  r.exit_code = WaitExitCode(SpawnCli(dir, "cli", std::move(args), input));
+  r.out = ReadFileOrEmpty(dir.Sub("cli.out"));
+  r.err = ReadFileOrEmpty(dir.Sub("cli.err"));
   return r;
-}
-
-// Starts `tracelog args...` with stdin, stdout and stderr on files named
-// after `tag` in `dir`; returns its pid (or -1).
-pid_t SpawnCli(const TempDir& dir, const std::string& tag, std::vector<std::string> args,
-               const std::string& input) {
-  const std::string in = dir.Sub(tag + ".in"), out = dir.Sub(tag + ".out"),
-                    err = dir.Sub(tag + ".err");
-  WriteFileOrDie(in, input);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  args.insert(args.begin(), TRACELOG_CLI);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, TRACELOG_CLI, &fa, nullptr, argv.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
 }
 
 // Many `tracelog append` processes at once on one log (no server): each
@@ -104,9 +68,7 @@ TEST(CliTest, ConcurrentAppendsWaitForTheLockAndAllSucceed) {
     ASSERT_GT(pids.back(), 0);
   }
   for (int w = 0; w < kWriters; ++w) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pids[w], &status, 0), pids[w]);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    EXPECT_EQ(WaitExitCode(pids[w]), 0)
         << "writer " << w << ": " << ReadFileOrEmpty(dir.Sub(absl::StrCat("w", w, ".err")));
   }
   Result r = RunCli(dir, {"dump", "--log", dir.Sub("log")});

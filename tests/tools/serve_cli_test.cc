@@ -28,47 +28,18 @@
 #include "gtest/gtest.h"
 #include "tests/testutil/test_util.h"
 
-extern char** environ;
-
 namespace tracelog {
 namespace {
 
 using ::tracelog::testing::MakeEvent;
 using ::tracelog::testing::ReadFileOrEmpty;
+using ::tracelog::testing::SpawnCli;
+using ::tracelog::testing::WaitExitCode;
 using ::tracelog::testing::TempDir;
-using ::tracelog::testing::WriteFileOrDie;
-
-// Starts `tracelog args...`, stdin from `input`, stdout and stderr to files
-// named after `tag`.
-pid_t Spawn(const TempDir& dir, const std::string& tag, std::vector<std::string> args,
-            const std::string& input = "") {
-  const std::string in = dir.Sub(tag + ".in"), out = dir.Sub(tag + ".out"),
-                    err = dir.Sub(tag + ".err");
-  WriteFileOrDie(in, input);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  args.insert(args.begin(), TRACELOG_CLI);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, TRACELOG_CLI, &fa, nullptr, argv.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
-
-int Wait(pid_t pid) {
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // Starts a server on `dir`/log and waits until it answers.
 pid_t StartServer(const TempDir& dir, const std::string& fsync, const std::string& tag = "serve") {
-  const pid_t pid = Spawn(dir, tag, {"serve", "--log", dir.Sub("log"), "--fsync", fsync});
+  const int pid = SpawnCli(dir, tag, {"serve", "--log", dir.Sub("log"), "--fsync", fsync});
   for (int i = 0; i < 500; ++i) {
     if (ConnectToServer(dir.Sub("log/serve.sock")).ok()) return pid;
     ::usleep(10000);
@@ -100,15 +71,15 @@ TEST(ServeCliTest, ConcurrentAppendProcessesGoThroughTheServer) {
   for (int w = 0; w < kWriters; ++w) {
     std::string input;
     for (int i = 0; i < kEvents; ++i) absl::StrAppend(&input, MakeEvent(w * 1000 + i, absl::StrCat("w", w)), "\n");
-    pids.push_back(Spawn(dir, absl::StrCat("w", w), {"append", "--log", dir.Sub("log"), "--ack"}, input));
+    pids.push_back(SpawnCli(dir, absl::StrCat("w", w), {"append", "--log", dir.Sub("log"), "--ack"}, input));
   }
   for (int w = 0; w < kWriters; ++w) {
-    EXPECT_EQ(Wait(pids[w]), 0) << ReadFileOrEmpty(dir.Sub(absl::StrCat("w", w, ".err")));
+    EXPECT_EQ(WaitExitCode(pids[w]), 0) << ReadFileOrEmpty(dir.Sub(absl::StrCat("w", w, ".err")));
     const std::string acks = ReadFileOrEmpty(dir.Sub(absl::StrCat("w", w, ".out")));
     EXPECT_EQ(std::count(acks.begin(), acks.end(), '\n'), kEvents) << acks;
   }
   ::kill(server, SIGTERM);
-  EXPECT_EQ(Wait(server), 0) << ReadFileOrEmpty(dir.Sub("serve.err"));
+  EXPECT_EQ(WaitExitCode(server), 0) << ReadFileOrEmpty(dir.Sub("serve.err"));
   EXPECT_FALSE(ConnectToServer(dir.Sub("log/serve.sock")).ok()) << "socket left behind";
   std::map<std::string, std::vector<std::string>> by_writer;
   const auto stored = Dump(dir);
@@ -128,13 +99,13 @@ TEST(ServeCliTest, ConcurrentAppendProcessesGoThroughTheServer) {
 TEST(ServeCliTest, ASecondServerOnTheSameLogExitsTwo) {
   TempDir dir;
   const pid_t server = StartServer(dir, "never");
-  const pid_t second = Spawn(dir, "second", {"serve", "--log", dir.Sub("log")});
-  EXPECT_EQ(Wait(second), 2);
+  const pid_t second = SpawnCli(dir, "second", {"serve", "--log", dir.Sub("log")});
+  EXPECT_EQ(WaitExitCode(second), 2);
   EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(dir.Sub("second.err")), "is locked"))
       << ReadFileOrEmpty(dir.Sub("second.err"));
   EXPECT_TRUE(ConnectToServer(dir.Sub("log/serve.sock")).ok());
   ::kill(server, SIGINT);
-  EXPECT_EQ(Wait(server), 0);
+  EXPECT_EQ(WaitExitCode(server), 0);
 }
 
 // Clients stream events (each waiting for nothing: pipelined) while the
@@ -181,7 +152,7 @@ void KillServerRepeatedly(const std::string& fsync, int iterations, uint64_t see
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 200));
     ::kill(server, SIGKILL);
-    Wait(server);
+    WaitExitCode(server);
     stop = true;
     for (auto& t : clients) t.join();
     for (const auto& lines : answers) {
@@ -197,7 +168,7 @@ void KillServerRepeatedly(const std::string& fsync, int iterations, uint64_t see
   // A last server takes over the socket the killed one left.
   const pid_t server = StartServer(dir, fsync, "serve-last");
   ::kill(server, SIGTERM);
-  EXPECT_EQ(Wait(server), 0);
+  EXPECT_EQ(WaitExitCode(server), 0);
   std::map<std::string, uint64_t> stored;  // event_id -> times
   LogOptions o;
   o.read_only = true;
@@ -218,7 +189,7 @@ void KillServerRepeatedly(const std::string& fsync, int iterations, uint64_t see
     ASSERT_EQ(stored[id], 1u) << "answered event " << id << " stored " << stored[id] << " times";
     EXPECT_EQ(seq_of[id], seq) << id;
   }
-  const int verify = Wait(Spawn(dir, "verify", {"verify", "--log", dir.Sub("log")}));
+  const int verify = WaitExitCode(SpawnCli(dir, "verify", {"verify", "--log", dir.Sub("log")}));
   EXPECT_EQ(verify, 0) << ReadFileOrEmpty(dir.Sub("verify.out"));
 }
 
