@@ -288,14 +288,14 @@ class ServerImpl final : public Server {
   // cannot starve the others) and queues its complete lines.
   void Read(Connection& c) {
     if (!c.reading || c.eof) return;
-    constexpr size_t kPerCall = 1 << 20, kChunk = 256 << 10;
+    constexpr size_t kPerCall = 1 << 20;
     std::vector<Item> items;
     size_t got_total = 0;
     while (got_total < kPerCall) {
-      const size_t used = c.in.size();
-      c.in.resize(used + kChunk);
-      const ssize_t n = ::recv(c.fd.get(), c.in.data() + used, kChunk, 0);
-      c.in.resize(used + (n > 0 ? static_cast<size_t>(n) : 0));
+      // Into the thread's buffer, then only what came is added to the
+      // connection's (growing c.in by a chunk would zero the chunk first).
+      const ssize_t n = ::recv(c.fd.get(), scratch_.data(), scratch_.size(), 0);
+      if (n > 0) c.in.append(scratch_.data(), static_cast<size_t>(n));
       if (n == 0) {
         c.eof = true;  // a partial last line is dropped: it never ended
         break;
@@ -545,6 +545,7 @@ class ServerImpl final : public Server {
   // The connection thread's own.
   std::map<uint64_t, std::unique_ptr<Connection>> conns_;
   uint64_t next_id_ = 1;
+  std::vector<char> scratch_ = std::vector<char>(256 << 10);  // Read's
 
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable cv_;
