@@ -36,6 +36,15 @@ struct AppendFlags {
   double wait_seconds = 30;
 };
 
+// Reports stdin's line `line_no`, which is not an event (`why`), and
+// counts it; true when the append stops there (no --on-error=skip).
+bool RefuseLine(const absl::Status& why, uint64_t line_no, bool skip, uint64_t* rejected) {
+  std::fprintf(stderr, "tracelog: stdin:%llu: %s\n", static_cast<unsigned long long>(line_no),
+               std::string(why.message()).c_str());
+  ++*rejected;
+  return !skip;
+}
+
 // The exit code once every event read was appended: what bad lines did.
 int BadLinesExitCode(bool aborted, uint64_t rejected, uint64_t line_no) {
   if (aborted) {
@@ -121,10 +130,7 @@ int AppendThroughServer(const AppendFlags& f, UniqueFd fd) {
       line_no = line.number;
       if (!IsBlankLine(line.text)) {
         if (auto s = PrepareEvent(line.text, &check); !s.ok()) {
-          std::fprintf(stderr, "tracelog: stdin:%llu: %s\n", static_cast<unsigned long long>(line_no),
-                       std::string(s.message()).c_str());
-          ++rejected;
-          if (!skip) {
+          if (RefuseLine(s, line_no, skip, &rejected)) {
             aborted = true;
             break;
           }
@@ -195,10 +201,7 @@ int RunAppend(const AppendFlags& f) {
       if (IsBlankLine(line.text)) continue;
       if (batch_size == batch.size()) batch.emplace_back();
       if (auto s = PrepareEvent(line.text, &batch[batch_size]); !s.ok()) {
-        std::fprintf(stderr, "tracelog: stdin:%llu: %s\n", static_cast<unsigned long long>(line_no),
-                     std::string(s.message()).c_str());
-        ++rejected;
-        if (!skip) {
+        if (RefuseLine(s, line_no, skip, &rejected)) {
           aborted = true;
           break;
         }
