@@ -39,6 +39,7 @@ struct Item {
   uint64_t line = 0;       // the client's line number
   std::string text;        // the event (owned), or empty for an error
   std::string error;       // why the line is refused (answered, not appended)
+  bool hello = false;      // a hello, answered with the greeting
   PreparedEvent prepared;  // its event view is set by the append thread
   bool durable = false;    // the client asked for durable answers
 };
@@ -403,7 +404,7 @@ class ServerImpl final : public Server {
     Item it;
     it.conn = c.id;
     it.line = c.line;
-    it.error = "#hello";  // answered with the greeting, not an error
+    it.hello = true;
     items->push_back(std::move(it));
   }
 
@@ -487,7 +488,7 @@ class ServerImpl final : public Server {
     prepared->clear();
     bool durable = false;
     for (Item& it : batch) {
-      if (!it.error.empty()) continue;
+      if (it.hello || !it.error.empty()) continue;
       it.prepared.event = it.text;  // the text has its final place now
       prepared->push_back(std::move(it.prepared));
       durable = durable || it.durable;
@@ -506,7 +507,7 @@ class ServerImpl final : public Server {
       Answer& a = (*answers)[it.conn];
       a.conn = it.conn;
       ++a.items;
-      if (it.error == "#hello") {
+      if (it.hello) {
         absl::StrAppend(&a.text, "#tracelog ", kServeProtocolVersion, " fsync=",
                         log_->options().sync.ToString(), "\n");
         continue;

@@ -140,7 +140,11 @@ std::vector<std::string> FleetEvents(int sessions, uint64_t seed) {
   w.sessions = sessions;
   w.turns_per_session = 3;
   w.max_output_bytes = 8 << 10;
-  FleetWorkload fleet(w);
+  return FleetLines(w);
+}
+
+std::vector<std::string> FleetLines(const WorkloadOptions& options) {
+  FleetWorkload fleet(options);
   std::vector<std::string> out;
   std::string line;
   while (fleet.Next(&line)) {

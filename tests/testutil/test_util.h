@@ -15,6 +15,7 @@
 #include "engine/io/file_system.h"
 #include "engine/log/log.h"
 #include "engine/segment/segment_scanner.h"
+#include "engine/workload/workload.h"
 #include "gtest/gtest.h"
 
 namespace tracelog::testing {
@@ -99,6 +100,8 @@ LogOptions SmallSealingOptions(FileSystem* fs = nullptr);
 // The events of a small generated fleet (engine/workload): `sessions`
 // interleaved sessions of 4 agents, 3 turns each, every event type.
 std::vector<std::string> FleetEvents(int sessions, uint64_t seed = 3);
+// Every line the fleet generator gives for `options`, in order.
+std::vector<std::string> FleetLines(const WorkloadOptions& options);
 // Appends `events` in order (a fatal failure on the first that fails).
 void AppendAll(Log* log, const std::vector<std::string>& events);
 // Opens the log in `dir`, appends `events`, seals everything if asked, closes.

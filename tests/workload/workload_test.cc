@@ -10,16 +10,7 @@
 namespace tracelog {
 namespace {
 
-std::vector<std::string> Generate(const WorkloadOptions& o) {
-  FleetWorkload w(o);
-  std::vector<std::string> out;
-  std::string line;
-  while (w.Next(&line)) {
-    out.push_back(line);
-    line.clear();
-  }
-  return out;
-}
+std::vector<std::string> Generate(const WorkloadOptions& o) { return testing::FleetLines(o); }
 
 TEST(WorkloadTest, SameSeedSameBytesOtherSeedOtherBytes) {
   WorkloadOptions o;
