@@ -620,6 +620,16 @@ absl::StatusOr<RecoveredLog> Recoverer::Run() {
         if (auto s = in_.fs->SyncDir(in_.dir); !s.ok()) return s;
       }
     }
+    // The lease before the first segment: a writer that dies between the
+    // two leaves a segment whose log says no number was handed out. (A
+    // segment without any lease is taken for a log written before format
+    // version 4, whose next writer skips a segment's worth of numbers.)
+    if (!cp_.lease && in_.checkpoint != nullptr) {
+      SequenceLease lease;
+      lease.lease = next_ - 1;
+      if (auto s = in_.checkpoint->WriteLease(lease.lease, &lease.generation); !s.ok()) return s;
+      cp_.lease = lease;
+    }
     auto seg = Segment::Create(in_.fs, in_.dir, next_, in_.segment_size);
     if (!seg.ok()) return seg.status();
     SegmentEntry e;

@@ -8,9 +8,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -20,6 +22,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/io/file_system.h"
 #include "engine/log/log.h"
 #include "tests/testutil/test_util.h"
@@ -37,12 +40,29 @@ struct Ack {
 
 std::string EventFor(uint64_t id) { return MakeEvent(id, absl::StrCat("s", id % 5), id % 9 * 70); }
 
+// The log directory's files with their sizes, for a failure message.
+std::string Listing(const std::string& dir) {
+  std::string out;
+  auto names = DefaultFileSystem()->ListDir(dir);
+  if (!names.ok()) return std::string(names.status().message());
+  std::sort(names->begin(), names->end());
+  for (const std::string& n : *names) {
+    struct stat st;
+    const std::string path = dir + "/" + n;
+    absl::StrAppend(&out, " ", n, "(", stat(path.c_str(), &st) == 0 ? st.st_size : -1, ")");
+  }
+  return out;
+}
+
 [[noreturn]] void ChildAppend(const std::string& dir, SyncPolicy policy, int threads, int fd,
                               uint64_t id_base) {
   LogOptions o;
   o.sync = policy;
   o.segment_size = 64 << 10;  // roll often: crashes land inside rolls too
   o.tuning.prefault_bytes = 16 << 10;
+  // The sealer at the appenders' priority: a niced one starves on a loaded
+  // machine, and kills must land inside seals.
+  o.tuning.seal_nice = 0;
   auto log = Log::Open(dir, o);
   if (!log.ok()) _exit(3);
   std::vector<std::thread> ts;
@@ -128,12 +148,20 @@ void RunCrashIterations(SyncPolicy policy, int threads, int iterations) {
     o.segment_size = 64 << 10;
     auto log = Log::Open(log_dir, o);
     ASSERT_OK(log);
-    auto reader = (*log)->NewReader(ReaderOptions{});
+    ReaderOptions ro;
+    std::string gaps;  // for the message of a failure
+    ro.gap_reporter = [&](const GapRecord& g) {
+      absl::StrAppend(&gaps, " [", g.first, ",", g.end, ") reason ", static_cast<int>(g.reason));
+    };
+    auto reader = (*log)->NewReader(ro);
     LogEvent ev;
     uint64_t expect = 1;
     std::map<uint64_t, std::string> got;
     while (reader->Next(&ev)) {
-      ASSERT_EQ(ev.sequence, expect++) << "gap in the recovered log (iteration " << iter << ")";
+      ASSERT_EQ(ev.sequence, expect++)
+          << "gap in the recovered log (iteration " << iter << ")\nfiles:" << Listing(log_dir)
+          << "\nrecovery: " << absl::StrJoin((*log)->recovery().Lines(), "; ")
+          << "\ngaps read:" << gaps;
       got[ev.sequence] = std::string(ev.event);
     }
     ASSERT_EQ(reader->corruptions(), 0u) << "iteration " << iter;

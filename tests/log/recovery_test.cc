@@ -624,6 +624,33 @@ TEST_F(TortureFindingsTest, AFailedBeginImportLosesNoLaterAcknowledgedAppend) {
 }
 
 
+// CI finding (crash_test seed 126042013): a writer killed inside its first
+// Open, after it created the first segment and before it wrote the lease,
+// left a log that the next writer took for an old one without a lease: it
+// skipped a segment's worth of numbers (a gap file [1, 1172)) although no
+// number had been handed out. The first writer now writes the lease before
+// the first segment. For every step at which the first Open dies, the next
+// writer's first event is sequence 1 and no gap is written.
+TEST_F(TortureFindingsTest, AWriterThatDiedInTheFirstOpenMakesNoGap) {
+  for (uint64_t k = 0; k < 24; ++k) {
+    SCOPED_TRACE(absl::StrCat("the first Open dies at file-system call ", k));
+    FaultInjectionFileSystem fs;
+    ASSERT_OK(fs.CreateDir("/log"));
+    LogOptions o = Options(SyncPolicy::Kind::kNever, 64 << 10);
+    o.fs = &fs;
+    fs.FailAfter(k);
+    const bool opened = Log::Open("/log", o).ok();
+    fs.SetAllFail(false);
+    if (opened) break;  // every step before this one was tried
+    auto log = Log::Open("/log", o);
+    ASSERT_OK(log);
+    auto seq = (*log)->Append(MakeEvent(1));
+    ASSERT_OK(seq);
+    EXPECT_EQ(*seq, 1u);
+    EXPECT_EQ((*log)->Stats().gaps, 0u);
+  }
+}
+
 // Finding 6 of tools/torture (seed 20261204, iteration 63): a sync that
 // failed forgot the pages of a segment that had rolled since the durable
 // position; evicted, they read back as zeros. Those numbers were never
