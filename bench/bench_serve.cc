@@ -6,6 +6,7 @@
 // reach >= 15x one such client.
 
 #include <benchmark/benchmark.h>
+#include <httplib.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/bench_util.h"
 #include "engine/log/log.h"
+#include "engine/http/http_server.h"
 #include "engine/server/client.h"
 #include "engine/server/server.h"
 
@@ -141,6 +143,48 @@ void BM_Serve_Lockstep_Always(benchmark::State& state) {
                  state.range(0) == 1 ? 400 : 40);
 }
 BENCHMARK(BM_Serve_Lockstep_Always)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
+
+// HTTP: `clients` connections (keep-alive), each POSTing `bodies` bodies of
+// 1,000 events to /v1/events, under interval:100 (the socket pipelined
+// figure above is the comparison).
+void BM_Serve_HttpPost1000_Interval100(benchmark::State& state) {
+  const int clients = static_cast<int>(state.range(0));
+  constexpr int kBodies = 20, kPerBody = 1000;
+  auto log = OpenFresh("serve-http", SyncPolicy{SyncPolicy::Kind::kInterval, 100});
+  HttpOptions o;
+  auto server = HttpServer::Start(log.get(), o);
+  if (!server.ok()) {
+    state.SkipWithError(std::string(server.status().message()).c_str());
+    return;
+  }
+  const int port = (*server)->port();
+  std::vector<std::string> bodies(clients);
+  for (int c = 0; c < clients; ++c) {
+    for (int i = 0; i < kPerBody; ++i) absl::StrAppend(&bodies[c], Events()[(c * 131 + i) & 4095], "\n");
+  }
+  uint64_t events = 0;
+  for (auto _ : state) {
+    std::atomic<uint64_t> done{0};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c) {
+      threads.emplace_back([&, c] {
+        httplib::Client client("127.0.0.1", port);
+        for (int b = 0; b < kBodies; ++b) {
+          auto res = client.Post("/v1/events", bodies[c], "application/x-ndjson");
+          if (!res || res->status != 200) return;
+          done.fetch_add(kPerBody);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    events += done.load();
+  }
+  (*server)->Stop();
+  if (events == 0) state.SkipWithError("no POST succeeded");
+  state.SetItemsProcessed(static_cast<int64_t>(events));
+  state.SetBytesProcessed(static_cast<int64_t>(events * kEventSize));
+}
+BENCHMARK(BM_Serve_HttpPost1000_Interval100)->Arg(1)->Arg(8)->Iterations(3)->UseRealTime();
 
 }  // namespace
 }  // namespace tracelog::bench

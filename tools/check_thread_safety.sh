@@ -12,7 +12,7 @@ build=$(cd "${1:-$root/build}" && pwd)
 cd "$root"
 cxx=${CLANGXX:-clang++-14}
 grep -rlZ --include='*.cc' -E \
-    'ABSL_(GUARDED_BY|EXCLUSIVE|SHARED|LOCKABLE|SCOPED|NO_THREAD)|engine/port/(mutex|adaptive_mutex)\.h|engine/log/(log_impl|segment_set|log_reader)\.h' \
+    'ABSL_(GUARDED_BY|EXCLUSIVE|SHARED|LOCKABLE|SCOPED|NO_THREAD)|engine/port/(mutex|adaptive_mutex)\.h|engine/log/(log_impl|segment_set|log_reader)\.h|engine/http/http_internal\.h' \
     engine | sort -z |
   xargs -0 -n 4 -P "$(nproc)" "$cxx" -std=c++20 -fsyntax-only -march=haswell \
     -I"$root" -I"$build/generated" -Wthread-safety -Werror=thread-safety -Wno-unused-command-line-argument

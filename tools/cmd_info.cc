@@ -9,6 +9,7 @@
 #include "engine/format/segment_format.h"
 #include "engine/io/file_system.h"
 #include "engine/log/log_config.h"
+#include "engine/server/client.h"
 #include "tools/cli.h"
 
 namespace tracelog::cli {
@@ -53,6 +54,14 @@ int RunInfo(const InfoFlags& f) {
     absl::StrAppend(&out, "sequence lease:   ", st.sequence_lease, "\n");
   }
   for (const std::string& line : rec.Lines()) absl::StrAppend(&out, "recovery:         ", line, "\n");
+  // A server holding the log: its counters (format-spec, "Serve protocol").
+  if (auto counters = ServerStatsJson(DefaultSocketPath(f.dir)); counters.ok()) {
+    absl::StrAppend(&out, "server:           running (tracelog serve on ", DefaultSocketPath(f.dir),
+                    ")\n");
+    absl::StrAppend(&out, "server counters:  ", *counters, "\n");
+  } else if (!absl::IsUnavailable(counters.status())) {
+    absl::StrAppend(&out, "server:           ", counters.status().message(), "\n");
+  }
   std::fputs(out.c_str(), stdout);
   return kExitOk;
 }

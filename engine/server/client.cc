@@ -1,6 +1,7 @@
 #include "engine/server/client.h"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -37,6 +38,37 @@ absl::StatusOr<UniqueFd> ConnectToServer(const std::string& path) {
 
 std::string HelloLine(bool durable) {
   return absl::StrCat("#tracelog ", kServeProtocolVersion, durable ? " sync=always" : "", "\n");
+}
+
+absl::StatusOr<std::string> ServerStatsJson(const std::string& path) {
+  auto fd = ConnectToServer(path);
+  if (!fd.ok()) return fd.status();
+  const std::string hello = absl::StrCat("#tracelog ", kServeProtocolVersion, " stats\n");
+  if (::send(fd->get(), hello.data(), hello.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(hello.size())) {
+    return ErrnoStatus(errno, "send", path);
+  }
+  ::shutdown(fd->get(), SHUT_WR);  // the server answers and closes
+  timeval limit{5, 0};  // a server that hangs must not hang `tracelog info`
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  std::string answer;
+  char buf[4096];
+  while (true) {
+    const ssize_t n = ::recv(fd->get(), buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(errno, "recv", path);
+    if (n == 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+    if (answer.size() > (1 << 20)) break;
+  }
+  const size_t at = answer.find("\n#stats ");
+  if (at == std::string::npos) {
+    return absl::DataLossError(absl::StrCat(path, ": the server did not answer with its counters: '",
+                                            answer.substr(0, 200), "'"));
+  }
+  const size_t from = at + 8;
+  const size_t end = answer.find('\n', from);
+  return answer.substr(from, end == std::string::npos ? std::string::npos : end - from);
 }
 
 }  // namespace tracelog

@@ -22,6 +22,11 @@ absl::StatusOr<UniqueFd> ConnectToServer(const std::string& path);
 // The hello line a client sends first: "#tracelog <version>[ sync=always]\n".
 std::string HelloLine(bool durable);
 
+// The counters of the server listening on `path`, as the JSON object it
+// answers "#tracelog 1 stats" with. UnavailableError when no server
+// answers there.
+absl::StatusOr<std::string> ServerStatsJson(const std::string& path);
+
 }  // namespace tracelog
 
 #endif  // TRACELOG_ENGINE_SERVER_CLIENT_H_

@@ -40,6 +40,7 @@ struct Item {
   std::string text;        // the event (owned), or empty for an error
   std::string error;       // why the line is refused (answered, not appended)
   bool hello = false;      // a hello, answered with the greeting
+  bool stats = false;      // the hello asked for the counters
   PreparedEvent prepared;  // its event view is set by the append thread
   bool durable = false;    // the client asked for durable answers
 };
@@ -398,10 +399,11 @@ class ServerImpl final : public Server {
           kServeProtocolVersion, "'")));
       return;
     }
+    Item it;
     for (size_t k = 2; k < words.size(); ++k) {
       if (words[k] == "sync=always") c.durable = true;
+      if (words[k] == "stats") it.stats = true;
     }
-    Item it;
     it.conn = c.id;
     it.line = c.line;
     it.hello = true;
@@ -510,6 +512,12 @@ class ServerImpl final : public Server {
       if (it.hello) {
         absl::StrAppend(&a.text, "#tracelog ", kServeProtocolVersion, " fsync=",
                         log_->options().sync.ToString(), "\n");
+        if (it.stats) {
+          absl::StrAppend(&a.text, "#stats ",
+                          options_.stats_json ? options_.stats_json()
+                                              : absl::StrCat("{", ServerStatsJsonMembers(Stats()), "}"),
+                          "\n");
+        }
         continue;
       }
       if (!it.error.empty()) {
@@ -567,6 +575,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Log* log, ServerOptions op
   auto server = std::make_unique<ServerImpl>(log, std::move(options));
   if (auto s = server->Init(); !s.ok()) return s;
   return std::unique_ptr<Server>(std::move(server));
+}
+
+std::string ServerStatsJsonMembers(const ServerStats& s) {
+  return absl::StrCat("\"connections\":", s.connections, ",\"connections_total\":",
+                      s.connections_total, ",\"refused_connections\":", s.refused_connections,
+                      ",\"events\":", s.events, ",\"bytes\":", s.bytes, ",\"rejected_lines\":",
+                      s.rejected_lines, ",\"batches\":", s.batches, ",\"client_syncs\":", s.syncs,
+                      ",\"blocked_micros\":", s.blocked_micros);
 }
 
 }  // namespace tracelog

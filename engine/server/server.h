@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,6 +49,10 @@ struct ServerOptions {
   // A connection with nothing in flight that sends nothing for this long,
   // or whose answers are not read for this long, is closed. Default: 10 min.
   absl::Duration idle_timeout = absl::Minutes(10);
+  // The counters a "#tracelog 1 stats" hello is answered with (a JSON
+  // object); unset: ServerStatsJsonMembers of this server's. Called on the
+  // append thread.
+  std::function<std::string()> stats_json;
 };
 
 // Counters since Start.
@@ -77,6 +82,9 @@ class Server {
   virtual void Stop(absl::Duration drain = absl::Seconds(10)) = 0;
   virtual ServerStats Stats() const = 0;
 };
+
+// The counters as a JSON object's members ("connections":1,...), no braces.
+std::string ServerStatsJsonMembers(const ServerStats& s);
 
 // The protocol version this server speaks (format-spec/README.md).
 inline constexpr int kServeProtocolVersion = 1;

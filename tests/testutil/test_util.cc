@@ -250,8 +250,8 @@ FaultFsLogTest::Read FaultFsLogTest::ReadAll(Log* log) {
   return out;
 }
 
-int SpawnCli(const TempDir& dir, const std::string& tag, std::vector<std::string> args,
-             const std::string& input) {
+int Spawn(const TempDir& dir, const std::string& tag, const std::string& program,
+          std::vector<std::string> args, const std::string& input) {
   const std::string in = dir.Sub(tag + ".in"), out = dir.Sub(tag + ".out"),
                     err = dir.Sub(tag + ".err");
   WriteFileOrDie(in, input);
@@ -260,14 +260,19 @@ int SpawnCli(const TempDir& dir, const std::string& tag, std::vector<std::string
   posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  args.insert(args.begin(), TRACELOG_CLI);
+  args.insert(args.begin(), program);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = -1;
-  if (posix_spawn(&pid, TRACELOG_CLI, &fa, nullptr, argv.data(), environ) != 0) pid = -1;
+  if (posix_spawnp(&pid, program.c_str(), &fa, nullptr, argv.data(), environ) != 0) pid = -1;
   posix_spawn_file_actions_destroy(&fa);
   return pid;
+}
+
+int SpawnCli(const TempDir& dir, const std::string& tag, std::vector<std::string> args,
+             const std::string& input) {
+  return Spawn(dir, tag, TRACELOG_CLI, std::move(args), input);
 }
 
 int WaitExitCode(int pid) {

@@ -54,6 +54,10 @@ std::string MakeEvent(uint64_t i, const std::string& session = "s1", size_t pad 
 std::string ReadFileOrEmpty(const std::string& path);
 void WriteFileOrDie(const std::string& path, const std::string& data);
 
+// Runs `program` (looked up in PATH) with `args`: stdin from `input`,
+// stdout and stderr to dir/<tag>.out and dir/<tag>.err. Returns the pid.
+int Spawn(const TempDir& dir, const std::string& tag, const std::string& program,
+          std::vector<std::string> args, const std::string& input = "");
 // Starts `tracelog args...` (the CLI built with the tests), its stdin read
 // from `input` and its stdout and stderr written to dir/<tag>.out and
 // dir/<tag>.err. The child's pid, or -1.
