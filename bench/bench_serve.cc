@@ -7,9 +7,12 @@
 
 #include <benchmark/benchmark.h>
 #include <httplib.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +21,7 @@
 #include "bench/bench_util.h"
 #include "engine/log/log.h"
 #include "engine/http/http_server.h"
+#include "engine/io/unique_fd.h"
 #include "engine/server/client.h"
 #include "engine/server/server.h"
 
@@ -143,6 +147,68 @@ void BM_Serve_Lockstep_Always(benchmark::State& state) {
                  state.range(0) == 1 ? 400 : 40);
 }
 BENCHMARK(BM_Serve_Lockstep_Always)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
+
+// The ceiling of lock-step clients on this machine without a log: an epoll
+// thread that answers every line at once ("1 x"), the same clients and
+// events as BM_Serve_Lockstep_Always. What 64 lock-step clients can reach
+// at best is this rate; the server adds an append thread and the syncs.
+void BM_Serve_Lockstep_EchoCeiling(benchmark::State& state) {
+  const int clients = static_cast<int>(state.range(0));
+  const std::string path = FreshDir("serve-echo") + "/echo.sock";
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(listener.get(), 512) != 0) {
+    state.SkipWithError("bind");
+    return;
+  }
+  std::atomic<bool> stop{false};
+  std::thread server([&] {
+    UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = listener.get();
+    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, listener.get(), &ev);
+    std::vector<UniqueFd> conns;
+    std::vector<epoll_event> events(256);
+    char buf[65536];
+    while (!stop.load()) {
+      const int n = ::epoll_wait(ep.get(), events.data(), static_cast<int>(events.size()), 50);
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == listener.get()) {
+          int c;
+          while ((c = ::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+            epoll_event cev{};
+            cev.events = EPOLLIN;
+            cev.data.fd = c;
+            ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, c, &cev);
+            conns.emplace_back(c);
+          }
+          continue;
+        }
+        const ssize_t got = ::recv(fd, buf, sizeof(buf), 0);
+        if (got <= 0) {
+          ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr);
+          continue;
+        }
+        std::string out;
+        for (ssize_t k = 0; k < got; ++k) {
+          if (buf[k] == '\n') out += "1 x\n";
+        }
+        SendAll(fd, out);
+      }
+    }
+  });
+  uint64_t events = 0;
+  for (auto _ : state) events += RunClients(path, clients, clients == 1 ? 400 : 40, true);
+  stop.store(true);
+  server.join();
+  state.SetItemsProcessed(static_cast<int64_t>(events));
+}
+BENCHMARK(BM_Serve_Lockstep_EchoCeiling)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
 
 // HTTP: `clients` connections (keep-alive), each POSTing `bodies` bodies of
 // 1,000 events to /v1/events, under interval:100 (the socket pipelined
