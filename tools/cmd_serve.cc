@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -114,12 +115,14 @@ int RunServe(const ServeFlags& f) {
   options.idle_timeout = absl::Seconds(f.idle_timeout_seconds);
   // Both front doors' counters, for "#tracelog 1 stats" (tracelog info)
   // and GET /health.
-  Server* socket_server = nullptr;
+  // Set once the socket server runs; a "#stats" hello may come before.
+  std::atomic<Server*> socket_server{nullptr};
   std::unique_ptr<HttpServer> http;
   std::mutex http_mu;  // guards `http` for the counters, read on other threads
   tracelog::Log* const log_ptr = log.get();
   auto counters = [&]() -> std::string {
-    const ServerStats ss = socket_server->Stats();
+    Server* const socket = socket_server.load();
+    const ServerStats ss = socket != nullptr ? socket->Stats() : ServerStats{};
     HttpStats hs;
     {
       std::lock_guard<std::mutex> l(http_mu);
@@ -137,7 +140,7 @@ int RunServe(const ServeFlags& f) {
     PrintError(server.status());
     return kExitError;
   }
-  socket_server = server->get();
+  socket_server.store(server->get());
   Say(absl::StrCat("listening on ", options.socket_path, " (log ", f.dir, ", fsync ",
                    log->options().sync.ToString(), ", protocol ", kServeProtocolVersion, ")"));
   if (!f.http.empty()) {

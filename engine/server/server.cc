@@ -63,6 +63,8 @@ struct Connection {
   bool eof = false;         // the client closed its side
   bool reading = true;      // EPOLLIN is wanted
   bool watched = true;      // in the epoll set
+  uint32_t mask = EPOLLIN | EPOLLRDHUP;  // what the epoll set has for it
+  bool touched = false;     // in touched_: looked at after this loop turn
   std::string out;          // answers not yet written
   size_t out_at = 0;
   uint64_t in_flight = 0;   // items queued and not answered
@@ -165,8 +167,17 @@ class ServerImpl final : public Server {
       c.watched = false;
       return;
     }
+    if (c.watched && c.mask == ev.events) return;  // no system call for no change
     ::epoll_ctl(epoll_.get(), c.watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd.get(), &ev);
     c.watched = true;
+    c.mask = ev.events;
+  }
+  // `c` is looked at (flushed, its reading and closing decided) at the end
+  // of this turn of the loop.
+  void Touch(Connection& c) {
+    if (c.touched) return;
+    c.touched = true;
+    touched_.push_back(c.id);
   }
   void Wake() {
     const uint64_t one = 1;
@@ -178,6 +189,8 @@ class ServerImpl final : public Server {
   void IoLoop() {
     std::vector<epoll_event> events(256);
     absl::Time paused_since = absl::InfinitePast();
+    absl::Time last_sweep = absl::InfinitePast();
+    bool was_full = false;
     while (true) {
       const bool stopping = stopping_.load();
       if (stopping && Drained()) break;
@@ -198,6 +211,7 @@ class ServerImpl final : public Server {
           if ((events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !stopping) Read(c);
           if (events[i].events & EPOLLOUT) Flush(c);
           Rewatch(c);
+          Touch(c);
         }
       }
       TakeAnswers();
@@ -210,9 +224,25 @@ class ServerImpl final : public Server {
         paused_since = absl::InfinitePast();
       }
       const absl::Time now = absl::Now();
+      // Every connection is looked at when the queue fills or drains, while
+      // stopping, and every 100 ms (idle timeouts); otherwise only those
+      // this turn touched: with many clients, a turn for one event must not
+      // cost a pass over all of them.
+      const bool sweep = full != was_full || stopping || now - last_sweep >= absl::Milliseconds(100);
+      was_full = full;
+      std::vector<uint64_t> look;
+      look.swap(touched_);
+      if (sweep) {
+        last_sweep = now;
+        look.clear();
+        for (auto& [id, cp] : conns_) look.push_back(id);
+      }
       std::vector<uint64_t> closing;
-      for (auto& [id, cp] : conns_) {
-        Connection& c = *cp;
+      for (uint64_t id : look) {
+        auto found = conns_.find(id);
+        if (found == conns_.end()) continue;
+        Connection& c = *found->second;
+        c.touched = false;
         Flush(c);
         const bool want = !stopping && !full && c.out.size() - c.out_at < options_.max_unanswered_bytes;
         if (want != c.reading) {
@@ -310,6 +340,10 @@ class ServerImpl final : public Server {
       got_total += static_cast<size_t>(n);
       c.active = absl::Now();
       Lines(c, &items);
+      // Less than asked for: the socket had no more. Epoll (level-triggered)
+      // reports what comes next; another recv now would only say EAGAIN,
+      // a system call per event of a lock-step client.
+      if (static_cast<size_t>(n) < scratch_.size()) break;
     }
     if (items.empty()) return;
     uint64_t bytes = 0;
@@ -424,6 +458,7 @@ class ServerImpl final : public Server {
       c.in_flight -= a.items;
       Flush(c);
       Rewatch(c);
+      Touch(c);
     }
   }
 
@@ -555,6 +590,7 @@ class ServerImpl final : public Server {
   std::map<uint64_t, std::unique_ptr<Connection>> conns_;
   uint64_t next_id_ = 1;
   std::vector<char> scratch_ = std::vector<char>(256 << 10);  // Read's
+  std::vector<uint64_t> touched_;  // connections to look at this turn (Touch)
 
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable cv_;
