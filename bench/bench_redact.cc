@@ -1,0 +1,75 @@
+// Redaction at ingest (issue 17): the cost per event of Redactor::Redact on
+// the fleet workload's events (no secrets: every event parsed and every
+// string scanned, none rewritten) and on events that hold secrets, beside
+// the in-process Append of the same events (interval:100) in the same run.
+// Target: redaction costs <= 25 % of ingest throughput.
+
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bench/bench_util.h"
+#include "engine/log/log.h"
+#include "engine/redact/redactor.h"
+
+namespace tracelog::bench {
+namespace {
+
+const Redactor& TheRedactor() {
+  static const Redactor* r = Redactor::Create()->release();
+  return *r;
+}
+
+void BM_Redact_WorkloadEvents(benchmark::State& state) {
+  const auto& events = WorkloadEvents();
+  std::string out;
+  size_t i = 0, bytes = 0;
+  for (auto _ : state) {
+    const std::string& e = events[i++ % events.size()];
+    bytes += e.size();
+    auto changed = TheRedactor().Redact(e, &out);
+    benchmark::DoNotOptimize(changed);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_Redact_WorkloadEvents);
+
+void BM_Redact_EventsWithSecrets(benchmark::State& state) {
+  std::vector<std::string> events;
+  for (int k = 0; k < 64; ++k) {
+    events.push_back(absl::StrCat(
+        R"({"event_type":"tool_call","timestamp":1795440000.5,"event_id":"e)", k,
+        R"(","session_id":"s","data":{"tool_name":"Bash","arguments":{"command":"curl -H 'Authorization: Bearer abcdef)",
+        k, R"(0123456789' https://api/x && export GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789"},"password":"pw)",
+        k, R"("}})"));
+  }
+  std::string out;
+  size_t i = 0;
+  for (auto _ : state) {
+    auto changed = TheRedactor().Redact(events[i++ & 63], &out);
+    benchmark::DoNotOptimize(changed);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_Redact_EventsWithSecrets);
+
+// The baseline: the same workload events appended in-process.
+void BM_Redact_AppendBaseline(benchmark::State& state) {
+  LogOptions o;
+  o.sync = SyncPolicy{SyncPolicy::Kind::kInterval, 100};
+  auto log = Log::Open(FreshDir("redact-base"), o);
+  if (!log.ok()) std::abort();
+  const auto& events = WorkloadEvents();
+  size_t i = 0;
+  for (auto _ : state) {
+    if (!(*log)->Append(events[i++ % events.size()]).ok()) state.SkipWithError("append");
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_Redact_AppendBaseline);
+
+}  // namespace
+}  // namespace tracelog::bench
