@@ -71,6 +71,19 @@ TEST(RedactorTest, ContextIsKeptAroundTheSecret) {
   EXPECT_EQ(Redacted(pem), R"({"f":"a\n[REDACTED]\nb","redacted":true})");
 }
 
+// Long strings are searched around the places the quick matcher reported:
+// secrets far apart, at both ends and next to one another are all found.
+TEST(RedactorTest, SecretsAnywhereInALongString) {
+  const std::string filler(9000, 'x');
+  const std::string text = "PASSWORD=p1 " + filler + " export API_KEY=k2 AKIAIOSFODNN7EXAMPLE " +
+                           filler + "--token t3 postgres://u:pw4@h/d " + filler +
+                           " ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+  const std::string want = "PASSWORD=[REDACTED] " + filler + " export API_KEY=[REDACTED] [REDACTED] " +
+                           filler + "--token [REDACTED] postgres://u:[REDACTED]@h/d " + filler +
+                           " [REDACTED]";
+  EXPECT_EQ(Redacted("{\"out\":\"" + text + "\"}"), "{\"out\":\"" + want + "\",\"redacted\":true}");
+}
+
 TEST(RedactorTest, SecretsWrittenWithJsonEscapesAreFound) {
   // "\u0041KIA..." is "AKIA...", and "pass\u0077ord" is "password".
   EXPECT_EQ(Redacted(R"({"v":"\u0041KIAIOSFODNN7EXAMPLE","pass\u0077ord":"x"})"),
