@@ -9,6 +9,7 @@
 #include "engine/http/http_internal.h"
 #include "engine/ndjson/line_reader.h"
 #include "engine/ndjson/pyjson.h"
+#include "engine/server/server.h"
 
 namespace tracelog::http_internal {
 
@@ -37,8 +38,7 @@ void HandleEvents(Context& ctx, const httplib::Request& req, absl::string_view b
     std::string why;
     PreparedEvent p;
     if (text.size() > ctx.options.max_line_bytes) {
-      why = absl::StrCat("line longer than the server's limit of ", ctx.options.max_line_bytes,
-                         " bytes");
+      why = LineTooLong(ctx.options.max_line_bytes);
     } else if (auto s = PrepareEvent(text, &p); !s.ok()) {
       why = std::string(s.message());
     }

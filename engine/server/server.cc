@@ -369,7 +369,7 @@ class ServerImpl final : public Server {
         const size_t partial = c.in.size() - start;
         if (!c.skipping && partial > options_.max_line_bytes) {
           items->push_back(Refused(c, ++c.line, absl::StrCat(
-              "line longer than the server's limit of ", options_.max_line_bytes, " bytes: skipped")));
+              LineTooLong(options_.max_line_bytes), ": skipped")));
           c.skipping = true;
         }
         if (c.skipping) {
@@ -391,7 +391,7 @@ class ServerImpl final : public Server {
       ++c.line;
       if (text.size() > options_.max_line_bytes) {
         items->push_back(Refused(c, c.line, absl::StrCat(
-            "line longer than the server's limit of ", options_.max_line_bytes, " bytes: skipped")));
+            LineTooLong(options_.max_line_bytes), ": skipped")));
         continue;
       }
       if (IsBlankLine(text)) continue;
@@ -611,6 +611,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Log* log, ServerOptions op
   auto server = std::make_unique<ServerImpl>(log, std::move(options));
   if (auto s = server->Init(); !s.ok()) return s;
   return std::unique_ptr<Server>(std::move(server));
+}
+
+std::string LineTooLong(size_t max_line_bytes) {
+  return absl::StrCat("line longer than the server's limit of ", max_line_bytes, " bytes");
 }
 
 std::string ServerStatsJsonMembers(const ServerStats& s) {

@@ -83,6 +83,10 @@ class Server {
   virtual ServerStats Stats() const = 0;
 };
 
+// What a client is told of a line over `max_line_bytes` (socket and HTTP):
+// "line longer than the server's limit of N bytes".
+std::string LineTooLong(size_t max_line_bytes);
+
 // The counters as a JSON object's members ("connections":1,...), no braces.
 std::string ServerStatsJsonMembers(const ServerStats& s);
 
