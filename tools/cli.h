@@ -17,6 +17,7 @@
 #include "absl/types/span.h"
 #include "engine/format/sealed_format.h"
 #include "engine/log/log.h"
+#include "engine/redact/redactor.h"
 
 namespace CLI {
 class App;
@@ -65,6 +66,16 @@ struct LogOverrides {
 // while a writer runs.
 absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_only,
                                              const LogOverrides& overrides = {});
+
+// The redactor a writer of the log at `dir` applies before appending
+// (engine/log/ingest.h): as the log's CONFIG says (redaction on, the
+// built-in rules, when there is no CONFIG yet), or null with `no_redact`
+// (--no-redact) or `redact=off`. An error names CONFIG's bad line or
+// pattern.
+absl::StatusOr<std::unique_ptr<Redactor>> OpenRedactor(const std::string& dir, bool no_redact);
+
+// Adds `--no-redact` to `sub` (a writer).
+void AddNoRedactOption(CLI::App* sub, bool* no_redact);
 
 // Prints "tracelog: recovery: <line>" to stderr for each thing `report`
 // found or did, when it is more than the routine cut of a torn tail: an
@@ -116,6 +127,8 @@ Command RegisterRetain(CLI::App& app);
 Command RegisterImport(CLI::App& app);
 Command RegisterExport(CLI::App& app);
 Command RegisterServe(CLI::App& app);
+Command RegisterHook(CLI::App& app);
+Command RegisterSetup(CLI::App& app);
 
 }  // namespace tracelog::cli
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "engine/io/file_system.h"
+#include "engine/log/ingest.h"
 #include "engine/ndjson/ack.h"
 #include "engine/server/client.h"
 #include "engine/ndjson/line_reader.h"
@@ -34,6 +36,7 @@ struct AppendFlags {
   bool ack = false;
   uint64_t segment_size = 0;
   double wait_seconds = 30;
+  bool no_redact = false;
 };
 
 // Reports stdin's line `line_no`, which is not an event (`why`), and
@@ -108,7 +111,7 @@ int AppendThroughServer(const AppendFlags& f, UniqueFd fd) {
       return true;
     }).IgnoreError();
   });
-  std::string buf = HelloLine(/*durable=*/f.fsync == "always");
+  std::string buf = HelloLine(/*durable=*/f.fsync == "always", f.no_redact);
   absl::Status send_status;
   auto flush = [&]() {
     size_t at = 0;
@@ -188,20 +191,33 @@ int RunAppend(const AppendFlags& f) {
     return kExitError;
   }
   Log& log = **opened;
+  auto redactor = OpenRedactor(f.dir, f.no_redact);
+  if (!redactor.ok()) {
+    PrintError(redactor.status());
+    return kExitError;
+  }
   const bool skip = f.on_error == "skip";
   std::vector<PreparedEvent> batch;
+  std::deque<std::string> redacted;  // texts the redactor changed (batch views them)
   uint64_t line_no = 0, rejected = 0;
   bool aborted = false;
   absl::Status failed;
   std::string acks;
   absl::Status read = ForEachLineChunk(DescriptorFile(0, "stdin").get(), [&](const std::vector<NdjsonLine>& lines) {
     size_t batch_size = 0;
+    redacted.clear();
+    std::string changed;
     for (const NdjsonLine& line : lines) {
       line_no = line.number;
       if (IsBlankLine(line.text)) continue;
       if (batch_size == batch.size()) batch.emplace_back();
-      if (auto s = PrepareEvent(line.text, &batch[batch_size]); !s.ok()) {
-        if (RefuseLine(s, line_no, skip, &rejected)) {
+      auto r = PrepareIngested(redactor->get(), line.text, &changed, &batch[batch_size]);
+      if (r.ok() && *r) {
+        redacted.push_back(std::move(changed));
+        batch[batch_size].event = redacted.back();
+      }
+      if (!r.ok()) {
+        if (RefuseLine(r.status(), line_no, skip, &rejected)) {
           aborted = true;
           break;
         }
@@ -251,7 +267,9 @@ Command RegisterAppend(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "append",
       "Append NDJSON events read from stdin, one JSON object per line (blank lines are ignored).\n"
-      "Each event is stored byte for byte. Exit 0 when every line was appended, 1 when a bad\n"
+      "Each event is stored byte for byte, but for secrets, which are replaced by \"[REDACTED]\"\n"
+      "(and the event marked \"redacted\":true) unless --no-redact. When `tracelog serve` runs\n"
+      "on the log the events go through it, with the same flags and answers. Exit 0 when every line was appended, 1 when a bad\n"
       "line stopped the append or was skipped, 2 on an I/O or usage error.");
   AddLogOption(sub, &f->dir);
   sub->add_option("--fsync", f->fsync,
@@ -276,6 +294,7 @@ Command RegisterAppend(CLI::App& app) {
                   "finish (then exit 2). 0: fail at once. Default: 30")
       ->check(CLI::Range(0.0, 86400.0))
       ->type_name("SECONDS");
+  AddNoRedactOption(sub, &f->no_redact);
   return {sub, [f] { return RunAppend(*f); }};
 }
 

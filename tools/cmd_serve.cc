@@ -41,6 +41,7 @@ struct ServeFlags {
   std::string token_file;  // bearer token for HTTP
   uint64_t http_max_body = uint64_t{16} << 20;
   int http_threads = 8;
+  bool no_redact = false;
 };
 
 // "127.0.0.1:8080", "[::1]:8080", "localhost:8080" -> host and port.
@@ -108,7 +109,13 @@ int RunServe(const ServeFlags& f) {
     return kExitError;
   }
   std::unique_ptr<tracelog::Log> log = std::move(*opened);
+  auto redactor = OpenRedactor(f.dir, f.no_redact);
+  if (!redactor.ok()) {
+    PrintError(redactor.status());
+    return kExitError;
+  }
   ServerOptions options;
+  options.redactor = redactor->get();
   options.socket_path = f.socket.empty() ? JoinPath(f.dir, "serve.sock") : f.socket;
   options.max_connections = f.max_connections;
   options.max_line_bytes = f.max_line_bytes;
@@ -142,9 +149,11 @@ int RunServe(const ServeFlags& f) {
   }
   socket_server.store(server->get());
   Say(absl::StrCat("listening on ", options.socket_path, " (log ", f.dir, ", fsync ",
-                   log->options().sync.ToString(), ", protocol ", kServeProtocolVersion, ")"));
+                   log->options().sync.ToString(), ", redaction ", options.redactor ? "on" : "off",
+                   ", protocol ", kServeProtocolVersion, ")"));
   if (!f.http.empty()) {
     HttpOptions ho;
+    ho.redactor = redactor->get();
     if (auto s = ParseHttpAddress(f.http, &ho); !s.ok()) {
       PrintError(s);
       (*server)->Stop();
@@ -252,6 +261,7 @@ Command RegisterServe(CLI::App& app) {
                   "HTTP requests served at once (default 8); memory is bounded by\n"
                   "threads x --http-max-body")
       ->check(CLI::Range(1, 256));
+  AddNoRedactOption(sub, &f->no_redact);
   return {sub, [f] { return RunServe(*f); }};
 }
 

@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
       RegisterAppend(app), RegisterDump(app),     RegisterVerify(app),  RegisterInfo(app),
       RegisterQuery(app),  RegisterSessions(app), RegisterSeal(app),    RegisterReindex(app),
       RegisterRetain(app), RegisterImport(app),   RegisterExport(app),  RegisterGen(app),
-      RegisterServe(app),
+      RegisterServe(app),  RegisterHook(app),     RegisterSetup(app),
   };
 
   try {

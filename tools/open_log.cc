@@ -1,7 +1,10 @@
 #include <utility>
 
+#include <CLI/CLI.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "engine/io/file_system.h"
+#include "engine/log/ingest.h"
 #include "engine/log/log_config.h"
 #include "tools/cli.h"
 
@@ -47,6 +50,27 @@ absl::StatusOr<std::unique_ptr<Log>> OpenLog(const std::string& dir, bool read_o
     if (auto s = SaveLogConfig(fs, dir, fresh); !s.ok()) return s;
   }
   return log;
+}
+
+absl::StatusOr<std::unique_ptr<Redactor>> OpenRedactor(const std::string& dir, bool no_redact) {
+  if (no_redact) return std::unique_ptr<Redactor>();
+  auto config = LoadLogConfig(DefaultFileSystem(), dir);
+  if (!config.ok() && !absl::IsNotFound(config.status())) return config.status();
+  auto redactor = IngestRedactor(config.ok() ? *config : LogConfig(), DefaultFileSystem(), dir);
+  if (!redactor.ok()) {
+    return absl::Status(redactor.status().code(),
+                        absl::StrCat(JoinPath(dir, kConfigFileName), ": ", redactor.status().message()));
+  }
+  return redactor;
+}
+
+void AddNoRedactOption(CLI::App* sub, bool* no_redact) {
+  sub->add_flag("--no-redact", *no_redact,
+                "Store events as they come, secrets included. By default the log's writers\n"
+                "replace secrets (key names such as password/token/api_key, and values that look\n"
+                "like keys, tokens, JWTs, private keys, passwords in URLs and commands) with\n"
+                "\"[REDACTED]\" before anything is written; `redact=off` in the log's CONFIG\n"
+                "turns it off for every writer (format-spec/README.md, \"Redaction\")");
 }
 
 void PrintRecovery(const RecoveryReport& report) {

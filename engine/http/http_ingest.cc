@@ -1,12 +1,15 @@
 // POST /v1/events and agent-strace's POST /events: an NDJSON body, stored
 // as `tracelog append` stores lines (format-spec/README.md, "HTTP API").
 
+#include <deque>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/format/event_keys.h"
 #include "engine/http/http_internal.h"
+#include "engine/log/ingest.h"
 #include "engine/ndjson/line_reader.h"
 #include "engine/ndjson/pyjson.h"
 #include "engine/server/server.h"
@@ -29,6 +32,7 @@ void HandleEvents(Context& ctx, const httplib::Request& req, absl::string_view b
   // Every line checked first; then the good ones appended as one batch
   // (one group commit), so a bad line costs only itself.
   std::vector<PreparedEvent> prepared;
+  std::deque<std::string> redacted;  // texts the redactor changed (prepared views them)
   std::vector<LineError> errors;
   uint64_t line = 0, rejected = 0;
   if (!body.empty() && body.back() == '\n') body.remove_suffix(1);  // the last line's end
@@ -39,8 +43,15 @@ void HandleEvents(Context& ctx, const httplib::Request& req, absl::string_view b
     PreparedEvent p;
     if (text.size() > ctx.options.max_line_bytes) {
       why = LineTooLong(ctx.options.max_line_bytes);
-    } else if (auto s = PrepareEvent(text, &p); !s.ok()) {
-      why = std::string(s.message());
+    } else {
+      std::string changed;
+      auto r = PrepareIngested(ctx.options.redactor, text, &changed, &p);
+      if (!r.ok()) {
+        why = std::string(r.status().message());
+      } else if (*r) {
+        redacted.push_back(std::move(changed));
+        p.event = redacted.back();
+      }
     }
     if (why.empty()) {
       prepared.push_back(std::move(p));

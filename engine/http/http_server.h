@@ -33,6 +33,8 @@
 
 namespace tracelog {
 
+class Redactor;
+
 struct HttpOptions {
   // Address to listen on. Default: loopback only.
   std::string host = "127.0.0.1";
@@ -52,6 +54,10 @@ struct HttpOptions {
   // A client that sends nothing (or reads nothing) for this long is
   // disconnected. Default: 10 s.
   absl::Duration io_timeout = absl::Seconds(10);
+  // Takes the secrets out of every event POSTed (engine/log/ingest.h); not
+  // owned, outlives the server. Null: events are stored as sent. Default:
+  // null.
+  const Redactor* redactor = nullptr;
   // The "counters" object of GET /health (JSON); empty: this server's own.
   std::function<std::string()> counters_json;
 };

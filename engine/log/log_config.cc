@@ -25,11 +25,26 @@ absl::StatusOr<LogConfig> LoadLogConfig(FileSystem* fs, const std::string& dir) 
     ++line_no;
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line[0] == '#') continue;
+    // `key=value`; spaces around '=' are ignored (`redact = off`).
     std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    kv.first = absl::StripAsciiWhitespace(kv.first);
+    kv.second = absl::StripAsciiWhitespace(kv.second);
     if (kv.first == "fsync") {
       auto p = SyncPolicy::Parse(kv.second);
       if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", p.status().message()));
       config.sync = *p;
+    } else if (kv.first == "redact") {
+      if (kv.second != "on" && kv.second != "off") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ":", line_no, ": redact must be 'on' or 'off', not '", kv.second, "'"));
+      }
+      config.redact = kv.second == "on";
+    } else if (kv.first == "redact_key" || kv.first == "redact_pattern") {
+      if (kv.second.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", kv.first, " is empty"));
+      }
+      (kv.first == "redact_key" ? config.redact_keys : config.redact_patterns)
+          .emplace_back(kv.second);
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ":", line_no, ": unknown setting '", kv.first, "'"));
@@ -40,7 +55,13 @@ absl::StatusOr<LogConfig> LoadLogConfig(FileSystem* fs, const std::string& dir) 
 
 absl::Status SaveLogConfig(FileSystem* fs, const std::string& dir, const LogConfig& config) {
   const std::string path = JoinPath(dir, kConfigFileName);
-  const std::string text = absl::StrCat("# tracelog log settings\nfsync=", config.sync.ToString(), "\n");
+  // Settings at their defaults are not written: a log whose CONFIG holds
+  // only `fsync` stays writable by versions that know nothing else.
+  std::string text = absl::StrCat("# tracelog log settings (format-spec/README.md, \"CONFIG\")\nfsync=",
+                                  config.sync.ToString(), "\n");
+  if (!config.redact) text += "redact=off\n";
+  for (const std::string& k : config.redact_keys) absl::StrAppend(&text, "redact_key=", k, "\n");
+  for (const std::string& p : config.redact_patterns) absl::StrAppend(&text, "redact_pattern=", p, "\n");
   return WriteFileAtomically(fs, dir, path, text);
 }
 

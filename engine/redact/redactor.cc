@@ -7,8 +7,10 @@
 #include <hs/hs.h>
 #include <re2/re2.h>
 #include <simdjson.h>
+#include <xxhash.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -113,6 +115,74 @@ absl::StatusOr<hs_database_t*> CompileHyperscan(
     return absl::InvalidArgumentError(absl::StrCat("redaction pattern ", why));
   }
   return db;
+}
+
+// Compiled databases carried from one process to the next
+// (RedactOptions::compiled, Redactor::Compiled): records of an 8-byte key
+// (DatabaseKey), an 8-byte length and Hyperscan's serialized database,
+// then an 8-byte XXH3 of all before. Compiling takes most of a short-lived
+// writer's start; loading a fitting one is quick.
+uint64_t DatabaseKey(const std::vector<std::pair<std::string, unsigned>>& patterns,
+                     bool first_match_only) {
+  hs_platform_info_t platform{};
+  hs_populate_platform(&platform);
+  std::string all = absl::StrCat(hs_version(), "|", platform.tune, "|", platform.cpu_features, "|",
+                                 first_match_only ? 1 : 0);
+  for (const auto& [p, flags] : patterns) absl::StrAppend(&all, "|", p.size(), ":", p, "/", flags);
+  return XXH3_64bits(all.data(), all.size());
+}
+
+void PutU64(uint64_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), 8); }
+uint64_t GetU64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// The database of `key` in `compiled`, or null if there is none that loads.
+hs_database_t* LoadCompiled(absl::string_view compiled, uint64_t key) {
+  if (compiled.size() < 8 ||
+      XXH3_64bits(compiled.data(), compiled.size() - 8) != GetU64(compiled.end() - 8)) {
+    return nullptr;
+  }
+  compiled.remove_suffix(8);
+  while (compiled.size() >= 16) {
+    const uint64_t k = GetU64(compiled.data()), n = GetU64(compiled.data() + 8);
+    compiled.remove_prefix(16);
+    if (n > compiled.size()) return nullptr;
+    if (k == key) {
+      hs_database_t* db = nullptr;
+      if (hs_deserialize_database(compiled.data(), n, &db) != HS_SUCCESS) return nullptr;
+      return db;
+    }
+    compiled.remove_prefix(n);
+  }
+  return nullptr;
+}
+
+// Appends `db` as a record of `key`.
+void AppendCompiled(const hs_database_t* db, uint64_t key, std::string* out) {
+  char* bytes = nullptr;
+  size_t n = 0;
+  if (hs_serialize_database(db, &bytes, &n) != HS_SUCCESS) return;
+  PutU64(key, out);
+  PutU64(n, out);
+  out->append(bytes, n);
+  std::free(bytes);
+}
+
+// The database of `patterns`: loaded from `compiled` if it holds one that
+// fits, else compiled. *key: its DatabaseKey.
+absl::StatusOr<hs_database_t*> LoadOrCompile(
+    const std::vector<std::pair<std::string, unsigned>>& patterns, bool first_match_only,
+    absl::string_view compiled, uint64_t* key, bool* loaded) {
+  *key = DatabaseKey(patterns, first_match_only);
+  if (hs_database_t* db = LoadCompiled(compiled, *key)) {
+    *loaded = true;
+    return db;
+  }
+  *loaded = false;
+  return CompileHyperscan(patterns, first_match_only);
 }
 
 // What a Hyperscan database found in a text.
@@ -225,6 +295,8 @@ struct Redactor::Rules {
   hs_database_t* quick = nullptr;
   // On a decoded string: which of `patterns` may match (PatternGates).
   hs_database_t* gates = nullptr;
+  uint64_t quick_key = 0, gates_key = 0;  // DatabaseKey of each
+  bool loaded = false;                    // both came from RedactOptions::compiled
   ~Rules() {
     hs_free_database(quick);
     hs_free_database(gates);
@@ -460,7 +532,9 @@ absl::StatusOr<std::unique_ptr<Redactor>> Redactor::Create(const RedactOptions& 
   // approximated).
   std::vector<std::pair<std::string, unsigned>> gates = PatternGates();
   for (const std::string& p : options.extra_patterns) gates.emplace_back(p, HS_FLAG_PREFILTER);
-  auto gates_db = CompileHyperscan(gates, /*first_match_only=*/false);
+  bool gates_loaded = false, quick_loaded = false;
+  auto gates_db = LoadOrCompile(gates, /*first_match_only=*/false, options.compiled,
+                                &rules->gates_key, &gates_loaded);
   if (!gates_db.ok()) return gates_db.status();
   rules->gates = *gates_db;
   // The quick test: the built-in one, the user's keys where a key ends,
@@ -470,11 +544,23 @@ absl::StatusOr<std::unique_ptr<Redactor>> Redactor::Create(const RedactOptions& 
     quick.emplace_back(absl::StrCat("(?:", RE2::QuoteMeta(k), ")\"", kWhite, "*:"), HS_FLAG_CASELESS);
   }
   for (const std::string& p : options.extra_patterns) quick.emplace_back(p, HS_FLAG_PREFILTER);
-  auto quick_db = CompileHyperscan(quick, /*first_match_only=*/true);
+  auto quick_db = LoadOrCompile(quick, /*first_match_only=*/true, options.compiled,
+                                &rules->quick_key, &quick_loaded);
   if (!quick_db.ok()) return quick_db.status();
   rules->quick = *quick_db;
+  rules->loaded = gates_loaded && quick_loaded;
   return std::unique_ptr<Redactor>(new Redactor(std::move(rules)));
 }
+
+std::string Redactor::Compiled() const {
+  std::string out;
+  AppendCompiled(rules_->gates, rules_->gates_key, &out);
+  AppendCompiled(rules_->quick, rules_->quick_key, &out);
+  PutU64(XXH3_64bits(out.data(), out.size()), &out);
+  return out;
+}
+
+bool Redactor::loaded_compiled() const { return rules_->loaded; }
 
 absl::StatusOr<bool> Redactor::Redact(absl::string_view event, std::string* out) const {
   if (!rules_->Maybe(event)) return false;

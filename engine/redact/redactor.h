@@ -28,6 +28,11 @@ struct RedactOptions {
   std::vector<std::string> extra_keys;
   // More value patterns (RE2 syntax); every match becomes "[REDACTED]".
   std::vector<std::string> extra_patterns;
+  // The matchers as an earlier Create compiled them (Redactor::Compiled()):
+  // used where they fit these rules, this Hyperscan and this CPU, ignored
+  // (compiled afresh) otherwise or when damaged. Compiling is most of a
+  // short-lived writer's start (bench/RESULTS.md). Default: none.
+  std::string compiled;
 };
 
 class Redactor {
@@ -44,6 +49,11 @@ class Redactor {
   // one that does and is not a JSON object is an InvalidArgumentError (the
   // caller checks its events anyway: PrepareEvent). Thread-safe.
   absl::StatusOr<bool> Redact(absl::string_view event, std::string* out) const;
+
+  // The compiled matchers, for RedactOptions::compiled of a later Create.
+  std::string Compiled() const;
+  // Whether Create took them from RedactOptions::compiled.
+  bool loaded_compiled() const;
 
   // The replacement text.
   static constexpr absl::string_view kMark = "[REDACTED]";

@@ -36,21 +36,25 @@ absl::StatusOr<UniqueFd> ConnectToServer(const std::string& path) {
   return fd;
 }
 
-std::string HelloLine(bool durable) {
-  return absl::StrCat("#tracelog ", kServeProtocolVersion, durable ? " sync=always" : "", "\n");
+std::string HelloLine(bool durable, bool no_redact) {
+  return absl::StrCat("#tracelog ", kServeProtocolVersion, durable ? " sync=always" : "",
+                      no_redact ? " redact=off" : "", "\n");
 }
 
-absl::StatusOr<std::string> ServerStatsJson(const std::string& path) {
+absl::StatusOr<std::string> ExchangeWithServer(const std::string& path, absl::string_view request,
+                                              absl::Duration timeout) {
   auto fd = ConnectToServer(path);
   if (!fd.ok()) return fd.status();
-  const std::string hello = absl::StrCat("#tracelog ", kServeProtocolVersion, " stats\n");
-  if (::send(fd->get(), hello.data(), hello.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(hello.size())) {
-    return ErrnoStatus(errno, "send", path);
+  timeval limit = absl::ToTimeval(timeout);  // a server that hangs must not hang the client
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+  for (size_t at = 0; at < request.size();) {
+    const ssize_t n = ::send(fd->get(), request.data() + at, request.size() - at, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(errno, "send", path);
+    at += static_cast<size_t>(n);
   }
   ::shutdown(fd->get(), SHUT_WR);  // the server answers and closes
-  timeval limit{5, 0};  // a server that hangs must not hang `tracelog info`
-  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
   std::string answer;
   char buf[4096];
   while (true) {
@@ -61,6 +65,14 @@ absl::StatusOr<std::string> ServerStatsJson(const std::string& path) {
     answer.append(buf, static_cast<size_t>(n));
     if (answer.size() > (1 << 20)) break;
   }
+  return answer;
+}
+
+absl::StatusOr<std::string> ServerStatsJson(const std::string& path) {
+  auto answered = ExchangeWithServer(
+      path, absl::StrCat("#tracelog ", kServeProtocolVersion, " stats\n"), absl::Seconds(5));
+  if (!answered.ok()) return answered.status();
+  const std::string& answer = *answered;
   const size_t at = answer.find("\n#stats ");
   if (at == std::string::npos) {
     return absl::DataLossError(absl::StrCat(path, ": the server did not answer with its counters: '",

@@ -27,6 +27,7 @@
 #include "engine/format/segment_format.h"
 #include "engine/io/errno_status.h"
 #include "engine/io/unique_fd.h"
+#include "engine/log/ingest.h"
 #include "engine/ndjson/ack.h"
 #include "engine/ndjson/line_reader.h"
 
@@ -60,6 +61,7 @@ struct Connection {
   uint64_t line = 0;        // lines seen
   bool skipping = false;    // in the rest of a line over the limit
   bool durable = false;     // hello asked for sync=always
+  bool no_redact = false;   // hello asked for redact=off
   bool eof = false;         // the client closed its side
   bool reading = true;      // EPOLLIN is wanted
   bool watched = true;      // in the epoll set
@@ -403,9 +405,12 @@ class ServerImpl final : public Server {
       it.conn = c.id;
       it.line = c.line;
       it.durable = c.durable;
-      if (auto s = PrepareEvent(text, &it.prepared); !s.ok()) {
-        it.error = std::string(s.message());
-      } else {
+      // it.prepared.event is pointed at it.text once the item has its place.
+      auto changed = PrepareIngested(c.no_redact ? nullptr : options_.redactor, text, &it.text, &it.prepared);
+      if (!changed.ok()) {
+        it.error = std::string(changed.status().message());
+        it.text.clear();
+      } else if (!*changed) {
         it.text = std::string(text);
       }
       items->push_back(std::move(it));
@@ -436,6 +441,7 @@ class ServerImpl final : public Server {
     Item it;
     for (size_t k = 2; k < words.size(); ++k) {
       if (words[k] == "sync=always") c.durable = true;
+      if (words[k] == "redact=off") c.no_redact = true;
       if (words[k] == "stats") it.stats = true;
     }
     it.conn = c.id;

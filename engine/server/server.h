@@ -30,6 +30,8 @@
 
 namespace tracelog {
 
+class Redactor;
+
 struct ServerOptions {
   // The socket's path; created 0600 (a file there is replaced: the caller
   // holds the log's writer lock, so no other server can be using it).
@@ -49,6 +51,10 @@ struct ServerOptions {
   // A connection with nothing in flight that sends nothing for this long,
   // or whose answers are not read for this long, is closed. Default: 10 min.
   absl::Duration idle_timeout = absl::Minutes(10);
+  // Takes the secrets out of every event before it is appended
+  // (engine/log/ingest.h); not owned, outlives the server. Null: events are
+  // stored as sent. Default: null.
+  const Redactor* redactor = nullptr;
   // The counters a "#tracelog 1 stats" hello is answered with (a JSON
   // object); unset: ServerStatsJsonMembers of this server's. Called on the
   // append thread.

@@ -526,6 +526,32 @@ TEST(LogConfigTest, SavesAndLoadsPolicyAndRejectsGarbageWithLine) {
   EXPECT_NE(bad.status().message().find("CONFIG:2"), absl::string_view::npos) << bad.status();
 }
 
+TEST(LogConfigTest, RedactionSettingsRoundTripAndBadOnesNameTheLine) {
+  TempDir dir;
+  testing::WriteFileOrDie(dir.Sub("CONFIG"),
+                          "fsync=always\nredact = off\nredact_key=x_internal\n"
+                          "redact_pattern = corp-[0-9]{6}\n");
+  auto loaded = LoadLogConfig(DefaultFileSystem(), dir.path());
+  ASSERT_OK(loaded);
+  EXPECT_FALSE(loaded->redact);
+  EXPECT_EQ(loaded->redact_keys, std::vector<std::string>{"x_internal"});
+  EXPECT_EQ(loaded->redact_patterns, std::vector<std::string>{"corp-[0-9]{6}"});
+  ASSERT_OK(SaveLogConfig(DefaultFileSystem(), dir.path(), *loaded));
+  auto again = LoadLogConfig(DefaultFileSystem(), dir.path());
+  ASSERT_OK(again);
+  EXPECT_FALSE(again->redact);
+  EXPECT_EQ(again->redact_patterns, loaded->redact_patterns);
+  // The defaults are not written (older versions refuse unknown settings).
+  ASSERT_OK(SaveLogConfig(DefaultFileSystem(), dir.path(), LogConfig()));
+  EXPECT_EQ(testing::ReadFileOrEmpty(dir.Sub("CONFIG")).find("redact"), std::string::npos);
+  for (const char* bad : {"redact=maybe\n", "redact_key=\n"}) {
+    testing::WriteFileOrDie(dir.Sub("CONFIG"), std::string("fsync=always\n") + bad);
+    auto refused = LoadLogConfig(DefaultFileSystem(), dir.path());
+    EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << bad;
+    EXPECT_NE(refused.status().message().find("CONFIG:2"), absl::string_view::npos) << refused.status();
+  }
+}
+
 }  // namespace
 }  // namespace tracelog
 
