@@ -251,6 +251,18 @@ void AppendJsonString(absl::string_view s, std::string* out) {
   // Runs that need no escape are copied whole.
   size_t run = 0;
   for (size_t k = 0; k < s.size(); ++k) {
+    // Eight bytes at a time while none needs an escape (control, '"', '\\').
+    constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+    while (k + 8 <= s.size()) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + k, 8);
+      const uint64_t quote = w ^ (kOnes * '"'), backslash = w ^ (kOnes * '\\');
+      const uint64_t special = ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) |
+                               ((backslash - kOnes) & ~backslash);
+      if ((special & kHighs) != 0) break;
+      k += 8;
+    }
+    if (k >= s.size()) break;
     const auto c = static_cast<unsigned char>(s[k]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out->append(s.data() + run, k - run);
@@ -312,23 +324,50 @@ struct Redactor::Rules {
     return false;
   }
 
-  // Replaces the secrets of `s`; whether any was.
-  bool Scrub(std::string* s) const {
+  // `text` with its secrets replaced, into *out; whether any was (*out is
+  // not touched if not: most strings match no gate and are not copied).
+  bool Scrub(absl::string_view text, std::string* out) const {
+    Hits hits = Matching(gates, text);
+    if (hits.ids == 0) return false;
+    std::string s(text);
     bool changed = false;
     // Until nothing changes (at most 8 rounds): one replacement can make
     // another pattern match ("a:b...TOKEN=x/y@h" loses its '/'), and
     // redacting a redacted string must change nothing.
-    for (int round = 0; round < 8; ++round) {
-      const Hits hits = Matching(gates, *s);
-      if (hits.ids == 0) break;
+    // The hits are found again after every change: a replacement moves
+    // what follows it, and the next pattern's windows are placed by them.
+    for (int round = 0; round < 8 && hits.ids != 0; ++round) {
       bool this_round = false;
       for (size_t i = 0; i < patterns.size(); ++i) {
-        if ((hits.ids >> i & 1) != 0) this_round |= Replace(i, hits, s);
+        if ((hits.ids >> i & 1) != 0 && Replace(i, hits, &s)) {
+          this_round = true;
+          hits = Matching(gates, s);
+        }
       }
       if (!this_round) break;
       changed = true;
     }
+    if (changed) *out = std::move(s);
     return changed;
+  }
+
+  // Whether the gate match ending at `end` in `s` is a secret replaced
+  // already: the mark follows it (after spaces: `TOKEN = [REDACTED]`) or
+  // ends just before it (`://u:[REDACTED]@`), and a delimiter follows the
+  // mark, so no pattern could take more. Such places are not searched
+  // again: a string with thousands of assignments would otherwise be
+  // searched once more by every round.
+  static bool Redacted(absl::string_view s, size_t end) {
+    auto delimited = [&](size_t after) {
+      return after == s.size() || absl::ascii_isspace(static_cast<unsigned char>(s[after])) ||
+             absl::string_view("\"',;&|@").find(s[after]) != absl::string_view::npos;
+    };
+    if (end > s.size()) return false;
+    size_t at = end;
+    while (at < s.size() && absl::ascii_isspace(static_cast<unsigned char>(s[at]))) ++at;
+    if (absl::StartsWith(s.substr(at), kMark) && delimited(at + kMark.size())) return true;
+    return end > kMark.size() && s[end - 1] == '@' &&
+           s.substr(end - 1 - kMark.size(), kMark.size()) == kMark;
   }
 
   // Runs pattern `i` over `s`; whether the text changed (a mark put where
@@ -347,7 +386,7 @@ struct Redactor::Rules {
     }
     std::vector<std::pair<size_t, size_t>> windows;  // [from, to), in order, disjoint
     for (const auto& [id, end] : hits.ends) {
-      if (id != i) continue;
+      if (id != i || Redacted(*s, end)) continue;
       const size_t from = end > kBefore ? end - kBefore : 0;
       const size_t to = std::min(s->size(), end + kAfter);
       if (!windows.empty() && from <= windows.back().second) {
@@ -408,8 +447,10 @@ class Walker {
         const std::string_view token = v.raw_json_token();
         std::string_view text;
         if (auto e = v.get_string().get(text)) return e;
-        std::string s(text);
-        if (rules_.Scrub(&s)) Replace(TrimRight(token), s);
+        std::string s;
+        if (rules_.Scrub(absl::string_view(text.data(), text.size()), &s)) {
+          Replace(TrimRight(token), s);
+        }
         return simdjson::SUCCESS;
       }
       default:
@@ -566,8 +607,13 @@ absl::StatusOr<bool> Redactor::Redact(absl::string_view event, std::string* out)
   if (!rules_->Maybe(event)) return false;
   thread_local od::parser parser;
   thread_local std::string padded;
-  padded.resize(event.size() + simdjson::SIMDJSON_PADDING);
+  // Grown, never shrunk (resizing down and up again would zero-fill the
+  // difference each time); only the padding after the event is cleared.
+  if (padded.size() < event.size() + simdjson::SIMDJSON_PADDING) {
+    padded.resize(event.size() + simdjson::SIMDJSON_PADDING);
+  }
   std::memcpy(padded.data(), event.data(), event.size());
+  std::memset(padded.data() + event.size(), 0, simdjson::SIMDJSON_PADDING);
   // On-Demand checks only what it visits: the whole text is validated
   // first (an event that may hold a secret is rare).
   thread_local simdjson::dom::parser validator;

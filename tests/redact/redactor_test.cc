@@ -130,3 +130,20 @@ TEST(RedactorTest, NotAnObjectThatMayHoldASecretIsAnError) {
 
 }  // namespace
 }  // namespace tracelog
+
+namespace tracelog {
+namespace {
+
+// A replacement that shortens a long string moves every later match: the
+// next pattern must be placed by where its matches are now (this input
+// threw std::out_of_range, ending the process, when the second pattern's
+// windows were placed by the first scan).
+TEST(RedactorTest, AReplacementThatShortensALongStringMovesTheNextPatternsMatches) {
+  const std::string token(8000, 'A'), filler(5000, '.');
+  EXPECT_EQ(Redacted(R"({"x":"Bearer )" + token + R"( then PASSWORD=hunter2 ok )" + filler + R"("})"),
+            R"({"x":"Bearer [REDACTED] then PASSWORD=[REDACTED] ok )" + filler +
+                R"(","redacted":true})");
+}
+
+}  // namespace
+}  // namespace tracelog
