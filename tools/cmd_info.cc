@@ -1,5 +1,6 @@
 // tracelog info: a cheap summary of the log, without scanning it.
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -7,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/format/segment_format.h"
+#include "engine/io/atomic_file.h"
 #include "engine/io/file_system.h"
 #include "engine/log/log_config.h"
 #include "engine/server/client.h"
@@ -34,6 +36,15 @@ int RunInfo(const InfoFlags& f) {
   absl::StrAppend(&out, "log:              ", f.dir, "\n");
   absl::StrAppend(&out, "format version:   ", kFormatVersion, "\n");
   absl::StrAppend(&out, "fsync policy:     ", policy, "\n");
+  if (config.ok() || absl::IsNotFound(config.status())) {
+    const LogConfig c = config.ok() ? *config : LogConfig();
+    absl::StrAppend(&out, "redaction:        ", c.redact ? "on" : "off");
+    if (c.redact && (!c.redact_keys.empty() || !c.redact_patterns.empty())) {
+      absl::StrAppend(&out, " (", c.redact_keys.size(), " added key(s), ", c.redact_patterns.size(),
+                      " added pattern(s))");
+    }
+    out += "\n";
+  }
   absl::StrAppend(&out, "segments:         ", st.segments, " (", st.sealed_segments, " sealed)\n");
   absl::StrAppend(&out, "events:           ", st.events, "\n");
   absl::StrAppend(&out, "first sequence:   ", st.first_sequence, "\n");
@@ -54,6 +65,12 @@ int RunInfo(const InfoFlags& f) {
     absl::StrAppend(&out, "sequence lease:   ", st.sequence_lease, "\n");
   }
   for (const std::string& line : rec.Lines()) absl::StrAppend(&out, "recovery:         ", line, "\n");
+  // `tracelog hook` failures (format-spec, "Claude Code hooks").
+  const auto hook_errors = ReadWholeFile(DefaultFileSystem(), JoinPath(JoinPath(f.dir, "hooks"), "errors"));
+  if (hook_errors.ok() && !hook_errors->empty()) {
+    absl::StrAppend(&out, "hook errors:      ", std::count(hook_errors->begin(), hook_errors->end(), '\n'),
+                    " (", JoinPath(JoinPath(f.dir, "hooks"), "errors"), ")\n");
+  }
   // A server holding the log: its counters (format-spec, "Serve protocol").
   if (auto counters = ServerStatsJson(DefaultSocketPath(f.dir)); counters.ok()) {
     absl::StrAppend(&out, "server:           running (tracelog serve on ", DefaultSocketPath(f.dir),

@@ -223,7 +223,8 @@ Command RegisterServe(CLI::App& app) {
       "Hold the log open for writing and take events from any number of local clients on a\n"
       "Unix socket (DIR/serve.sock, 0600): NDJSON lines in, one answer line per event out,\n"
       "'<sequence> <event_id>' once the fsync policy's promise holds (as append --ack) or\n"
-      "'error <line> <reason>'. `tracelog append` on the log goes through it. Runs in the\n"
+      "'error <line> <reason>'. Secrets are replaced before events are stored, as append\n"
+      "does (--no-redact). `tracelog append` and `tracelog hook` on the log go through it. Runs in the\n"
       "foreground, logs to stderr; SIGTERM or SIGINT drains, syncs and exits 0; SIGHUP is\n"
       "ignored. A second serve (or a writer) on the same log exits 2. Protocol: format-spec/.");
   AddLogOption(sub, &f->dir);

@@ -66,8 +66,17 @@ demo() {
   "$bin" dump --log "$log" --limit 3 | cut -c1-200
   echo "== sealing it (zstd blocks clustered by session, with an index): tracelog seal"
   "$bin" seal --log "$log"
-  if cmp -s <("$bin" dump --log "$log") "$BUILD_DIR/demo-fleet.ndjson"; then
-    echo "== dump is byte-identical to the recorded NDJSON, before and after sealing"
+  # Secrets were replaced (the generator writes lines such as
+  # `sadorver_token = 287704`): every other event is stored byte for byte.
+  "$bin" dump --log "$log" > "$BUILD_DIR/demo-dump.ndjson"
+  local redacted
+  redacted=$(grep -c ',"redacted":true}$' "$BUILD_DIR/demo-dump.ndjson" || true)
+  if [ "$(wc -l < "$BUILD_DIR/demo-dump.ndjson")" -eq "$(wc -l < "$BUILD_DIR/demo-fleet.ndjson")" ] &&
+     awk 'NR == FNR { want[FNR] = $0; next }
+          !/,"redacted":true}$/ && $0 != want[FNR] { bad = 1 }
+          END { exit bad }' "$BUILD_DIR/demo-fleet.ndjson" "$BUILD_DIR/demo-dump.ndjson"; then
+    echo "== dump (after sealing) is byte-identical to the recorded NDJSON but for"
+    echo "   the $redacted events whose secrets were replaced (marked \"redacted\":true)"
   else
     echo "== MISMATCH between dump and input" >&2
     exit 1

@@ -267,6 +267,10 @@ TEST(HookCliTest, BadInputExitsZeroAndIsCounted) {
   const std::string errors = ReadFileOrEmpty(dir.Sub("log/hooks/errors"));
   EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 1) << errors;
   EXPECT_TRUE(ReadBack(dir).empty());
+  ASSERT_EQ(WaitExitCode(SpawnCli(dir, "info", {"info", "--log", dir.Sub("log")})), 0)
+      << ReadFileOrEmpty(dir.Sub("info.err"));
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(dir.Sub("info.out")), "hook errors:      1 ("))
+      << ReadFileOrEmpty(dir.Sub("info.out"));
 }
 
 }  // namespace

@@ -146,6 +146,14 @@ TEST(HttpCliTest, EventsInQueriesSessionsAndHealthOut) {
   EXPECT_EQ(WaitExitCode(info), 0);
   EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(dir.Sub("info.out")), "\"http_events\":8,"))
       << ReadFileOrEmpty(dir.Sub("info.out"));
+  // Secrets are replaced before they are stored, as `append` replaces them.
+  r = Curl(dir, {"-X", "POST", "--data-binary", "@-", serve.Url("/v1/events")},
+           R"({"session_id":"sess-c","data":{"password":"hunter2","cmd":"x --token=abc123"}})" "\n");
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = Curl(dir, {serve.Url("/v1/sessions/sess-c/events")});
+  EXPECT_EQ(r.body,
+            R"({"session_id":"sess-c","data":{"password":"[REDACTED]","cmd":"x --token=[REDACTED]"},"redacted":true})"
+            "\n");
 }
 
 // A body over --http-max-body: 413 naming the limit, and none of its events
