@@ -129,6 +129,13 @@ Command RegisterExport(CLI::App& app);
 Command RegisterServe(CLI::App& app);
 Command RegisterHook(CLI::App& app);
 Command RegisterSetup(CLI::App& app);
+Command RegisterList(CLI::App& app);
+Command RegisterStats(CLI::App& app);
+Command RegisterInspect(CLI::App& app);
+Command RegisterTree(CLI::App& app);
+Command RegisterReplay(CLI::App& app);
+Command RegisterTail(CLI::App& app);
+Command RegisterDiff(CLI::App& app);
 
 }  // namespace tracelog::cli
 

@@ -151,7 +151,9 @@ int main(int argc, char** argv) {
       RegisterAppend(app), RegisterDump(app),     RegisterVerify(app),  RegisterInfo(app),
       RegisterQuery(app),  RegisterSessions(app), RegisterSeal(app),    RegisterReindex(app),
       RegisterRetain(app), RegisterImport(app),   RegisterExport(app),  RegisterGen(app),
-      RegisterServe(app),  RegisterHook(app),     RegisterSetup(app),
+      RegisterServe(app),  RegisterHook(app),     RegisterSetup(app),   RegisterList(app),
+      RegisterStats(app),  RegisterInspect(app),  RegisterTree(app),    RegisterReplay(app),
+      RegisterTail(app),   RegisterDiff(app),
   };
 
   try {

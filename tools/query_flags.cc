@@ -22,4 +22,24 @@ void AddQueryFilterOptions(CLI::App* sub, QueryFilterFlags* f) {
   sub->add_option("--until", f->until, "Events with timestamp < TIME")->type_name("TIME");
 }
 
+void AddContentFilterOptions(CLI::App* sub, ContentFilters* f) {
+  sub->add_option("--grep", f->greps,
+                  "Events whose bytes match this RE2 regex (partial match; repeat: all must)")
+      ->type_name("REGEX")
+      ->allow_extra_args(false);
+  sub->add_option("--grep-field", f->grep_field,
+                  "Match --grep against this field's value instead (a string's text, else its\n"
+                  "JSON): data.result, data.arguments.command, /data/a.b (a JSON pointer)")
+      ->type_name("PATH");
+  sub->add_option("--where", f->wheres,
+                  "Events whose field at PATH equals VALUE, type-aware: data.exit_code=1 is the\n"
+                  "number, 'data.x=\"1\"' the string, data.tool_name=Bash a string (not JSON);\n"
+                  "numbers by value, objects by their minified JSON (repeat: all must)")
+      ->type_name("PATH=VALUE")
+      ->allow_extra_args(false);
+  sub->add_option("--model", f->models, "Events whose data.model is NAME (LLM requests, responses)")
+      ->type_name("NAME,..")
+      ->allow_extra_args(false);
+}
+
 }  // namespace tracelog::cli

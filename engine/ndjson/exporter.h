@@ -86,6 +86,13 @@ absl::Status ExportSession(Log* log, const std::string& session, const std::stri
                            const CorruptionReporter& reporter = nullptr,
                            const AttachmentStore* store = nullptr);
 
+// The meta.json agent-strace has for `session`: the one an import stored,
+// else one derived from its events (AgentStraceMetaJson), as the export
+// writes it. NotFoundError when the log holds nothing of the session.
+absl::StatusOr<std::string> SessionMetaJson(Log* log, const std::string& session,
+                                            const CorruptionReporter& reporter = nullptr,
+                                            const AttachmentStore* store = nullptr);
+
 // A name that may be a path component of the export: not empty, "." or
 // "..", without "/" or NUL. The reason when not.
 std::optional<std::string> UnsafeName(absl::string_view name);

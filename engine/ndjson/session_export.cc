@@ -16,7 +16,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/log/attachments.h"
+#include "engine/format/event_keys.h"
 #include "engine/ndjson/exporter.h"
+#include "engine/ndjson/session_meta.h"
 #include "engine/ndjson/pyjson.h"
 
 namespace tracelog {
@@ -450,6 +452,48 @@ absl::Status ExportSession(Log* log, const std::string& session, const std::stri
   }
   emitter.Finish();
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SessionMetaJson(Log* log, const std::string& session,
+                                            const CorruptionReporter& reporter,
+                                            const AttachmentStore* store) {
+  std::unique_ptr<AttachmentStore> loaded;
+  if (store == nullptr) {
+    auto s = AttachmentStore::Load(log->file_system(), log->dir(), reporter);
+    if (!s.ok()) return s.status();
+    loaded = std::move(*s);
+    store = loaded.get();
+  }
+  if (const auto* files = store->SessionFiles(session); files != nullptr) {
+    if (auto it = files->find("meta.json"); it != files->end()) {
+      std::string meta;
+      absl::Status read = store->ReadTo(it->second, [&](absl::string_view piece) {
+        meta.append(piece.data(), piece.size());
+        return absl::OkStatus();
+      });
+      if (!read.ok()) return read;
+      return meta;
+    }
+  }
+  // None stored: derived from the events, as the export derives it.
+  QueryEngine engine(log);
+  Query q;
+  q.sessions = {session};
+  SessionStats stats;
+  EventKeyExtractor extractor;
+  EventKeys keys;
+  auto n = engine.Run(
+      q,
+      [&](uint64_t, absl::string_view event) {
+        if (extractor.Extract(event, &keys, /*validate=*/false).ok()) stats.Add(keys, event);
+        return true;
+      },
+      nullptr, reporter);
+  if (!n.ok()) return n.status();
+  if (*n == 0 && !store->HasSession(session)) {
+    return absl::NotFoundError(absl::StrCat("no session '", session, "' in ", log->dir()));
+  }
+  return AgentStraceMetaJson(session, stats);
 }
 
 }  // namespace tracelog

@@ -161,11 +161,15 @@ void ExpectRecorded(const std::vector<Stored>& stored, const std::vector<std::st
     const std::string child = sid + ".ag1";
     for (const char* step : {"substart", "pre5", "post5", "substop"}) {
       auto it = by_step.find(absl::StrCat(sid, "-", step));
-      if (it != by_step.end()) EXPECT_EQ(it->second->session, child) << it->second->line;
+      if (it != by_step.end()) {
+        EXPECT_EQ(it->second->session, child) << it->second->line;
+      }
     }
     for (const char* step : {"start", "pre1", "post1", "note", "end"}) {
       auto it = by_step.find(absl::StrCat(sid, "-", step));
-      if (it != by_step.end()) EXPECT_EQ(it->second->session, sid) << it->second->line;
+      if (it != by_step.end()) {
+        EXPECT_EQ(it->second->session, sid) << it->second->line;
+      }
     }
     auto sub = by_step.find(sid + "-substart");
     if (sub != by_step.end()) {
@@ -184,7 +188,9 @@ void ExpectRecorded(const std::vector<Stored>& stored, const std::vector<std::st
       EXPECT_TRUE(absl::StrContains(future->second->line, R"("novel":{"x":[1,2.5]})"));
     }
     auto stop = by_step.find(sid + "-stop");
-    if (stop != by_step.end()) EXPECT_EQ(stop->second->type, "assistant_response");
+    if (stop != by_step.end()) {
+      EXPECT_EQ(stop->second->type, "assistant_response");
+    }
   }
   // Every result and error of a tool names its own call, with a duration.
   int paired = 0;
