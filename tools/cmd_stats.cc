@@ -15,6 +15,7 @@
 #include "engine/query/query.h"
 #include "engine/query/query_filters.h"
 #include "engine/query/session_stats.h"
+#include "engine/query/stats_cache.h"
 #include "tools/cli.h"
 #include "tools/pager.h"
 #include "tools/views.h"
@@ -28,6 +29,7 @@ struct StatsFlags {
   std::string session;  // id, unambiguous prefix or `latest`; "": every session
   std::string format;
   QueryFilters filter;  // --agent, --since, --until only
+  bool verbose = false;
 };
 
 // JSON text, indented by two spaces per level (`pretty`) or on one line.
@@ -253,6 +255,23 @@ std::string StatsTable(const SessionStats& s, const std::string& session) {
 // The events the flags select, summarised; `session` is set to the full id.
 absl::StatusOr<SessionStats> Collect(const StatsFlags& f, QueryEngine* engine,
                                      std::string* session) {
+  auto warn = [](const Corruption& c) {
+    PrintError(absl::StrCat("warning: ", c.ToString(), " (skipped)"));
+  };
+  if (f.session.empty() && !f.filter.Filters()) {
+    // The whole log: per-segment partials from stats.cache.
+    StatsCacheReport report;
+    auto stats = WholeLogStats(engine->log(), engine, warn, &report);
+    if (f.verbose) {
+      PrintError(absl::StrCat("stats: ", report.segments_cached, " segment(s) from ",
+                              kStatsCacheFileName, ", ", report.segments_read, " read (",
+                              report.events_read, " events), ", report.sessions_paired_from_log,
+                              " session(s) paired from the log; cache ",
+                              report.cache_written ? "written" : "unchanged",
+                              report.cache_problem.empty() ? "" : "; " + report.cache_problem));
+    }
+    return stats;
+  }
   auto query = BuildQuery(f.filter, engine);
   if (!query.ok()) return query.status();
   if (!f.session.empty()) {
@@ -268,10 +287,7 @@ absl::StatusOr<SessionStats> Collect(const StatsFlags& f, QueryEngine* engine,
         for (const BlockEvent& e : events) builder.Add(e.event);
         return true;
       },
-      nullptr,
-      [](const Corruption& c) {
-        PrintError(absl::StrCat("warning: ", c.ToString(), " (skipped)"));
-      });
+      nullptr, warn);
   if (!n.ok()) return n.status();
   return std::move(builder).Finish();
 }
@@ -313,6 +329,8 @@ Command RegisterStats(CLI::App& app) {
       "timestamp). SESSION: an id, an unambiguous prefix, or `latest` (the newest session);\n"
       "after `--` it may start with '-'. Exit 0 when events were summarised, 1 when none\n"
       "matched, 2 on error (an unknown SESSION).\n"
+      "Without SESSION or filters, each segment but the active one is summarised once and\n"
+      "kept in DIR/stats.cache (derived data, rebuilt when missing or damaged).\n"
       "TIME: epoch seconds, RFC 3339 (2026-11-23T02:00:00Z), or an age (30s, 15m, 24h, 7d).");
   sub->add_option("session", f->session, "Session id, unambiguous prefix, or latest")
       ->type_name("SESSION");
@@ -325,6 +343,9 @@ Command RegisterStats(CLI::App& app) {
       ->allow_extra_args(false);
   sub->add_option("--since", f->filter.since, "Events with timestamp >= TIME")->type_name("TIME");
   sub->add_option("--until", f->filter.until, "Events with timestamp < TIME")->type_name("TIME");
+  sub->add_flag("-v,--verbose", f->verbose,
+                "Print on stderr where the figures came from (the whole log: how many segments'\n"
+                "summaries were taken from DIR/stats.cache and how many were read)");
   return {sub, [f] { return RunStats(*f); }};
 }
 

@@ -105,6 +105,8 @@ class QueryEngine {
   // NotFoundError / InvalidArgumentError (ambiguous, naming candidates).
   absl::StatusOr<std::string> ResolveSession(absl::string_view id_or_prefix);
 
+  Log* log() const { return log_; }
+
  private:
   struct SegmentInfo;
   struct Plan;

@@ -35,7 +35,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "engine/format/segment_format.h"  // EventKeys
 
 namespace tracelog {
 
@@ -101,6 +103,27 @@ class SessionStatsBuilder {
   // Adds one stored event (a JSON object). A line that is not one is
   // counted as an event of type "" and nothing more.
   void Add(absl::string_view event);
+  // The same, with the event's index keys already read (a raw record's, a
+  // log reader's): no second extraction.
+  void Add(absl::string_view event, const EventKeys& keys);
+
+  // Partials: the state of a builder as bytes (format-spec/README.md, "Stats
+  // cache"), merged into another as if its events had been added there.
+  // What a partial keeps of the pairing: the tool_calls that no result or
+  // error among its events named, and the results and errors whose call was
+  // not among them. Resolves what pairs within the builder first.
+  std::string SerializePartial();
+  // DataLossError (nothing merged) when `bytes` is not a partial.
+  absl::Status MergePartial(absl::string_view bytes);
+  // Sessions holding a result or an error whose tool_call is not among the
+  // events (and partials) added: after merging partials, a call that a
+  // result in its own partial already named. Their tool_calls, from the
+  // log, go to AddCallForPairing before Finish.
+  std::vector<std::string> UnpairedSessions();
+  // Registers a tool_call's event_id and tool for pairing without counting
+  // it; an event_id the session already knows keeps its tool.
+  void AddCallForPairing(absl::string_view event);
+
   // The statistics of every event added; the builder is spent.
   SessionStats Finish() &&;
 

@@ -22,39 +22,16 @@
 #include "engine/seal/block_codec.h"
 #include "engine/seal/index_builder.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/test_util.h"
 
 namespace tracelog {
 namespace {
 
-const std::string kDir = std::string(TRACELOG_SOURCE_DIR) + "/format-spec/vectors/";
 constexpr char kEvent[] =
     R"({"event_type":"tool_result","timestamp":1795440021.8558512,"event_id":"d0f564092d8d","session_id":"b23aff530dad41b8","parent_id":"90aaf3af57de","duration_ms":0.0007152557373046875,"data":{"content_preview":"['r1', 'r2']"}})";
 
-// Vector files: hex bytes, whitespace-separated, '#' starts a comment.
-std::string ReadHex(const std::string& name) {
-  std::ifstream in(kDir + name);
-  EXPECT_TRUE(in.good()) << kDir + name;
-  std::string hex, line;
-  while (std::getline(in, line)) {
-    line = line.substr(0, line.find('#'));
-    for (char c : line) {
-      if (absl::ascii_isxdigit(static_cast<unsigned char>(c))) hex.push_back(c);
-    }
-  }
-  return absl::HexStringToBytes(hex);
-}
-
-void WriteHex(const std::string& name, const std::string& comment, const std::string& bytes) {
-  std::ofstream out(kDir + name);
-  out << "# " << comment << "\n";
-  const std::string hex = absl::BytesToHexString(bytes);
-  for (size_t i = 0; i < hex.size(); i += 32) {
-    for (size_t j = i; j < std::min(hex.size(), i + 32); j += 2) {
-      out << hex.substr(j, 2) << (j + 2 < std::min(hex.size(), i + 32) ? " " : "");
-    }
-    out << "   # offset " << i / 2 << "\n";
-  }
-}
+using ::tracelog::testing::ReadHex;
+using ::tracelog::testing::WriteHex;
 
 std::string BuildRecord() {
   EventKeyExtractor ex;

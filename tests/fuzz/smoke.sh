@@ -18,6 +18,7 @@ case $name in
   index) seeds="index.hex" ;;
   checkpoint) seeds="checkpoint.hex lease.hex gap.hex segment_header.hex" ;;
   attach) seeds="attach.hex" ;;
+  stats_cache) seeds="stats_cache.hex" ;;
   *) seeds="" ;;
 esac
 

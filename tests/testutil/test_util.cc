@@ -13,6 +13,8 @@
 #include <functional>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/format/checksum.h"
@@ -48,6 +50,35 @@ std::string MakeEvent(uint64_t i, const std::string& session, size_t pad) {
       R"(","session_id":")", session, R"(","data":{"tool_name":"Bash","arguments":{"command":"echo )",
       i, std::string(pad, 'x'), R"("}}})");
   return e;
+}
+
+namespace {
+const std::string kVectorDir = std::string(TRACELOG_SOURCE_DIR) + "/format-spec/vectors/";
+}  // namespace
+
+std::string ReadHex(const std::string& name) {
+  std::ifstream in(kVectorDir + name);
+  EXPECT_TRUE(in.good()) << kVectorDir + name;
+  std::string hex, line;
+  while (std::getline(in, line)) {
+    line = line.substr(0, line.find('#'));
+    for (char c : line) {
+      if (absl::ascii_isxdigit(static_cast<unsigned char>(c))) hex.push_back(c);
+    }
+  }
+  return absl::HexStringToBytes(hex);
+}
+
+void WriteHex(const std::string& name, const std::string& comment, const std::string& bytes) {
+  std::ofstream out(kVectorDir + name);
+  out << "# " << comment << "\n";
+  const std::string hex = absl::BytesToHexString(bytes);
+  for (size_t i = 0; i < hex.size(); i += 32) {
+    for (size_t j = i; j < std::min(hex.size(), i + 32); j += 2) {
+      out << hex.substr(j, 2) << (j + 2 < std::min(hex.size(), i + 32) ? " " : "");
+    }
+    out << "   # offset " << i / 2 << "\n";
+  }
 }
 
 std::string ReadFileOrEmpty(const std::string& path) {

@@ -50,6 +50,12 @@ class TempDir {
 // A small agent event line in agent-strace's form.
 std::string MakeEvent(uint64_t i, const std::string& session = "s1", size_t pad = 0);
 
+// A test vector of format-spec/vectors/: hex bytes, whitespace-separated,
+// '#' starts a comment. WriteHex writes one (16 bytes a line, offsets in
+// comments) after a one-line `comment`.
+std::string ReadHex(const std::string& name);
+void WriteHex(const std::string& name, const std::string& comment, const std::string& bytes);
+
 // Reads a whole file; empty string if missing.
 std::string ReadFileOrEmpty(const std::string& path);
 void WriteFileOrDie(const std::string& path, const std::string& data);
