@@ -92,10 +92,14 @@ def main():
     for name, ours, theirs in rows:
         m, lo, hi = median_ms(ours, a.runs)
         if theirs is None:
-            print(f"| {name} | {m:.1f} ({lo:.1f}-{hi:.1f}) | | |")
+            py_start, _, _ = median_ms([sys.executable, "-c", "pass"], a.runs)
+            print(f"| {name} | {m:.1f} ({lo:.1f}-{hi:.1f}) | python3 start {py_start:.1f} | "
+                  f"{py_start / m:.0f}x |")
             continue
         t, tlo, thi = median_ms(theirs, 1 if "stats-all" in theirs else max(3, a.runs // 3))
         print(f"| {name} | {m:.1f} ({lo:.1f}-{hi:.1f}) | {t:.0f} ({tlo:.0f}-{thi:.0f}) | {t / m:.0f}x |")
+    print("\nratio = agent-strace / tracelog: a view can be at most (agent-strace's time) /"
+          " (tracelog's process start) times faster")
     print(f"\nstats (all), first run (builds {cache.name}, {cache.stat().st_size} bytes): {cold:.0f} ms")
 
 

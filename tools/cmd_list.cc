@@ -39,16 +39,20 @@ struct ListFlags {
 
 // One session as listed.
 struct Row {
-  const CatalogEntry* e;
-  uint64_t Count(const char* type) const {
-    auto it = e->types.find(type);
-    return it == e->types.end() ? 0 : it->second;
+  explicit Row(const CatalogEntry* entry)
+      : e(entry), llm(Count(*entry, "llm_request")), errors(Count(*entry, "error")) {}
+  static uint64_t Count(const CatalogEntry& e, const std::string& type) {
+    auto it = e.types.find(type);
+    return it == e.types.end() ? 0 : it->second;
   }
-  uint64_t llm_calls() const { return Count("llm_request"); }
+  uint64_t llm_calls() const { return llm; }
+  double duration_ms() const { return (e->last_timestamp - e->first_timestamp) * 1000; }
+
+  const CatalogEntry* e;
+  uint64_t llm;
   // `error` events, as agent-strace counts a session's errors (the catalog's
   // own count takes every event flagged as an error, as `query --error`).
-  uint64_t errors() const { return Count("error"); }
-  double duration_ms() const { return (e->last_timestamp - e->first_timestamp) * 1000; }
+  uint64_t errors;
 };
 
 // The sessions that called `tool` (its tool_call events, index-pruned).
@@ -88,15 +92,16 @@ absl::StatusOr<std::vector<Row>> Select(const ListFlags& f, QueryEngine* engine,
     if (since && (!e.has_timestamp || e.first_timestamp < *since)) continue;
     if (until && (!e.has_timestamp || e.first_timestamp >= *until)) continue;
     if (calling && calling->count(e.id) == 0) continue;
-    if (f.errors_only && Row{&e}.errors() == 0) continue;
-    rows.push_back(Row{&e});
+    Row row(&e);
+    if (f.errors_only && row.errors == 0) continue;
+    rows.push_back(row);
   }
   // Newest first; ties (and sessions without a time) by id, greater first.
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     if (a.e->first_timestamp != b.e->first_timestamp) return a.e->first_timestamp > b.e->first_timestamp;
     return a.e->id > b.e->id;
   });
-  if (f.limit > 0 && rows.size() > f.limit) rows.resize(f.limit);
+  if (f.limit > 0 && rows.size() > f.limit) rows.erase(rows.begin() + f.limit, rows.end());
   return rows;
 }
 
@@ -119,7 +124,7 @@ void AppendJsonRow(const Row& r, std::string* out) {
     *out += "null";
   }
   absl::StrAppend(out, ",\"events\":", e.events, ",\"tool_calls\":", e.tool_calls,
-                  ",\"llm_calls\":", r.llm_calls(), ",\"errors\":", r.errors(),
+                  ",\"llm_calls\":", r.llm_calls(), ",\"errors\":", r.errors,
                   ",\"parent_session_id\":");
   AppendPyJsonString(out, e.parent);
   *out += "}";
@@ -151,8 +156,8 @@ void AppendTable(const std::vector<Row>& rows, std::string* out) {
     const CatalogEntry& e = *r.e;
     const std::string started =
         e.has_timestamp ? FormatTimestamp(e.first_timestamp).substr(0, 19) : "-";
-    std::string errors = absl::StrCat(r.errors());
-    if (colour && r.errors() > 0) errors = absl::StrCat("\033[31m", absl::StrFormat("%6s", errors), "\033[0m");
+    std::string errors = absl::StrCat(r.errors);
+    if (colour && r.errors > 0) errors = absl::StrCat("\033[31m", absl::StrFormat("%6s", errors), "\033[0m");
     absl::StrAppend(out, absl::StrFormat("%-*s  %-*s  %-19s  %9s  %7d  %6d  %5d  %6s  %s\n", id_w,
                                          Fit(e.id, id_w), agent_w, Fit(e.agent, agent_w), started,
                                          e.has_timestamp ? HumanDuration(r.duration_ms()) : "-",
@@ -170,7 +175,7 @@ void AppendCsv(const std::vector<Row>& rows, std::string* out) {
     AppendCsvField(e.agent, out);
     absl::StrAppend(out, ",", e.has_timestamp ? FormatTimestamp(e.first_timestamp) : "", ",",
                     e.has_timestamp ? absl::StrFormat("%.3f", r.duration_ms()) : "", ",", e.events,
-                    ",", e.tool_calls, ",", r.llm_calls(), ",", r.errors(), ",");
+                    ",", e.tool_calls, ",", r.llm_calls(), ",", r.errors, ",");
     AppendCsvField(e.parent, out);
     *out += '\n';
   }
@@ -222,8 +227,11 @@ int RunList(const ListFlags& f) {
   StdoutWriter out;
   out.Write(text);
   out.Flush();
-  if (!out.ok() && !out.broken_pipe()) return kExitError;
-  return rows->empty() ? kExitNegative : kExitOk;
+  const int code = !out.ok() && !out.broken_pipe() ? kExitError
+                   : rows->empty()                   ? kExitNegative
+                                                     : kExitOk;
+  pager.reset();  // waits for it
+  ExitNow(code);  // the catalog and the indexes are not freed one by one
 }
 
 }  // namespace

@@ -312,8 +312,11 @@ int RunStats(const StatsFlags& f) {
                 ? StatsTable(*stats, session)
                 : StatsJson(*stats, session, /*pretty=*/format == OutputFormat::kJson));
   out.Flush();
-  if (!out.ok() && !out.broken_pipe()) return kExitError;
-  return stats->events > 0 ? kExitOk : kExitNegative;
+  const int code = !out.ok() && !out.broken_pipe() ? kExitError
+                   : stats->events > 0               ? kExitOk
+                                                     : kExitNegative;
+  pager.reset();  // waits for it
+  ExitNow(code);  // the summaries and indexes are not freed one by one
 }
 
 }  // namespace

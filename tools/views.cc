@@ -77,6 +77,12 @@ absl::StatusOr<std::string> ResolveSessionArg(QueryEngine* engine, absl::string_
   return newest->id;
 }
 
+void ExitNow(int code) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  ::_exit(code);
+}
+
 void AppendCsvField(absl::string_view s, std::string* out) {
   if (s.find_first_of(",\"\r\n") == absl::string_view::npos) {
     out->append(s.data(), s.size());

@@ -42,6 +42,14 @@ bool UseColour();
 // QueryEngine::ResolveSession.
 absl::StatusOr<std::string> ResolveSessionArg(QueryEngine* engine, absl::string_view arg);
 
+// Ends the process with `code` now that the output is written: flushes
+// stdout and stderr and exits without running destructors. A view of the
+// whole log holds the catalog and the indexes of every segment (12k
+// sessions: ~50 MB in many small blocks), which take longer to free one by
+// one than the kernel takes to drop at once. Only for read-only commands,
+// after any pager was waited for.
+[[noreturn]] void ExitNow(int code);
+
 // Appends `s` as a CSV field (RFC 4180: quoted when it holds a comma, a
 // quote or a line break; quotes doubled).
 void AppendCsvField(absl::string_view s, std::string* out);
