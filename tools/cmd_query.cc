@@ -2,8 +2,6 @@
 // session, type, tool, agent, error and time; --grep/--where/--model look at
 // the events it lets through.
 
-#include <simdjson.h>
-
 #include <cstdio>
 #include <deque>
 #include <memory>
@@ -15,6 +13,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "engine/format/event_keys.h"
+#include "engine/ndjson/pyjson.h"
 #include "engine/query/event_match.h"
 #include "engine/query/query.h"
 #include "tools/cli.h"
@@ -34,14 +34,12 @@ struct QueryFlags {
   bool stats = false;
 };
 
-std::string SessionOf(simdjson::dom::parser* parser, absl::string_view event) {
-  simdjson::dom::element e;
-  std::string_view id;
-  if (parser->parse(event.data(), event.size()).get(e) != simdjson::SUCCESS ||
-      e["session_id"].get_string().get(id) != simdjson::SUCCESS) {
-    return "";
-  }
-  return std::string(id);
+// The session_id of a stored event ("" if it has none), read as the index
+// reads it.
+std::string SessionOf(EventKeyExtractor* extractor, absl::string_view event) {
+  EventKeys keys;
+  if (!extractor->Extract(event, &keys, /*validate=*/false).ok()) return "";
+  return std::string(keys.session_id);
 }
 
 // --context N: each session with matches, read again whole (whatever the
@@ -121,7 +119,7 @@ int RunQuery(const QueryFlags& f) {
     if (n.ok()) out.Write(absl::StrCat(*n, "\n"));
   } else {
     uint64_t kept = 0;
-    simdjson::dom::parser parser;
+    EventKeyExtractor extractor;
     std::vector<std::string> order;  // sessions, by first match
     absl::flat_hash_map<std::string, absl::flat_hash_set<uint64_t>> matches;
     std::vector<BlockEvent> pass;
@@ -134,7 +132,7 @@ int RunQuery(const QueryFlags& f) {
             if (matcher && !matcher->Matches(e.event)) continue;
             ++kept;
             if (gather) {
-              std::string id = SessionOf(&parser, e.event);
+              std::string id = SessionOf(&extractor, e.event);
               auto [it, added] = matches.try_emplace(id);
               if (added) order.push_back(id);
               it->second.insert(e.sequence);
@@ -150,7 +148,13 @@ int RunQuery(const QueryFlags& f) {
     if (n.ok() && f.count) {
       out.Write(absl::StrCat(f.sessions ? order.size() : kept, "\n"));
     } else if (n.ok() && f.sessions) {
-      for (const std::string& id : order) out.Write(absl::StrCat(id, "\n"));
+      // As JSON strings: an id may hold anything, line breaks and
+      // terminal escapes included.
+      for (const std::string& id : order) {
+        std::string line;
+        AppendPyJsonString(&line, id);
+        out.Write(absl::StrCat(line, "\n"));
+      }
     } else if (n.ok() && f.context > 0) {
       if (absl::Status s = PrintWithContext(&engine, order, matches, f.context, reporter, &out);
           !s.ok()) {
@@ -198,7 +202,8 @@ Command RegisterQuery(CLI::App& app) {
                   "(output grouped by session, in the order of their first match)")
       ->type_name("N");
   sub->add_flag("--sessions", f->sessions,
-                "Print the ids of the sessions that hold a match (by first match) instead of events");
+                "Print the ids of the sessions that hold a match (by first match), one JSON\n"
+                "string a line, instead of events");
   sub->add_flag("--count", f->count,
                 "Print only the number of matches (from the index alone where the filters allow;\n"
                 "with --sessions, of sessions)");

@@ -98,7 +98,11 @@ absl::StatusOr<bool> Round(const TailFlags& f, EventMatcher* matcher, uint64_t* 
     }
     *next = st.first_sequence;
   }
-  auto reader = (*log)->NewReader(ReaderOptions{.from_sequence = *next});
+  ReaderOptions options{.from_sequence = *next};
+  options.reporter = [](const Corruption& c) {
+    PrintError(absl::StrCat("warning: ", c.ToString(), " (skipped)"));
+  };
+  auto reader = (*log)->NewReader(options);
   LogEvent ev;
   uint64_t last = 0;
   while (reader->Next(&ev)) {
@@ -114,6 +118,9 @@ absl::StatusOr<bool> Round(const TailFlags& f, EventMatcher* matcher, uint64_t* 
       if (auto s = SaveCursor(f.cursor, last); !s.ok()) return s;
     }
   }
+  // A segment that could not be read: stop, the cursor at the last event
+  // printed, rather than go on past events never printed.
+  if (!reader->status().ok()) return reader->status();
   return true;
 }
 

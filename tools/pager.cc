@@ -7,6 +7,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -37,8 +38,17 @@ std::unique_ptr<Pager> Pager::Start(bool no_pager) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[0], STDIN_FILENO);
+  // tracelog ignores SIGPIPE (main.cc); the pager gets the default back.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   ::close(fds[0]);
   if (rc != 0) {  // no such pager: the output goes to the terminal
@@ -47,6 +57,10 @@ std::unique_ptr<Pager> Pager::Start(bool no_pager) {
   }
   ::dup2(fds[1], STDOUT_FILENO);
   ::close(fds[1]);
+  // As git: Ctrl-C and Ctrl-\ are the pager's while it runs (less uses
+  // them); tracelog must not die and leave it holding the terminal.
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGQUIT, SIG_IGN);
   return std::unique_ptr<Pager>(new Pager(pid));
 }
 

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/format/event_keys.h"  // ScrubInvalidUtf8
 #include "re2/re2.h"
 
 namespace tracelog {
@@ -105,6 +106,7 @@ struct EventMatcher::Impl {
   std::vector<std::string> models;
   bool needs_json = false;
   dom::parser parser;
+  std::string scrubbed;  // an event with bad UTF-8, replaced
 };
 
 EventMatcher::EventMatcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -156,6 +158,9 @@ absl::StatusOr<std::unique_ptr<EventMatcher>> EventMatcher::Create(const Content
       impl->models.emplace_back(part);
     }
   }
+  if (!f.models.empty() && impl->models.empty()) {
+    return absl::InvalidArgumentError("--model: no NAME given");
+  }
   impl->needs_json = !impl->grep_pointer.empty() || !impl->wheres.empty() || !impl->models.empty();
   return std::unique_ptr<EventMatcher>(new EventMatcher(std::move(impl)));
 }
@@ -169,7 +174,14 @@ bool EventMatcher::Matches(absl::string_view event) {
     return true;
   }
   dom::element root;
-  if (m.parser.parse(event.data(), event.size()).get(root) != simdjson::SUCCESS) return false;
+  if (m.parser.parse(event.data(), event.size()).get(root) != simdjson::SUCCESS) {
+    // Stored events may hold bad UTF-8 (their keys were read from a copy
+    // with it replaced): so are their fields here.
+    if (simdjson::validate_utf8(event.data(), event.size())) return false;
+    m.scrubbed.assign(event.data(), event.size());
+    ScrubInvalidUtf8(&m.scrubbed);
+    if (m.parser.parse(m.scrubbed).get(root) != simdjson::SUCCESS) return false;
+  }
   if (!m.models.empty()) {
     std::string_view model;
     if (root["data"]["model"].get_string().get(model) != simdjson::SUCCESS) return false;

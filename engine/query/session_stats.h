@@ -22,7 +22,10 @@
 // Pairing does not depend on the order of the events: a result or an error
 // met before its tool_call is paired once the call is seen. When two
 // tool_calls of a session share an event_id, the later one names the tool
-// of what follows them, as a Python dict of calls keyed by event_id would.
+// of what follows them, as a Python dict of calls keyed by event_id would;
+// merged partials (stats_cache.h) may pair such a result with the other of
+// the two when they are in different segments (agent-strace's event ids
+// are unique per session, so only hand-made logs have them).
 //
 //   SessionStatsBuilder b;
 //   for (each event of the sessions, in sequence order) b.Add(event);

@@ -1,5 +1,6 @@
 #include "engine/query/stats_cache.h"
 
+#include <array>
 #include <map>
 #include <utility>
 #include <vector>
@@ -7,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/io/atomic_file.h"
 #include "engine/seal/sealed_segment.h"
+#include "engine/segment/segment.h"
 
 namespace tracelog {
 namespace {
@@ -47,26 +49,39 @@ absl::StatusOr<SessionStats> WholeLogStats(Log* log, QueryEngine* engine,
   const std::vector<SegmentSnapshot> segments = log->SnapshotSegments(reporter);
   for (size_t i = 0; i < segments.size(); ++i) {
     const SegmentSnapshot& seg = segments[i];
-    const bool active = seg.sealed == nullptr && i + 1 == segments.size();
-    // The segment's last sequence (its events end there: the next segment
-    // starts after it); a raw segment a crash cut and no writer recovered
-    // yet (end_sequence 0) is read up to the next one and not cached.
-    const uint64_t bound = i + 1 < segments.size() ? segments[i + 1].base - 1 : 0;
+    const bool last_segment = i + 1 == segments.size();
+    const bool active = seg.sealed == nullptr && last_segment;
+    // The last sequence it can hold: a sealed segment's header says; a
+    // rolled raw one ends before the next segment (or gap); the active one
+    // goes on.
+    const uint64_t bound = seg.sealed != nullptr ? seg.sealed->last_sequence()
+                           : !last_segment       ? segments[i + 1].base - 1
+                                                 : UINT64_MAX;
+    // Its key in the cache: a raw segment a crash cut and no writer
+    // recovered yet (end_sequence 0) is not cached.
     const uint64_t last = seg.sealed != nullptr ? seg.sealed->last_sequence()
                           : active              ? 0
                                                 : seg.end_sequence;
+    std::array<uint64_t, 2> identity = {0, 0};
+    if (seg.sealed != nullptr) {
+      identity = {seg.sealed->header().event_count, seg.sealed->header().data_end};
+    } else {
+      identity = {static_cast<uint64_t>(seg.raw->created_micros()), 0};
+    }
     const bool cacheable = !active && last != 0;
     if (cacheable) {
       auto it = cached.find(seg.base);
       if (it != cached.end() && it->second.last_sequence == last &&
-          total.MergePartial(it->second.partial).ok()) {
+          it->second.identity == identity && total.MergePartial(it->second.partial).ok()) {
         keep[seg.base] = std::move(it->second);
         ++r.segments_cached;
         continue;
       }
     }
-    // Read its events; a segment read whole and undamaged is cached.
-    uint64_t damage = 0;
+    // Read its events, and nothing of the next segment; a segment read
+    // whole and undamaged is cached.
+    const std::string& file = seg.sealed != nullptr ? seg.sealed->path() : seg.raw->path();
+    uint64_t damage = 0, events = 0;
     ReaderOptions options;
     options.from_sequence = seg.base;
     options.reporter = [&](const Corruption& c) {
@@ -77,19 +92,24 @@ absl::StatusOr<SessionStats> WholeLogStats(Log* log, QueryEngine* engine,
     SessionStatsBuilder part;
     LogEvent ev;
     while (reader->Next(&ev)) {
-      if (!active && ev.sequence > bound) break;
+      if (ev.sequence > bound) break;
       part.Add(ev.event, ev.keys);
-      ++r.events_read;
+      ++events;
+      if (ev.sequence == bound) break;
     }
-    if (!reader->status().ok()) return reader->status();
+    if (!reader->status().ok()) {  // what could be read counts; it is not cached
+      ++damage;
+      if (reporter) reporter(Corruption{file, 0, 0, std::string(reader->status().message())});
+    }
+    if (seg.sealed != nullptr && events != seg.sealed->header().event_count) ++damage;
+    r.events_read += events;
     ++r.segments_read;
     const std::string partial = part.SerializePartial();
     if (absl::Status s = total.MergePartial(partial); !s.ok()) return s;
     if (cacheable && damage == 0) {
-      keep[seg.base] = Entry{last, partial};
+      keep[seg.base] = Entry{last, identity, partial};
       changed = true;
     }
-    if (active) break;  // the reader went to the end
   }
   changed = changed || keep.size() != cached.size();
 

@@ -21,6 +21,7 @@
 // done without; it is rewritten (atomically, 0600) when segments were
 // added or removed. Format: format-spec/README.md, "Stats cache".
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -46,6 +47,10 @@ struct StatsCacheReport {
 // One partial of the cache: the segment's last sequence and the partial.
 struct StatsCacheEntry {
   uint64_t last_sequence = 0;
+  // What else tells the segment's file from another with the same
+  // sequences (a log rebuilt in the same directory): a sealed segment's
+  // event count and size, a raw one's creation time (us) and 0.
+  std::array<uint64_t, 2> identity = {0, 0};
   std::string partial;
 };
 

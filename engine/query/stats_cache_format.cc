@@ -16,7 +16,7 @@ namespace {
 constexpr char kMagic[8] = {'T', 'L', 'S', 'T', 'A', 'T', 'S', '\0'};
 constexpr uint32_t kCacheVersion = 1;
 constexpr size_t kHeaderSize = 16;  // magic, version, entry count
-constexpr size_t kEntryHeaderSize = 24;  // base, last sequence, payload length
+constexpr size_t kEntryHeaderSize = 40;  // base, last sequence, identity, payload length
 
 }  // namespace
 
@@ -27,6 +27,8 @@ std::string EncodeStatsCache(const std::map<uint64_t, StatsCacheEntry>& entries)
   for (const auto& [base, e] : entries) {
     PutFixed64(&out, base);
     PutFixed64(&out, e.last_sequence);
+    PutFixed64(&out, e.identity[0]);
+    PutFixed64(&out, e.identity[1]);
     PutFixed64(&out, e.partial.size());
     out += e.partial;
   }
@@ -53,10 +55,12 @@ absl::StatusOr<std::map<uint64_t, StatsCacheEntry>> DecodeStatsCache(absl::strin
     if (body - at < kEntryHeaderSize) break;
     const uint64_t base = DecodeFixed64(b.data() + at);
     const uint64_t last = DecodeFixed64(b.data() + at + 8);
-    const uint64_t len = DecodeFixed64(b.data() + at + 16);
+    const std::array<uint64_t, 2> identity = {DecodeFixed64(b.data() + at + 16),
+                                              DecodeFixed64(b.data() + at + 24)};
+    const uint64_t len = DecodeFixed64(b.data() + at + 32);
     at += kEntryHeaderSize;
     if (len > body - at) break;
-    out[base] = StatsCacheEntry{last, std::string(b.substr(at, len))};
+    out[base] = StatsCacheEntry{last, identity, std::string(b.substr(at, len))};
     at += len;
   }
   if (out.size() != n || at != body) {

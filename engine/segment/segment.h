@@ -51,6 +51,7 @@ class Segment {
                                                        uint64_t expected_base, bool writable);
 
   uint64_t base() const { return header_.base_sequence; }
+  int64_t created_micros() const { return header_.created_micros; }
   // OK, or why the header cannot be trusted (see Open).
   const absl::Status& header_status() const { return header_status_; }
   const std::string& path() const { return path_; }

@@ -66,11 +66,22 @@ TEST(EventMatchTest, ModelMatchesDataModelAnyOfTheNames) {
   EXPECT_FALSE(Match({.models = {"gpt-5"}}, kCall));
 }
 
+// Stored events may hold bad UTF-8 (appended with it replaced in their
+// keys): their fields are compared as the keys were read.
+TEST(EventMatchTest, FieldsOfAnEventWithBadUtf8StillMatch) {
+  const std::string event =
+      "{\"event_type\":\"tool_call\",\"session_id\":\"s1\",\"data\":{\"tool_name\":\"Bash\","
+      "\"note\":\"caf\xe9\"}}";
+  EXPECT_TRUE(Match({.wheres = {"data.tool_name=Bash"}}, event));
+  EXPECT_FALSE(Match({.wheres = {"data.tool_name=Read"}}, event));
+  EXPECT_TRUE(Match({.greps = {"^caf"}, .grep_field = "data.note"}, event));
+}
+
 TEST(EventMatchTest, BadFiltersAreErrorsNamingTheFlag) {
   for (const ContentFilters& f :
        {ContentFilters{.greps = {"(unclosed"}}, ContentFilters{.wheres = {"no-equals-sign"}},
         ContentFilters{.wheres = {"data..x=1"}}, ContentFilters{.wheres = {"=1"}},
-        ContentFilters{.grep_field = "data.x"}}) {
+        ContentFilters{.grep_field = "data.x"}, ContentFilters{.models = {","}}}) {
     auto m = EventMatcher::Create(f);
     ASSERT_FALSE(m.ok());
     EXPECT_TRUE(absl::StartsWith(m.status().message(), "--")) << m.status();

@@ -139,9 +139,16 @@ TEST_F(StatsCacheTest, ColdWarmSealedAndGrownGiveTheFiguresOfOnePass) {
   EXPECT_EQ(warm.segments_read, 1u);
   EXPECT_FALSE(warm.cache_written);
 
-  // Sealing changes the segments' form, not their events: the partials stay.
+  // Sealed, the segments are other files (the cache names a raw segment by
+  // its creation time, a sealed one by its event count and size): read
+  // once more, then cached again.
   ASSERT_TRUE(log_->SealAll().ok());
   StatsCacheReport sealed;
+  got = Whole(&sealed);
+  ASSERT_OK(got);
+  ExpectSame(want, *got);
+  EXPECT_EQ(sealed.segments_cached, 0u);
+  EXPECT_TRUE(sealed.cache_written);
   got = Whole(&sealed);
   ASSERT_OK(got);
   ExpectSame(want, *got);
@@ -183,6 +190,32 @@ TEST_F(StatsCacheTest, ADamagedOrForeignCacheIsRebuiltNeverBelieved) {
     ASSERT_OK(got);
     ExpectSame(want, *got);
     EXPECT_FALSE(r.cache_problem.empty());
+  }
+}
+
+// A reader's view can end with a sealed segment: during an import, it sees
+// nothing from the import's first sequence on, and the segment before it
+// was rolled and sealed. That segment is read whole (it once was read as
+// empty, and cached so).
+TEST_F(StatsCacheTest, AViewEndingWithASealedSegmentCountsItWhole) {
+  auto import = log_->BeginImport();
+  ASSERT_OK(import);
+  for (const std::string& e : Events(2, 5, 100)) ASSERT_OK(log_->Append(e));
+  ASSERT_TRUE(log_->SealBacklog(0).ok());
+  LogOptions o = testing::SmallLogOptions(nullptr, 16 << 10);
+  o.read_only = true;
+  auto reader = Log::Open(dir_.Sub("log"), o);
+  ASSERT_OK(reader);
+  const std::vector<SegmentSnapshot> segments = (*reader)->SnapshotSegments();
+  ASSERT_FALSE(segments.empty());
+  ASSERT_NE(segments.back().sealed, nullptr) << "the view should end with a sealed segment";
+  const SessionStats want = OnePass(reader->get());
+  for (int run = 0; run < 2; ++run) {
+    QueryEngine engine(reader->get());
+    StatsCacheReport report;
+    auto got = WholeLogStats(reader->get(), &engine, nullptr, &report);
+    ASSERT_OK(got);
+    ExpectSame(want, *got);
   }
 }
 
@@ -242,6 +275,7 @@ TEST(StatsCacheVectorTest, DecodesAsTheSpecSays) {
   ASSERT_EQ(entries->size(), 1u);
   EXPECT_EQ(entries->begin()->first, 1u);
   EXPECT_EQ(entries->begin()->second.last_sequence, 3u);
+  EXPECT_EQ(entries->begin()->second.identity, (std::array<uint64_t, 2>{3, 390}));
   SessionStatsBuilder b;
   ASSERT_TRUE(b.MergePartial(entries->begin()->second.partial).ok());
   EXPECT_EQ(b.UnpairedSessions(), std::vector<std::string>{"s"});

@@ -95,7 +95,7 @@ TEST_P(QueryFiltersCliTest, ContentFiltersContextAndSessions) {
   // --model, counted and as sessions.
   EXPECT_EQ(Cli(dir, {"query", "--log", log, "--model", "m1"}).out, Lines(events, {16, 36}));
   EXPECT_EQ(Cli(dir, {"query", "--log", log, "--model", "m1", "--count"}).out, "2\n");
-  EXPECT_EQ(Cli(dir, {"query", "--log", log, "--model", "m0", "--sessions"}).out, "s0\ns2\n");
+  EXPECT_EQ(Cli(dir, {"query", "--log", log, "--model", "m0", "--sessions"}).out, "\"s0\"\n\"s2\"\n");
   EXPECT_EQ(Cli(dir, {"query", "--log", log, "--type", "llm_request", "--sessions", "--count"}).out,
             "4\n");
   // --context: neighbours within the session, whatever their type; windows
