@@ -49,8 +49,7 @@ void Walk(const CatalogEntry* e, int depth, const std::string& lead, bool last,
 
 // `error` events, as `list` counts them (agent-strace's count).
 uint64_t ErrorEvents(const CatalogEntry& e) {
-  auto it = e.types.find("error");
-  return it == e.types.end() ? 0 : it->second;
+  return e.Count("error");
 }
 
 void AppendNode(const Node& n, OutputFormat format, std::string* out) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "tools/cli.h"
 
 namespace tracelog::cli {
 
@@ -94,6 +95,51 @@ void AppendCsvField(absl::string_view s, std::string* out) {
     out->push_back(c);
   }
   out->push_back('"');
+}
+
+void AppendPadded(absl::string_view s, size_t width, bool right_align, std::string* out) {
+  const size_t pad = s.size() < width ? width - s.size() : 0;
+  if (right_align) out->append(pad, ' ');
+  out->append(s.data(), s.size());
+  if (!right_align) out->append(pad, ' ');
+}
+
+void AppendUtcSeconds(double epoch_seconds, std::string* out) {
+  // Years 1970..9999: days to a civil date (H. Hinnant's civil_from_days);
+  // anything else through absl.
+  if (!(epoch_seconds >= 0 && epoch_seconds < 253402300800.0)) {
+    out->append(FormatTimestamp(epoch_seconds).substr(0, 19));
+    return;
+  }
+  const int64_t secs = static_cast<int64_t>(epoch_seconds);
+  const int64_t z = secs / 86400 + 719468;
+  const int64_t sod = secs % 86400;
+  const int64_t era = z / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  char buf[20];
+  auto two = [&](int at, int64_t v) {
+    buf[at] = static_cast<char>('0' + v / 10);
+    buf[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  two(0, y / 100);
+  two(2, y % 100);
+  buf[4] = '-';
+  two(5, m);
+  buf[7] = '-';
+  two(8, d);
+  buf[10] = 'T';
+  two(11, sod / 3600);
+  buf[13] = ':';
+  two(14, sod / 60 % 60);
+  buf[16] = ':';
+  two(17, sod % 60);
+  out->append(buf, 19);
 }
 
 std::string HumanDuration(double ms) {

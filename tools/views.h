@@ -54,6 +54,14 @@ absl::StatusOr<std::string> ResolveSessionArg(QueryEngine* engine, absl::string_
 // quote or a line break; quotes doubled).
 void AppendCsvField(absl::string_view s, std::string* out);
 
+// Appends `s` padded with spaces to `width` bytes, on the right (left
+// aligned) or on the left (`right_align`); longer, as it is.
+void AppendPadded(absl::string_view s, size_t width, bool right_align, std::string* out);
+
+// Appends epoch seconds as "YYYY-MM-DDTHH:MM:SS" (UTC, whole seconds), as
+// FormatTimestamp's first 19 characters, without a time-zone library.
+void AppendUtcSeconds(double epoch_seconds, std::string* out);
+
 // Duration as a person reads it: "850ms", "12.4s", "3m05s", "2h07m".
 std::string HumanDuration(double ms);
 

@@ -91,8 +91,7 @@ void AppendSessionLine(const CatalogEntry& e, std::string* out) {
 }
 
 uint64_t Count(const CatalogEntry& e, const char* type) {
-  auto it = e.types.find(type);
-  return it == e.types.end() ? 0 : it->second;
+  return e.Count(type);
 }
 
 // One session of agent-strace's GET /sessions: its SessionMeta as

@@ -66,7 +66,11 @@ struct CatalogEntry {
   uint64_t events = 0;
   uint64_t tool_calls = 0;
   uint64_t errors = 0;
-  std::map<std::string, uint64_t> types;  // events by event_type
+  // Events by event_type, by name. The names are interned: they live as long
+  // as the process (a std::map per session was most of a catalog's cost).
+  std::vector<std::pair<absl::string_view, uint64_t>> types;
+  // The events of `type` (0 when none).
+  uint64_t Count(absl::string_view type) const;
   std::vector<uint64_t> segments;         // base sequences of the segments holding it
 };
 

@@ -7,8 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/io/atomic_file.h"
-#include "engine/seal/sealed_segment.h"
-#include "engine/segment/segment.h"
+#include "engine/query/segment_identity.h"
 
 namespace tracelog {
 namespace {
@@ -50,29 +49,18 @@ absl::StatusOr<SessionStats> WholeLogStats(Log* log, QueryEngine* engine,
   for (size_t i = 0; i < segments.size(); ++i) {
     const SegmentSnapshot& seg = segments[i];
     const bool last_segment = i + 1 == segments.size();
-    const bool active = seg.sealed == nullptr && last_segment;
     // The last sequence it can hold: a sealed segment's header says; a
     // rolled raw one ends before the next segment (or gap); the active one
     // goes on.
     const uint64_t bound = seg.sealed != nullptr ? seg.sealed->last_sequence()
                            : !last_segment       ? segments[i + 1].base - 1
                                                  : UINT64_MAX;
-    // Its key in the cache: a raw segment a crash cut and no writer
-    // recovered yet (end_sequence 0) is not cached.
-    const uint64_t last = seg.sealed != nullptr ? seg.sealed->last_sequence()
-                          : active              ? 0
-                                                : seg.end_sequence;
-    std::array<uint64_t, 2> identity = {0, 0};
-    if (seg.sealed != nullptr) {
-      identity = {seg.sealed->header().event_count, seg.sealed->header().data_end};
-    } else {
-      identity = {static_cast<uint64_t>(seg.raw->created_micros()), 0};
-    }
-    const bool cacheable = !active && last != 0;
+    SegmentKey key;
+    const bool cacheable = KeyOf(seg, last_segment, &key);
     if (cacheable) {
       auto it = cached.find(seg.base);
-      if (it != cached.end() && it->second.last_sequence == last &&
-          it->second.identity == identity && total.MergePartial(it->second.partial).ok()) {
+      if (it != cached.end() && it->second.last_sequence == key.last &&
+          it->second.identity == key.identity && total.MergePartial(it->second.partial).ok()) {
         keep[seg.base] = std::move(it->second);
         ++r.segments_cached;
         continue;
@@ -107,7 +95,7 @@ absl::StatusOr<SessionStats> WholeLogStats(Log* log, QueryEngine* engine,
     const std::string partial = part.SerializePartial();
     if (absl::Status s = total.MergePartial(partial); !s.ok()) return s;
     if (cacheable && damage == 0) {
-      keep[seg.base] = Entry{last, identity, partial};
+      keep[seg.base] = Entry{key.last, key.identity, partial};
       changed = true;
     }
   }

@@ -19,6 +19,7 @@ case $name in
   checkpoint) seeds="checkpoint.hex lease.hex gap.hex segment_header.hex" ;;
   attach) seeds="attach.hex" ;;
   stats_cache) seeds="stats_cache.hex" ;;
+  catalog_cache) seeds="catalog_cache.hex" ;;
   *) seeds="" ;;
 esac
 
