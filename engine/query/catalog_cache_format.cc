@@ -108,7 +108,6 @@ absl::StatusOr<CatalogCache> DecodeCatalogCache(absl::string_view b) {
     p += 8;
     return d;
   };
-  // Each entry takes at least 26 bytes; a count beyond that is damage.
   // Interned once per distinct name, not per entry.
   std::vector<std::pair<absl::string_view, absl::string_view>> interned;  // raw -> interned
   auto intern = [&](absl::string_view name) {
@@ -118,8 +117,10 @@ absl::StatusOr<CatalogCache> DecodeCatalogCache(absl::string_view b) {
     interned.emplace_back(name, InternTypeName(name));
     return interned.back().second;
   };
+  // Each entry takes at least 25 bytes (three empty strings, a flag, two
+  // doubles, five counts); a count beyond that is damage.
   const uint64_t n = varint();
-  if (!ok || n > static_cast<uint64_t>(end - p) / 26) return absl::DataLossError("entry count past the end");
+  if (!ok || n > static_cast<uint64_t>(end - p) / 25) return absl::DataLossError("entry count past the end");
   cache.entries.resize(n);
   for (uint64_t i = 0; i < n && ok; ++i) {
     CatalogEntry& e = cache.entries[i];

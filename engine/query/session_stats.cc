@@ -573,7 +573,7 @@ absl::StatusOr<Partial> DecodePartial(absl::string_view bytes) {
     for (int c = 0; c < kCounters; ++c) s.end_tokens[c] = r.Tokens();
     p.sessions.push_back(std::move(s));
   }
-  const uint64_t pending = r.Count(13);
+  const uint64_t pending = r.Count(12);  // two counts, two strings, a double
   for (uint64_t i = 0; i < pending && r.ok(); ++i) {
     PartialPending q;
     q.session = r.Varint();

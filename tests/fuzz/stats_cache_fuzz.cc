@@ -16,6 +16,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (fuzz::TakeFixFlag(&bytes)) {
     SessionStatsBuilder b;
     if (b.MergePartial(bytes).ok()) {
+      // What merged serializes to a partial that merges again.
+      SessionStatsBuilder again;
+      TRACELOG_FUZZ_CHECK(again.MergePartial(b.SerializePartial()).ok());
       b.UnpairedSessions();
       const SessionStats s = std::move(b).Finish();
       TRACELOG_FUZZ_CHECK(s.tools.size() < (1u << 20));

@@ -142,6 +142,23 @@ TEST_F(CatalogCacheTest, ADamagedOrForeignCacheIsNotBelieved) {
   }
 }
 
+// The smallest entry (a session whose events have no session_id, no
+// agent, no types, no segments) is 25 bytes; a cache of only such entries
+// decodes (the count's bound once assumed 26: found by fuzz_catalog_cache).
+TEST(CatalogCacheFormatTest, TheSmallestEntriesDecode) {
+  CatalogCache cache;
+  cache.segments.push_back(SegmentKey{1, 5, {5, 999}});
+  cache.entries.resize(2);
+  cache.entries[1].id = "x";
+  const std::string bytes = EncodeCatalogCache(cache);
+  auto back = DecodeCatalogCache(bytes);
+  ASSERT_OK(back);
+  ASSERT_EQ(back->entries.size(), 2u);
+  EXPECT_EQ(back->entries[0].id, "");
+  EXPECT_EQ(back->entries[1].id, "x");
+  EXPECT_EQ(back->segments[0], cache.segments[0]);
+}
+
 // format-spec/vectors/catalog_cache.hex: the catalog cache of a log of two
 // events of session "s" (agent "a"), sealed. Regenerate with
 // TRACELOG_WRITE_VECTORS=1 (and a version bump if the bytes change).
