@@ -430,6 +430,7 @@ absl::StatusOr<std::vector<CatalogEntry>> QueryEngine::Catalog(const CorruptionR
     return CatalogAfterCache(segments, covered, std::move(cached->entries), indexes, reporter);
   }
   CatalogBuilder catalog(summaries);
+  if (cached) catalog.Load(std::move(cached->entries));  // the first `covered` segments
   std::vector<uint32_t> types;
   for (size_t i = covered; i < segments.size(); ++i) {
     const SegmentSnapshot& seg = segments[i];
