@@ -185,7 +185,10 @@ uint64_t SealedSegment::ReadAll(BlockCodec* codec,
                                 const CorruptionReporter& reporter) const {
   storage->clear();
   events->clear();
-  events->reserve(header_.event_count);
+  // The header's count is checked against its sequences, not against the
+  // file: a damaged or crafted one must not size an allocation (found by
+  // fuzz_sealed). Reserved up to a bound; a larger segment grows the vector.
+  events->reserve(std::min<uint64_t>(header_.event_count, uint64_t{1} << 16));
   const uint64_t damaged = ForEachBlock(
       codec,
       [&](uint64_t, const BlockHeader&, std::unique_ptr<std::string>* raw,
