@@ -27,6 +27,23 @@ using query_internal::KeysOf;
 using query_internal::LocalCodec;
 using query_internal::RawBounds;
 
+// Adds a segment's summary of a session (all but its type counts) to the
+// session's catalog entry.
+void MergeSummary(const SessionSummary& s, CatalogEntry* e) {
+  if (e->agent.empty()) e->agent = s.agent;
+  if (e->parent.empty()) e->parent = s.parent;
+  if (s.has_timestamp) {
+    e->first_timestamp = e->has_timestamp ? std::min(e->first_timestamp, s.first_timestamp)
+                                          : s.first_timestamp;
+    e->last_timestamp = e->has_timestamp ? std::max(e->last_timestamp, s.last_timestamp)
+                                         : s.last_timestamp;
+    e->has_timestamp = true;
+  }
+  e->events += s.events;
+  e->tool_calls += s.tool_calls;
+  e->errors += s.errors;
+}
+
 // The catalog as it is merged: per session its entry (without the type
 // counts) and its counts by type, the types numbered once for the whole
 // catalog (a std::map per session looked up per segment was most of the
@@ -42,18 +59,7 @@ class CatalogBuilder {
     Pending& p = entries_[id];
     CatalogEntry* e = &p.entry;
     if (e->id.empty()) e->id = std::string(id);
-    if (e->agent.empty()) e->agent = s.agent;
-    if (e->parent.empty()) e->parent = s.parent;
-    if (s.has_timestamp) {
-      e->first_timestamp = e->has_timestamp ? std::min(e->first_timestamp, s.first_timestamp)
-                                            : s.first_timestamp;
-      e->last_timestamp = e->has_timestamp ? std::max(e->last_timestamp, s.last_timestamp)
-                                           : s.last_timestamp;
-      e->has_timestamp = true;
-    }
-    e->events += s.events;
-    e->tool_calls += s.tool_calls;
-    e->errors += s.errors;
+    MergeSummary(s, e);
     for (const auto& [type, n] : s.types) Count(&p, types[type], n);
     if (e->segments.empty() || e->segments.back() != base) e->segments.push_back(base);
   }
@@ -270,18 +276,7 @@ class CatalogOnCache {
   void Merge(absl::string_view id, const SessionSummary& s,
              const std::vector<absl::string_view>& type_names, uint64_t base) {
     CatalogEntry* e = Find(id);
-    if (e->agent.empty()) e->agent = s.agent;
-    if (e->parent.empty()) e->parent = s.parent;
-    if (s.has_timestamp) {
-      e->first_timestamp = e->has_timestamp ? std::min(e->first_timestamp, s.first_timestamp)
-                                            : s.first_timestamp;
-      e->last_timestamp = e->has_timestamp ? std::max(e->last_timestamp, s.last_timestamp)
-                                           : s.last_timestamp;
-      e->has_timestamp = true;
-    }
-    e->events += s.events;
-    e->tool_calls += s.tool_calls;
-    e->errors += s.errors;
+    MergeSummary(s, e);
     for (const auto& [type, n] : s.types) AddType(e, type_names[type], n);
     if (e->segments.empty() || e->segments.back() != base) e->segments.push_back(base);
   }
