@@ -44,6 +44,19 @@ void MergeSummary(const SessionSummary& s, CatalogEntry* e) {
   e->errors += s.errors;
 }
 
+// One raw record as a session's summary of one event (its type counted
+// apart).
+SessionSummary RecordSummary(const RecordView& rec, const EventKeys& keys) {
+  SessionSummary s;
+  s.events = 1;
+  s.has_timestamp = keys.has_timestamp;
+  s.first_timestamp = s.last_timestamp = keys.timestamp;
+  s.tool_calls = keys.event_type == "tool_call" ? 1 : 0;
+  s.errors = keys.error ? 1 : 0;
+  if (keys.event_type == "session_start") ExtractSessionStartInfo(rec.event, &s.agent, &s.parent);
+  return s;
+}
+
 // The catalog as it is merged: per session its entry (without the type
 // counts) and its counts by type, the types numbered once for the whole
 // catalog (a std::map per session looked up per segment was most of the
@@ -360,13 +373,7 @@ std::vector<CatalogEntry> CatalogAfterCache(
     while (scanner.Next(&rec)) {
       if (rec.sequence > seg.last_sequence) break;
       if (!KeysOf(rec, &keys)) continue;
-      SessionSummary s;
-      s.events = 1;
-      s.has_timestamp = keys.has_timestamp;
-      s.first_timestamp = s.last_timestamp = keys.timestamp;
-      s.tool_calls = keys.event_type == "tool_call" ? 1 : 0;
-      s.errors = keys.error ? 1 : 0;
-      if (keys.event_type == "session_start") ExtractSessionStartInfo(rec.event, &s.agent, &s.parent);
+      const SessionSummary s = RecordSummary(rec, keys);
       catalog.Add(keys.session_id, s, intern(keys.event_type), seg.base);
     }
   }
@@ -445,15 +452,7 @@ absl::StatusOr<std::vector<CatalogEntry>> QueryEngine::Catalog(const CorruptionR
       while (scanner.Next(&rec)) {
         if (rec.sequence > seg.last_sequence) break;
         if (!KeysOf(rec, &keys_of)) continue;
-        SessionSummary s;
-        s.events = 1;
-        s.has_timestamp = keys_of.has_timestamp;
-        s.first_timestamp = s.last_timestamp = keys_of.timestamp;
-        s.tool_calls = keys_of.event_type == "tool_call" ? 1 : 0;
-        s.errors = keys_of.error ? 1 : 0;
-        if (keys_of.event_type == "session_start") {
-          ExtractSessionStartInfo(rec.event, &s.agent, &s.parent);
-        }
+        const SessionSummary s = RecordSummary(rec, keys_of);
         catalog.Add(keys_of.session_id, s, catalog.Type(keys_of.event_type), seg.base);
       }
     }
