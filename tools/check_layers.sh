@@ -2,15 +2,15 @@
 # check_layers.sh [SOURCE_DIR]: fails (exit 1) on an #include that looks up.
 #
 # The engine's folders are layers, lowest first:
-#   port, format, io, redact -> segment -> seal -> log -> query -> ndjson -> workload, server -> http
+#   port, format, io -> redact, segment -> seal -> log -> query -> ndjson -> workload, server -> http
 # A file may include its own folder and the layers below it, never one above
-# and never one beside it on the same level (format, io and redact). engine/ includes
+# and never one beside it on the same level (format and io; redact and segment). engine/ includes
 # nothing of tools/, tests/ or bench/; nothing outside bench/ includes bench/.
 # Part of the README's test command (tools/dev.sh test).
 set -euo pipefail
 cd "${1:-$(dirname "${BASH_SOURCE[0]}")/..}"
 
-declare -A rank=([port]=0 [format]=1 [io]=1 [redact]=1 [segment]=2 [seal]=3 [log]=4 [query]=5
+declare -A rank=([port]=0 [format]=1 [io]=1 [redact]=2 [segment]=2 [seal]=3 [log]=4 [query]=5
                  [ndjson]=6 [workload]=7 [server]=7 [http]=8)
 bad=0
 report() {
@@ -53,7 +53,7 @@ done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"(engine|tools|
            --include='*.h' --include='*.cc' engine tools tests bench || true)
 
 if [ "$bad" -ne 0 ]; then
-  echo "check_layers: FAILED (layers: port, format, io, redact -> segment -> seal -> log -> query -> ndjson -> workload, server -> http)" >&2
+  echo "check_layers: FAILED (layers: port, format, io -> redact, segment -> seal -> log -> query -> ndjson -> workload, server -> http)" >&2
   exit 1
 fi
 echo "check_layers: OK"

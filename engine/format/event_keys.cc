@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/format/json_value.h"
 #include "engine/format/utf8.h"
 
 namespace tracelog {
@@ -15,118 +17,51 @@ namespace od = simdjson::ondemand;
 
 absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-// The line Parse() is reading. In a line whose brackets do not close,
-// validation can walk past the last structural index, where simdjson's
-// sentinels (len, len, 0) make raw_json_token() a view of 4 GiB - len bytes
-// (found by fuzzing: a read far past the buffer). Every raw token is
-// clamped to the line.
-thread_local const char* tl_line_begin = nullptr;
-thread_local const char* tl_line_end = nullptr;
+// The line Parse() is reading (raw tokens are clamped to it:
+// ClampedRawToken).
+thread_local std::string_view tl_line;
 
-std::string_view RawToken(od::value& value) {
-  const std::string_view raw = value.raw_json_token();
-  if (raw.data() < tl_line_begin || raw.data() >= tl_line_end) return std::string_view();
-  return raw.substr(0, std::min<size_t>(raw.size(), tl_line_end - raw.data()));
-}
+std::string_view RawToken(od::value& value) { return ClampedRawToken(value, tl_line); }
 
 // A string key's value: unescaped when possible, else its raw JSON text
-// (without the quotes, for strings).
-absl::string_view StringOrRaw(od::value value) {
+// (without the quotes, for strings). With `validate`, a value that is not
+// a string is then read whole (Validate): one left unread would be skipped
+// by its brackets alone.
+simdjson::error_code Validate(od::value value);
+simdjson::error_code StringOrRaw(od::value value, bool validate, absl::string_view* out) {
   std::string_view s;
-  if (value.get_string().get(s) == simdjson::SUCCESS) return ToAbsl(s);
+  if (value.get_string().get(s) == simdjson::SUCCESS) {
+    *out = ToAbsl(s);
+    return simdjson::SUCCESS;
+  }
   std::string_view raw = RawToken(value);
   while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
                           raw.back() == '\r')) {
     raw.remove_suffix(1);
   }
   if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"') raw = raw.substr(1, raw.size() - 2);
-  return ToAbsl(raw);
+  *out = ToAbsl(raw);
+  return validate ? Validate(value) : simdjson::SUCCESS;
 }
 
-// Walks a value the key extraction does not need, so that every byte of the
-// line is checked as JSON (On-Demand otherwise skips unread values by their
-// brackets alone). Strings are checked by the structural pass (quotes,
-// UTF-8); escapes are left as written, as Python's json.loads accepts them.
-// Python's json module (which wrote these files) also reads NaN, Infinity,
-// -Infinity, integers of any size and floats that overflow (1e400).
-bool PythonOnlyAtom(std::string_view raw) {
+// A value the key extraction does not need, walked so that every byte of
+// the line is checked (json_value.h).
+simdjson::error_code Validate(od::value value) { return ValidateJsonValue(value, tl_line); }
+
+// Whether an `error` value counts as true, as Python's bool() reads it,
+// from its raw text (so that the value can still be read whole after):
+// false, null, 0 and "" are false; objects and arrays are true.
+bool Truthy(std::string_view raw) {
   while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
                           raw.back() == '\r')) {
     raw.remove_suffix(1);
   }
-  if (raw == "NaN" || raw == "Infinity" || raw == "-Infinity") return true;
-  if (raw.empty() || !(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'))) return false;
-  return raw.find_first_not_of("0123456789+-.eE") == std::string_view::npos;
-}
-
-simdjson::error_code Validate(od::value value, int depth = 0) {
-  if (depth > 1024) return simdjson::DEPTH_ERROR;
-  od::json_type type;
-  if (auto err = value.type().get(type)) {
-    return PythonOnlyAtom(RawToken(value)) ? simdjson::SUCCESS : err;
+  if (raw.empty() || raw == "false" || raw == "null" || raw == "\"\"") return false;
+  if (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
+    double d = 0;
+    return !absl::SimpleAtod(ToAbsl(raw), &d) || d != 0;
   }
-  switch (type) {
-    case od::json_type::object: {
-      od::object obj;
-      if (auto err = value.get_object().get(obj)) return err;
-      for (auto field_result : obj) {
-        od::field field;
-        if (auto err = std::move(field_result).get(field)) return err;
-        if (auto err = Validate(field.value(), depth + 1)) return err;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::array: {
-      od::array arr;
-      if (auto err = value.get_array().get(arr)) return err;
-      for (auto element : arr) {
-        od::value v;
-        if (auto err = std::move(element).get(v)) return err;
-        if (auto err = Validate(v, depth + 1)) return err;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::number: {
-      od::number n;
-      if (value.get_number().get(n) == simdjson::SUCCESS) return simdjson::SUCCESS;
-      return PythonOnlyAtom(RawToken(value)) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
-    }
-    case od::json_type::boolean: {
-      bool b;
-      return value.get_bool().get(b);
-    }
-    case od::json_type::null: {
-      bool is_null = false;
-      if (auto err = value.is_null().get(is_null)) return err;
-      return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
-    }
-    case od::json_type::string: {
-      std::string_view raw = RawToken(value);
-      return raw.size() >= 2 ? simdjson::SUCCESS : simdjson::STRING_ERROR;
-    }
-  }
-  return simdjson::INCORRECT_TYPE;
-}
-
-bool Truthy(od::value value) {
-  od::json_type type;
-  if (value.type().get(type) != simdjson::SUCCESS) return false;
-  switch (type) {
-    case od::json_type::null: return false;
-    case od::json_type::boolean: {
-      bool b = false;
-      return value.get_bool().get(b) == simdjson::SUCCESS && b;
-    }
-    case od::json_type::number: {
-      double d = 0;
-      return value.get_double().get(d) == simdjson::SUCCESS && d != 0;
-    }
-    case od::json_type::string: {
-      std::string_view s;
-      return value.get_string().get(s) != simdjson::SUCCESS || !s.empty();
-    }
-    default: return true;  // objects and arrays
-  }
+  return true;
 }
 
 }  // namespace
@@ -183,8 +118,7 @@ absl::Status EventKeyExtractor::Extract(absl::string_view line, EventKeys* keys,
 
 absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKeys* keys,
                                             bool validate) {
-  tl_line_begin = buf;
-  tl_line_end = buf + len;
+  tl_line = std::string_view(buf, len);
   auto fail = [&](const char* what, simdjson::error_code code,
                   od::document* doc) -> absl::Status {
     std::string where;
@@ -212,14 +146,12 @@ absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKe
     std::string_view key;
     if (auto err = field.unescaped_key().get(key)) return fail("malformed key", err, &doc);
     od::value value = field.value();
-    if (key == "session_id") {
-      keys->session_id = StringOrRaw(value);
-    } else if (key == "event_type") {
-      keys->event_type = StringOrRaw(value);
-    } else if (key == "event_id") {
-      keys->event_id = StringOrRaw(value);
-    } else if (key == "parent_id") {
-      keys->parent_id = StringOrRaw(value);
+    if (key == "session_id" || key == "event_type" || key == "event_id" || key == "parent_id") {
+      absl::string_view* out = key == "session_id"   ? &keys->session_id
+                               : key == "event_type" ? &keys->event_type
+                               : key == "event_id"   ? &keys->event_id
+                                                     : &keys->parent_id;
+      if (auto err = StringOrRaw(value, validate, out)) return fail("invalid JSON", err, &doc);
     } else if (key == "timestamp") {
       double ts;
       if (value.get_double().get(ts) == simdjson::SUCCESS) {
@@ -228,6 +160,8 @@ absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKe
       } else {
         keys->timestamp = 0;
         keys->has_timestamp = false;
+        if (!validate) continue;
+        if (auto err = Validate(value)) return fail("invalid JSON", err, &doc);
       }
     } else if (key == "data") {
       od::object data;
@@ -244,9 +178,14 @@ absl::Status EventKeyExtractor::Impl::Parse(const char* buf, size_t len, EventKe
         std::string_view dkey;
         if (auto err = dfield.unescaped_key().get(dkey)) return fail("malformed key", err, &doc);
         if (dkey == "tool_name") {
-          keys->tool_name = StringOrRaw(dfield.value());
+          if (auto err = StringOrRaw(dfield.value(), validate, &keys->tool_name)) {
+            return fail("invalid JSON", err, &doc);
+          }
         } else if (dkey == "error" || dkey == "is_error") {
-          if (Truthy(dfield.value())) keys->error = true;
+          od::value v = dfield.value();
+          if (Truthy(RawToken(v))) keys->error = true;
+          if (!validate) continue;
+          if (auto err = Validate(v)) return fail("invalid JSON", err, &doc);
         } else if (!validate) {
           continue;
         } else if (auto err = Validate(dfield.value())) {

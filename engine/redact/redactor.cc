@@ -17,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/format/json_value.h"
 
 namespace tracelog {
 
@@ -195,7 +196,17 @@ struct Hits {
 };
 constexpr size_t kMaxEnds = 4096;
 
-Hits Matching(const hs_database_t* db, absl::string_view text) {
+// Hyperscan's AVX-512 scanners may load a few bytes past the end of the
+// text (fuzz_redact met a read into an unmapped page right after a buffer,
+// under ASan): a text is scanned where this many bytes after it may be read.
+constexpr size_t kScanSlack = 64;
+static_assert(simdjson::SIMDJSON_PADDING >= kScanSlack);
+
+// `text`'s matches in `db`. With `first_only`, the scan stops at the first
+// (only `ids` is then meaningful). With `slack`, kScanSlack bytes after
+// `text` may be read; else the text is copied first.
+Hits Matching(const hs_database_t* db, absl::string_view text, bool first_only = false,
+              bool slack = false) {
   Hits hits;
   // Scratch space per thread, grown once for each database it meets.
   thread_local hs_scratch_t* scratch = nullptr;
@@ -218,15 +229,20 @@ Hits Matching(const hs_database_t* db, absl::string_view text) {
     }
     return 0;
   };
-  // Hyperscan's AVX-512 scanners may load a few bytes past the end of the
-  // text (fuzz_redact met a read into an unmapped page right after a
-  // buffer, under ASan): scan a copy with slack after it.
-  constexpr size_t kSlack = 64;
-  thread_local std::string padded;
-  padded.assign(text.data(), text.size());
-  padded.append(kSlack, '\0');
-  if (hs_scan(db, padded.data(), static_cast<unsigned>(text.size()), 0, scratch, on_match,
-              &hits) != HS_SUCCESS) {
+  auto on_first = [](unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+    static_cast<Hits*>(ctx)->ids |= uint64_t{1} << (id & 63);
+    return 1;  // stop
+  };
+  const char* data = text.data();
+  if (!slack) {
+    thread_local std::string padded;
+    padded.assign(text.data(), text.size());
+    padded.append(kScanSlack, '\0');
+    data = padded.data();
+  }
+  const hs_error_t e = hs_scan(db, data, static_cast<unsigned>(text.size()), 0, scratch,
+                               first_only ? +on_first : +on_match, &hits);
+  if (e != HS_SUCCESS && !(first_only && e == HS_SCAN_TERMINATED)) {
     hits.ids = ~uint64_t{0};
     hits.all_ends = false;
   }
@@ -255,6 +271,7 @@ std::string NormalizeKey(absl::string_view key) {
 // A JSON string literal for UTF-8 `s` (escapes what JSON requires; other
 // bytes as they are).
 void AppendJsonString(absl::string_view s, std::string* out) {
+  out->reserve(out->size() + s.size() + s.size() / 16 + 2);
   out->push_back('"');
   // Runs that need no escape are copied whole.
   size_t run = 0;
@@ -317,12 +334,16 @@ struct Redactor::Rules {
   hs_database_t* gates = nullptr;
   uint64_t quick_key = 0, gates_key = 0;  // DatabaseKey of each
   bool loaded = false;                    // both came from RedactOptions::compiled
+  bool whole_strings = false;             // RedactOptions::whole_strings_for_testing
   ~Rules() {
     hs_free_database(quick);
     hs_free_database(gates);
   }
 
-  bool Maybe(absl::string_view text) const { return Matching(quick, text).ids != 0; }
+  // `text` is followed by kScanSlack readable bytes.
+  bool Maybe(absl::string_view text) const {
+    return Matching(quick, text, /*first_only=*/true, /*slack=*/true).ids != 0;
+  }
 
   bool SecretKey(absl::string_view key) const {
     const std::string k = NormalizeKey(key);
@@ -359,67 +380,85 @@ struct Redactor::Rules {
     return changed;
   }
 
-  // Whether the gate match ending at `end` in `s` is a secret replaced
-  // already: the mark follows it (after spaces: `TOKEN = [REDACTED]`) or
-  // ends just before it (`://u:[REDACTED]@`), and a delimiter follows the
-  // mark, so no pattern could take more. Such places are not searched
-  // again: a string with thousands of assignments would otherwise be
-  // searched once more by every round.
-  static bool Redacted(absl::string_view s, size_t end) {
-    auto delimited = [&](size_t after) {
-      return after == s.size() || absl::ascii_isspace(static_cast<unsigned char>(s[after])) ||
-             absl::string_view("\"',;&|@").find(s[after]) != absl::string_view::npos;
-    };
-    if (end > s.size()) return false;
-    size_t at = end;
-    while (at < s.size() && absl::ascii_isspace(static_cast<unsigned char>(s[at]))) ++at;
-    if (absl::StartsWith(s.substr(at), kMark) && delimited(at + kMark.size())) return true;
-    return end > kMark.size() && s[end - 1] == '@' &&
-           s.substr(end - 1 - kMark.size(), kMark.size()) == kMark;
-  }
-
   // Runs pattern `i` over `s`; whether the text changed (a mark put where
-  // a mark was is no change). In a long string only around the places
-  // where its gate matched: RE2 finding captures over a megabyte costs
-  // ~0.5 ms per match. A window reaches kBefore bytes before a gate's match
-  // end (the part kept before the secret is shorter) and kAfter after it
-  // (the secret); private keys and the user's patterns, whose lengths are
-  // not bounded so, always see the whole string.
+  // a mark was is no change). Matches are taken in order as RE2's
+  // GlobalReplace takes them, but each search starts near a place where
+  // the pattern's gate matched (a gate match lies inside the match it
+  // stands for), not where the last match ended: in long tool output the
+  // gap would cost more than all the rest. The search begins kBefore bytes
+  // before the gate's match end (the part kept before a secret is shorter);
+  // when what it finds does not cover that place (a longer prefix, or a
+  // gate that matched where the pattern does not), it is done again from
+  // the last match's end, which is exact. A search that finds nothing from
+  // there ends the pattern. Private keys, the user's patterns and strings
+  // with too many gate matches to list go to GlobalReplace whole.
   bool Replace(size_t i, const Hits& hits, std::string* s) const {
-    constexpr size_t kWindowedFrom = 4096, kBefore = 256, kAfter = 16384;
-    if (s->size() < kWindowedFrom || !hits.all_ends || i == kPemPattern ||
-        i >= std::size(kPatterns)) {
+    constexpr size_t kBefore = 256;
+    constexpr int kMaxGroups = 9;
+    const RE2& re = *patterns[i];
+    const int groups = re.NumberOfCapturingGroups();
+    if (whole_strings || !hits.all_ends || i == kPemPattern || i >= std::size(kPatterns) ||
+        groups > kMaxGroups) {
       const std::string before = *s;
-      return RE2::GlobalReplace(s, *patterns[i], rewrites[i]) > 0 && *s != before;
+      return RE2::GlobalReplace(s, re, rewrites[i]) > 0 && *s != before;
     }
-    std::vector<std::pair<size_t, size_t>> windows;  // [from, to), in order, disjoint
-    for (const auto& [id, end] : hits.ends) {
-      if (id != i || Redacted(*s, end)) continue;
-      const size_t from = end > kBefore ? end - kBefore : 0;
-      const size_t to = std::min(s->size(), end + kAfter);
-      if (!windows.empty() && from <= windows.back().second) {
-        windows.back().second = std::max(windows.back().second, to);
-      } else {
-        windows.emplace_back(from, to);
-      }
-    }
-    std::string out;  // built front to back: splicing in place would move the tail each time
+    const absl::string_view text(*s);
+    re2::StringPiece m[kMaxGroups + 1];
+    std::string out;     // built front to back: splicing in place would move the tail each time
+    size_t copied = 0;   // text[0, copied) is in `out`
+    size_t pos = 0;      // no match to take starts before this
     bool changed = false;
-    size_t at = 0;
-    for (const auto& [from, to] : windows) {
-      std::string part = s->substr(from, to - from);
-      if (RE2::GlobalReplace(&part, *patterns[i], rewrites[i]) == 0 ||
-          absl::string_view(part) == absl::string_view(*s).substr(from, to - from)) {
+    // Finds the first match in text[from, end); false if there is none.
+    auto find = [&](size_t from) {
+      return from <= text.size() &&
+             re.Match(re2::StringPiece(text.data(), text.size()), from, text.size(), RE2::UNANCHORED,
+                      m, groups + 1);
+    };
+    // Takes m: the first group, the mark, the last group.
+    auto take = [&] {
+      const size_t start = static_cast<size_t>(m[0].data() - text.data());
+      const size_t stop = start + m[0].size();
+      const absl::string_view kept_before(m[1].data(), m[1].size());
+      const absl::string_view kept_after(m[groups].data(), m[groups].size());
+      pos = stop > start ? stop : stop + 1;
+      if (kept_before.size() + kMark.size() + kept_after.size() == m[0].size() &&
+          text.substr(start + kept_before.size(), kMark.size()) == kMark) {
+        return;  // the mark already
+      }
+      if (!changed) out.reserve(text.size() + 64);
+      changed = true;
+      out.append(text.data() + copied, start - copied);
+      absl::StrAppend(&out, kept_before, kMark, kept_after);
+      copied = stop;
+    };
+    for (const auto& hit : hits.ends) {
+      const size_t end = hit.second;  // (not a structured binding: clang 14 cannot capture one)
+      if (hit.first != i || end <= pos) continue;
+      const size_t near = end > kBefore ? std::max(pos, end - kBefore) : pos;
+      bool found = find(near);
+      const auto covers = [&] {
+        const size_t start = static_cast<size_t>(m[0].data() - text.data());
+        return start < end && end <= start + m[0].size();
+      };
+      if (found && covers()) {
+        take();
         continue;
       }
-      if (!changed) out.reserve(s->size() + 64);
-      changed = true;
-      out.append(*s, at, from - at);
-      out.append(part);
-      at = to;
+      if (near == pos && !found) break;  // nothing more from here
+      // Exact: from the last match's end, every match up to this place.
+      while ((found = find(pos))) {
+        const size_t start = static_cast<size_t>(m[0].data() - text.data());
+        if (start >= end) {  // the gate matched where the pattern does not
+          take();
+          break;
+        }
+        take();
+        if (pos >= end) break;
+      }
+      if (!found) break;
     }
     if (!changed) return false;
-    out.append(*s, at, std::string::npos);
+    out.append(text.data() + copied, text.size() - copied);
     *s = std::move(out);
     return true;
   }
@@ -427,14 +466,17 @@ struct Redactor::Rules {
 
 namespace {
 
-// The walk over one event, collecting the edits in text order.
+// The walk over one event, collecting the edits in text order. It reads
+// every value, so the event is checked whole as it goes, as ingest checks
+// events (json_value.h: Python's NaN and big numbers are read too).
 class Walker {
  public:
-  Walker(const Redactor::Rules& rules, const char* base) : rules_(rules), base_(base) {}
+  Walker(const Redactor::Rules& rules, od::document* doc, std::string_view line)
+      : rules_(rules), doc_(doc), line_(line) {}
 
   simdjson::error_code Value(od::value v) {
     od::json_type type;
-    if (auto e = v.type().get(type)) return e;
+    if (v.type().get(type) != simdjson::SUCCESS) return ValidateJsonValue(v, line_, depth_);
     switch (type) {
       case od::json_type::object: {
         od::object obj;
@@ -444,6 +486,8 @@ class Walker {
       case od::json_type::array: {
         od::array arr;
         if (auto e = v.get_array().get(arr)) return e;
+        Deeper deeper(&depth_);
+        if (depth_ > kMaxDepth) return simdjson::DEPTH_ERROR;
         for (auto element : arr) {
           od::value item;
           if (auto e = element.get(item)) return e;
@@ -462,11 +506,13 @@ class Walker {
         return simdjson::SUCCESS;
       }
       default:
-        return simdjson::SUCCESS;
+        return ValidateJsonValue(v, line_, depth_);
     }
   }
 
   simdjson::error_code Object(od::object obj, bool top) {
+    Deeper deeper(&depth_);
+    if (depth_ > kMaxDepth) return simdjson::DEPTH_ERROR;
     for (auto result : obj) {
       od::field field;
       if (auto e = std::move(result).get(field)) return e;
@@ -488,22 +534,35 @@ class Walker {
 
  private:
   // The whole value of a secret key: a string or number becomes the mark,
-  // an object or array too (all of it); null and booleans hide nothing.
+  // an object or array too (all of it, read first); null and booleans hide
+  // nothing.
   simdjson::error_code Whole(od::value v) {
     od::json_type type;
-    if (auto e = v.type().get(type)) return e;
+    if (v.type().get(type) != simdjson::SUCCESS) {
+      // NaN, Infinity: read as numbers are.
+      const std::string_view raw = ClampedRawToken(v, line_);
+      if (auto e = ValidateJsonValue(v, line_, depth_)) return e;
+      Replace(TrimRight(raw), std::string(Redactor::kMark));
+      return simdjson::SUCCESS;
+    }
     std::string_view raw;
     switch (type) {
-      case od::json_type::object: {
-        od::object obj;
-        if (auto e = v.get_object().get(obj)) return e;
-        if (auto e = obj.raw_json().get(raw)) return e;
-        break;
-      }
+      case od::json_type::object:
       case od::json_type::array: {
-        od::array arr;
-        if (auto e = v.get_array().get(arr)) return e;
-        if (auto e = arr.raw_json().get(raw)) return e;
+        // From its opening bracket to its closing one, which the walk has
+        // just read: the last one before where the document now stands.
+        const char* open = ClampedRawToken(v, line_).data();
+        if (auto e = ValidateJsonValue(v, line_, depth_)) return e;
+        const char* next = nullptr;
+        if (open == nullptr || doc_->current_location().get(next) != simdjson::SUCCESS ||
+            next <= open || next > line_.data() + line_.size()) {
+          return simdjson::TAPE_ERROR;
+        }
+        const absl::string_view whole =
+            TrimRight(std::string_view(open, static_cast<size_t>(next - open)));
+        raw = std::string_view(whole.data(), whole.size());
+        const char close = type == od::json_type::object ? '}' : ']';
+        if (raw.empty() || raw.back() != close) return simdjson::TAPE_ERROR;
         break;
       }
       case od::json_type::string: {
@@ -516,10 +575,11 @@ class Walker {
         break;
       }
       case od::json_type::number:
-        raw = v.raw_json_token();
+        raw = ClampedRawToken(v, line_);
+        if (auto e = ValidateJsonValue(v, line_, depth_)) return e;
         break;
       default:
-        return simdjson::SUCCESS;
+        return ValidateJsonValue(v, line_, depth_);
     }
     Replace(TrimRight(raw), std::string(Redactor::kMark));
     return simdjson::SUCCESS;
@@ -527,14 +587,25 @@ class Walker {
 
   void Replace(absl::string_view token, const std::string& text) {
     Edit e;
-    e.at = static_cast<size_t>(token.data() - base_);
+    e.at = static_cast<size_t>(token.data() - line_.data());
     e.len = token.size();
     AppendJsonString(text, &e.text);
     edits_.push_back(std::move(e));
   }
 
+  // The walk recurses: as deep as writers read (json_value.h), no deeper
+  // (a line of 17,000 brackets overflowed the stack: fuzz_redact).
+  static constexpr int kMaxDepth = 1024;
+  struct Deeper {
+    explicit Deeper(int* d) : d_(d) { ++*d_; }
+    ~Deeper() { --*d_; }
+    int* d_;
+  };
+
   const Redactor::Rules& rules_;
-  const char* const base_;
+  od::document* const doc_;
+  int depth_ = 0;
+  const std::string_view line_;
   std::vector<Edit> edits_;
   bool has_redacted_ = false;
 };
@@ -546,6 +617,7 @@ Redactor::~Redactor() = default;
 
 absl::StatusOr<std::unique_ptr<Redactor>> Redactor::Create(const RedactOptions& options) {
   auto rules = std::make_unique<Rules>();
+  rules->whole_strings = options.whole_strings_for_testing;
   for (const char* k : kSecretKeys) rules->keys.emplace_back(k);
   for (const std::string& k : options.extra_keys) rules->keys.push_back(NormalizeKey(k));
   // Every pattern has a first group (kept before the mark) and a last one
@@ -612,31 +684,25 @@ std::string Redactor::Compiled() const {
 bool Redactor::loaded_compiled() const { return rules_->loaded; }
 
 absl::StatusOr<bool> Redactor::Redact(absl::string_view event, std::string* out) const {
-  if (!rules_->Maybe(event)) return false;
-  thread_local od::parser parser;
+  // One copy of the event, with slack for Hyperscan and padding for
+  // simdjson after it. Grown, never shrunk (resizing down and up again
+  // would zero-fill the difference each time); only the padding after the
+  // event is cleared.
   thread_local std::string padded;
-  // Grown, never shrunk (resizing down and up again would zero-fill the
-  // difference each time); only the padding after the event is cleared.
   if (padded.size() < event.size() + simdjson::SIMDJSON_PADDING) {
     padded.resize(event.size() + simdjson::SIMDJSON_PADDING);
   }
   std::memcpy(padded.data(), event.data(), event.size());
   std::memset(padded.data() + event.size(), 0, simdjson::SIMDJSON_PADDING);
-  // On-Demand checks only what it visits: the whole text is validated
-  // first (an event that may hold a secret is rare).
-  thread_local simdjson::dom::parser validator;
-  simdjson::dom::element whole;
-  if (validator.parse(padded.data(), event.size(), /*realloc_if_needed=*/false).get(whole) ||
-      !whole.is_object()) {
-    return absl::InvalidArgumentError("not a JSON object");
-  }
+  if (!rules_->Maybe(absl::string_view(padded.data(), event.size()))) return false;
+  thread_local od::parser parser;
   od::document doc;
   od::object top;
   if (parser.iterate(padded.data(), event.size(), padded.size()).get(doc) ||
       doc.get_object().get(top)) {
     return absl::InvalidArgumentError("not a JSON object");
   }
-  Walker w(*rules_, padded.data());
+  Walker w(*rules_, &doc, std::string_view(padded.data(), event.size()));
   if (auto e = w.Object(top, /*top=*/true)) {
     return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", simdjson::error_message(e)));
   }

@@ -33,6 +33,10 @@ struct RedactOptions {
   // (compiled afresh) otherwise or when damaged. Compiling is most of a
   // short-lived writer's start (bench/RESULTS.md). Default: none.
   std::string compiled;
+  // Testing: every pattern runs over every string whole (RE2's
+  // GlobalReplace), the reference that the search near the gates' matches
+  // must equal. Default: false.
+  bool whole_strings_for_testing = false;
 };
 
 class Redactor {
@@ -46,8 +50,8 @@ class Redactor {
   // `event` (one JSON object) with its secrets replaced, into *out; returns
   // whether anything was replaced (*out is left alone if not). An event
   // whose text holds nothing that looks like a secret is not parsed (false);
-  // one that does and is not a JSON object is an InvalidArgumentError (the
-  // caller checks its events anyway: PrepareEvent). Thread-safe.
+  // one that does is read whole, as writers read events (json_value.h), and
+  // one that is not a JSON object is an InvalidArgumentError. Thread-safe.
   absl::StatusOr<bool> Redact(absl::string_view event, std::string* out) const;
 
   // The compiled matchers, for RedactOptions::compiled of a later Create.

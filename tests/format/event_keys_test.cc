@@ -24,6 +24,21 @@ TEST_F(EventKeysTest, ExtractsEveryKey) {
   EXPECT_FALSE(k_.error);
 }
 
+TEST_F(EventKeysTest, ErrorValuesAreTrueAsPythonReadsThem) {
+  for (const char* yes : {R"({"data":{"error":"boom"}})", R"({"data":{"error":{"x":1}}})",
+                          R"({"data":{"is_error":[0]}})", R"({"data":{"error":1e400}})",
+                          R"({"data":{"error":NaN}})", R"({"data":{"error":-0.5}})"}) {
+    ASSERT_TRUE(Extract(yes).ok()) << yes;
+    EXPECT_TRUE(k_.error) << yes;
+  }
+  for (const char* no : {R"({"data":{"error":""}})", R"({"data":{"error":false}})",
+                         R"({"data":{"error":null}})", R"({"data":{"error":0}})",
+                         R"({"data":{"is_error":-0.0}})"}) {
+    ASSERT_TRUE(Extract(no).ok()) << no;
+    EXPECT_FALSE(k_.error) << no;
+  }
+}
+
 TEST_F(EventKeysTest, ErrorFlagFromTypeOrData) {
   ASSERT_TRUE(Extract(R"({"event_type":"error","data":{}})").ok());
   EXPECT_TRUE(k_.error);
@@ -96,6 +111,24 @@ TEST_F(EventKeysTest, MalformedNestedValuesAreRejected) {
     absl::Status s = Extract(bad);
     EXPECT_TRUE(absl::IsInvalidArgument(s)) << bad << " -> " << s;
     EXPECT_NE(s.message().find("column"), absl::string_view::npos) << s;
+  }
+}
+
+// Found by fuzz_redact (its check that a redacted event is one writers
+// take): a string value left unread let On-Demand end the object holding
+// it at a missing comma without an error, and an extra closing brace then
+// balanced the line; and the values of the keys the extraction reads
+// (error, is_error, session_id, timestamp, ...) were not read whole when
+// they were not what it looked for. So these were stored as events.
+TEST_F(EventKeysTest, BadJsonAnywhereInAnEventIsRejected) {
+  for (const char* bad : {R"({"k":{"a":"b":"c"}}})", R"({"r":1,"data":{"c":"e":"x"}}})",
+                          R"({"redacted":"x","k":{"cmd":"e":"x"a{"p":"s"}}}})",
+                          R"({"a":["x" "y"]]})", R"({"data":{"error":{"x":tru}}})",
+                          R"({"data":{"is_error":[1,,2]}})", R"({"session_id":{"a":tru}})",
+                          R"({"timestamp":[1,,2]})", R"({"event_type":[nul]})",
+                          R"({"data":{"tool_name":{"a":[}}})"}) {
+    absl::Status s = Extract(bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << bad << " -> " << s;
   }
 }
 

@@ -1,26 +1,48 @@
 // libFuzzer target: any bytes through the Redactor (which parses what
 // agents send before anything is stored). A change always gives a JSON
-// object that holds "redacted", and redacting that again changes nothing.
+// object that holds "redacted", made of an event that writers take
+// (EventKeyExtractor), and redacting that again changes nothing; the
+// search near the gates' matches gives what the whole-string search gives.
 
 #include <simdjson.h>
 
 #include <string>
 
+#include "engine/format/event_keys.h"
 #include "engine/redact/redactor.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tracelog;
   static const Redactor* redactor = Redactor::Create()->release();
+  static const Redactor* whole = [] {
+    RedactOptions o;
+    o.whole_strings_for_testing = true;
+    return Redactor::Create(o)->release();
+  }();
   static simdjson::dom::parser* parser = new simdjson::dom::parser();
+  static EventKeyExtractor* extractor = new EventKeyExtractor();
   const absl::string_view event = fuzz::Bytes(data, size);
-  std::string out;
+  std::string out, reference;
   auto changed = redactor->Redact(event, &out);
-  if (!changed.ok() || !*changed) return 0;
-  simdjson::dom::object obj;
-  TRACELOG_FUZZ_CHECK(parser->parse(out.data(), out.size()).get(obj) == simdjson::SUCCESS);
-  simdjson::dom::element mark;
-  TRACELOG_FUZZ_CHECK(obj["redacted"].get(mark) == simdjson::SUCCESS);
+  auto reference_changed = whole->Redact(event, &reference);
+  TRACELOG_FUZZ_CHECK(changed.ok() == reference_changed.ok());
+  if (!changed.ok() || !*changed) {
+    TRACELOG_FUZZ_CHECK(!reference_changed.ok() || !*reference_changed);
+    return 0;
+  }
+  TRACELOG_FUZZ_CHECK(*reference_changed && out == reference);
+  EventKeys keys;
+  TRACELOG_FUZZ_CHECK(extractor->Extract(event, &keys).ok());
+  TRACELOG_FUZZ_CHECK(extractor->Extract(out, &keys).ok());
+  // Standard JSON in (no NaN and the like) gives standard JSON out.
+  simdjson::dom::element in;
+  if (parser->parse(event.data(), event.size()).get(in) == simdjson::SUCCESS) {
+    simdjson::dom::object obj;
+    TRACELOG_FUZZ_CHECK(parser->parse(out.data(), out.size()).get(obj) == simdjson::SUCCESS);
+    simdjson::dom::element mark;
+    TRACELOG_FUZZ_CHECK(obj["redacted"].get(mark) == simdjson::SUCCESS);
+  }
   std::string again;
   auto twice = redactor->Redact(out, &again);
   TRACELOG_FUZZ_CHECK(twice.ok() && !*twice);

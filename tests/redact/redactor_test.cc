@@ -126,6 +126,67 @@ TEST(RedactorTest, NotAnObjectThatMayHoldASecretIsAnError) {
   EXPECT_FALSE((*r)->Redact("{\"password\":", &out).ok());
   // Found by fuzz_redact: text after the object once took the mark.
   EXPECT_FALSE((*r)->Redact("{\"password\":\"x\"}}", &out).ok());
+  // Bad JSON inside the value of a secret key (once replaced unread).
+  EXPECT_FALSE((*r)->Redact("{\"password\":{\"a\":tru},\"b\":1}", &out).ok());
+  EXPECT_FALSE((*r)->Redact("{\"password\":[1,,2]}", &out).ok());
+  EXPECT_FALSE((*r)->Redact("{\"cmd\":\"TOKEN=x\",\"n\":tru}", &out).ok());
+  // Deeper than writers read (1,024 levels): an error, not a walk that
+  // overflows the stack (found by fuzz_redact; the input is kept in
+  // tests/fuzz/regressions/redact).
+  const std::string deep = "{\"password\":\"x\",\"a\":" + std::string(100000, '[') +
+                           std::string(100000, ']') + "}";
+  EXPECT_FALSE((*r)->Redact(deep, &out).ok());
+  const std::string ok_depth = "{\"password\":\"x\",\"a\":" + std::string(1000, '[') +
+                               std::string(1000, ']') + "}";
+  EXPECT_TRUE((*r)->Redact(ok_depth, &out).ok());
+}
+
+// Writers take what Python's json module writes (NaN, Infinity, numbers
+// of any size: json_value.h); an event holding them and a secret was
+// refused when redaction was on ("not a JSON object") and stored when off.
+TEST(RedactorTest, EventsWithPythonsNumbersAreRedactedNotRefused) {
+  EXPECT_EQ(Redacted(R"({"v":NaN,"w":[Infinity,-Infinity,123456789012345678901234567890],"cmd":"export GITHUB_TOKEN=abc123"})"),
+            R"({"v":NaN,"w":[Infinity,-Infinity,123456789012345678901234567890],"cmd":"export GITHUB_TOKEN=[REDACTED]","redacted":true})");
+  EXPECT_EQ(Redacted(R"({"password":NaN,"api_key":1e400})"),
+            R"({"password":"[REDACTED]","api_key":"[REDACTED]","redacted":true})");
+}
+
+// Each pattern is searched near the places where its gate matched; what
+// it finds must be what RE2 finds over the whole string (the reference:
+// whole_strings_for_testing): prefixes longer than the search reaches
+// back, gates that match where the pattern does not, matches next to one
+// another and far apart, in short and long strings.
+TEST(RedactorTest, SearchingNearTheGatesFindsWhatTheWholeStringSearchFinds) {
+  RedactOptions o;
+  o.whole_strings_for_testing = true;
+  auto near_gates = Redactor::Create(), whole = Redactor::Create(o);
+  ASSERT_TRUE(near_gates.ok() && whole.ok());
+  auto redacted = [](const Redactor& r, const std::string& event) {
+    std::string out;
+    auto changed = r.Redact(event, &out);
+    EXPECT_TRUE(changed.ok()) << changed.status();
+    return changed.ok() && *changed ? out : event;
+  };
+  const std::string pad(3000, 'x'), spaces(400, ' ');
+  const std::string texts[] = {
+      "TOKEN" + spaces + "= s1 and PASSWORD=" + pad + " end",
+      pad + " token" + spaces + ":" + spaces + "s2 " + pad,
+      "token= ; token=\\\"q\\\" token=; " + pad + " secret = s3 token=,",
+      "PASSWORD=a PASSWORD=b PASSWORD=c" + pad + "api_key:d,secret:e",
+      "Bearer " + spaces + "abcdefgh12345 basic xy " + pad + " bearer abcdefghijk",
+      "https://" + pad + "u:p@host and ftp://a:b@c/d " + pad + " x://:@",
+      "--password=p1 --token " + spaces + "t2 -secret=" + pad,
+      "AKIAIOSFODNN7EXAMPLEAKIAIOSFODNN7EXAMPLE AKIAIOSFODNN7EXAMPLE " + pad,
+      "eyJ" + pad.substr(0, 300) + ".eyJabcde.fghij " + spaces + " TOKEN=[REDACTED] token=[REDACTED]x",
+  };
+  for (const std::string& text : texts) {
+    SCOPED_TRACE(text.substr(0, 80));
+    const std::string event = "{\"out\":\"" + text + "\"}";
+    const std::string reference = redacted(**whole, event);
+    EXPECT_NE(reference, event);
+    const std::string near = redacted(**near_gates, event);
+    EXPECT_TRUE(near == reference) << "near the gates:\n" << near << "\nwhole strings:\n" << reference;
+  }
 }
 
 }  // namespace
