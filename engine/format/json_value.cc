@@ -7,14 +7,40 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
+// A number as JSON writes it: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool JsonNumber(std::string_view s) {
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > from;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
+// What simdjson refuses and Python's json reads: NaN, Infinity, -Infinity,
+// and numbers simdjson cannot hold (integers of any size, 1e400).
 bool PythonOnlyAtom(std::string_view raw) {
   while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
                           raw.back() == '\r')) {
     raw.remove_suffix(1);
   }
-  if (raw == "NaN" || raw == "Infinity" || raw == "-Infinity") return true;
-  if (raw.empty() || !(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'))) return false;
-  return raw.find_first_not_of("0123456789+-.eE") == std::string_view::npos;
+  return raw == "NaN" || raw == "Infinity" || raw == "-Infinity" || JsonNumber(raw);
 }
 
 }  // namespace

@@ -268,11 +268,10 @@ std::string NormalizeKey(absl::string_view key) {
   return k;
 }
 
-// A JSON string literal for UTF-8 `s` (escapes what JSON requires; other
-// bytes as they are).
-void AppendJsonString(absl::string_view s, std::string* out) {
+// UTF-8 `s` as the inside of a JSON string literal (escapes what JSON
+// requires; other bytes as they are).
+void AppendJsonEscaped(absl::string_view s, std::string* out) {
   out->reserve(out->size() + s.size() + s.size() / 16 + 2);
-  out->push_back('"');
   // Runs that need no escape are copied whole.
   size_t run = 0;
   for (size_t k = 0; k < s.size(); ++k) {
@@ -309,8 +308,81 @@ void AppendJsonString(absl::string_view s, std::string* out) {
     }
   }
   out->append(s.data() + run, s.size() - run);
+}
+
+// A JSON string literal for UTF-8 `s`.
+void AppendJsonString(absl::string_view s, std::string* out) {
+  out->push_back('"');
+  AppendJsonEscaped(s, out);
   out->push_back('"');
 }
+
+// Offsets in a JSON string's decoded text mapped to offsets in its text as
+// written (between the quotes), front to back: a changed string is then
+// rewritten only where it changed, not escaped again whole.
+class RawOffsets {
+ public:
+  explicit RawOffsets(absl::string_view raw) : raw_(raw) {}
+
+  // The written offset of decoded offset `decoded` (not before the last
+  // one asked for); false if it falls inside what one escape decodes to,
+  // or past the end.
+  bool Map(size_t decoded, size_t* out) {
+    while (true) {
+      size_t escape = raw_.find('\\', raw_at_);
+      if (escape == absl::string_view::npos) escape = raw_.size();
+      const size_t run = escape - raw_at_;
+      if (decoded <= decoded_at_ + run) {
+        *out = raw_at_ + (decoded - decoded_at_);
+        return decoded >= decoded_at_;
+      }
+      if (escape + 1 >= raw_.size()) return false;
+      decoded_at_ += run;
+      raw_at_ = escape;
+      size_t written = 2, decodes_to = 1;
+      if (raw_[escape + 1] == 'u') {
+        uint32_t cp = 0;
+        if (!Hex4(escape + 2, &cp)) return false;
+        written = 6;
+        if (cp >= 0xD800 && cp < 0xDC00) {  // a pair: four bytes of UTF-8
+          uint32_t low = 0;
+          if (escape + 7 >= raw_.size() || raw_[escape + 6] != '\\' || raw_[escape + 7] != 'u' ||
+              !Hex4(escape + 8, &low) || low < 0xDC00 || low >= 0xE000) {
+            return false;
+          }
+          written = 12;
+          decodes_to = 4;
+        } else if (cp >= 0xDC00 && cp < 0xE000) {
+          return false;
+        } else {
+          decodes_to = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+        }
+      }
+      if (decoded < decoded_at_ + decodes_to) return false;  // inside it (or before: asked back)
+      decoded_at_ += decodes_to;
+      raw_at_ += written;
+    }
+  }
+
+ private:
+  bool Hex4(size_t at, uint32_t* cp) const {
+    if (at + 4 > raw_.size()) return false;
+    *cp = 0;
+    for (size_t k = at; k < at + 4; ++k) {
+      const char c = raw_[k];
+      const int v = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+      if (v < 0) return false;
+      *cp = *cp * 16 + static_cast<uint32_t>(v);
+    }
+    return true;
+  }
+
+  const absl::string_view raw_;
+  size_t raw_at_ = 0, decoded_at_ = 0;
+};
 
 absl::string_view TrimRight(std::string_view s) {
   absl::string_view v(s.data(), s.size());
@@ -355,29 +427,42 @@ struct Redactor::Rules {
 
   // `text` with its secrets replaced, into *out; whether any was (*out is
   // not touched if not: most strings match no gate and are not copied).
-  bool Scrub(absl::string_view text, std::string* out) const {
+  // *spans: where in `text` the marks went ([from, to) each became the
+  // mark, in order), when one pass of one pattern made every change (the
+  // common case); else empty (then only *out tells).
+  bool Scrub(absl::string_view text, std::string* out,
+             std::vector<std::pair<size_t, size_t>>* spans) const {
+    spans->clear();
     Hits hits = Matching(gates, text);
     if (hits.ids == 0) return false;
     std::string s(text);
-    bool changed = false;
+    int passes = 0;  // Replace calls that changed s
+    bool spans_valid = true;
     // Until nothing changes (at most 8 rounds): one replacement can make
     // another pattern match ("a:b...TOKEN=x/y@h" loses its '/'), and
     // redacting a redacted string must change nothing.
     // The hits are found again after every change: a replacement moves
-    // what follows it, and the next pattern's windows are placed by them.
+    // what follows it, and the next pattern's searches are placed by them.
     for (int round = 0; round < 8 && hits.ids != 0; ++round) {
       bool this_round = false;
       for (size_t i = 0; i < patterns.size(); ++i) {
-        if ((hits.ids >> i & 1) != 0 && Replace(i, hits, &s)) {
+        if ((hits.ids >> i & 1) == 0) continue;
+        std::vector<std::pair<size_t, size_t>> marked;
+        bool listed = true;
+        if (Replace(i, hits, &s, &marked, &listed)) {
+          if (++passes == 1) {
+            *spans = std::move(marked);
+            spans_valid = listed;
+          }
           this_round = true;
           hits = Matching(gates, s);
         }
       }
       if (!this_round) break;
-      changed = true;
     }
-    if (changed) *out = std::move(s);
-    return changed;
+    if (passes != 1 || !spans_valid) spans->clear();
+    if (passes > 0) *out = std::move(s);
+    return passes > 0;
   }
 
   // Runs pattern `i` over `s`; whether the text changed (a mark put where
@@ -392,13 +477,17 @@ struct Redactor::Rules {
   // the last match's end, which is exact. A search that finds nothing from
   // there ends the pattern. Private keys, the user's patterns and strings
   // with too many gate matches to list go to GlobalReplace whole.
-  bool Replace(size_t i, const Hits& hits, std::string* s) const {
+  // *marked: where the marks went ([from, to) of `s` as it was became the
+  // mark), unless *listed is set false (GlobalReplace does not tell).
+  bool Replace(size_t i, const Hits& hits, std::string* s,
+               std::vector<std::pair<size_t, size_t>>* marked, bool* listed) const {
     constexpr size_t kBefore = 256;
     constexpr int kMaxGroups = 9;
     const RE2& re = *patterns[i];
     const int groups = re.NumberOfCapturingGroups();
     if (whole_strings || !hits.all_ends || i == kPemPattern || i >= std::size(kPatterns) ||
         groups > kMaxGroups) {
+      *listed = false;
       const std::string before = *s;
       return RE2::GlobalReplace(s, re, rewrites[i]) > 0 && *s != before;
     }
@@ -429,6 +518,7 @@ struct Redactor::Rules {
       changed = true;
       out.append(text.data() + copied, start - copied);
       absl::StrAppend(&out, kept_before, kMark, kept_after);
+      marked->emplace_back(start + kept_before.size(), stop - kept_after.size());
       copied = stop;
     };
     for (const auto& hit : hits.ends) {
@@ -500,8 +590,9 @@ class Walker {
         std::string_view text;
         if (auto e = v.get_string().get(text)) return e;
         std::string s;
-        if (rules_.Scrub(absl::string_view(text.data(), text.size()), &s)) {
-          Replace(TrimRight(token), s);
+        if (rules_.Scrub(absl::string_view(text.data(), text.size()), &s, &spans_)) {
+          const absl::string_view literal = TrimRight(token);
+          if (!MarkSpans(literal)) Replace(literal, s);
         }
         return simdjson::SUCCESS;
       }
@@ -585,6 +676,27 @@ class Walker {
     return simdjson::SUCCESS;
   }
 
+  // The marks of spans_ put into the string literal `literal` as written;
+  // false (nothing done) if the spans cannot be placed there.
+  bool MarkSpans(absl::string_view literal) {
+    if (spans_.empty() || literal.size() < 2) return false;
+    RawOffsets offsets(literal.substr(1, literal.size() - 2));
+    const size_t first = edits_.size();
+    for (const auto& [from, to] : spans_) {
+      size_t raw_from = 0, raw_to = 0;
+      if (!offsets.Map(from, &raw_from) || !offsets.Map(to, &raw_to)) {
+        edits_.resize(first);
+        return false;
+      }
+      Edit e;
+      e.at = static_cast<size_t>(literal.data() + 1 + raw_from - line_.data());
+      e.len = raw_to - raw_from;
+      e.text.assign(Redactor::kMark.data(), Redactor::kMark.size());  // nothing in it to escape
+      edits_.push_back(std::move(e));
+    }
+    return true;
+  }
+
   void Replace(absl::string_view token, const std::string& text) {
     Edit e;
     e.at = static_cast<size_t>(token.data() - line_.data());
@@ -607,6 +719,7 @@ class Walker {
   int depth_ = 0;
   const std::string_view line_;
   std::vector<Edit> edits_;
+  std::vector<std::pair<size_t, size_t>> spans_;  // Scrub's, of the string at hand
   bool has_redacted_ = false;
 };
 
@@ -683,17 +796,30 @@ std::string Redactor::Compiled() const {
 
 bool Redactor::loaded_compiled() const { return rules_->loaded; }
 
-absl::StatusOr<bool> Redactor::Redact(absl::string_view event, std::string* out) const {
-  // One copy of the event, with slack for Hyperscan and padding for
-  // simdjson after it. Grown, never shrunk (resizing down and up again
-  // would zero-fill the difference each time); only the padding after the
-  // event is cleared.
+namespace {
+
+// A copy of `event` with slack for Hyperscan and padding for simdjson after
+// it, in a buffer of this thread. Grown, never shrunk (resizing down and up
+// again would zero-fill the difference each time); only the padding after
+// the event is cleared.
+std::string& PaddedCopy(absl::string_view event) {
   thread_local std::string padded;
   if (padded.size() < event.size() + simdjson::SIMDJSON_PADDING) {
     padded.resize(event.size() + simdjson::SIMDJSON_PADDING);
   }
   std::memcpy(padded.data(), event.data(), event.size());
   std::memset(padded.data() + event.size(), 0, simdjson::SIMDJSON_PADDING);
+  return padded;
+}
+
+}  // namespace
+
+bool Redactor::MayHoldSecret(absl::string_view event) const {
+  return rules_->Maybe(absl::string_view(PaddedCopy(event).data(), event.size()));
+}
+
+absl::StatusOr<bool> Redactor::Redact(absl::string_view event, std::string* out) const {
+  std::string& padded = PaddedCopy(event);
   if (!rules_->Maybe(absl::string_view(padded.data(), event.size()))) return false;
   thread_local od::parser parser;
   od::document doc;

@@ -126,6 +126,8 @@ TEST_F(EventKeysTest, BadJsonAnywhereInAnEventIsRejected) {
                           R"({"a":["x" "y"]]})", R"({"data":{"error":{"x":tru}}})",
                           R"({"data":{"is_error":[1,,2]}})", R"({"session_id":{"a":tru}})",
                           R"({"timestamp":[1,,2]})", R"({"event_type":[nul]})",
+                          R"({"a":083})", R"({"a":1-2})", R"({"a":[1e]})", R"({"a":-})",
+                          R"({"a":1.})", R"({"a":.5})", R"({"a":+1})", R"({"a":99999999999999999999999e})",
                           R"({"data":{"tool_name":{"a":[}}})"}) {
     absl::Status s = Extract(bad);
     EXPECT_TRUE(absl::IsInvalidArgument(s)) << bad << " -> " << s;

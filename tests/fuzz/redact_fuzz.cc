@@ -2,7 +2,8 @@
 // agents send before anything is stored). A change always gives a JSON
 // object that holds "redacted", made of an event that writers take
 // (EventKeyExtractor), and redacting that again changes nothing; the
-// search near the gates' matches gives what the whole-string search gives.
+// search near the gates' matches gives the JSON the whole-string search
+// gives.
 
 #include <simdjson.h>
 
@@ -31,7 +32,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     TRACELOG_FUZZ_CHECK(!reference_changed.ok() || !*reference_changed);
     return 0;
   }
-  TRACELOG_FUZZ_CHECK(*reference_changed && out == reference);
+  // The same JSON: the search near the gates rewrites only the parts of a
+  // string that changed (its other escapes kept as written), the
+  // reference the whole string.
+  TRACELOG_FUZZ_CHECK(*reference_changed);
+  simdjson::dom::element standard;  // the comparison needs JSON that DOM reads (no NaN)
+  if (out != reference && parser->parse(event.data(), event.size()).get(standard) == simdjson::SUCCESS) {
+    simdjson::dom::element a, b;
+    TRACELOG_FUZZ_CHECK(parser->parse(out.data(), out.size()).get(a) == simdjson::SUCCESS);
+    const std::string first = simdjson::minify(a);
+    TRACELOG_FUZZ_CHECK(parser->parse(reference.data(), reference.size()).get(b) ==
+                        simdjson::SUCCESS);
+    TRACELOG_FUZZ_CHECK(first == simdjson::minify(b));
+  }
   EventKeys keys;
   TRACELOG_FUZZ_CHECK(extractor->Extract(event, &keys).ok());
   TRACELOG_FUZZ_CHECK(extractor->Extract(out, &keys).ok());

@@ -90,6 +90,18 @@ TEST(RedactorTest, SecretsWrittenWithJsonEscapesAreFound) {
             R"({"v":"[REDACTED]","pass\u0077ord":"[REDACTED]","redacted":true})");
 }
 
+// Only the secret is rewritten: the rest of the string keeps its escapes as
+// written, before and after it, and escapes inside the secret go with it.
+TEST(RedactorTest, EscapesAroundASecretStayAsWritten) {
+  EXPECT_EQ(Redacted(R"({"o":"caf\u00e9 \ud83d\ude00 \/x\n TOKEN=abc \"q\" \u00e9"})"),
+            R"({"o":"caf\u00e9 \ud83d\ude00 \/x\n TOKEN=[REDACTED] \"q\" \u00e9","redacted":true})");
+  EXPECT_EQ(Redacted(R"({"o":"\t TOKEN=a\u0062c\u00e9\ud83d\ude00\nnext"})"),
+            R"({"o":"\t TOKEN=[REDACTED]\nnext","redacted":true})");
+  // Two patterns (passes): the string is written again whole.
+  EXPECT_EQ(Redacted(R"({"o":"\/ AKIAIOSFODNN7EXAMPLE then PASSWORD=x"})"),
+            R"({"o":"/ [REDACTED] then PASSWORD=[REDACTED]","redacted":true})");
+}
+
 TEST(RedactorTest, UnchangedEventsAreNotRewrittenAndRedactingTwiceChangesNothing) {
   auto r = Redactor::Create();
   ASSERT_TRUE(r.ok());
