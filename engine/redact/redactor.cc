@@ -17,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/format/event_keys.h"
 #include "engine/format/json_value.h"
 
 namespace tracelog {
@@ -70,7 +71,10 @@ constexpr const char* kPatterns[] = {
 constexpr const char* kKeyword =
     "(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
     "authorization|credentials?|cookie|session[_-]?key)";
-constexpr const char* kWhite = R"((?:\s|\\[ntrbf]))";
+// RE2's \s is [\t\n\f\r ]; Hyperscan's also takes \v. The gates use RE2's,
+// so that a class that excludes blanks excludes the same ones as the
+// pattern it stands for (else a vertical tab in a password hid it).
+constexpr const char* kWhite = R"((?:[\t\n\f\r ]|\\[ntrbf]))";
 
 // For each of kPatterns, in order, a Hyperscan pattern that matches where
 // it may (on a decoded string): the string's patterns are run only if it
@@ -88,7 +92,7 @@ std::vector<std::pair<std::string, unsigned>> PatternGates() {
       {R"(eyJ[A-Za-z0-9_\-]{5,}\.eyJ)", 0},
       {R"(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)", 0},
       {absl::StrCat("(?:bearer|basic)", kWhite, "+[A-Za-z0-9._~+/\\-]{8}"), i},
-      {R"(://[^:/\s@]*:[^@\s/]+@)", 0},
+      {R"(://[^:/\t\n\f\r @]*:[^@\t\n\f\r /]+@)", 0},
       {absl::StrCat("-(?:", kKeyword, "|auth)[= ]"), i},  // --password x
       {absl::StrCat(kKeyword, kWhite, "*[=:]"), i},       // PASSWORD=, token:
   };
@@ -262,6 +266,16 @@ std::vector<std::pair<std::string, unsigned>> QuickTests() {
 // The index in kPatterns of the private-key pattern.
 constexpr size_t kPemPattern = 6;
 
+// Whether pattern k's matches may be searched from near where its gate
+// matched (Rules::Replace): no match may start more than a few bytes
+// before its gate's match ends and hold a shorter match that ends as far
+// (else the search from near would find the shorter one: part of a JWT
+// whose first segment is long, or a Bearer credential after 300 blanks,
+// stayed). JWTs and Bearer credentials are searched from the last match.
+constexpr bool kSearchNear[] = {true, true, true, true, true, false,
+                                false, false, true, true, true};
+static_assert(std::size(kSearchNear) == std::size(kPatterns));
+
 std::string NormalizeKey(absl::string_view key) {
   std::string k = absl::AsciiStrToLower(key);
   std::replace(k.begin(), k.end(), '-', '_');
@@ -317,9 +331,115 @@ void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
 }
 
-// Offsets in a JSON string's decoded text mapped to offsets in its text as
-// written (between the quotes), front to back: a changed string is then
-// rewritten only where it changed, not escaped again whole.
+// Four hex digits at raw[at], into *cp.
+bool Hex4(absl::string_view raw, size_t at, uint32_t* cp) {
+  if (at + 4 > raw.size()) return false;
+  *cp = 0;
+  for (size_t k = at; k < at + 4; ++k) {
+    const char c = raw[k];
+    const int v = c >= '0' && c <= '9'   ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                         : -1;
+    if (v < 0) return false;
+    *cp = *cp * 16 + static_cast<uint32_t>(v);
+  }
+  return true;
+}
+
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// The escape at raw[at] (a backslash) of a JSON string's text as written:
+// appends what it decodes to onto *out and returns how many bytes it is
+// written in. As JSON decodes it (simdjson agrees); an escape that does not
+// decode (a lone surrogate, which Python writes, a letter JSON lacks, \u
+// without four hex digits) reads as one '?'.
+size_t DecodeEscape(absl::string_view raw, size_t at, std::string* out) {
+  if (at + 1 >= raw.size()) {
+    out->push_back('?');
+    return raw.size() - at;
+  }
+  const char e = raw[at + 1];
+  switch (e) {
+    case '"': case '\\': case '/': out->push_back(e); return 2;
+    case 'b': out->push_back('\b'); return 2;
+    case 'f': out->push_back('\f'); return 2;
+    case 'n': out->push_back('\n'); return 2;
+    case 'r': out->push_back('\r'); return 2;
+    case 't': out->push_back('\t'); return 2;
+    case 'u': break;
+    default: {
+      // A letter JSON lacks: with all of it if it is a character of
+      // several bytes (no mark may cut one).
+      size_t len = 2;
+      if (static_cast<unsigned char>(e) >= 0xC0) {
+        while (len < 5 && at + len < raw.size() &&
+               (static_cast<unsigned char>(raw[at + len]) & 0xC0) == 0x80) {
+          ++len;
+        }
+      }
+      out->push_back('?');
+      return len;
+    }
+  }
+  uint32_t cp = 0;
+  if (!Hex4(raw, at + 2, &cp)) {
+    out->push_back('?');
+    return 2;
+  }
+  if (cp >= 0xD800 && cp < 0xDC00) {
+    uint32_t low = 0;
+    if (at + 7 < raw.size() && raw[at + 6] == '\\' && raw[at + 7] == 'u' &&
+        Hex4(raw, at + 8, &low) && low >= 0xDC00 && low < 0xE000) {
+      AppendUtf8(0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00), out);
+      return 12;
+    }
+    out->push_back('?');
+    return 6;
+  }
+  if (cp >= 0xDC00 && cp < 0xE000) {
+    out->push_back('?');
+    return 6;
+  }
+  AppendUtf8(cp, out);
+  return 6;
+}
+
+// A JSON string's text as written, decoded as DecodeEscape says: for a
+// string simdjson will not decode.
+std::string LenientlyDecoded(absl::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  size_t at = 0;
+  while (at < raw.size()) {
+    const size_t escape = std::min(raw.find('\\', at), raw.size());
+    out.append(raw.data() + at, escape - at);
+    if (escape == raw.size()) break;
+    at = escape + DecodeEscape(raw, escape, &out);
+  }
+  return out;
+}
+
+// Offsets in a JSON string's decoded text (as DecodeEscape decodes it)
+// mapped to offsets in its text as written (between the quotes), front to
+// back: a changed string is then rewritten only where it changed, not
+// escaped again whole.
 class RawOffsets {
  public:
   explicit RawOffsets(absl::string_view raw) : raw_(raw) {}
@@ -336,50 +456,19 @@ class RawOffsets {
         *out = raw_at_ + (decoded - decoded_at_);
         return decoded >= decoded_at_;
       }
-      if (escape + 1 >= raw_.size()) return false;
+      if (escape >= raw_.size()) return false;
       decoded_at_ += run;
       raw_at_ = escape;
-      size_t written = 2, decodes_to = 1;
-      if (raw_[escape + 1] == 'u') {
-        uint32_t cp = 0;
-        if (!Hex4(escape + 2, &cp)) return false;
-        written = 6;
-        if (cp >= 0xD800 && cp < 0xDC00) {  // a pair: four bytes of UTF-8
-          uint32_t low = 0;
-          if (escape + 7 >= raw_.size() || raw_[escape + 6] != '\\' || raw_[escape + 7] != 'u' ||
-              !Hex4(escape + 8, &low) || low < 0xDC00 || low >= 0xE000) {
-            return false;
-          }
-          written = 12;
-          decodes_to = 4;
-        } else if (cp >= 0xDC00 && cp < 0xE000) {
-          return false;
-        } else {
-          decodes_to = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
-        }
-      }
-      if (decoded < decoded_at_ + decodes_to) return false;  // inside it (or before: asked back)
-      decoded_at_ += decodes_to;
+      scratch_.clear();
+      const size_t written = DecodeEscape(raw_, escape, &scratch_);
+      if (decoded < decoded_at_ + scratch_.size()) return false;  // inside it
+      decoded_at_ += scratch_.size();
       raw_at_ += written;
     }
   }
 
  private:
-  bool Hex4(size_t at, uint32_t* cp) const {
-    if (at + 4 > raw_.size()) return false;
-    *cp = 0;
-    for (size_t k = at; k < at + 4; ++k) {
-      const char c = raw_[k];
-      const int v = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
-      if (v < 0) return false;
-      *cp = *cp * 16 + static_cast<uint32_t>(v);
-    }
-    return true;
-  }
-
+  std::string scratch_;
   const absl::string_view raw_;
   size_t raw_at_ = 0, decoded_at_ = 0;
 };
@@ -524,7 +613,7 @@ struct Redactor::Rules {
     for (const auto& hit : hits.ends) {
       const size_t end = hit.second;  // (not a structured binding: clang 14 cannot capture one)
       if (hit.first != i || end <= pos) continue;
-      const size_t near = end > kBefore ? std::max(pos, end - kBefore) : pos;
+      const size_t near = kSearchNear[i] && end > kBefore ? std::max(pos, end - kBefore) : pos;
       bool found = find(near);
       const auto covers = [&] {
         const size_t start = static_cast<size_t>(m[0].data() - text.data());
@@ -588,7 +677,7 @@ class Walker {
       case od::json_type::string: {
         const std::string_view token = v.raw_json_token();
         std::string_view text;
-        if (auto e = v.get_string().get(text)) return e;
+        if (v.get_string().get(text) != simdjson::SUCCESS) return Undecodable(v, token);
         std::string s;
         if (rules_.Scrub(absl::string_view(text.data(), text.size()), &s, &spans_)) {
           const absl::string_view literal = TrimRight(token);
@@ -608,7 +697,8 @@ class Walker {
       od::field field;
       if (auto e = std::move(result).get(field)) return e;
       std::string_view key;
-      if (auto e = field.unescaped_key().get(key)) return e;
+      // A key that does not decode (see Undecodable) names no secret.
+      if (field.unescaped_key().get(key) != simdjson::SUCCESS) key = {};
       if (top && key == "redacted") has_redacted_ = true;
       od::value v = field.value();
       if (rules_.SecretKey(absl::string_view(key.data(), key.size()))) {
@@ -659,7 +749,11 @@ class Walker {
       case od::json_type::string: {
         std::string_view text;
         raw = v.raw_json_token();
-        if (auto e = v.get_string().get(text)) return e;
+        if (v.get_string().get(text) != simdjson::SUCCESS) {  // does not decode: replaced all the same
+          od::raw_json_string unread;
+          if (auto e = v.get_raw_json_string().get(unread)) return e;
+          break;
+        }
         if (absl::string_view(text.data(), text.size()) == Redactor::kMark) {
           return simdjson::SUCCESS;  // already
         }
@@ -673,6 +767,24 @@ class Walker {
         return ValidateJsonValue(v, line_, depth_);
     }
     Replace(TrimRight(raw), std::string(Redactor::kMark));
+    return simdjson::SUCCESS;
+  }
+
+  // A string that does not decode (a lone surrogate, which Python writes,
+  // or an escape JSON lacks; writers take both) is searched as
+  // LenientlyDecoded reads it (what does not decode as one '?'); if the
+  // marks cannot be put where its secrets are written, the whole string
+  // becomes the mark.
+  simdjson::error_code Undecodable(od::value v, std::string_view token) {
+    od::raw_json_string unread;
+    if (auto e = v.get_raw_json_string().get(unread)) return e;
+    const absl::string_view literal = TrimRight(token);
+    if (literal.size() < 2) return simdjson::STRING_ERROR;
+    std::string s;
+    if (!rules_.Scrub(LenientlyDecoded(literal.substr(1, literal.size() - 2)), &s, &spans_)) {
+      return simdjson::SUCCESS;
+    }
+    if (!MarkSpans(literal)) Replace(literal, std::string(Redactor::kMark));
     return simdjson::SUCCESS;
   }
 
@@ -705,9 +817,11 @@ class Walker {
     edits_.push_back(std::move(e));
   }
 
-  // The walk recurses: as deep as writers read (json_value.h), no deeper
-  // (a line of 17,000 brackets overflowed the stack: fuzz_redact).
-  static constexpr int kMaxDepth = 1024;
+  // The walk recurses, so it stops somewhere (a line of 17,000 brackets
+  // overflowed the stack: fuzz_redact): a little deeper than writers read
+  // (json_value.h: 1,024 levels below a top-level value), so that what it
+  // refuses for depth they refuse too.
+  static constexpr int kMaxDepth = 1100;
   struct Deeper {
     explicit Deeper(int* d) : d_(d) { ++*d_; }
     ~Deeper() { --*d_; }
@@ -824,10 +938,17 @@ absl::StatusOr<bool> Redactor::Redact(absl::string_view event, std::string* out)
   thread_local od::parser parser;
   od::document doc;
   od::object top;
-  if (parser.iterate(padded.data(), event.size(), padded.size()).get(doc) ||
-      doc.get_object().get(top)) {
-    return absl::InvalidArgumentError("not a JSON object");
+  simdjson::error_code e = parser.iterate(padded.data(), event.size(), padded.size()).get(doc);
+  if (e == simdjson::UTF8_ERROR) {
+    // Writers take bad UTF-8 (format-spec, "Events"): the copy is read with
+    // each bad byte as '?' (so every offset stays), the event kept as it is
+    // but for what is replaced.
+    std::string scrubbed(padded.data(), event.size());
+    ScrubInvalidUtf8(&scrubbed);
+    std::memcpy(padded.data(), scrubbed.data(), scrubbed.size());
+    e = parser.iterate(padded.data(), event.size(), padded.size()).get(doc);
   }
+  if (e || doc.get_object().get(top)) return absl::InvalidArgumentError("not a JSON object");
   Walker w(*rules_, &doc, std::string_view(padded.data(), event.size()));
   if (auto e = w.Object(top, /*top=*/true)) {
     return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", simdjson::error_message(e)));
