@@ -1,13 +1,15 @@
-// Redactor (redactor.h): simdjson's On-Demand API walks the event and
-// gives each token's place in the text; RE2 finds the secrets in decoded
-// strings.
+// Redactor (redactor.h), the facade: the rules (key names, RE2 patterns
+// and the Hyperscan gates in front of them), the walk over an event
+// (simdjson On-Demand gives each token's place in the text) and the edits.
+// Its parts: hyperscan_db.h (the gates' databases: compiled, cached,
+// scanned) and json_string.h (string literals written, read leniently, and
+// their offsets mapped).
 
 #include "engine/redact/redactor.h"
 
 #include <hs/hs.h>
 #include <re2/re2.h>
 #include <simdjson.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -19,12 +21,22 @@
 #include "absl/strings/str_cat.h"
 #include "engine/format/event_keys.h"
 #include "engine/format/json_value.h"
+#include "engine/redact/hyperscan_db.h"
+#include "engine/redact/json_string.h"
 
 namespace tracelog {
 
 namespace {
 
 namespace od = simdjson::ondemand;
+using redact::AppendCompiled;
+using redact::AppendJsonString;
+using redact::Hits;
+using redact::HsPatterns;
+using redact::LenientlyDecoded;
+using redact::LoadOrCompile;
+using redact::Matching;
+using redact::RawOffsets;
 
 // Key names whose values are secrets, normalized (lower case, '-' as '_'):
 // a key that is one of them or ends with one ("db_password", "X-Api-Key")
@@ -79,7 +91,7 @@ constexpr const char* kWhite = R"((?:[\t\n\f\r ]|\\[ntrbf]))";
 // For each of kPatterns, in order, a Hyperscan pattern that matches where
 // it may (on a decoded string): the string's patterns are run only if it
 // does.
-std::vector<std::pair<std::string, unsigned>> PatternGates() {
+HsPatterns PatternGates() {
   // Whitespace may also be an escape (kWhite): the same gates serve the
   // quick test on an event's JSON text (QuickTests).
   const unsigned i = HS_FLAG_CASELESS;
@@ -98,163 +110,9 @@ std::vector<std::pair<std::string, unsigned>> PatternGates() {
   };
 }
 
-// Compiles `patterns` into one Hyperscan database (ids: their indexes).
-absl::StatusOr<hs_database_t*> CompileHyperscan(
-    const std::vector<std::pair<std::string, unsigned>>& patterns, bool first_match_only) {
-  std::vector<const char*> expressions;
-  std::vector<unsigned> flags, ids;
-  for (size_t k = 0; k < patterns.size(); ++k) {
-    expressions.push_back(patterns[k].first.c_str());
-    flags.push_back(patterns[k].second | HS_FLAG_ALLOWEMPTY |
-                    (first_match_only ? HS_FLAG_SINGLEMATCH : 0u));
-    ids.push_back(static_cast<unsigned>(k));
-  }
-  hs_database_t* db = nullptr;
-  hs_compile_error_t* error = nullptr;
-  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(),
-                       static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr, &db,
-                       &error) != HS_SUCCESS) {
-    const std::string why = absl::StrCat(
-        error->expression >= 0 ? patterns[error->expression].first : std::string("the patterns"),
-        ": ", error->message);
-    hs_free_compile_error(error);
-    return absl::InvalidArgumentError(absl::StrCat("redaction pattern ", why));
-  }
-  return db;
-}
 
-// Compiled databases carried from one process to the next
-// (RedactOptions::compiled, Redactor::Compiled): records of an 8-byte key
-// (DatabaseKey), an 8-byte length and Hyperscan's serialized database,
-// then an 8-byte XXH3 of all before. Compiling takes most of a short-lived
-// writer's start; loading a fitting one is quick.
-uint64_t DatabaseKey(const std::vector<std::pair<std::string, unsigned>>& patterns,
-                     bool first_match_only) {
-  hs_platform_info_t platform{};
-  hs_populate_platform(&platform);
-  std::string all = absl::StrCat(hs_version(), "|", platform.tune, "|", platform.cpu_features, "|",
-                                 first_match_only ? 1 : 0);
-  for (const auto& [p, flags] : patterns) absl::StrAppend(&all, "|", p.size(), ":", p, "/", flags);
-  return XXH3_64bits(all.data(), all.size());
-}
-
-void PutU64(uint64_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), 8); }
-uint64_t GetU64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-// The database of `key` in `compiled`, or null if there is none that loads.
-hs_database_t* LoadCompiled(absl::string_view compiled, uint64_t key) {
-  if (compiled.size() < 8 ||
-      XXH3_64bits(compiled.data(), compiled.size() - 8) != GetU64(compiled.end() - 8)) {
-    return nullptr;
-  }
-  compiled.remove_suffix(8);
-  while (compiled.size() >= 16) {
-    const uint64_t k = GetU64(compiled.data()), n = GetU64(compiled.data() + 8);
-    compiled.remove_prefix(16);
-    if (n > compiled.size()) return nullptr;
-    if (k == key) {
-      hs_database_t* db = nullptr;
-      if (hs_deserialize_database(compiled.data(), n, &db) != HS_SUCCESS) return nullptr;
-      return db;
-    }
-    compiled.remove_prefix(n);
-  }
-  return nullptr;
-}
-
-// Appends `db` as a record of `key`.
-void AppendCompiled(const hs_database_t* db, uint64_t key, std::string* out) {
-  char* bytes = nullptr;
-  size_t n = 0;
-  if (hs_serialize_database(db, &bytes, &n) != HS_SUCCESS) return;
-  PutU64(key, out);
-  PutU64(n, out);
-  out->append(bytes, n);
-  std::free(bytes);
-}
-
-// The database of `patterns`: loaded from `compiled` if it holds one that
-// fits, else compiled. *key: its DatabaseKey.
-absl::StatusOr<hs_database_t*> LoadOrCompile(
-    const std::vector<std::pair<std::string, unsigned>>& patterns, bool first_match_only,
-    absl::string_view compiled, uint64_t* key, bool* loaded) {
-  *key = DatabaseKey(patterns, first_match_only);
-  if (hs_database_t* db = LoadCompiled(compiled, *key)) {
-    *loaded = true;
-    return db;
-  }
-  *loaded = false;
-  return CompileHyperscan(patterns, first_match_only);
-}
-
-// What a Hyperscan database found in a text.
-struct Hits {
-  uint64_t ids = 0;  // the patterns that match, as bits (all if the scan failed)
-  // Where their matches end (pattern, offset), up to kMaxEnds.
-  std::vector<std::pair<unsigned, size_t>> ends;
-  bool all_ends = true;  // `ends` holds every match
-};
-constexpr size_t kMaxEnds = 4096;
-
-// Hyperscan's AVX-512 scanners may load a few bytes past the end of the
-// text (fuzz_redact met a read into an unmapped page right after a buffer,
-// under ASan): a text is scanned where this many bytes after it may be read.
-constexpr size_t kScanSlack = 64;
-static_assert(simdjson::SIMDJSON_PADDING >= kScanSlack);
-
-// `text`'s matches in `db`. With `first_only`, the scan stops at the first
-// (only `ids` is then meaningful). With `slack`, kScanSlack bytes after
-// `text` may be read; else the text is copied first.
-Hits Matching(const hs_database_t* db, absl::string_view text, bool first_only = false,
-              bool slack = false) {
-  Hits hits;
-  // Scratch space per thread, grown once for each database it meets.
-  thread_local hs_scratch_t* scratch = nullptr;
-  thread_local std::vector<const hs_database_t*> fitted;
-  if (std::find(fitted.begin(), fitted.end(), db) == fitted.end()) {
-    if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) {
-      hits.ids = ~uint64_t{0};
-      hits.all_ends = false;
-      return hits;
-    }
-    fitted.push_back(db);
-  }
-  auto on_match = [](unsigned id, unsigned long long, unsigned long long to, unsigned, void* ctx) {
-    Hits* h = static_cast<Hits*>(ctx);
-    h->ids |= uint64_t{1} << (id & 63);
-    if (h->ends.size() < kMaxEnds) {
-      h->ends.emplace_back(id, static_cast<size_t>(to));
-    } else {
-      h->all_ends = false;
-    }
-    return 0;
-  };
-  auto on_first = [](unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
-    static_cast<Hits*>(ctx)->ids |= uint64_t{1} << (id & 63);
-    return 1;  // stop
-  };
-  const char* data = text.data();
-  if (!slack) {
-    thread_local std::string padded;
-    padded.assign(text.data(), text.size());
-    padded.append(kScanSlack, '\0');
-    data = padded.data();
-  }
-  const hs_error_t e = hs_scan(db, data, static_cast<unsigned>(text.size()), 0, scratch,
-                               first_only ? +on_first : +on_match, &hits);
-  if (e != HS_SUCCESS && !(first_only && e == HS_SCAN_TERMINATED)) {
-    hits.ids = ~uint64_t{0};
-    hits.all_ends = false;
-  }
-  return hits;
-}
-
-std::vector<std::pair<std::string, unsigned>> QuickTests() {
-  std::vector<std::pair<std::string, unsigned>> tests = {
+HsPatterns QuickTests() {
+  HsPatterns tests = {
       {R"(\\u)", 0},
       {R"(\\/)", 0},
       {absl::StrCat(kKeyword, "\"", kWhite, "*:"), HS_FLAG_CASELESS},  // a key
@@ -282,196 +140,6 @@ std::string NormalizeKey(absl::string_view key) {
   return k;
 }
 
-// UTF-8 `s` as the inside of a JSON string literal (escapes what JSON
-// requires; other bytes as they are).
-void AppendJsonEscaped(absl::string_view s, std::string* out) {
-  out->reserve(out->size() + s.size() + s.size() / 16 + 2);
-  // Runs that need no escape are copied whole.
-  size_t run = 0;
-  for (size_t k = 0; k < s.size(); ++k) {
-    // Eight bytes at a time while none needs an escape (control, '"', '\\').
-    constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
-    while (k + 8 <= s.size()) {
-      uint64_t w;
-      std::memcpy(&w, s.data() + k, 8);
-      const uint64_t quote = w ^ (kOnes * '"'), backslash = w ^ (kOnes * '\\');
-      const uint64_t special = ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) |
-                               ((backslash - kOnes) & ~backslash);
-      if ((special & kHighs) != 0) break;
-      k += 8;
-    }
-    if (k >= s.size()) break;
-    const auto c = static_cast<unsigned char>(s[k]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(s.data() + run, k - run);
-    run = k + 1;
-    const char ch = s[k];
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(ch);
-    } else if (c == '\n') {
-      out->append("\\n");
-    } else if (c == '\r') {
-      out->append("\\r");
-    } else if (c == '\t') {
-      out->append("\\t");
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out->append(buf);
-    }
-  }
-  out->append(s.data() + run, s.size() - run);
-}
-
-// A JSON string literal for UTF-8 `s`.
-void AppendJsonString(absl::string_view s, std::string* out) {
-  out->push_back('"');
-  AppendJsonEscaped(s, out);
-  out->push_back('"');
-}
-
-// Four hex digits at raw[at], into *cp.
-bool Hex4(absl::string_view raw, size_t at, uint32_t* cp) {
-  if (at + 4 > raw.size()) return false;
-  *cp = 0;
-  for (size_t k = at; k < at + 4; ++k) {
-    const char c = raw[k];
-    const int v = c >= '0' && c <= '9'   ? c - '0'
-                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                         : -1;
-    if (v < 0) return false;
-    *cp = *cp * 16 + static_cast<uint32_t>(v);
-  }
-  return true;
-}
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-// The escape at raw[at] (a backslash) of a JSON string's text as written:
-// appends what it decodes to onto *out and returns how many bytes it is
-// written in. As JSON decodes it (simdjson agrees); an escape that does not
-// decode (a lone surrogate, which Python writes, a letter JSON lacks, \u
-// without four hex digits) reads as one '?'.
-size_t DecodeEscape(absl::string_view raw, size_t at, std::string* out) {
-  if (at + 1 >= raw.size()) {
-    out->push_back('?');
-    return raw.size() - at;
-  }
-  const char e = raw[at + 1];
-  switch (e) {
-    case '"': case '\\': case '/': out->push_back(e); return 2;
-    case 'b': out->push_back('\b'); return 2;
-    case 'f': out->push_back('\f'); return 2;
-    case 'n': out->push_back('\n'); return 2;
-    case 'r': out->push_back('\r'); return 2;
-    case 't': out->push_back('\t'); return 2;
-    case 'u': break;
-    default: {
-      // A letter JSON lacks: with all of it if it is a character of
-      // several bytes (no mark may cut one).
-      size_t len = 2;
-      if (static_cast<unsigned char>(e) >= 0xC0) {
-        while (len < 5 && at + len < raw.size() &&
-               (static_cast<unsigned char>(raw[at + len]) & 0xC0) == 0x80) {
-          ++len;
-        }
-      }
-      out->push_back('?');
-      return len;
-    }
-  }
-  uint32_t cp = 0;
-  if (!Hex4(raw, at + 2, &cp)) {
-    out->push_back('?');
-    return 2;
-  }
-  if (cp >= 0xD800 && cp < 0xDC00) {
-    uint32_t low = 0;
-    if (at + 7 < raw.size() && raw[at + 6] == '\\' && raw[at + 7] == 'u' &&
-        Hex4(raw, at + 8, &low) && low >= 0xDC00 && low < 0xE000) {
-      AppendUtf8(0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00), out);
-      return 12;
-    }
-    out->push_back('?');
-    return 6;
-  }
-  if (cp >= 0xDC00 && cp < 0xE000) {
-    out->push_back('?');
-    return 6;
-  }
-  AppendUtf8(cp, out);
-  return 6;
-}
-
-// A JSON string's text as written, decoded as DecodeEscape says: for a
-// string simdjson will not decode.
-std::string LenientlyDecoded(absl::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  size_t at = 0;
-  while (at < raw.size()) {
-    const size_t escape = std::min(raw.find('\\', at), raw.size());
-    out.append(raw.data() + at, escape - at);
-    if (escape == raw.size()) break;
-    at = escape + DecodeEscape(raw, escape, &out);
-  }
-  return out;
-}
-
-// Offsets in a JSON string's decoded text (as DecodeEscape decodes it)
-// mapped to offsets in its text as written (between the quotes), front to
-// back: a changed string is then rewritten only where it changed, not
-// escaped again whole.
-class RawOffsets {
- public:
-  explicit RawOffsets(absl::string_view raw) : raw_(raw) {}
-
-  // The written offset of decoded offset `decoded` (not before the last
-  // one asked for); false if it falls inside what one escape decodes to,
-  // or past the end.
-  bool Map(size_t decoded, size_t* out) {
-    while (true) {
-      size_t escape = raw_.find('\\', raw_at_);
-      if (escape == absl::string_view::npos) escape = raw_.size();
-      const size_t run = escape - raw_at_;
-      if (decoded <= decoded_at_ + run) {
-        *out = raw_at_ + (decoded - decoded_at_);
-        return decoded >= decoded_at_;
-      }
-      if (escape >= raw_.size()) return false;
-      decoded_at_ += run;
-      raw_at_ = escape;
-      scratch_.clear();
-      const size_t written = DecodeEscape(raw_, escape, &scratch_);
-      if (decoded < decoded_at_ + scratch_.size()) return false;  // inside it
-      decoded_at_ += scratch_.size();
-      raw_at_ += written;
-    }
-  }
-
- private:
-  std::string scratch_;
-  const absl::string_view raw_;
-  size_t raw_at_ = 0, decoded_at_ = 0;
-};
 
 absl::string_view TrimRight(std::string_view s) {
   absl::string_view v(s.data(), s.size());
@@ -878,7 +546,7 @@ absl::StatusOr<std::unique_ptr<Redactor>> Redactor::Create(const RedactOptions& 
   // The gates: the built-in ones, then the user's patterns as Hyperscan
   // prefilters (a superset of their matches: constructs Hyperscan lacks are
   // approximated).
-  std::vector<std::pair<std::string, unsigned>> gates = PatternGates();
+  HsPatterns gates = PatternGates();
   for (const std::string& p : options.extra_patterns) gates.emplace_back(p, HS_FLAG_PREFILTER);
   bool gates_loaded = false, quick_loaded = false;
   auto gates_db = LoadOrCompile(gates, /*first_match_only=*/false, options.compiled,
@@ -887,7 +555,7 @@ absl::StatusOr<std::unique_ptr<Redactor>> Redactor::Create(const RedactOptions& 
   rules->gates = *gates_db;
   // The quick test: the built-in one, the user's keys where a key ends,
   // and the user's patterns.
-  std::vector<std::pair<std::string, unsigned>> quick = QuickTests();
+  HsPatterns quick = QuickTests();
   for (const std::string& k : options.extra_keys) {
     quick.emplace_back(absl::StrCat("(?:", RE2::QuoteMeta(k), ")\"", kWhite, "*:"), HS_FLAG_CASELESS);
   }
@@ -904,7 +572,7 @@ std::string Redactor::Compiled() const {
   std::string out;
   AppendCompiled(rules_->gates, rules_->gates_key, &out);
   AppendCompiled(rules_->quick, rules_->quick_key, &out);
-  PutU64(XXH3_64bits(out.data(), out.size()), &out);
+  redact::SealCompiled(&out);
   return out;
 }
 
