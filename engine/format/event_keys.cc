@@ -35,10 +35,7 @@ simdjson::error_code StringOrRaw(od::value value, bool validate, absl::string_vi
     return simdjson::SUCCESS;
   }
   std::string_view raw = RawToken(value);
-  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
-                          raw.back() == '\r')) {
-    raw.remove_suffix(1);
-  }
+  raw = TrimJsonWhitespace(raw);
   if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"') raw = raw.substr(1, raw.size() - 2);
   *out = ToAbsl(raw);
   return validate ? Validate(value) : simdjson::SUCCESS;
@@ -52,10 +49,7 @@ simdjson::error_code Validate(od::value value) { return ValidateJsonValue(value,
 // from its raw text (so that the value can still be read whole after):
 // false, null, 0 and "" are false; objects and arrays are true.
 bool Truthy(std::string_view raw) {
-  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
-                          raw.back() == '\r')) {
-    raw.remove_suffix(1);
-  }
+  raw = TrimJsonWhitespace(raw);
   if (raw.empty() || raw == "false" || raw == "null" || raw == "\"\"") return false;
   if (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
     double d = 0;

@@ -36,10 +36,7 @@ bool JsonNumber(std::string_view s) {
 // What simdjson refuses and Python's json reads: NaN, Infinity, -Infinity,
 // and numbers simdjson cannot hold (integers of any size, 1e400).
 bool PythonOnlyAtom(std::string_view raw) {
-  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
-                          raw.back() == '\r')) {
-    raw.remove_suffix(1);
-  }
+  raw = TrimJsonWhitespace(raw);
   return raw == "NaN" || raw == "Infinity" || raw == "-Infinity" || JsonNumber(raw);
 }
 

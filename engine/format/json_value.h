@@ -14,6 +14,15 @@
 
 namespace tracelog {
 
+// `s` without the JSON whitespace (space, tab, LF, CR) at its end: a raw
+// token runs up to the next structural character.
+inline std::string_view TrimJsonWhitespace(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
 // `value`'s raw token clamped to `line`, the text being read (empty if it
 // starts outside). In a line whose brackets do not close, a walk can pass
 // the last structural index, where simdjson's sentinels make the raw token
