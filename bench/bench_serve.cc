@@ -66,12 +66,23 @@ bool SendAll(int fd, const std::string& bytes) {
   return true;
 }
 
+// How a client waits for its answers: in ReadFromServer (poll, then recv:
+// tracelog's client) or blocked in recv (a client that wakes again each
+// time the server reads what it sent; engine/server/client.h).
+enum class Wait { kPoll, kRecv };
+
 // Reads until `lines` answer lines have come.
-bool ReadAnswers(int fd, size_t lines) {
+bool ReadAnswers(int fd, size_t lines, Wait wait) {
   char buf[65536];
   size_t seen = 0;
   while (seen < lines) {
-    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    ssize_t n;
+    if (wait == Wait::kPoll) {
+      auto got = ReadFromServer(fd, buf, sizeof(buf), "the server");
+      n = got.ok() ? static_cast<ssize_t>(*got) : -1;
+    } else {
+      n = ::recv(fd, buf, sizeof(buf), 0);
+    }
     if (n <= 0) return false;
     for (ssize_t i = 0; i < n; ++i) seen += buf[i] == '\n';
   }
@@ -94,7 +105,8 @@ BENCHMARK(BM_Serve_InProcessAppendBaseline)->MinTime(2)->UseRealTime();
 // `clients` connections, each sending `per_client` events; pipelined (all
 // sent, then the answers read, on a thread of their own) or lock-step (each
 // event's answer read before the next is sent). Returns the events sent.
-uint64_t RunClients(const std::string& socket, int clients, int per_client, bool lockstep) {
+uint64_t RunClients(const std::string& socket, int clients, int per_client, bool lockstep,
+                    Wait wait = Wait::kPoll) {
   std::vector<std::thread> threads;
   std::atomic<uint64_t> done{0};
   for (int c = 0; c < clients; ++c) {
@@ -105,13 +117,13 @@ uint64_t RunClients(const std::string& socket, int clients, int per_client, bool
       if (lockstep) {
         const auto& lines = Lines();
         for (int i = 0; i < per_client; ++i) {
-          if (!SendAll(fd->get(), lines[(c * 131 + i) & 4095]) || !ReadAnswers(fd->get(), 1)) return;
+          if (!SendAll(fd->get(), lines[(c * 131 + i) & 4095]) || !ReadAnswers(fd->get(), 1, wait)) return;
           done.fetch_add(1);
         }
         return;
       }
       std::thread reader([&] {
-        if (ReadAnswers(fd->get(), per_client)) done.fetch_add(per_client);
+        if (ReadAnswers(fd->get(), per_client, wait)) done.fetch_add(per_client);
       });
       std::string batch;
       for (int i = 0; i < per_client; ++i) {
@@ -130,22 +142,25 @@ uint64_t RunClients(const std::string& socket, int clients, int per_client, bool
   return done.load();
 }
 
-void ServeBenchmark(benchmark::State& state, SyncPolicy policy, bool lockstep, int per_client) {
+void ServeBenchmark(benchmark::State& state, SyncPolicy policy, bool lockstep, int per_client,
+                    bool batch_sends = true, Wait wait = Wait::kPoll) {
   const int clients = static_cast<int>(state.range(0));
   auto log = OpenFresh("serve", policy);
   ServerOptions o;
   o.socket_path = log->dir() + "/serve.sock";
+  o.batch_sends = batch_sends;
   auto server = Server::Start(log.get(), o);
   if (!server.ok()) {
     state.SkipWithError(std::string(server.status().message()).c_str());
     return;
   }
   uint64_t events = 0;
-  for (auto _ : state) events += RunClients(o.socket_path, clients, per_client, lockstep);
+  for (auto _ : state) events += RunClients(o.socket_path, clients, per_client, lockstep, wait);
   (*server)->Stop();
   const ServerStats st = (*server)->Stats();
   state.SetItemsProcessed(static_cast<int64_t>(events));
   state.SetBytesProcessed(static_cast<int64_t>(events * kEventSize));
+  state.counters["batched_sends"] = st.batched_sends ? 1 : 0;
   state.counters["events_per_batch"] =
       st.batches > 0 ? static_cast<double>(st.events) / static_cast<double>(st.batches) : 0;
 }
@@ -161,6 +176,21 @@ void BM_Serve_Lockstep_Always(benchmark::State& state) {
                  state.range(0) == 1 ? 2000 : 400);
 }
 BENCHMARK(BM_Serve_Lockstep_Always)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
+
+// The same with one send(2) per answer instead of one io_uring submission
+// for a batch's answers (ServerOptions::batch_sends): what batching gives.
+void BM_Serve_Lockstep_Always_SendEach(benchmark::State& state) {
+  ServeBenchmark(state, SyncPolicy{SyncPolicy::Kind::kAlways, 0}, true,
+                 state.range(0) == 1 ? 2000 : 400, /*batch_sends=*/false);
+}
+BENCHMARK(BM_Serve_Lockstep_Always_SendEach)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
+
+// The same with clients that wait for each answer blocked in recv(2).
+void BM_Serve_Lockstep_Always_RecvClients(benchmark::State& state) {
+  ServeBenchmark(state, SyncPolicy{SyncPolicy::Kind::kAlways, 0}, true,
+                 state.range(0) == 1 ? 2000 : 400, /*batch_sends=*/true, Wait::kRecv);
+}
+BENCHMARK(BM_Serve_Lockstep_Always_RecvClients)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
 
 // The ceiling of lock-step clients on this machine without a log: an epoll
 // thread that answers every line at once ("1 x"), the same clients and

@@ -151,6 +151,9 @@ int RunServe(const ServeFlags& f) {
   Say(absl::StrCat("listening on ", options.socket_path, " (log ", f.dir, ", fsync ",
                    log->options().sync.ToString(), ", redaction ", options.redactor ? "on" : "off",
                    ", protocol ", kServeProtocolVersion, ")"));
+  if (options.batch_sends && !(*server)->Stats().batched_sends) {
+    Say("io_uring is not available here: each answer is sent with a system call of its own");
+  }
   if (!f.http.empty()) {
     HttpOptions ho;
     ho.redactor = redactor->get();

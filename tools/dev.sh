@@ -23,7 +23,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 
 PACKAGES=(cmake g++ make pkg-config libabsl-dev libzstd-dev libxxhash-dev libsimdjson-dev
-          libcli11-dev libre2-dev libcpp-httplib-dev libhyperscan-dev curl python3 libgtest-dev libgmock-dev libbenchmark-dev zstd
+          libcli11-dev libre2-dev libcpp-httplib-dev libhyperscan-dev liburing-dev curl python3 libgtest-dev libgmock-dev libbenchmark-dev zstd
           clang-14 libclang-rt-14-dev)
 
 install_deps() {

@@ -1,11 +1,14 @@
 #include "engine/server/client.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -41,12 +44,39 @@ std::string HelloLine(bool durable, bool no_redact) {
                       no_redact ? " redact=off" : "", "\n");
 }
 
+absl::StatusOr<size_t> ReadFromServer(int fd, char* buf, size_t size, const std::string& path,
+                                      absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    pollfd p{fd, POLLIN, 0};
+    const absl::Duration left = deadline - absl::Now();
+    const int wait_ms =
+        timeout == absl::InfiniteDuration()
+            ? -1
+            : static_cast<int>(std::clamp<int64_t>(
+                  absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), 0, 1 << 30));
+    const int ready = ::poll(&p, 1, wait_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return ErrnoStatus(errno, "poll", path);
+    if (ready == 0) {
+      if (absl::Now() < deadline) continue;
+      return absl::DeadlineExceededError(absl::StrCat(
+          path, ": the server sent nothing for ", absl::FormatDuration(timeout)));
+    }
+    // Readable, closed or failed: recv says which (MSG_DONTWAIT: another
+    // reader of the socket may have taken what woke this one).
+    const ssize_t n = ::recv(fd, buf, size, MSG_DONTWAIT);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+    return ErrnoStatus(errno, "recv", path);
+  }
+}
+
 absl::StatusOr<std::string> ExchangeWithServer(const std::string& path, absl::string_view request,
                                               absl::Duration timeout) {
   auto fd = ConnectToServer(path);
   if (!fd.ok()) return fd.status();
   timeval limit = absl::ToTimeval(timeout);  // a server that hangs must not hang the client
-  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
   ::setsockopt(fd->get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
   for (size_t at = 0; at < request.size();) {
     const ssize_t n = ::send(fd->get(), request.data() + at, request.size() - at, MSG_NOSIGNAL);
@@ -58,11 +88,10 @@ absl::StatusOr<std::string> ExchangeWithServer(const std::string& path, absl::st
   std::string answer;
   char buf[4096];
   while (true) {
-    const ssize_t n = ::recv(fd->get(), buf, sizeof(buf), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus(errno, "recv", path);
-    if (n == 0) break;
-    answer.append(buf, static_cast<size_t>(n));
+    auto n = ReadFromServer(fd->get(), buf, sizeof(buf), path, timeout);
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    answer.append(buf, *n);
     if (answer.size() > (1 << 20)) break;
   }
   return answer;

@@ -25,6 +25,18 @@ absl::StatusOr<UniqueFd> ConnectToServer(const std::string& path);
 // "#tracelog <version>[ sync=always][ redact=off]\n".
 std::string HelloLine(bool durable, bool no_redact = false);
 
+// Reads what the server sent on `fd` (at most `size` bytes into `buf`):
+// the number of bytes read, 0 once the server closed the connection;
+// DeadlineExceeded when nothing came for `timeout`. Errors name `path`.
+// It waits in poll(2), not in recv(2): a thread blocked in recv on a Unix
+// stream socket is also woken each time the server reads what this socket
+// sent (the kernel's "room to write" wake-up uses the same wait queue), so
+// a client waiting for each answer in recv wakes twice per event, and a
+// server with many such clients pays for the extra context switches with
+// the CPU its clients share (bench/RESULTS.md, "lock-step clients").
+absl::StatusOr<size_t> ReadFromServer(int fd, char* buf, size_t size, const std::string& path,
+                                      absl::Duration timeout = absl::InfiniteDuration());
+
 // Sends `request` (lines, each ending in '\n', the hello first) to the
 // server listening on `path`, closes the sending side and returns all it
 // answered (up to 1 MiB) once it closes the connection. A server that

@@ -1,5 +1,6 @@
 #include "engine/server/server.h"
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -30,6 +31,7 @@
 #include "engine/log/ingest.h"
 #include "engine/ndjson/ack.h"
 #include "engine/ndjson/line_reader.h"
+#include "engine/server/batch_send.h"
 
 namespace tracelog {
 namespace {
@@ -80,7 +82,8 @@ std::string Trim(absl::string_view s) {
 
 class ServerImpl final : public Server {
  public:
-  ServerImpl(Log* log, ServerOptions options) : log_(log), options_(std::move(options)) {}
+  ServerImpl(Log* log, ServerOptions options)
+      : log_(log), options_(std::move(options)), sender_(options_.batch_sends) {}
   ~ServerImpl() override { Stop(absl::ZeroDuration()); }
 
   absl::Status Init() {
@@ -115,6 +118,7 @@ class ServerImpl final : public Server {
     if (epoll_.get() < 0 || wake_.get() < 0) return ErrnoStatus(errno, "epoll", path);
     Watch(listen_.get(), EPOLLIN, kListenTag);
     Watch(wake_.get(), EPOLLIN, kWakeTag);
+    stats_.batched_sends = sender_.batched();
     io_thread_ = std::thread([this] { IoLoop(); });
     append_thread_ = std::thread([this] { AppendLoop(); });
     return absl::OkStatus();
@@ -189,6 +193,7 @@ class ServerImpl final : public Server {
   // ---- the connection thread ----
 
   void IoLoop() {
+    pthread_setname_np(pthread_self(), "tracelog-conns");
     std::vector<epoll_event> events(256);
     absl::Time paused_since = absl::InfinitePast();
     absl::Time last_sweep = absl::InfinitePast();
@@ -216,6 +221,9 @@ class ServerImpl final : public Server {
           Touch(c);
         }
       }
+      // The append thread is woken once for all this turn read, not once per
+      // connection: each wake-up could preempt this thread.
+      NotifyAppender();
       TakeAnswers();
       // Backpressure: read again once the queue has room.
       const bool full = QueueFull();
@@ -259,6 +267,7 @@ class ServerImpl final : public Server {
         }
       }
       for (uint64_t id : closing) Close(id);
+      NotifyAppender();
     }
     conns_.clear();  // closes them
     std::lock_guard<std::mutex> l(mu_);
@@ -356,6 +365,12 @@ class ServerImpl final : public Server {
       queued_bytes_ += bytes;
       for (Item& it : items) queue_.push_back(std::move(it));
     }
+    queued_ = true;
+  }
+
+  void NotifyAppender() {
+    if (!queued_) return;
+    queued_ = false;
     cv_.notify_one();
   }
 
@@ -450,39 +465,52 @@ class ServerImpl final : public Server {
     items->push_back(std::move(it));
   }
 
+  // Hands the answers the append thread made to their connections and
+  // sends them, all connections' with one system call (BatchSender): each
+  // wakes a client, and the thread is preempted at most once for all.
   void TakeAnswers() {
     std::vector<Answer> answers;
     {
       std::lock_guard<std::mutex> l(mu_);
       answers.swap(answers_);
     }
+    std::vector<Connection*> sending;
     for (Answer& a : answers) {
       auto it = conns_.find(a.conn);
       if (it == conns_.end()) continue;  // gone: its events are stored all the same
       Connection& c = *it->second;
+      if (c.out_at == c.out.size()) sending.push_back(&c);  // else it waits for room (Flush)
       c.out.append(a.text);
       c.in_flight -= a.items;
-      Flush(c);
-      Rewatch(c);
-      Touch(c);
+    }
+    // A connection answered by two batches is in `sending` once (its out
+    // was empty before the first only).
+    sends_.clear();
+    for (Connection* c : sending) {
+      sends_.push_back({c->fd.get(), absl::string_view(c->out).substr(c->out_at), 0});
+    }
+    sender_.SendAll(absl::MakeSpan(sends_));
+    for (size_t i = 0; i < sending.size(); ++i) Sent(*sending[i], sends_[i].result);
+    for (Answer& a : answers) {
+      auto it = conns_.find(a.conn);
+      if (it == conns_.end()) continue;
+      Rewatch(*it->second);
+      Touch(*it->second);
     }
   }
 
-  void Flush(Connection& c) {
-    while (c.out_at < c.out.size()) {
-      const ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_at, c.out.size() - c.out_at,
-                               MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        c.out_at += static_cast<size_t>(n);
-        c.active = absl::Now();
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-        c.out_at = c.out.size();  // the client is gone: nothing to answer
-        c.eof = true;
-      }
-      break;
+  // Takes in what a send of c.out from c.out_at came to (bytes sent or
+  // -errno). Returns whether to send again at once: part went and the rest
+  // may go too, or the send was interrupted.
+  bool Sent(Connection& c, ssize_t n) {
+    bool more = false;
+    if (n > 0) {
+      c.out_at += static_cast<size_t>(n);
+      c.active = absl::Now();
+      more = c.out_at < c.out.size();
+    } else if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
+      c.out_at = c.out.size();  // the client is gone: nothing to answer
+      c.eof = true;
     }
     if (c.out_at == c.out.size()) {
       c.out.clear();
@@ -491,11 +519,21 @@ class ServerImpl final : public Server {
       c.out.erase(0, c.out_at);
       c.out_at = 0;
     }
+    return more || n == -EINTR;
+  }
+
+  void Flush(Connection& c) {
+    while (c.out_at < c.out.size()) {
+      const ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_at, c.out.size() - c.out_at,
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (!Sent(c, n < 0 ? -errno : n)) break;
+    }
   }
 
   // ---- the append thread ----
 
   void AppendLoop() {
+    pthread_setname_np(pthread_self(), "tracelog-append");
     std::vector<Item> batch;
     std::vector<PreparedEvent> prepared;
     while (true) {
@@ -597,6 +635,9 @@ class ServerImpl final : public Server {
   uint64_t next_id_ = 1;
   std::vector<char> scratch_ = std::vector<char>(256 << 10);  // Read's
   std::vector<uint64_t> touched_;  // connections to look at this turn (Touch)
+  bool queued_ = false;            // Read queued items since NotifyAppender
+  BatchSender sender_;                    // TakeAnswers'
+  std::vector<BatchSender::Send> sends_;  // TakeAnswers'
 
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable cv_;
@@ -628,7 +669,8 @@ std::string ServerStatsJsonMembers(const ServerStats& s) {
                       s.connections_total, ",\"refused_connections\":", s.refused_connections,
                       ",\"events\":", s.events, ",\"bytes\":", s.bytes, ",\"rejected_lines\":",
                       s.rejected_lines, ",\"batches\":", s.batches, ",\"client_syncs\":", s.syncs,
-                      ",\"blocked_micros\":", s.blocked_micros);
+                      ",\"blocked_micros\":", s.blocked_micros,
+                      ",\"batched_sends\":", s.batched_sends ? "true" : "false");
 }
 
 }  // namespace tracelog

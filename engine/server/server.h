@@ -55,6 +55,11 @@ struct ServerOptions {
   // (engine/log/ingest.h); not owned, outlives the server. Null: events are
   // stored as sent. Default: null.
   const Redactor* redactor = nullptr;
+  // Sends the answers of all connections that a batch answers with one
+  // system call (io_uring; engine/server/batch_send.h) instead of a send(2)
+  // each; where io_uring cannot be set up, one each all the same. Default:
+  // true (false: for comparison).
+  bool batch_sends = true;
   // The counters a "#tracelog 1 stats" hello is answered with (a JSON
   // object); unset: ServerStatsJsonMembers of this server's. Called on the
   // append thread.
@@ -72,6 +77,7 @@ struct ServerStats {
   uint64_t batches = 0;            // AppendPrepared calls
   uint64_t syncs = 0;              // explicit syncs for clients that asked for durable answers
   uint64_t blocked_micros = 0;     // time reading was paused for a full queue
+  bool batched_sends = false;      // answers go out in one io_uring submission per batch
 };
 
 class Server {

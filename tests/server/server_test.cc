@@ -132,6 +132,75 @@ TEST_F(ServerTest, ManyPipeliningClientsGetEveryEventStoredOnceInOrder) {
   EXPECT_EQ(server_->Stats().events, static_cast<uint64_t>(kClients * kEvents));
 }
 
+// Clients that wait for each answer before sending the next event, with
+// the answers sent in one submission per batch and with one send(2) per
+// connection: each client gets its answers in order, each event stored once.
+TEST_F(ServerTest, LockStepClientsGetEachAnswerEitherWayOfSending) {
+  for (const bool batch : {true, false}) {
+    SCOPED_TRACE(batch ? "batched sends" : "one send each");
+    ServerOptions o;
+    o.batch_sends = batch;
+    StartServer(o);
+    const size_t stored_before = Stored().size();
+    constexpr int kClients = 16, kEvents = 40;
+    std::vector<std::vector<std::string>> answers(kClients);
+    std::vector<std::thread> threads;
+    for (int c = 0; c < kClients; ++c) {
+      threads.emplace_back([&, c] {
+        UniqueFd fd = Connect();
+        const std::string path = dir_.Sub("log/serve.sock");
+        char buf[4096];
+        for (int i = 0; i < kEvents; ++i) {
+          if (!SendAll(fd.get(), MakeEvent(c * 1000 + i, absl::StrCat("c", c)) + "\n")) return;
+          auto n = ReadFromServer(fd.get(), buf, sizeof(buf), path, absl::Seconds(60));
+          if (!n.ok() || *n == 0) return;
+          answers[c].push_back(std::string(buf, *n));
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    server_->Stop();
+    const auto stored = Stored();
+    EXPECT_EQ(stored.size(), stored_before + kClients * kEvents);
+    for (int c = 0; c < kClients; ++c) {
+      ASSERT_EQ(answers[c].size(), static_cast<size_t>(kEvents)) << "client " << c;
+      for (int i = 0; i < kEvents; ++i) {
+        std::vector<std::string> parts = absl::StrSplit(answers[c][i], ' ');
+        ASSERT_EQ(parts.size(), 2u) << answers[c][i];
+        uint64_t seq = 0;
+        ASSERT_TRUE(absl::SimpleAtoi(parts[0], &seq)) << answers[c][i];
+        EXPECT_EQ(parts[1], absl::StrCat("e", c * 1000 + i, "\n"));
+        EXPECT_EQ(stored.at(seq), MakeEvent(c * 1000 + i, absl::StrCat("c", c)));
+      }
+    }
+  }
+}
+
+// ReadFromServer: what came, 0 once the other side closed, DeadlineExceeded
+// (naming the socket) when nothing comes in time.
+TEST(ReadFromServerTest, ReadsWaitsAndTimesOut) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  UniqueFd ours(fds[0]), server(fds[1]);
+  char buf[64];
+  auto none = ReadFromServer(ours.get(), buf, sizeof(buf), "/run/x.sock", absl::Milliseconds(20));
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(absl::StrContains(none.status().message(), "/run/x.sock")) << none.status();
+  std::thread later([&] {
+    ::usleep(20000);
+    SendAll(server.get(), "7 e1\n");
+  });
+  auto got = ReadFromServer(ours.get(), buf, sizeof(buf), "/run/x.sock");
+  later.join();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(std::string(buf, *got), "7 e1\n");
+  server = UniqueFd();  // closed
+  auto closed = ReadFromServer(ours.get(), buf, sizeof(buf), "/run/x.sock", absl::Seconds(5));
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(*closed, 0u);
+}
+
 // A line that is not a JSON object, and one over the line limit, are
 // answered with an error naming the line; the connection goes on, and
 // nothing of them is stored.
