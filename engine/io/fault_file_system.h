@@ -20,6 +20,7 @@
 //    once.
 // Mappings point straight at the in-memory file, like MAP_SHARED.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -107,6 +108,14 @@ class FaultInjectionFileSystem final : public FileSystem {
   absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) override;
   // Changes with every DropUnsyncedData(): that is a reboot.
   std::string BootId() override;
+  // As SetAllocatesUnwritten() says (default false: the log's zero-ahead
+  // thread stays off, and the next write or sync that a test fails is the
+  // writer's own).
+  bool AllocatesUnwritten(const std::string& dir) override {
+    (void)dir;
+    return allocates_unwritten_.load();
+  }
+  void SetAllocatesUnwritten(bool on) { allocates_unwritten_.store(on); }
   // Directories hold files and directories only (no links, no FIFOs).
   absl::StatusOr<std::unique_ptr<Directory>> OpenDirectory(const std::string& path,
                                                            bool create) override;
@@ -128,6 +137,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   };
 
  private:
+  std::atomic<bool> allocates_unwritten_{false};
   friend class FaultFile;
   friend class FaultDirectory;
   void Set(absl::Status* slot, absl::Status s) {

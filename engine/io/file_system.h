@@ -160,6 +160,15 @@ class FileSystem {
   // but not synced) survives exactly as long as this stays the same. POSIX:
   // /proc/sys/kernel/random/boot_id; "" if unknown.
   virtual std::string BootId() = 0;
+  // Whether Allocate() leaves the blocks of files under directory `dir`
+  // unwritten, so that the first write into a block costs its sync a
+  // journal commit of the block's conversion (POSIX: ext4 and XFS, by
+  // statfs). The log then writes zeros ahead of its writer under `always`
+  // (LogTuning::zero_ahead_bytes). Default: false.
+  virtual bool AllocatesUnwritten(const std::string& dir) {
+    (void)dir;
+    return false;
+  }
   // The directory at `path` (followed as given: the operator names it),
   // made (0700) first if `create` and missing. InvalidArgumentError when
   // `path` is not a directory.

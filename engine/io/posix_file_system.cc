@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -390,6 +391,16 @@ class PosixFileSystem final : public FileSystem {
     if (::stat(path.c_str(), &st) == 0) return true;
     if (errno == ENOENT) return false;
     return PosixError(errno, "stat", path);
+  }
+
+  bool AllocatesUnwritten(const std::string& dir) override {
+    // posix_fallocate makes unwritten extents on these two; on tmpfs there
+    // is nothing to convert, and on copy-on-write file systems (btrfs)
+    // zeros written ahead would only be written again elsewhere.
+    constexpr decltype(statfs::f_type) kExt4 = 0xEF53, kXfs = 0x58465342;
+    struct statfs st;
+    if (::statfs(dir.c_str(), &st) != 0) return false;
+    return st.f_type == kExt4 || st.f_type == kXfs;
   }
 
   std::string BootId() override {

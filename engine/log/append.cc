@@ -26,6 +26,9 @@ namespace tracelog {
 
 namespace {
 constexpr uint64_t kPrefaultChunk = 2ull << 20;
+// Zeros written (and synced) at a time: appends wait for the write (not the
+// sync), so it is kept short.
+constexpr uint64_t kZeroChunk = 256ull << 10;
 constexpr size_t kMaxUnsyncedSegments = 16;  // rolled segments awaiting their sync
 }  // namespace
 
@@ -111,7 +114,7 @@ bool LogImpl::FlushStagedLocked(size_t staged, AppendBatchResult* result) {
 // and a sync leader in its commit delay, if every appender is in.
 void LogImpl::WakeWaiters() {
   if (prefault_waiting_.load(std::memory_order_relaxed) &&
-      set_.published_offset() + options_.tuning.prefault_bytes / 2 >
+      set_.published_offset() + ahead_bytes_ / 2 >
           prefaulted_to_.load(std::memory_order_relaxed)) {
     prefault_cv_.notify_one();
   }
@@ -311,14 +314,37 @@ absl::Status LogImpl::RollLocked(size_t needed) {
   return absl::OkStatus();
 }
 
+bool LogImpl::ZeroAhead(const std::shared_ptr<Segment>& seg, uint64_t from, uint64_t n) {
+  static const std::string* const zeros = new std::string(kZeroChunk, '\0');
+  {
+    // Under mu_: appends write only while holding it, and write_offset_ is
+    // the end of their records, so the zeros land past every record and no
+    // record is written while they are.
+    AdaptiveMutexLock l(&mu_);
+    if (closed_ || active_ != seg || failed()) return false;
+    const uint64_t start = std::max(from, write_offset_);
+    if (start >= from + n) return true;
+    if (!seg->file()->Write(start, absl::string_view(zeros->data(), from + n - start)).ok()) {
+      return false;  // nothing appended was touched: appends go on, unhelped
+    }
+  }
+  if (absl::Status s = seg->file()->Sync(); !s.ok()) {
+    AdaptiveMutexLock l(&mu_);
+    MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
+    EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_, last_ts_).IgnoreError();
+    return false;
+  }
+  return true;
+}
+
 void LogImpl::PrefaultLoop() {
-  pthread_setname_np(pthread_self(), "tracelog-fault");
+  pthread_setname_np(pthread_self(), zero_ahead_ ? "tracelog-zero" : "tracelog-fault");
   std::shared_ptr<Segment> seg;
   uint64_t generation = ~uint64_t{0};
   // What the writer left behind is dropped from the process's resident
   // memory in large steps (the page cache keeps it): a bulk append holds
   // about the pre-fault window resident, not the whole segment.
-  const uint64_t kReleaseStep = std::max<uint64_t>(options_.tuning.prefault_bytes / 2, 1 << 20);
+  const uint64_t kReleaseStep = std::max<uint64_t>(ahead_bytes_ / 2, 1 << 20);
   uint64_t released_to = 0;
   while (!stop_.load(std::memory_order_acquire)) {
     const uint64_t gen = roll_generation_.load(std::memory_order_acquire);
@@ -329,15 +355,19 @@ void LogImpl::PrefaultLoop() {
       released_to = 0;
     }
     const uint64_t published = set_.published_offset();
-    if (published >= released_to + 2 * kReleaseStep) {
+    if (!zero_ahead_ && published >= released_to + 2 * kReleaseStep) {
       seg->ReleaseResident(released_to, published - kReleaseStep - released_to);
       released_to = published - kReleaseStep;
     }
     const uint64_t from = std::max(prefaulted_to_.load(std::memory_order_relaxed), published);
-    const uint64_t target = std::min(published + options_.tuning.prefault_bytes, seg->size());
+    const uint64_t target = std::min(published + ahead_bytes_, seg->size());
     if (from < target) {
-      const uint64_t n = std::min(target - from, kPrefaultChunk);
-      seg->PrefaultForWrite(from, n);
+      uint64_t n = std::min(target - from, zero_ahead_ ? kZeroChunk : kPrefaultChunk);
+      if (!zero_ahead_) {
+        seg->PrefaultForWrite(from, n);
+      } else if (seg->recycled() || !ZeroAhead(seg, from, n)) {
+        n = seg->size() - from;  // not this segment (again): wait for the next
+      }
       if (roll_generation_.load(std::memory_order_acquire) == generation) {
         prefaulted_to_.store(from + n, std::memory_order_relaxed);
       }
@@ -352,7 +382,7 @@ void LogImpl::PrefaultLoop() {
     prefault_mu_.WaitFor(&prefault_cv_, std::chrono::milliseconds(10), [&] {
       const uint64_t done = prefaulted_to_.load();
       return stop_.load() || roll_generation_.load() != generation ||
-             (done < size && set_.published_offset() + options_.tuning.prefault_bytes / 2 > done);
+             (done < size && set_.published_offset() + ahead_bytes_ / 2 > done);
     });
     prefault_waiting_.store(false, std::memory_order_relaxed);
   }

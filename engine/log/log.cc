@@ -109,6 +109,10 @@ absl::StatusOr<std::unique_ptr<Log>> LogImpl::Open(const std::string& dir,
   log->use_pwrite_ =
       options.sync.kind == SyncPolicy::Kind::kAlways || options.tuning.append_with_pwrite;
   if (log->use_pwrite_) log->options_.tuning.prefault_bytes = 0;
+  log->zero_ahead_ = !options.read_only && options.sync.kind == SyncPolicy::Kind::kAlways &&
+                     options.tuning.zero_ahead_bytes > 0 && log->fs_->AllocatesUnwritten(dir);
+  log->ahead_bytes_ = log->zero_ahead_ ? options.tuning.zero_ahead_bytes
+                                       : log->options_.tuning.prefault_bytes;
   if (!options.read_only) {
     auto lock = LockWaiting(fs, JoinPath(dir, kLockFileName), options.lock_wait_ms);
     if (!lock.ok()) return lock.status();
@@ -124,7 +128,7 @@ absl::StatusOr<std::unique_ptr<Log>> LogImpl::Open(const std::string& dir,
   }
   if (!options.read_only) {
     log->bg_thread_ = std::thread([l = log.get()] { l->BackgroundLoop(); });
-    if (log->options_.tuning.prefault_bytes > 0) {
+    if (log->ahead_bytes_ > 0) {
       log->prefault_thread_ = std::thread([l = log.get()] { l->PrefaultLoop(); });
     }
     if (log->options_.seal_on_roll) {

@@ -100,7 +100,18 @@ class LogImpl final : public Log {
   void RemoveSparesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SyncThrough(uint64_t sequence);       // group commit
   void BackgroundLoop();
+  // The thread that keeps the active segment ready ahead of the writer:
+  // pre-faults its mapping (LogTuning::prefault_bytes) or, under `always`
+  // with pwrite appends, writes zeros over it and syncs them
+  // (LogTuning::zero_ahead_bytes).
   void PrefaultLoop();
+  // Writes zeros over [from, from + n) of `seg` (the part at or beyond the
+  // writer's end) if it is still the active segment, then syncs them.
+  // Returns false when this segment is not to be zeroed further (it rolled,
+  // the log closed or failed, the write failed). A failed sync puts the log
+  // in the failed state: it may have failed on appended pages too, and the
+  // kernel reports such an error to one sync only.
+  bool ZeroAhead(const std::shared_ptr<Segment>& seg, uint64_t from, uint64_t n);
   // Rewrites the attachment packs without the sessions that have no event
   // in the log any more (a session without events: once its import's first
   // sequence is gone), and removes packs left empty.
@@ -131,6 +142,8 @@ class LogImpl final : public Log {
   double first_timestamp_ = 0;
 
   bool use_pwrite_ = false;  // append with pwrite instead of through the mapping
+  bool zero_ahead_ = false;  // PrefaultLoop writes zeros ahead (LogTuning::zero_ahead_bytes)
+  uint64_t ahead_bytes_ = 0;  // PrefaultLoop's window: prefault_bytes or zero_ahead_bytes
   // Appends.
   alignas(64) AdaptiveMutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = true;  // until Open() has recovered

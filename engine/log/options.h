@@ -71,6 +71,16 @@ struct LogTuning {
   // where each sync would write-protect the mapped pages again. Default:
   // false.
   bool append_with_pwrite = false;
+  // Under `always`, on a file system whose preallocated blocks are unwritten
+  // (FileSystem::AllocatesUnwritten: ext4, XFS): bytes of the active segment
+  // ahead of the writer that a background thread ("tracelog-zero") writes
+  // with zeros and syncs, so that the writer's syncs find the blocks
+  // written. A sync after the first write into an unwritten block must also
+  // commit the block's conversion in the file system's journal, which made
+  // syncs of a batch of events about twice as slow under load
+  // (bench/RESULTS.md). Costs about as many bytes written again as
+  // appended. 0 disables. Default: 4 MiB.
+  uint64_t zero_ahead_bytes = 4ull << 20;
   // Nice value of the background sealing thread. 19: it takes only CPU the
   // appenders leave (a writer's appends come first). A bulk import, which
   // waits for its seals before it returns, uses 0 so that sealing overlaps
