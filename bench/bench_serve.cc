@@ -7,11 +7,15 @@
 
 #include <benchmark/benchmark.h>
 #include <httplib.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -146,6 +150,7 @@ void ServeBenchmark(benchmark::State& state, SyncPolicy policy, bool lockstep, i
                     bool batch_sends = true, Wait wait = Wait::kPoll) {
   const int clients = static_cast<int>(state.range(0));
   auto log = OpenFresh("serve", policy);
+  Lines();  // the events are made before the clock runs
   ServerOptions o;
   o.socket_path = log->dir() + "/serve.sock";
   o.batch_sends = batch_sends;
@@ -192,39 +197,75 @@ void BM_Serve_Lockstep_Always_RecvClients(benchmark::State& state) {
 }
 BENCHMARK(BM_Serve_Lockstep_Always_RecvClients)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
 
-// The ceiling of lock-step clients on this machine without a log: an epoll
-// thread that answers every line at once ("1 x"), the same clients and
-// events as BM_Serve_Lockstep_Always. What 64 lock-step clients can reach
-// at best is this rate; the server adds an append thread and the syncs.
-void BM_Serve_Lockstep_EchoCeiling(benchmark::State& state) {
-  const int clients = static_cast<int>(state.range(0));
-  const std::string path = FreshDir("serve-echo") + "/echo.sock";
-  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(listener.get(), 512) != 0) {
-    state.SkipWithError("bind");
-    return;
+// A stand-in server for the ceilings of lock-step clients, with the same
+// clients and events as BM_Serve_Lockstep_Always. Without a file it is an
+// echo server: an epoll thread answers every line at once ("1 x"). With
+// one it has the serve architecture without the log: the epoll thread
+// hands what it read to a sync thread, which writes everything that
+// arrived meanwhile at the file's end (one pwrite) and fdatasyncs it (group
+// commit, the file preallocated as a segment is), then has the lines
+// answered; no parsing, records, index or checksums.
+class CeilingServer {
+ public:
+  CeilingServer(const std::string& socket, const std::string& file, bool prezero) {
+    listener_ = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, socket.c_str(), socket.size() + 1);
+    ok_ = ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+          ::listen(listener_.get(), 512) == 0;
+    if (!file.empty()) {
+      file_ = UniqueFd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+      ok_ = ok_ && file_.get() >= 0 && ::posix_fallocate(file_.get(), 0, kFileBytes) == 0;
+      if (ok_ && prezero) {
+        const std::string zeros(1 << 20, '\0');
+        for (uint64_t at = 0; ok_ && at < kFileBytes; at += zeros.size()) {
+          ok_ = ::pwrite(file_.get(), zeros.data(), zeros.size(), static_cast<off_t>(at)) ==
+                static_cast<ssize_t>(zeros.size());
+        }
+      }
+      ok_ = ok_ && ::fdatasync(file_.get()) == 0;
+      wake_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+      sync_thread_ = std::thread([this] { SyncLoop(); });
+    }
+    io_thread_ = std::thread([this] { IoLoop(); });
   }
-  std::atomic<bool> stop{false};
-  std::thread server([&] {
+  ~CeilingServer() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (sync_thread_.joinable()) sync_thread_.join();
+    io_thread_.join();
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  void IoLoop() {
     UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = listener.get();
-    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, listener.get(), &ev);
+    for (int fd : {listener_.get(), wake_.get()}) {
+      if (fd < 0) continue;
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = fd;
+      ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
+    }
     std::vector<UniqueFd> conns;
     std::vector<epoll_event> events(256);
     char buf[65536];
-    while (!stop.load()) {
+    while (true) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (stop_) return;
+      }
       const int n = ::epoll_wait(ep.get(), events.data(), static_cast<int>(events.size()), 50);
+      bool queued = false;
       for (int i = 0; i < n; ++i) {
         const int fd = events[i].data.fd;
-        if (fd == listener.get()) {
+        if (fd == listener_.get()) {
           int c;
-          while ((c = ::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+          while ((c = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
             epoll_event cev{};
             cev.events = EPOLLIN;
             cev.data.fd = c;
@@ -233,26 +274,122 @@ void BM_Serve_Lockstep_EchoCeiling(benchmark::State& state) {
           }
           continue;
         }
+        if (fd == wake_.get()) {
+          uint64_t v;
+          while (::read(wake_.get(), &v, sizeof(v)) > 0) {
+          }
+          std::vector<std::pair<int, int>> answers;
+          {
+            std::lock_guard<std::mutex> l(mu_);
+            answers.swap(answers_);
+          }
+          for (auto [to, lines] : answers) {
+            std::string out;
+            for (int k = 0; k < lines; ++k) out += "1 x\n";
+            SendAll(to, out);
+          }
+          continue;
+        }
         const ssize_t got = ::recv(fd, buf, sizeof(buf), 0);
         if (got <= 0) {
           ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr);
           continue;
         }
-        std::string out;
-        for (ssize_t k = 0; k < got; ++k) {
-          if (buf[k] == '\n') out += "1 x\n";
+        int lines = 0;
+        for (ssize_t k = 0; k < got; ++k) lines += buf[k] == '\n';
+        if (file_.get() < 0) {
+          std::string out;
+          for (int k = 0; k < lines; ++k) out += "1 x\n";
+          SendAll(fd, out);
+          continue;
         }
-        SendAll(fd, out);
+        std::lock_guard<std::mutex> l(mu_);
+        pending_.append(buf, static_cast<size_t>(got));
+        pending_lines_.emplace_back(fd, lines);
+        queued = true;
       }
+      if (queued) cv_.notify_one();
     }
-  });
+  }
+
+  void SyncLoop() {
+    std::string data;
+    std::vector<std::pair<int, int>> lines;
+    uint64_t offset = 0;
+    while (true) {
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stop_ || !pending_lines_.empty(); });
+        if (stop_) return;
+        data.swap(pending_);
+        lines.swap(pending_lines_);
+      }
+      if (::pwrite(file_.get(), data.data(), data.size(), static_cast<off_t>(offset)) > 0) {
+        offset += data.size();
+      }
+      ::fdatasync(file_.get());
+      data.clear();
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        for (auto& a : lines) answers_.push_back(a);
+      }
+      lines.clear();
+      const uint64_t one = 1;
+      (void)!::write(wake_.get(), &one, sizeof(one));
+    }
+  }
+
+  static constexpr uint64_t kFileBytes = 64 << 20;  // a segment's size
+  bool ok_ = false;
+  UniqueFd listener_, file_, wake_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::string pending_;                             // read, not yet written
+  std::vector<std::pair<int, int>> pending_lines_;  // (connection, lines) of it
+  std::vector<std::pair<int, int>> answers_;        // synced, not yet answered
+  std::thread io_thread_, sync_thread_;
+};
+
+enum class Ceiling { kEcho, kSyncFallocated, kSyncPrezeroed };
+
+void CeilingBenchmark(benchmark::State& state, Ceiling ceiling) {
+  const int clients = static_cast<int>(state.range(0));
+  const bool sync = ceiling != Ceiling::kEcho;
+  const std::string dir = FreshDir(sync ? "serve-sync-ceiling" : "serve-echo");
+  Lines();  // made before the clock runs
+  CeilingServer server(dir + "/ceiling.sock", sync ? dir + "/data" : "",
+                       ceiling == Ceiling::kSyncPrezeroed);
+  if (!server.ok()) {
+    state.SkipWithError("ceiling server");
+    return;
+  }
   uint64_t events = 0;
-  for (auto _ : state) events += RunClients(path, clients, clients == 1 ? 2000 : 400, true);
-  stop.store(true);
-  server.join();
+  for (auto _ : state) {
+    events += RunClients(dir + "/ceiling.sock", clients, clients == 1 ? 2000 : 400, true);
+  }
   state.SetItemsProcessed(static_cast<int64_t>(events));
 }
+
+// No log, no sync: what the machine's scheduler allows lock-step clients.
+void BM_Serve_Lockstep_EchoCeiling(benchmark::State& state) {
+  CeilingBenchmark(state, Ceiling::kEcho);
+}
 BENCHMARK(BM_Serve_Lockstep_EchoCeiling)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
+
+// Raw write + fdatasync behind the same two threads: what lock-step
+// clients can reach when every answer waits for a group-committed sync.
+// Into blocks posix_fallocate left unwritten (each sync also commits their
+// conversion), and into blocks written with zeros beforehand (what the
+// log's zero-ahead thread aims at, without its cost).
+void BM_Serve_Lockstep_SyncCeiling_Fallocated(benchmark::State& state) {
+  CeilingBenchmark(state, Ceiling::kSyncFallocated);
+}
+BENCHMARK(BM_Serve_Lockstep_SyncCeiling_Fallocated)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
+void BM_Serve_Lockstep_SyncCeiling_Prezeroed(benchmark::State& state) {
+  CeilingBenchmark(state, Ceiling::kSyncPrezeroed);
+}
+BENCHMARK(BM_Serve_Lockstep_SyncCeiling_Prezeroed)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
 
 // HTTP: `clients` connections (keep-alive), each POSTing `bodies` bodies of
 // 1,000 events to /v1/events, under interval:100 (the socket pipelined
