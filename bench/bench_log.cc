@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,14 +109,111 @@ void BM_RawWriteFdatasyncBaseline(benchmark::State& state) {
 }
 BENCHMARK(BM_RawWriteFdatasyncBaseline)->MinTime(3)->UseRealTime();
 
+// Baseline for group commit: one pwrite of range(0) 700-byte events, then
+// fdatasync, into a preallocated file whose blocks are left unwritten
+// (range(1) = 0: each sync also commits the conversion of the blocks it
+// wrote first) or were written with zeros beforehand (range(1) = 1: what the
+// zero-ahead thread of `always` prepares). Items: events.
+void BM_RawBatchFdatasync(benchmark::State& state) {
+  const size_t batch = static_cast<size_t>(state.range(0));
+  constexpr uint64_t kFileBytes = 256ull << 20;
+  const std::string dir = FreshDir("batch-fdatasync");
+  int fd = open((dir + "/f").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+  bool ok = fd >= 0 && posix_fallocate(fd, 0, kFileBytes) == 0;
+  if (ok && state.range(1) == 1) {
+    const std::string zeros(1 << 20, '\0');
+    for (uint64_t at = 0; ok && at < kFileBytes; at += zeros.size()) {
+      ok = pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(at)) ==
+           static_cast<ssize_t>(zeros.size());
+    }
+  }
+  if (!ok || fdatasync(fd) != 0) {
+    state.SkipWithError("file");
+    if (fd >= 0) close(fd);
+    return;
+  }
+  std::string buf;
+  for (size_t k = 0; k < batch; ++k) buf += Events700()[k];
+  uint64_t at = 0;
+  for (auto _ : state) {
+    if (at + buf.size() > kFileBytes) at = 0;  // blocks written before: only the unlucky last lap
+    if (pwrite(fd, buf.data(), buf.size(), static_cast<off_t>(at)) !=
+            static_cast<ssize_t>(buf.size()) ||
+        fdatasync(fd) != 0) {
+      state.SkipWithError("pwrite/fdatasync failed");
+    }
+    at += buf.size();
+  }
+  close(fd);
+  std::filesystem::remove_all(dir);
+  state.SetItemsProcessed(state.iterations() * batch);
+  state.counters["events_per_sync"] = static_cast<double>(batch);
+}
+BENCHMARK(BM_RawBatchFdatasync)
+    ->ArgsProduct({{1, 4, 16, 32, 64}, {0, 1}})
+    ->ArgNames({"events", "zeroed"})
+    ->Iterations(600)
+    ->UseRealTime();
+
+// Baseline: N threads each making its own 700-byte events durable, in
+// parallel, with pwrite + fdatasync (range(0) = 0) or pwritev2(RWF_DSYNC)
+// (range(0) = 1), into one file written with zeros beforehand: whether the
+// disk takes concurrent flushes (it would make batching less necessary).
+void BM_RawConcurrentSync(benchmark::State& state) {
+  static int fd = -1;
+  static std::string dir;
+  constexpr uint64_t kFileBytes = 64ull << 20;
+  if (state.thread_index() == 0) {
+    dir = FreshDir("concurrent-sync");
+    fd = open((dir + "/f").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    const std::string zeros(1 << 20, '\0');
+    bool ok = fd >= 0 && posix_fallocate(fd, 0, kFileBytes) == 0;
+    for (uint64_t at = 0; ok && at < kFileBytes; at += zeros.size()) {
+      ok = pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(at)) ==
+           static_cast<ssize_t>(zeros.size());
+    }
+    if (!ok || fdatasync(fd) != 0) state.SkipWithError("file");
+  }
+  const std::string& event = Events700()[state.thread_index() & 4095];
+  uint64_t i = 0;
+  for (auto _ : state) {
+    const uint64_t slot = (i++ * state.threads() + state.thread_index()) % (kFileBytes / kEventSize);
+    const off_t at = static_cast<off_t>(slot * kEventSize);
+    bool ok;
+    if (state.range(0) == 0) {
+      ok = pwrite(fd, event.data(), kEventSize, at) == kEventSize && fdatasync(fd) == 0;
+    } else {
+      iovec v{const_cast<char*>(event.data()), kEventSize};
+      ok = pwritev2(fd, &v, 1, at, RWF_DSYNC) == kEventSize;
+    }
+    if (!ok) state.SkipWithError("write failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    close(fd);
+    std::filesystem::remove_all(dir);
+  }
+}
+BENCHMARK(BM_RawConcurrentSync)
+    ->ArgName("dsync")
+    ->Arg(0)
+    ->Arg(1)
+    ->Threads(1)
+    ->Threads(4)
+    ->Threads(64)
+    ->MinTime(1)
+    ->UseRealTime();
+
 std::unique_ptr<Log> g_log;
 std::string g_dir;
 
-void SetUpLog(benchmark::State& state, SyncPolicy::Kind kind) {
+void SetUpLog(benchmark::State& state, SyncPolicy::Kind kind,
+              uint64_t zero_ahead_bytes = LogTuning{}.zero_ahead_bytes) {
   if (state.thread_index() != 0) return;
   g_dir = FreshDir("log");
   LogOptions o;
   o.sync.kind = kind;
+  o.tuning.zero_ahead_bytes = zero_ahead_bytes;
   auto log = Log::Open(g_dir + "/log", o);
   if (!log.ok()) {
     state.SkipWithError(std::string(log.status().message()).c_str());
@@ -167,6 +265,15 @@ void BM_Log_Append_Always(benchmark::State& state) {
   TearDownLog(state);
 }
 BENCHMARK(BM_Log_Append_Always)->Threads(1)->Threads(16)->MinTime(3)->UseRealTime();
+
+// The same without zeros written ahead of the writer
+// (LogTuning::zero_ahead_bytes = 0): what the zero-ahead thread gives.
+void BM_Log_Append_Always_NoZeroAhead(benchmark::State& state) {
+  SetUpLog(state, SyncPolicy::Kind::kAlways, /*zero_ahead_bytes=*/0);
+  AppendLoop(state);
+  TearDownLog(state);
+}
+BENCHMARK(BM_Log_Append_Always_NoZeroAhead)->Threads(1)->Threads(16)->MinTime(3)->UseRealTime();
 
 // The `tracelog append` path in-process: NDJSON buffer -> lines ->
 // PrepareEvent -> AppendPrepared per 4 MiB chunk, on the fleet workload.

@@ -52,9 +52,11 @@ const std::vector<std::string>& Lines() {
   return *lines;
 }
 
-std::unique_ptr<Log> OpenFresh(const std::string& name, SyncPolicy policy) {
+std::unique_ptr<Log> OpenFresh(const std::string& name, SyncPolicy policy,
+                               uint64_t zero_ahead_bytes = LogTuning{}.zero_ahead_bytes) {
   LogOptions o;
   o.sync = policy;
+  o.tuning.zero_ahead_bytes = zero_ahead_bytes;
   auto log = Log::Open(FreshDir(name), o);
   if (!log.ok()) std::abort();
   return std::move(*log);
@@ -147,9 +149,10 @@ uint64_t RunClients(const std::string& socket, int clients, int per_client, bool
 }
 
 void ServeBenchmark(benchmark::State& state, SyncPolicy policy, bool lockstep, int per_client,
-                    bool batch_sends = true, Wait wait = Wait::kPoll) {
+                    bool batch_sends = true, Wait wait = Wait::kPoll,
+                    uint64_t zero_ahead_bytes = LogTuning{}.zero_ahead_bytes) {
   const int clients = static_cast<int>(state.range(0));
-  auto log = OpenFresh("serve", policy);
+  auto log = OpenFresh("serve", policy, zero_ahead_bytes);
   Lines();  // the events are made before the clock runs
   ServerOptions o;
   o.socket_path = log->dir() + "/serve.sock";
@@ -196,6 +199,15 @@ void BM_Serve_Lockstep_Always_RecvClients(benchmark::State& state) {
                  state.range(0) == 1 ? 2000 : 400, /*batch_sends=*/true, Wait::kRecv);
 }
 BENCHMARK(BM_Serve_Lockstep_Always_RecvClients)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
+
+// The same without zeros written ahead (LogTuning::zero_ahead_bytes = 0):
+// every sync also commits the conversion of the unwritten blocks written.
+void BM_Serve_Lockstep_Always_NoZeroAhead(benchmark::State& state) {
+  ServeBenchmark(state, SyncPolicy{SyncPolicy::Kind::kAlways, 0}, true,
+                 state.range(0) == 1 ? 2000 : 400, /*batch_sends=*/true, Wait::kPoll,
+                 /*zero_ahead_bytes=*/0);
+}
+BENCHMARK(BM_Serve_Lockstep_Always_NoZeroAhead)->Arg(1)->Arg(64)->Iterations(2)->UseRealTime();
 
 // A stand-in server for the ceilings of lock-step clients, with the same
 // clients and events as BM_Serve_Lockstep_Always. Without a file it is an
