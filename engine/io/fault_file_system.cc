@@ -107,6 +107,18 @@ class FaultFile final : public File {
   }
 
   absl::Status Sync() override {
+    std::function<void(const std::string&, const absl::Status*)> hook;
+    {
+      std::lock_guard<std::mutex> l(fs_->mu_);
+      hook = fs_->sync_hook_;
+    }
+    if (hook) hook(path_, nullptr);
+    absl::Status s = SyncNow();
+    if (hook) hook(path_, &s);
+    return s;
+  }
+
+  absl::Status SyncNow() {
     bool forget = false;
     if (auto s = fs_->TakeSyncFault(&forget); !s.ok()) {
       if (forget) {
@@ -390,6 +402,12 @@ absl::Status FaultInjectionFileSystem::TakeFault(absl::Status* slot) {
 void FaultInjectionFileSystem::SetWriteHook(std::function<void(const std::string&)> hook) {
   std::lock_guard<std::mutex> l(mu_);
   write_hook_ = std::move(hook);
+}
+
+void FaultInjectionFileSystem::SetSyncHook(
+    std::function<void(const std::string&, const absl::Status*)> hook) {
+  std::lock_guard<std::mutex> l(mu_);
+  sync_hook_ = std::move(hook);
 }
 
 std::vector<std::string> FaultInjectionFileSystem::dropped_caches() {

@@ -90,6 +90,10 @@ class FaultInjectionFileSystem final : public FileSystem {
   // Called (from the writing thread, before the write) with the path of
   // every File::Write: a test can hold a writer there.
   void SetWriteHook(std::function<void(const std::string& path)> hook);
+  // Called (from the syncing thread, no lock held) around every File::Sync:
+  // with `result` null before it, then with its status: a test can hold a
+  // sync back, or what follows it, to order it against another thread's.
+  void SetSyncHook(std::function<void(const std::string& path, const absl::Status* result)> hook);
   // Called once, with the directory's path, right after the next ListDir
   // returns (in the listing thread): a test can change the directory
   // between a reader's listing and what it does next.
@@ -176,6 +180,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::map<std::string, uint64_t> syncs_by_path_;
   uint64_t boots_ = 0;
   std::function<void(const std::string&)> write_hook_;
+  std::function<void(const std::string&, const absl::Status*)> sync_hook_;
   std::function<void(const std::string&)> after_list_hook_;
   std::vector<std::string> dropped_caches_;
 };

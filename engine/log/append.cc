@@ -328,13 +328,28 @@ bool LogImpl::ZeroAhead(const std::shared_ptr<Segment>& seg, uint64_t from, uint
       return false;  // nothing appended was touched: appends go on, unhelped
     }
   }
-  if (absl::Status s = seg->file()->Sync(); !s.ok()) {
-    AdaptiveMutexLock l(&mu_);
-    MutexLock sl(&sync_mu_);  // lock order: mu_, then sync_mu_
-    EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_, last_ts_).IgnoreError();
-    return false;
+  zero_syncs_.fetch_add(1, std::memory_order_seq_cst);
+  bool ok;
+  {
+    MutexLock z(&zero_sync_mu_);
+    const absl::Status s = seg->file()->Sync();
+    ok = s.ok();
+    if (!ok) {
+      AdaptiveMutexLock l(&mu_);
+      MutexLock sl(&sync_mu_);  // lock order: zero_sync_mu_, mu_, sync_mu_
+      EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_, last_ts_).IgnoreError();
+    }
   }
-  return true;
+  zero_syncs_.fetch_sub(1, std::memory_order_seq_cst);
+  return ok;
+}
+
+void LogImpl::AwaitZeroAheadSync() {
+  // A zero-ahead sync that overlapped the caller's counted itself before it
+  // began and holds zero_sync_mu_ until its outcome is recorded; one that
+  // begins after the caller's sync returned cannot take that sync's error.
+  if (zero_syncs_.load(std::memory_order_seq_cst) == 0) return;
+  MutexLock z(&zero_sync_mu_);
 }
 
 void LogImpl::PrefaultLoop() {

@@ -125,6 +125,7 @@ absl::Status LogImpl::SyncThrough(uint64_t target) {
     if (!st.ok()) break;
   }
   if (st.ok() && sync_active) st = active->Sync();
+  if (st.ok() && zero_ahead_) AwaitZeroAheadSync();  // then failed_status_ below says
   // Close the rolled segments' descriptors before any waiter can wake: the
   // caller of Sync() may count them.
   RolledFile last_rolled{};
@@ -136,7 +137,7 @@ absl::Status LogImpl::SyncThrough(uint64_t target) {
   sync_in_progress_ = false;
   ++syncs_done_;
   last_group_size_ = snapshot_seq_ > durable_seq_ ? snapshot_seq_ - durable_seq_ : 0;
-  if (st.ok()) {
+  if (st.ok() && failed_status_.ok()) {
     // Best effort: a lost checkpoint only makes the next recovery scan more.
     if (sync_active) {
       durable_seq_ = std::max(durable_seq_, seq);
@@ -147,7 +148,7 @@ absl::Status LogImpl::SyncThrough(uint64_t target) {
       WriteCheckpoint(r.next_base, kSegmentHeaderSize, r.last_seq + 1, r.last_ts, false, true)
           .IgnoreError();
     }
-  } else {
+  } else if (!st.ok()) {
     EnterFailedStateLocked(st, active->base(), end, seq + 1, ts).IgnoreError();
   }
   durable_atomic_.store(durable_seq_, std::memory_order_release);

@@ -76,6 +76,10 @@ absl::Status LogImpl::CommitImport(bool* committed) {
       active = active_;
     }
     if (auto s = active->Sync(); !s.ok()) return s;
+    if (zero_ahead_) {
+      AwaitZeroAheadSync();  // it may have taken this sync's error
+      if (failed()) return failed_status();
+    }
   }
   if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;  // its pack's rename, its segments
   if (auto s = fs_->Remove(JoinPath(dir_, kImportMarkerFileName)); !s.ok()) return s;

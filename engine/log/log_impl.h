@@ -104,14 +104,19 @@ class LogImpl final : public Log {
   // pre-faults its mapping (LogTuning::prefault_bytes) or, under `always`
   // with pwrite appends, writes zeros over it and syncs them
   // (LogTuning::zero_ahead_bytes).
-  void PrefaultLoop();
+  void PrefaultLoop() ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
   // Writes zeros over [from, from + n) of `seg` (the part at or beyond the
   // writer's end) if it is still the active segment, then syncs them.
   // Returns false when this segment is not to be zeroed further (it rolled,
   // the log closed or failed, the write failed). A failed sync puts the log
   // in the failed state: it may have failed on appended pages too, and the
   // kernel reports such an error to one sync only.
-  bool ZeroAhead(const std::shared_ptr<Segment>& seg, uint64_t from, uint64_t n);
+  bool ZeroAhead(const std::shared_ptr<Segment>& seg, uint64_t from, uint64_t n)
+      ABSL_LOCKS_EXCLUDED(zero_sync_mu_, mu_, sync_mu_);
+  // Returns once no zero-ahead sync that began before this call is still
+  // running (so that failed() tells whether it failed). Call after a sync
+  // of a segment, holding none of the log's locks.
+  void AwaitZeroAheadSync() ABSL_LOCKS_EXCLUDED(zero_sync_mu_, mu_, sync_mu_);
   // Rewrites the attachment packs without the sessions that have no event
   // in the log any more (a session without events: once its import's first
   // sequence is gone), and removes packs left empty.
@@ -238,6 +243,17 @@ class LogImpl final : public Log {
   alignas(64) std::atomic<bool> prefault_waiting_{false};  // the pre-faulter sleeps: wake it
   alignas(64) std::atomic<uint64_t> prefaulted_to_{0};
   std::atomic<uint64_t> roll_generation_{0};
+  // A zero-ahead sync runs beside the group commit's syncs, on the same
+  // descriptor, and the kernel reports a writeback error to one sync only:
+  // the zero-ahead thread's may take the error of pages appenders wrote
+  // while theirs returns success. So the zero-ahead thread holds
+  // zero_sync_mu_ from before its sync until it has put the log in the
+  // failed state (if the sync failed), and counts itself in zero_syncs_
+  // first; a segment's sync whose success acknowledges events then waits
+  // for a zero-ahead sync that ran beside it (AwaitZeroAheadSync) and
+  // checks the failed state. Lock order: zero_sync_mu_, mu_, sync_mu_.
+  Mutex zero_sync_mu_;
+  std::atomic<uint32_t> zero_syncs_{0};
 };
 
 }  // namespace tracelog

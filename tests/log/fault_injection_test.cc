@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/log/log.h"
@@ -301,6 +302,80 @@ TEST_F(FaultInjectionSimpleTest, FailedSyncOfZerosWrittenAheadPutsTheLogIntoAFai
   auto seq = (*again)->Append(MakeEvent(11));
   ASSERT_OK(seq);
   EXPECT_GT(*seq, last);
+}
+
+// The zero-ahead thread's sync takes the writeback error of an event's
+// pages (and the kernel marks them clean), then the appender's own sync of
+// the segment finds nothing to write and succeeds before the zero-ahead
+// thread has failed the log: the appender must not take that success for
+// its event's durability. The hooks force exactly that order.
+TEST_F(FaultInjectionSimpleTest, ASyncBesideAFailedZeroAheadSyncAcknowledgesNothing) {
+  fs_.SetAllocatesUnwritten(true);
+  fs_.SetSyncFailureForgets(true);
+  LogOptions options = Options(SyncPolicy::Kind::kAlways);
+  options.segment_size = 64 << 10;
+  options.tuning.zero_ahead_bytes = 4 << 10;
+  auto log = Log::Open(kDir, options);
+  ASSERT_OK(log);
+  Oracle oracle;
+  for (int i = 0; i < 5; ++i) {
+    auto seq = (*log)->Append(MakeEvent(i));
+    ASSERT_OK(seq);
+    oracle.Acked(*seq, MakeEvent(i));
+  }
+  oracle.durable = oracle.highest;
+
+  // Waits (at most 2 s: the fixed engine makes some of these waits time
+  // out, as it must) for `flag`.
+  auto wait_for = [](const std::atomic<bool>& flag) {
+    for (int i = 0; i < 2000 && !flag.load(); ++i) absl::SleepFor(absl::Milliseconds(1));
+  };
+  // A segment's file keeps the name it was created under (`.seg.tmp`).
+  auto IsSegment = [](const std::string& path) { return absl::StrContains(path, ".seg"); };
+  std::atomic<bool> armed{true}, appender_wrote{false}, zero_synced{false}, appender_synced{false};
+  fs_.SetWriteHook([&](const std::string& path) {
+    if (armed && !IsZeroAheadThread() && IsSegment(path)) appender_wrote = true;
+  });
+  fs_.SetSyncHook([&](const std::string& path, const absl::Status* result) {
+    if (!armed || !IsSegment(path)) return;
+    if (IsZeroAheadThread()) {
+      if (result == nullptr) {
+        wait_for(appender_wrote);  // the event's pages are dirty: this sync fails on them
+        fs_.FailNextSync(absl::DataLossError(path + ": fdatasync: Input/output error (injected)"));
+      } else if (!result->ok()) {
+        zero_synced = true;
+        wait_for(appender_synced);  // the appender's sync returns before the log fails
+      }
+    } else if (result == nullptr) {
+      if (appender_wrote) wait_for(zero_synced);
+    } else if (zero_synced) {
+      appender_synced = true;
+    }
+  });
+  // Larger than half the zero-ahead window: its append wakes the thread.
+  const std::string big = MakeEvent(5, "s", 6000);
+  auto seq = (*log)->Append(big);
+  armed = false;
+  fs_.SetWriteHook(nullptr);
+  fs_.SetSyncHook(nullptr);
+  ASSERT_TRUE(zero_synced.load()) << "the zero-ahead thread's sync did not fail as arranged";
+  ASSERT_TRUE(appender_synced.load()) << "the appender's sync did not run beside it";
+  if (seq.ok()) {
+    oracle.Acked(*seq, big);
+    oracle.durable = *seq;
+  }
+  EXPECT_FALSE(seq.ok()) << "an event whose pages a failed sync dropped was acknowledged";
+
+  // Power loss: every acknowledged event must be on disk.
+  fs_.SetAllFail(true);
+  log->reset();
+  fs_.SetAllFail(false);
+  fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
+  auto again = Log::Open(kDir, Options(SyncPolicy::Kind::kAlways));
+  ASSERT_OK(again);
+  std::map<uint64_t, std::string> got = testing::ReadAllBySequence(
+      again->get(), {.sequences = testing::Sequences::kIncreasing});
+  oracle.Check(got, "after the power loss");
 }
 
 TEST_F(FaultInjectionSimpleTest, DiskFullIsAnErrorAndAppendsResumeWhenSpaceIsFreed) {
