@@ -368,6 +368,9 @@ void LogImpl::PrefaultLoop() {
       seg = active_;
       generation = roll_generation_.load(std::memory_order_acquire);
       released_to = 0;
+      // A roll between this loop's generation check and its store below
+      // may have left the old segment's offset: this is a new segment.
+      prefaulted_to_.store(0, std::memory_order_relaxed);
     }
     const uint64_t published = set_.published_offset();
     if (!zero_ahead_ && published >= released_to + 2 * kReleaseStep) {
