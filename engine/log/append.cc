@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/format/checksum.h"
@@ -328,28 +329,27 @@ bool LogImpl::ZeroAhead(const std::shared_ptr<Segment>& seg, uint64_t from, uint
       return false;  // nothing appended was touched: appends go on, unhelped
     }
   }
-  zero_syncs_.fetch_add(1, std::memory_order_seq_cst);
-  bool ok;
-  {
-    MutexLock z(&zero_sync_mu_);
-    const absl::Status s = seg->file()->Sync();
-    ok = s.ok();
-    if (!ok) {
-      AdaptiveMutexLock l(&mu_);
-      MutexLock sl(&sync_mu_);  // lock order: zero_sync_mu_, mu_, sync_mu_
-      EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_, last_ts_).IgnoreError();
-    }
-  }
-  zero_syncs_.fetch_sub(1, std::memory_order_seq_cst);
-  return ok;
+  return SideSync([&] { return seg->file()->Sync(); }).ok();
 }
 
-void LogImpl::AwaitZeroAheadSync() {
-  // A zero-ahead sync that overlapped the caller's counted itself before it
-  // began and holds zero_sync_mu_ until its outcome is recorded; one that
-  // begins after the caller's sync returned cannot take that sync's error.
-  if (zero_syncs_.load(std::memory_order_seq_cst) == 0) return;
-  MutexLock z(&zero_sync_mu_);
+absl::Status LogImpl::SideSync(absl::FunctionRef<absl::Status()> sync) {
+  MutexLock z(&side_sync_mu_);
+  absl::Status s = sync();
+  if (!s.ok()) {
+    AdaptiveMutexLock l(&mu_);
+    MutexLock sl(&sync_mu_);  // lock order: side_sync_mu_, mu_, sync_mu_
+    s = EnterFailedStateLocked(s, active_->base(), write_offset_, next_seq_, last_ts_);
+  }
+  return s;
+}
+
+void LogImpl::AwaitSideSyncs() {
+  // A side sync that began before the caller's sync returned took the lock
+  // before this does, and holds it until its outcome is recorded; one that
+  // takes it after this began after the caller's sync returned, and cannot
+  // take that sync's error. Uncontended, this costs a lock and an unlock
+  // per group commit.
+  MutexLock z(&side_sync_mu_);
 }
 
 void LogImpl::PrefaultLoop() {

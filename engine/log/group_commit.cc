@@ -125,7 +125,7 @@ absl::Status LogImpl::SyncThrough(uint64_t target) {
     if (!st.ok()) break;
   }
   if (st.ok() && sync_active) st = active->Sync();
-  if (st.ok() && zero_ahead_) AwaitZeroAheadSync();  // then failed_status_ below says
+  if (st.ok()) AwaitSideSyncs();  // then failed_status_ below says whether one failed
   // Close the rolled segments' descriptors before any waiter can wake: the
   // caller of Sync() may count them.
   RolledFile last_rolled{};

@@ -58,10 +58,12 @@ absl::Status LogImpl::CommitImport(bool* committed) {
   {
     // After the commit the active segment may be appended to and recovered
     // like any other: a recycled one gets a zero tail, as a new one has.
-    AdaptiveMutexLock l(&mu_);
-    if (active_->recycled()) {
-      if (auto s = active_->ZeroTail(write_offset_); !s.ok()) return s;
-    }
+    // A side sync: a failure may have dropped appended pages.
+    auto zero_tail = [this]() -> absl::Status {
+      AdaptiveMutexLock l(&mu_);
+      return active_->recycled() ? active_->ZeroTail(write_offset_) : absl::OkStatus();
+    };
+    if (auto s = SideSync(zero_tail); !s.ok()) return s;
   }
   // Durable whatever the policy: the import is acknowledged as a whole.
   if (auto s = SyncThrough(set_.published_seq()); !s.ok()) return s;
@@ -75,11 +77,8 @@ absl::Status LogImpl::CommitImport(bool* committed) {
       AdaptiveMutexLock l(&mu_);
       active = active_;
     }
-    if (auto s = active->Sync(); !s.ok()) return s;
-    if (zero_ahead_) {
-      AwaitZeroAheadSync();  // it may have taken this sync's error
-      if (failed()) return failed_status();
-    }
+    // A side sync: a failure may have dropped appended pages.
+    if (auto s = SideSync([&] { return active->Sync(); }); !s.ok()) return s;
   }
   if (auto s = fs_->SyncDir(dir_); !s.ok()) return s;  // its pack's rename, its segments
   if (auto s = fs_->Remove(JoinPath(dir_, kImportMarkerFileName)); !s.ok()) return s;

@@ -26,6 +26,7 @@
 #include "engine/log/log.h"
 #include "engine/log/segment_set.h"
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "engine/port/adaptive_mutex.h"
 #include "engine/port/mutex.h"
 
@@ -112,11 +113,18 @@ class LogImpl final : public Log {
   // in the failed state: it may have failed on appended pages too, and the
   // kernel reports such an error to one sync only.
   bool ZeroAhead(const std::shared_ptr<Segment>& seg, uint64_t from, uint64_t n)
-      ABSL_LOCKS_EXCLUDED(zero_sync_mu_, mu_, sync_mu_);
-  // Returns once no zero-ahead sync that began before this call is still
-  // running (so that failed() tells whether it failed). Call after a sync
-  // of a segment, holding none of the log's locks.
-  void AwaitZeroAheadSync() ABSL_LOCKS_EXCLUDED(zero_sync_mu_, mu_, sync_mu_);
+      ABSL_LOCKS_EXCLUDED(side_sync_mu_, mu_, sync_mu_);
+  // Runs `sync`, a sync of a segment outside group commit (zeros written
+  // ahead, an import's commit), as a side sync (see side_sync_mu_): if it
+  // fails, the log enters the failed state before any group-commit sync
+  // that ran beside it acknowledges anything. Returns its status (the
+  // failed state's on failure).
+  absl::Status SideSync(absl::FunctionRef<absl::Status()> sync)
+      ABSL_LOCKS_EXCLUDED(side_sync_mu_, mu_, sync_mu_);
+  // Returns once no side sync that began before this call is still running
+  // (so that failed() tells whether it failed). Called after the group
+  // commit's syncs, holding none of the log's locks.
+  void AwaitSideSyncs() ABSL_LOCKS_EXCLUDED(side_sync_mu_, mu_, sync_mu_);
   // Rewrites the attachment packs without the sessions that have no event
   // in the log any more (a session without events: once its import's first
   // sequence is gone), and removes packs left empty.
@@ -243,17 +251,16 @@ class LogImpl final : public Log {
   alignas(64) std::atomic<bool> prefault_waiting_{false};  // the pre-faulter sleeps: wake it
   alignas(64) std::atomic<uint64_t> prefaulted_to_{0};
   std::atomic<uint64_t> roll_generation_{0};
-  // A zero-ahead sync runs beside the group commit's syncs, on the same
+  // Side syncs (SideSync) run beside the group commit's syncs, on the same
   // descriptor, and the kernel reports a writeback error to one sync only:
-  // the zero-ahead thread's may take the error of pages appenders wrote
-  // while theirs returns success. So the zero-ahead thread holds
-  // zero_sync_mu_ from before its sync until it has put the log in the
-  // failed state (if the sync failed), and counts itself in zero_syncs_
-  // first; a segment's sync whose success acknowledges events then waits
-  // for a zero-ahead sync that ran beside it (AwaitZeroAheadSync) and
-  // checks the failed state. Lock order: zero_sync_mu_, mu_, sync_mu_.
-  Mutex zero_sync_mu_;
-  std::atomic<uint32_t> zero_syncs_{0};
+  // a side sync may take the error of pages appenders wrote while the
+  // leader's sync returns success. So a side sync holds side_sync_mu_ from
+  // before its sync until it has put the log in the failed state (if the
+  // sync failed); the leader, after its syncs, takes and drops it
+  // (AwaitSideSyncs) and checks the failed state before it acknowledges.
+  // Side syncs never overlap one another. Lock order: side_sync_mu_, mu_,
+  // sync_mu_.
+  Mutex side_sync_mu_;
 };
 
 }  // namespace tracelog

@@ -325,29 +325,29 @@ TEST_F(FaultInjectionSimpleTest, ASyncBesideAFailedZeroAheadSyncAcknowledgesNoth
   }
   oracle.durable = oracle.highest;
 
-  // Waits (at most 2 s: the fixed engine makes some of these waits time
-  // out, as it must) for `flag`.
+  // Waits (at most 30 s, which a passing run never reaches) for `flag`.
   auto wait_for = [](const std::atomic<bool>& flag) {
-    for (int i = 0; i < 2000 && !flag.load(); ++i) absl::SleepFor(absl::Milliseconds(1));
+    for (int i = 0; i < 30000 && !flag.load(); ++i) absl::SleepFor(absl::Milliseconds(1));
   };
   // A segment's file keeps the name it was created under (`.seg.tmp`).
   auto IsSegment = [](const std::string& path) { return absl::StrContains(path, ".seg"); };
-  std::atomic<bool> armed{true}, appender_wrote{false}, zero_synced{false}, appender_synced{false};
-  fs_.SetWriteHook([&](const std::string& path) {
-    if (armed && !IsZeroAheadThread() && IsSegment(path)) appender_wrote = true;
-  });
+  std::atomic<bool> armed{true}, appender_syncing{false}, zero_synced{false},
+      appender_synced{false};
   fs_.SetSyncHook([&](const std::string& path, const absl::Status* result) {
     if (!armed || !IsSegment(path)) return;
     if (IsZeroAheadThread()) {
       if (result == nullptr) {
-        wait_for(appender_wrote);  // the event's pages are dirty: this sync fails on them
+        // The event is written (its appender is at its sync): this sync
+        // fails on its pages.
+        wait_for(appender_syncing);
         fs_.FailNextSync(absl::DataLossError(path + ": fdatasync: Input/output error (injected)"));
       } else if (!result->ok()) {
         zero_synced = true;
         wait_for(appender_synced);  // the appender's sync returns before the log fails
       }
     } else if (result == nullptr) {
-      if (appender_wrote) wait_for(zero_synced);
+      appender_syncing = true;
+      wait_for(zero_synced);
     } else if (zero_synced) {
       appender_synced = true;
     }
@@ -356,7 +356,6 @@ TEST_F(FaultInjectionSimpleTest, ASyncBesideAFailedZeroAheadSyncAcknowledgesNoth
   const std::string big = MakeEvent(5, "s", 6000);
   auto seq = (*log)->Append(big);
   armed = false;
-  fs_.SetWriteHook(nullptr);
   fs_.SetSyncHook(nullptr);
   ASSERT_TRUE(zero_synced.load()) << "the zero-ahead thread's sync did not fail as arranged";
   ASSERT_TRUE(appender_synced.load()) << "the appender's sync did not run beside it";
@@ -376,6 +375,35 @@ TEST_F(FaultInjectionSimpleTest, ASyncBesideAFailedZeroAheadSyncAcknowledgesNoth
   std::map<uint64_t, std::string> got = testing::ReadAllBySequence(
       again->get(), {.sequences = testing::Sequences::kIncreasing});
   oracle.Check(got, "after the power loss");
+}
+
+// The sync of the active segment in an import's commit runs beside the
+// group commit's: when it fails, it may have dropped pages of events
+// appended (and acknowledged by a sync that returned success beside it),
+// so the log enters the failed state, as after any failed sync of a
+// segment; it used to return the error and let appends go on.
+TEST_F(FaultInjectionSimpleTest, AFailedSyncInAnImportsCommitPutsTheLogIntoAFailedState) {
+  auto log = Log::Open(kDir, Options(SyncPolicy::Kind::kAlways));
+  ASSERT_OK(log);
+  ASSERT_OK((*log)->Append(MakeEvent(0)));
+  ASSERT_OK((*log)->BeginImport());
+  for (int i = 1; i <= 3; ++i) ASSERT_OK((*log)->Append(MakeEvent(i)));
+  // The events are durable (`always`), so the commit's group-commit sync
+  // has nothing to do: the commit's first sync of a segment is its own.
+  std::atomic<int> segment_syncs{0};
+  fs_.SetSyncHook([&](const std::string& path, const absl::Status* result) {
+    if (result == nullptr && absl::StrContains(path, ".seg") && segment_syncs++ == 0) {
+      fs_.FailNextSync(absl::DataLossError(path + ": fdatasync: Input/output error (injected)"));
+    }
+  });
+  const absl::Status commit = (*log)->CommitImport();
+  fs_.SetSyncHook(nullptr);
+  ASSERT_EQ(segment_syncs.load(), 1) << "the commit did not sync the active segment";
+  EXPECT_FALSE(commit.ok());
+  auto after = (*log)->Append(MakeEvent(4));
+  EXPECT_FALSE(after.ok()) << "appends went on after a failed sync of the active segment";
+  EXPECT_NE(after.status().message().find("failed state"), absl::string_view::npos)
+      << after.status();
 }
 
 TEST_F(FaultInjectionSimpleTest, DiskFullIsAnErrorAndAppendsResumeWhenSpaceIsFreed) {
