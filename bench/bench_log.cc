@@ -118,18 +118,9 @@ void BM_RawBatchFdatasync(benchmark::State& state) {
   const size_t batch = static_cast<size_t>(state.range(0));
   constexpr uint64_t kFileBytes = 256ull << 20;
   const std::string dir = FreshDir("batch-fdatasync");
-  int fd = open((dir + "/f").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
-  bool ok = fd >= 0 && posix_fallocate(fd, 0, kFileBytes) == 0;
-  if (ok && state.range(1) == 1) {
-    const std::string zeros(1 << 20, '\0');
-    for (uint64_t at = 0; ok && at < kFileBytes; at += zeros.size()) {
-      ok = pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(at)) ==
-           static_cast<ssize_t>(zeros.size());
-    }
-  }
-  if (!ok || fdatasync(fd) != 0) {
+  const int fd = PreallocatedFile(dir + "/f", kFileBytes, state.range(1) == 1);
+  if (fd < 0) {
     state.SkipWithError("file");
-    if (fd >= 0) close(fd);
     return;
   }
   std::string buf;
@@ -165,14 +156,8 @@ void BM_RawConcurrentSync(benchmark::State& state) {
   constexpr uint64_t kFileBytes = 64ull << 20;
   if (state.thread_index() == 0) {
     dir = FreshDir("concurrent-sync");
-    fd = open((dir + "/f").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
-    const std::string zeros(1 << 20, '\0');
-    bool ok = fd >= 0 && posix_fallocate(fd, 0, kFileBytes) == 0;
-    for (uint64_t at = 0; ok && at < kFileBytes; at += zeros.size()) {
-      ok = pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(at)) ==
-           static_cast<ssize_t>(zeros.size());
-    }
-    if (!ok || fdatasync(fd) != 0) state.SkipWithError("file");
+    fd = PreallocatedFile(dir + "/f", kFileBytes, /*zeroed=*/true);
+    if (fd < 0) state.SkipWithError("file");
   }
   const std::string& event = Events700()[state.thread_index() & 4095];
   uint64_t i = 0;

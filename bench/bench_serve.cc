@@ -227,16 +227,8 @@ class CeilingServer {
     ok_ = ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
           ::listen(listener_.get(), 512) == 0;
     if (!file.empty()) {
-      file_ = UniqueFd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-      ok_ = ok_ && file_.get() >= 0 && ::posix_fallocate(file_.get(), 0, kFileBytes) == 0;
-      if (ok_ && prezero) {
-        const std::string zeros(1 << 20, '\0');
-        for (uint64_t at = 0; ok_ && at < kFileBytes; at += zeros.size()) {
-          ok_ = ::pwrite(file_.get(), zeros.data(), zeros.size(), static_cast<off_t>(at)) ==
-                static_cast<ssize_t>(zeros.size());
-        }
-      }
-      ok_ = ok_ && ::fdatasync(file_.get()) == 0;
+      file_ = UniqueFd(PreallocatedFile(file, kFileBytes, prezero));
+      ok_ = ok_ && file_.get() >= 0;
       wake_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
       sync_thread_ = std::thread([this] { SyncLoop(); });
     }

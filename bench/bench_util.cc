@@ -1,7 +1,9 @@
 #include "bench/bench_util.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -65,6 +67,21 @@ std::string FreshDir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+int PreallocatedFile(const std::string& path, uint64_t bytes, bool zeroed) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  bool ok = fd >= 0 && ::posix_fallocate(fd, 0, static_cast<off_t>(bytes)) == 0;
+  if (ok && zeroed) {
+    const std::string zeros(1 << 20, '\0');
+    for (uint64_t at = 0; ok && at < bytes; at += zeros.size()) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), bytes - at));
+      ok = ::pwrite(fd, zeros.data(), n, static_cast<off_t>(at)) == static_cast<ssize_t>(n);
+    }
+  }
+  ok = ok && ::fdatasync(fd) == 0;
+  if (!ok && fd >= 0) ::close(fd);
+  return ok ? fd : -1;
 }
 
 }  // namespace tracelog::bench

@@ -5,6 +5,7 @@
 // 700-byte events (the size of real agent events), and a scratch directory on
 // the same disk as the log would be ($TRACELOG_BENCH_DIR, default /tmp).
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,11 @@ const std::string& WorkloadNdjson();
 std::vector<std::string> FixedSizeEvents(size_t n, size_t size);
 // A fresh empty directory for one benchmark run.
 std::string FreshDir(const std::string& name);
+// Opens (creates, truncates; 0600) the file at `path` for reading and
+// writing, reserves `bytes` with posix_fallocate (blocks left unwritten on
+// ext4/XFS, as a segment's), writes zeros over them first if `zeroed`, and
+// fdatasyncs it: the descriptor, or -1 if any step failed.
+int PreallocatedFile(const std::string& path, uint64_t bytes, bool zeroed);
 
 }  // namespace tracelog::bench
 

@@ -474,11 +474,12 @@ class ServerImpl final : public Server {
       std::lock_guard<std::mutex> l(mu_);
       answers.swap(answers_);
     }
-    std::vector<Connection*> sending;
+    std::vector<Connection*> answered, sending;
     for (Answer& a : answers) {
       auto it = conns_.find(a.conn);
       if (it == conns_.end()) continue;  // gone: its events are stored all the same
       Connection& c = *it->second;
+      answered.push_back(&c);
       if (c.out_at == c.out.size()) sending.push_back(&c);  // else it waits for room (Flush)
       c.out.append(a.text);
       c.in_flight -= a.items;
@@ -491,11 +492,9 @@ class ServerImpl final : public Server {
     }
     sender_.SendAll(absl::MakeSpan(sends_));
     for (size_t i = 0; i < sending.size(); ++i) Sent(*sending[i], sends_[i].result);
-    for (Answer& a : answers) {
-      auto it = conns_.find(a.conn);
-      if (it == conns_.end()) continue;
-      Rewatch(*it->second);
-      Touch(*it->second);
+    for (Connection* c : answered) {
+      Rewatch(*c);
+      Touch(*c);
     }
   }
 

@@ -33,6 +33,10 @@ bool IsZeroAheadThread() {
   return absl::string_view(name) == "tracelog-zero";
 }
 
+// Whether `path` is a segment's: its file keeps the name it was created
+// under (`.seg.tmp`).
+bool IsSegment(const std::string& path) { return absl::StrContains(path, ".seg"); }
+
 // A random seed, or $TRACELOG_TEST_SEED to replay a failure.
 uint64_t Seed() {
   if (const char* s = std::getenv("TRACELOG_TEST_SEED")) return std::strtoull(s, nullptr, 10);
@@ -329,8 +333,6 @@ TEST_F(FaultInjectionSimpleTest, ASyncBesideAFailedZeroAheadSyncAcknowledgesNoth
   auto wait_for = [](const std::atomic<bool>& flag) {
     for (int i = 0; i < 30000 && !flag.load(); ++i) absl::SleepFor(absl::Milliseconds(1));
   };
-  // A segment's file keeps the name it was created under (`.seg.tmp`).
-  auto IsSegment = [](const std::string& path) { return absl::StrContains(path, ".seg"); };
   std::atomic<bool> armed{true}, appender_syncing{false}, zero_synced{false},
       appender_synced{false};
   fs_.SetSyncHook([&](const std::string& path, const absl::Status* result) {
@@ -366,9 +368,7 @@ TEST_F(FaultInjectionSimpleTest, ASyncBesideAFailedZeroAheadSyncAcknowledgesNoth
   EXPECT_FALSE(seq.ok()) << "an event whose pages a failed sync dropped was acknowledged";
 
   // Power loss: every acknowledged event must be on disk.
-  fs_.SetAllFail(true);
-  log->reset();
-  fs_.SetAllFail(false);
+  KillProcess(std::move(*log));
   fs_.DropUnsyncedData(DropMode::kUnsynced, 1);
   auto again = Log::Open(kDir, Options(SyncPolicy::Kind::kAlways));
   ASSERT_OK(again);
@@ -392,7 +392,7 @@ TEST_F(FaultInjectionSimpleTest, AFailedSyncInAnImportsCommitPutsTheLogIntoAFail
   // has nothing to do: the commit's first sync of a segment is its own.
   std::atomic<int> segment_syncs{0};
   fs_.SetSyncHook([&](const std::string& path, const absl::Status* result) {
-    if (result == nullptr && absl::StrContains(path, ".seg") && segment_syncs++ == 0) {
+    if (result == nullptr && IsSegment(path) && segment_syncs++ == 0) {
       fs_.FailNextSync(absl::DataLossError(path + ": fdatasync: Input/output error (injected)"));
     }
   });
